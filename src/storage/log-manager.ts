@@ -1,0 +1,204 @@
+/**
+ * All logs of one data directory: loading them at start (recovering after an unclean stop),
+ * creating and deleting them, the recovery-point and log-start-offset checkpoints, the
+ * clean-shutdown marker, and the background retention and flush tasks.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { MillraceError } from '../../protocol/errors.js';
+import { OffsetCheckpointFile } from './checkpoint.js';
+import { logConfig, type LogConfig } from './config.js';
+import { io, writeFileAtomic } from './files.js';
+import { Log } from './log.js';
+
+export const CLEAN_SHUTDOWN_MARKER = '.millrace_cleanshutdown';
+export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export const tpKey = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`;
+
+/** `<topic>-<partition>`: topics may contain '-', the partition follows the last one. */
+export function parseLogDirName(name: string): TopicPartition | null {
+  const dash = name.lastIndexOf('-');
+  if (dash <= 0) return null;
+  const partition = Number(name.slice(dash + 1));
+  if (!/^\d+$/.test(name.slice(dash + 1)) || !Number.isSafeInteger(partition)) return null;
+  return { topic: name.slice(0, dash), partition };
+}
+
+export interface LogManagerOptions {
+  dataDir: string;
+  /** Per-topic configuration (topic overrides on broker defaults). */
+  configFor?: (topic: string) => LogConfig;
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface BackgroundIntervals {
+  /** log.retention.check.interval.ms */
+  retentionCheckMs?: number;
+  /** log.flush.scheduler.interval.ms: how often flush.ms is checked. */
+  flushCheckMs?: number;
+  /** log.flush.offset.checkpoint.interval.ms */
+  checkpointMs?: number;
+}
+
+export class LogManager {
+  private readonly logs = new Map<string, Log>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  readonly hadCleanShutdown: boolean;
+  private readonly recoveryCheckpoint: OffsetCheckpointFile;
+  private readonly startCheckpoint: OffsetCheckpointFile;
+  private readonly configFor: (topic: string) => LogConfig;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private closed = false;
+
+  private constructor(
+    readonly dataDir: string,
+    options: LogManagerOptions,
+  ) {
+    this.configFor = options.configFor ?? (() => logConfig());
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    io('create directory', dataDir, () => fs.mkdirSync(dataDir, { recursive: true }));
+    const marker = path.join(dataDir, CLEAN_SHUTDOWN_MARKER);
+    this.hadCleanShutdown = fs.existsSync(marker);
+    this.recoveryCheckpoint = new OffsetCheckpointFile(path.join(dataDir, RECOVERY_POINT_CHECKPOINT));
+    this.startCheckpoint = new OffsetCheckpointFile(path.join(dataDir, LOG_START_OFFSET_CHECKPOINT));
+  }
+
+  /**
+   * Loads every log under `dataDir`. A log that cannot be read fails the whole load with an error
+   * naming the file: a broker must not come up silently missing a partition.
+   */
+  static open(options: LogManagerOptions): LogManager {
+    const manager = new LogManager(options.dataDir, options);
+    manager.loadLogs();
+    return manager;
+  }
+
+  private loadLogs(): void {
+    const recoveryPoints = this.recoveryCheckpoint.read();
+    const startOffsets = this.startCheckpoint.read();
+    const started = this.now();
+    for (const entry of io('list', this.dataDir, () => fs.readdirSync(this.dataDir, { withFileTypes: true }))) {
+      if (!entry.isDirectory()) continue;
+      const full = path.join(this.dataDir, entry.name);
+      if (entry.name.endsWith('-delete')) {
+        io('delete', full, () => fs.rmSync(full, { recursive: true, force: true }));
+        continue;
+      }
+      const tp = parseLogDirName(entry.name);
+      if (tp === null) {
+        this.logger.warn({ dir: full }, 'not a partition directory: left alone');
+        continue;
+      }
+      const key = tpKey(tp);
+      this.logs.set(
+        key,
+        Log.open({
+          dir: full,
+          config: this.configFor(tp.topic),
+          recoveryPoint: recoveryPoints.get(key) ?? 0,
+          logStartOffset: startOffsets.get(key) ?? 0,
+          hadCleanShutdown: this.hadCleanShutdown,
+          now: this.now,
+          logger: this.logger.child({ partition: key }),
+        }),
+      );
+    }
+    // From now until a clean close, a stop is unclean.
+    const marker = path.join(this.dataDir, CLEAN_SHUTDOWN_MARKER);
+    io('delete', marker, () => fs.rmSync(marker, { force: true }));
+    this.logger.info(
+      { logs: this.logs.size, cleanShutdown: this.hadCleanShutdown, ms: this.now() - started },
+      'loaded logs',
+    );
+  }
+
+  get(tp: TopicPartition): Log | undefined {
+    return this.logs.get(tpKey(tp));
+  }
+
+  getOrCreate(tp: TopicPartition, config: LogConfig = this.configFor(tp.topic)): Log {
+    this.ensureOpen();
+    const existing = this.logs.get(tpKey(tp));
+    if (existing) return existing;
+    const log = Log.open({
+      dir: path.join(this.dataDir, tpKey(tp)),
+      config,
+      hadCleanShutdown: true,
+      now: this.now,
+      logger: this.logger.child({ partition: tpKey(tp) }),
+    });
+    this.logs.set(tpKey(tp), log);
+    return log;
+  }
+
+  delete(tp: TopicPartition): boolean {
+    const log = this.logs.get(tpKey(tp));
+    if (!log) return false;
+    this.logs.delete(tpKey(tp));
+    log.delete();
+    return true;
+  }
+
+  all(): IterableIterator<[string, Log]> {
+    return this.logs.entries();
+  }
+
+  /** Deletes segments past retention in every log; returns how many. */
+  cleanupLogs(): number {
+    let deleted = 0;
+    for (const log of this.logs.values()) deleted += log.deleteOldSegments();
+    return deleted;
+  }
+
+  async flushDue(): Promise<void> {
+    await Promise.all([...this.logs.values()].map((log) => log.flushIfDue()));
+  }
+
+  checkpoint(): void {
+    const entries = [...this.logs.entries()].map(([key, log]) => ({ tp: parseLogDirName(key)!, log }));
+    this.recoveryCheckpoint.write(entries.map(({ tp, log }) => [tp.topic, tp.partition, log.recoveryPoint]));
+    this.startCheckpoint.write(entries.map(({ tp, log }) => [tp.topic, tp.partition, log.logStartOffset]));
+  }
+
+  /** Starts retention, flush.ms and checkpoint timers (Kafka's defaults: 5 min, 1 s here, 60 s). */
+  startBackgroundTasks(intervals: BackgroundIntervals = {}): void {
+    const every = (ms: number, what: string, task: () => unknown): void => {
+      const timer = setInterval(() => {
+        Promise.resolve()
+          .then(task)
+          .catch((err: unknown) => this.logger.error({ err }, `${what} failed`));
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(intervals.retentionCheckMs ?? 300_000, 'retention', () => this.cleanupLogs());
+    every(intervals.flushCheckMs ?? 1_000, 'scheduled flush', () => this.flushDue());
+    every(intervals.checkpointMs ?? 60_000, 'checkpoint', () => this.checkpoint());
+  }
+
+  /** Flushes and closes every log, writes the checkpoints, then the clean-shutdown marker. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all([...this.logs.values()].map((log) => log.close()));
+    this.checkpoint();
+    const marker = path.join(this.dataDir, CLEAN_SHUTDOWN_MARKER);
+    writeFileAtomic(marker, '');
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new MillraceError('KAFKA_STORAGE_ERROR', `log manager for ${this.dataDir} is closed`);
+  }
+}

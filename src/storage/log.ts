@@ -1,0 +1,512 @@
+/**
+ * The log of one partition replica: an ordered list of segments, the last one active. Offsets
+ * are JS numbers (exact below 2^53, far past any real log); the SDK converts to bigint.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { MillraceError } from '../../protocol/errors.js';
+import {
+  ATTRIBUTES,
+  CRC,
+  MAX_TIMESTAMP,
+  TIMESTAMP_TYPE_MASK,
+  checkBatch,
+  crc32c,
+  newBatchHeader,
+  stampBatch,
+  writeInt64,
+} from '../../protocol/records/index.js';
+import type { LogConfig } from './config.js';
+import { io } from './files.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX } from './segment.js';
+
+/** ListOffsets special timestamps, as Kafka defines them. */
+export const LATEST_TIMESTAMP = -1;
+export const EARLIEST_TIMESTAMP = -2;
+export const MAX_TIMESTAMP_LOOKUP = -3;
+
+export interface LogAppendInfo {
+  firstOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  offsetOfMaxTimestamp: number;
+  /** The broker time stamped on the batches with LogAppendTime, else -1. */
+  logAppendTime: number;
+  batchCount: number;
+  recordCount: number;
+  sizeInBytes: number;
+}
+
+export interface LogReadResult {
+  /** Whole batches; the first may start before the requested offset. Empty when none. */
+  records: Buffer;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+export interface TimestampOffset {
+  offset: number;
+  timestamp: number;
+}
+
+export interface LogOpenOptions {
+  dir: string;
+  config: LogConfig;
+  /** Offsets below this were fsynced before the last stop. */
+  recoveryPoint?: number;
+  logStartOffset?: number;
+  /** Whether the data directory's clean-shutdown marker was present. */
+  hadCleanShutdown?: boolean;
+  now?: () => number;
+  logger?: Logger;
+}
+
+const EMPTY = Buffer.alloc(0);
+const scratch = newBatchHeader();
+
+export class Log {
+  private segments: LogSegment[] = [];
+  private logEnd = 0;
+  private logStart = 0;
+  private recovery = 0;
+  private unflushedMessages = 0;
+  private lastFlushMs: number;
+  private flushing: Promise<void> = Promise.resolve();
+  readonly leaderEpochCache: LeaderEpochCache;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    public config: LogConfig,
+    options: LogOpenOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.lastFlushMs = this.now();
+    io('create directory', dir, () => fs.mkdirSync(dir, { recursive: true }));
+    this.loadSegments(options);
+    this.leaderEpochCache = new LeaderEpochCache(dir);
+    this.leaderEpochCache.truncateFromEnd(this.logEnd);
+    this.leaderEpochCache.truncateFromStart(this.logStart);
+  }
+
+  /** Opens (creating if needed) the log in `dir`, recovering it after an unclean stop. */
+  static open(options: LogOpenOptions): Log {
+    return new Log(options.dir, options.config, options);
+  }
+
+  get logEndOffset(): number {
+    return this.logEnd;
+  }
+
+  get logStartOffset(): number {
+    return this.logStart;
+  }
+
+  get recoveryPoint(): number {
+    return this.recovery;
+  }
+
+  get size(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.size;
+    return total;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  get segmentBaseOffsets(): number[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  private loadSegments(options: LogOpenOptions): void {
+    const names = io('list', this.dir, () => fs.readdirSync(this.dir));
+    const bases = new Set<number>();
+    for (const name of names) {
+      if (name.endsWith('.tmp')) io('delete', name, () => fs.rmSync(path.join(this.dir, name), { force: true }));
+      else if (name.endsWith(LOG_SUFFIX)) bases.add(Number(name.slice(0, -LOG_SUFFIX.length)));
+    }
+    // An index without its log is left over from a deleted segment.
+    for (const name of names) {
+      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+        if (name.endsWith(suffix) && !bases.has(Number(name.slice(0, -suffix.length)))) {
+          io('delete', name, () => fs.rmSync(path.join(this.dir, name), { force: true }));
+        }
+      }
+    }
+    const sorted = [...bases].filter(Number.isSafeInteger).sort((a, b) => a - b);
+    const clean = options.hadCleanShutdown ?? false;
+    const recoveryPoint = options.recoveryPoint ?? 0;
+    const now = this.now();
+    // After an unclean stop, recover from the segment holding the recovery point onwards.
+    const recoverFrom = clean ? Infinity : (sorted.filter((b) => b <= recoveryPoint).at(-1) ?? -1);
+    for (let i = 0; i < sorted.length; i++) {
+      const segment = LogSegment.open(this.dir, sorted[i]!, this.config, now);
+      this.segments.push(segment);
+      let recover = segment.baseOffset >= recoverFrom;
+      if (!recover && !segment.loadIndexes()) {
+        this.logger.warn({ file: segment.logFile }, 'index files missing or implausible: rebuilding them from the log');
+        recover = true;
+      }
+      if (!recover) continue;
+      const result = segment.recover();
+      if (result.problem === null) continue;
+      this.logger.warn(
+        {
+          file: segment.logFile,
+          validBytes: result.validBytes,
+          truncatedBytes: result.truncatedBytes,
+          reason: result.problem.message,
+        },
+        'invalid batch found during recovery: truncated the log there',
+      );
+      for (const later of sorted.slice(i + 1)) {
+        const dropped = LogSegment.open(this.dir, later, this.config, now);
+        this.logger.warn({ file: dropped.logFile, bytes: dropped.size }, 'deleting segment after a corrupt one');
+        dropped.delete();
+      }
+      break;
+    }
+    if (this.segments.length === 0) {
+      this.segments.push(LogSegment.create(this.dir, Math.max(options.logStartOffset ?? 0, 0), this.config, now));
+    }
+    this.logEnd = this.active.nextOffset;
+    this.logStart = Math.max(this.segments[0]!.baseOffset, Math.min(options.logStartOffset ?? 0, this.logEnd));
+    this.recovery = clean ? this.logEnd : Math.min(recoveryPoint, this.logEnd);
+  }
+
+  /**
+   * Validates batches from a producer (length, magic, CRC-32C, record count), then assigns
+   * offsets from the log end and stamps the leader epoch. Nothing is written unless every
+   * batch is valid.
+   */
+  appendAsLeader(records: Buffer, leaderEpoch: number): LogAppendInfo {
+    this.ensureOpen();
+    const info = this.validate(records, true);
+    let offset = this.logEnd;
+    const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
+    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
+      checkBatch(records, p, records.length, scratch);
+      stampBatch(records, p, offset, leaderEpoch);
+      if (logAppendTime >= 0) {
+        // Attributes and max timestamp lie inside the CRC: Kafka recomputes it here too.
+        records.writeInt16BE(scratch.attributes | TIMESTAMP_TYPE_MASK, p + ATTRIBUTES);
+        writeInt64(records, p + MAX_TIMESTAMP, logAppendTime);
+        records.writeUInt32BE(crc32c(records.subarray(p + ATTRIBUTES, p + scratch.sizeInBytes)), p + CRC);
+      }
+      offset += scratch.lastOffsetDelta + 1;
+    }
+    info.firstOffset = this.logEnd;
+    info.lastOffset = offset - 1;
+    if (logAppendTime >= 0) {
+      info.maxTimestamp = logAppendTime;
+      info.offsetOfMaxTimestamp = info.firstOffset;
+      info.logAppendTime = logAppendTime;
+    }
+    this.maybeRoll(records.length, info.maxTimestamp, info.lastOffset, this.logEnd);
+    this.leaderEpochCache.assign(leaderEpoch, info.firstOffset);
+    this.write(records, info);
+    return info;
+  }
+
+  /** Appends batches replicated from the leader, offsets and epochs as the leader assigned them. */
+  appendAsFollower(records: Buffer): LogAppendInfo {
+    this.ensureOpen();
+    const info = this.validate(records, false);
+    if (info.firstOffset < this.logEnd) {
+      throw new MillraceError(
+        'INVALID_RECORD',
+        `replicated batch starts at offset ${info.firstOffset}, below the log end ${this.logEnd}`,
+      );
+    }
+    this.maybeRoll(records.length, info.maxTimestamp, info.lastOffset, info.firstOffset);
+    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
+      checkBatch(records, p, records.length, scratch);
+      this.leaderEpochCache.assign(scratch.partitionLeaderEpoch, scratch.baseOffset);
+    }
+    this.write(records, info);
+    return info;
+  }
+
+  private validate(records: Buffer, fromProducer: boolean): LogAppendInfo {
+    if (records.length === 0) throw new MillraceError('INVALID_RECORD', 'no record batch in the request');
+    if (records.length > this.config.segmentBytes) {
+      throw new MillraceError(
+        'RECORD_LIST_TOO_LARGE',
+        `${records.length} bytes of batches exceed segment.bytes ${this.config.segmentBytes}`,
+      );
+    }
+    const info: LogAppendInfo = {
+      firstOffset: -1,
+      lastOffset: -1,
+      maxTimestamp: -1,
+      offsetOfMaxTimestamp: -1,
+      logAppendTime: -1,
+      batchCount: 0,
+      recordCount: 0,
+      sizeInBytes: records.length,
+    };
+    let previousLast = -1;
+    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
+      const problem = checkBatch(records, p, records.length, scratch);
+      if (problem !== null) throw new MillraceError('CORRUPT_MESSAGE', `batch at byte ${p}: ${problem.message}`);
+      if (scratch.sizeInBytes > this.config.maxMessageBytes) {
+        throw new MillraceError(
+          'MESSAGE_TOO_LARGE',
+          `batch of ${scratch.sizeInBytes} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`,
+        );
+      }
+      if (fromProducer && (scratch.recordCount === 0 || scratch.recordCount !== scratch.lastOffsetDelta + 1)) {
+        throw new MillraceError(
+          'INVALID_RECORD',
+          `batch at byte ${p} holds ${scratch.recordCount} records but its last offset delta is ${scratch.lastOffsetDelta}`,
+        );
+      }
+      const last = scratch.baseOffset + scratch.lastOffsetDelta;
+      if (!fromProducer && (scratch.baseOffset <= previousLast || last < scratch.baseOffset)) {
+        throw new MillraceError('INVALID_RECORD', `replicated batch offsets go backwards at ${scratch.baseOffset}`);
+      }
+      if (info.batchCount === 0) info.firstOffset = scratch.baseOffset;
+      info.lastOffset = last;
+      previousLast = last;
+      if (scratch.maxTimestamp > info.maxTimestamp) {
+        info.maxTimestamp = scratch.maxTimestamp;
+        info.offsetOfMaxTimestamp = last;
+      }
+      info.batchCount++;
+      info.recordCount += scratch.recordCount;
+    }
+    return info;
+  }
+
+  private maybeRoll(bytes: number, maxTimestamp: number, lastOffset: number, nextBase: number): void {
+    if (this.active.shouldRoll(bytes, maxTimestamp, lastOffset, this.now())) this.roll(nextBase);
+  }
+
+  /** Starts a new active segment at `baseOffset` (default: the log end). */
+  roll(baseOffset = this.logEnd): void {
+    const old = this.active;
+    if (old.size === 0 && old.baseOffset === baseOffset) return;
+    old.onRoll();
+    if (old.size === 0) {
+      this.segments.pop();
+      old.delete();
+    }
+    this.segments.push(LogSegment.create(this.dir, baseOffset, this.config, this.now()));
+    this.logger.debug({ dir: this.dir, baseOffset }, 'rolled segment');
+  }
+
+  private write(records: Buffer, info: LogAppendInfo): void {
+    this.active.append(records);
+    this.logEnd = info.lastOffset + 1;
+    this.unflushedMessages += info.recordCount;
+  }
+
+  /**
+   * Whole batches from the one holding `startOffset`, up to `maxBytes` (at least one batch when
+   * `minOneBatch`, as KIP-74), never including a batch that reaches `upperBound` (the high
+   * watermark for consumers; the log end for followers). OFFSET_OUT_OF_RANGE outside the log.
+   */
+  read(startOffset: number, maxBytes: number, upperBound = this.logEnd, minOneBatch = true): LogReadResult {
+    this.ensureOpen();
+    if (startOffset < this.logStart || startOffset > this.logEnd) {
+      throw new MillraceError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${startOffset} is outside the log [${this.logStart}, ${this.logEnd}] of ${path.basename(this.dir)}`,
+      );
+    }
+    const result: LogReadResult = { records: EMPTY, logStartOffset: this.logStart, logEndOffset: this.logEnd };
+    const bound = Math.min(upperBound, this.logEnd);
+    if (startOffset >= bound) return result;
+    for (let i = this.segmentIndexFor(startOffset); i < this.segments.length; i++) {
+      const data = this.segments[i]!.read(startOffset, maxBytes, bound, minOneBatch);
+      if (data !== null) {
+        result.records = data;
+        break;
+      }
+    }
+    return result;
+  }
+
+  /** Index of the segment whose range holds `offset` (the last with baseOffset <= offset). */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * ListOffsets: the earliest offset whose timestamp is >= `timestamp`, or EARLIEST_TIMESTAMP,
+   * LATEST_TIMESTAMP and MAX_TIMESTAMP_LOOKUP as Kafka defines them. Null when no record is that new.
+   */
+  offsetForTimestamp(timestamp: number): TimestampOffset | null {
+    this.ensureOpen();
+    if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.logStart, timestamp: -1 };
+    if (timestamp === LATEST_TIMESTAMP) return { offset: this.logEnd, timestamp: -1 };
+    if (timestamp === MAX_TIMESTAMP_LOOKUP) {
+      let best: TimestampOffset | null = null;
+      for (const s of this.segments) {
+        if (s.maxTimestamp >= 0 && (best === null || s.maxTimestamp > best.timestamp)) {
+          best = { offset: s.offsetOfMaxTimestamp, timestamp: s.maxTimestamp };
+        }
+      }
+      return best;
+    }
+    if (timestamp < 0)
+      throw new MillraceError('INVALID_REQUEST', `timestamp ${timestamp} is not a time nor -1, -2 or -3`);
+    for (const s of this.segments) {
+      const found = s.findByTimestamp(timestamp);
+      if (found !== null) return { offset: Math.max(found.offset, this.logStart), timestamp: found.timestamp };
+    }
+    return null;
+  }
+
+  /**
+   * Removes every batch at or past `offset` (a batch straddling it goes whole); the leader-epoch
+   * cache loses the epochs that started there. Returns whether anything was removed.
+   */
+  truncateTo(offset: number): boolean {
+    this.ensureOpen();
+    if (offset < 0) throw new MillraceError('INVALID_REQUEST', `cannot truncate to negative offset ${offset}`);
+    if (offset >= this.logEnd) return false;
+    if (offset <= this.segments[0]!.baseOffset) {
+      this.truncateFullyAndStartAt(offset);
+      return true;
+    }
+    while (this.active.baseOffset >= offset) this.segments.pop()!.delete();
+    this.active.truncateTo(offset);
+    this.logEnd = this.active.nextOffset;
+    this.leaderEpochCache.truncateFromEnd(this.logEnd);
+    this.recovery = Math.min(this.recovery, this.logEnd);
+    this.logStart = Math.min(this.logStart, this.logEnd);
+    return true;
+  }
+
+  /** Empties the log and starts it again at `offset` (a follower far behind a leader's log start). */
+  truncateFullyAndStartAt(offset: number): void {
+    this.ensureOpen();
+    for (const s of this.segments) s.delete();
+    this.segments = [LogSegment.create(this.dir, offset, this.config, this.now())];
+    this.logEnd = offset;
+    this.logStart = offset;
+    this.recovery = offset;
+    this.leaderEpochCache.clear();
+  }
+
+  /** Moves the log start forward (DeleteRecords, or a follower following its leader's start). */
+  maybeIncrementLogStartOffset(offset: number): boolean {
+    if (offset <= this.logStart) return false;
+    if (offset > this.logEnd) {
+      throw new MillraceError(
+        'OFFSET_OUT_OF_RANGE',
+        `cannot move the log start to ${offset}, past the log end ${this.logEnd}`,
+      );
+    }
+    this.logStart = offset;
+    this.leaderEpochCache.truncateFromStart(offset);
+    return true;
+  }
+
+  /**
+   * Retention: deletes the oldest closed segments that are past retention.ms (by their largest
+   * timestamp), beyond retention.bytes, or wholly below the log start. The active segment stays.
+   */
+  deleteOldSegments(): number {
+    this.ensureOpen();
+    const now = this.now();
+    const { retentionMs, retentionBytes } = this.config;
+    let excess = retentionBytes >= 0 ? this.size - retentionBytes : -1;
+    let deleted = 0;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      const next = this.segments[1]!;
+      const lastWrite =
+        oldest.maxTimestamp >= 0
+          ? oldest.maxTimestamp
+          : io('stat', oldest.logFile, () => fs.statSync(oldest.logFile).mtimeMs);
+      const byTime = retentionMs >= 0 && now - lastWrite > retentionMs;
+      const bySize = retentionBytes >= 0 && excess >= oldest.size;
+      const byStart = next.baseOffset <= this.logStart;
+      if (!byTime && !bySize && !byStart) break;
+      this.logger.info({ file: oldest.logFile, byTime, bySize, byStart }, 'deleting segment past retention');
+      this.segments.shift();
+      oldest.delete();
+      excess -= oldest.size;
+      deleted++;
+    }
+    if (deleted > 0) {
+      this.logStart = Math.max(this.logStart, this.segments[0]!.baseOffset);
+      this.leaderEpochCache.truncateFromStart(this.logStart);
+    }
+    return deleted;
+  }
+
+  /** fsyncs every unflushed segment; the recovery point moves to the log end seen at the call. */
+  flush(): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed) return;
+      const upTo = this.logEnd;
+      this.unflushedMessages = 0;
+      this.lastFlushMs = this.now();
+      for (const s of this.segments.slice(this.segmentIndexFor(this.recovery))) {
+        if (!s.isUnflushed) continue;
+        try {
+          await s.flush();
+        } catch (err) {
+          // A segment deleted by retention or truncation while its fsync waited has nothing left to flush.
+          if (this.segments.includes(s)) throw err;
+        }
+      }
+      this.recovery = Math.max(this.recovery, Math.min(upTo, this.logEnd));
+    };
+    this.flushing = this.flushing.then(run, run);
+    return this.flushing;
+  }
+
+  /** Applies flush.messages and flush.ms; resolves at once when no flush is due. */
+  async flushIfDue(): Promise<void> {
+    const { flushMessages, flushMs } = this.config;
+    if (this.unflushedMessages === 0) return;
+    if (this.unflushedMessages >= flushMessages || this.now() - this.lastFlushMs >= flushMs) await this.flush();
+  }
+
+  /** Closes the files after a final flush of pending work; the log cannot be used after. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    for (const s of this.segments) s.close();
+  }
+
+  /** Closes and removes the log's directory (rename first, so a crash mid-way leaves no half log). */
+  delete(): void {
+    this.closed = true;
+    for (const s of this.segments) s.delete();
+    const doomed = `${this.dir}.${randomUUID().replace(/-/g, '')}-delete`;
+    io('rename', this.dir, () => fs.renameSync(this.dir, doomed));
+    io('delete', doomed, () => fs.rmSync(doomed, { recursive: true, force: true }));
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new MillraceError('KAFKA_STORAGE_ERROR', `log ${this.dir} is closed`);
+  }
+}

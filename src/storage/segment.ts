@@ -1,0 +1,425 @@
+/**
+ * One log segment: `<base>.log` holding whole RecordBatch v2 batches back to back, with its sparse
+ * offset and time indexes. Reads and writes are positional and synchronous: page-cache copies
+ * that cost microseconds, with fsync kept off the event loop (see flush()).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  type BatchProblem,
+  type RecordBatchHeader,
+  LOG_OVERHEAD,
+  RECORD_BATCH_OVERHEAD,
+  BATCH_LENGTH,
+  CURRENT_MAGIC,
+  checkBatch,
+  decodeValidBatch,
+  newBatchHeader,
+  readBatchHeader,
+} from '../../protocol/records/index.js';
+import type { LogConfig } from './config.js';
+import { fdatasyncAsync, io, readAt, writeAllAt } from './files.js';
+import { SparseIndex, offsetIndexLayout, timeIndexLayout } from './sparse-index.js';
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+
+/** Kafka's file name for a segment: the base offset as 20 zero-padded digits. */
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return `${String(baseOffset).padStart(20, '0')}${suffix}`;
+}
+
+/** Called for each batch; return false to stop. `buf` holds the batch at `pos` (whole when validating). */
+type BatchVisitor = (buf: Buffer, pos: number, position: number, header: RecordBatchHeader) => boolean;
+
+export interface ScanResult {
+  /** Position after the last batch visited (or where the scan stopped). */
+  endPosition: number;
+  /** Why the scan ended before `to`, if the bytes there are not a valid batch. */
+  problem: BatchProblem | null;
+}
+
+const SCAN_CHUNK_BYTES = 1024 * 1024;
+
+export interface RecoveryResult {
+  validBytes: number;
+  truncatedBytes: number;
+  problem: BatchProblem | null;
+}
+
+export class LogSegment {
+  readonly logFile: string;
+  readonly offsetIndex: SparseIndex;
+  readonly timeIndex: SparseIndex;
+  /** Bytes of the .log file that hold batches. */
+  size = 0;
+  /** One past the last offset in this segment (baseOffset when empty). */
+  nextOffset: number;
+  maxTimestamp = -1;
+  offsetOfMaxTimestamp = -1;
+  /** Max timestamp of the first batch: what segment.ms counts from. */
+  rollingBasedTimestamp = -1;
+  private bytesSinceLastIndexEntry = 0;
+  private fd: number;
+  private unflushed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    private readonly config: LogConfig,
+    readonly createdMs: number,
+  ) {
+    this.logFile = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
+    this.offsetIndex = new SparseIndex(
+      path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)),
+      offsetIndexLayout,
+      baseOffset,
+    );
+    this.timeIndex = new SparseIndex(
+      path.join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX)),
+      timeIndexLayout,
+      baseOffset,
+    );
+    this.nextOffset = baseOffset;
+    const file = this.logFile;
+    this.fd = io('open', file, () => fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT));
+  }
+
+  static create(dir: string, baseOffset: number, config: LogConfig, nowMs: number): LogSegment {
+    const seg = new LogSegment(dir, baseOffset, config, nowMs);
+    io('truncate', seg.logFile, () => fs.ftruncateSync(seg.fd, 0));
+    seg.offsetIndex.rewrite();
+    seg.timeIndex.rewrite();
+    return seg;
+  }
+
+  /** Opens an existing segment; the caller then runs `loadIndexes()` or `recover()`. */
+  static open(dir: string, baseOffset: number, config: LogConfig, nowMs: number): LogSegment {
+    const seg = new LogSegment(dir, baseOffset, config, nowMs);
+    seg.size = io('stat', seg.logFile, () => fs.fstatSync(seg.fd).size);
+    return seg;
+  }
+
+  /** Loads the index files; false when they must be rebuilt. */
+  loadIndexes(): boolean {
+    const okOffsets = io('read', this.offsetIndex.file, () => this.offsetIndex.load(this.size - RECORD_BATCH_OVERHEAD));
+    const okTimes = io('read', this.timeIndex.file, () => this.timeIndex.load(Number.MAX_SAFE_INTEGER));
+    if (!okOffsets || !okTimes) return false;
+    // An empty index over a segment larger than one index interval means the index was lost.
+    if (this.offsetIndex.entries === 0 && this.size > this.config.indexIntervalBytes * 2) return false;
+    const lastPosition = this.offsetIndex.lastValue();
+    if (lastPosition !== undefined) {
+      // The last entry must point at a batch whose last offset is the entry's key.
+      const head = readAt(this.fd, this.logFile, lastPosition, RECORD_BATCH_OVERHEAD);
+      if (head.length < RECORD_BATCH_OVERHEAD) return false;
+      const h = readBatchHeader(head, 0);
+      if (h.magic !== CURRENT_MAGIC || h.baseOffset + h.lastOffsetDelta !== this.offsetIndex.lastKey()) return false;
+    }
+    return this.loadTailState();
+  }
+
+  /**
+   * Recomputes next offset, max timestamp and index spacing by scanning from the last offset
+   * index entry to the end. False when the tail does not parse (the segment needs recovery).
+   */
+  private loadTailState(): boolean {
+    const lastEntry = this.offsetIndex.entries - 1;
+    const from = lastEntry >= 0 ? this.offsetIndex.valueAt(lastEntry) : 0;
+    this.nextOffset = lastEntry >= 0 ? this.offsetIndex.keyAt(lastEntry) + 1 : this.baseOffset;
+    const lastTime = this.timeIndex.entries - 1;
+    this.maxTimestamp = lastTime >= 0 ? this.timeIndex.keyAt(lastTime) : -1;
+    this.offsetOfMaxTimestamp = lastTime >= 0 ? this.timeIndex.valueAt(lastTime) : -1;
+    this.bytesSinceLastIndexEntry = 0;
+    let first = lastEntry < 0;
+    const result = this.scan(from, this.size, false, (_b, _p, _pos, h) => {
+      this.nextOffset = h.baseOffset + h.lastOffsetDelta + 1;
+      this.bytesSinceLastIndexEntry += h.sizeInBytes;
+      if (first) {
+        this.rollingBasedTimestamp = h.maxTimestamp;
+        first = false;
+      }
+      this.trackTimestamp(h);
+      return true;
+    });
+    if (this.rollingBasedTimestamp < 0 && this.size > 0) {
+      const head = readAt(this.fd, this.logFile, 0, RECORD_BATCH_OVERHEAD);
+      if (head.length === RECORD_BATCH_OVERHEAD) this.rollingBasedTimestamp = readBatchHeader(head, 0).maxTimestamp;
+    }
+    return result.problem === null && result.endPosition === this.size;
+  }
+
+  /**
+   * Re-reads the whole segment, validating length, magic and CRC-32C of every batch, rebuilds
+   * both indexes, and truncates the file at the first invalid batch. Never throws on bad bytes.
+   */
+  recover(): RecoveryResult {
+    this.offsetIndex.clear();
+    this.timeIndex.clear();
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = -1;
+    this.rollingBasedTimestamp = -1;
+    this.bytesSinceLastIndexEntry = 0;
+    this.nextOffset = this.baseOffset;
+    const result = this.scan(0, this.size, true, (_b, _p, position, h) => {
+      this.indexBatch(position, h);
+      return true;
+    });
+    const truncatedBytes = this.size - result.endPosition;
+    if (truncatedBytes > 0) {
+      io('truncate', this.logFile, () => fs.ftruncateSync(this.fd, result.endPosition));
+      this.size = result.endPosition;
+    }
+    this.offsetIndex.rewrite();
+    this.timeIndex.rewrite();
+    this.unflushed = true;
+    return { validBytes: result.endPosition, truncatedBytes, problem: result.problem };
+  }
+
+  private trackTimestamp(h: RecordBatchHeader): void {
+    if (h.maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = h.maxTimestamp;
+      this.offsetOfMaxTimestamp = h.baseOffset + h.lastOffsetDelta;
+    }
+  }
+
+  /** Index bookkeeping for a batch stored at `position`, as Kafka does it on append. */
+  private indexBatch(position: number, h: RecordBatchHeader): void {
+    const lastOffset = h.baseOffset + h.lastOffsetDelta;
+    if (this.rollingBasedTimestamp < 0) this.rollingBasedTimestamp = h.maxTimestamp;
+    this.trackTimestamp(h);
+    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes) {
+      this.offsetIndex.append(lastOffset, position);
+      this.maybeAppendTimeIndex();
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += h.sizeInBytes;
+    this.nextOffset = lastOffset + 1;
+  }
+
+  private maybeAppendTimeIndex(): void {
+    const last = this.timeIndex.lastKey();
+    if (this.maxTimestamp >= 0 && (last === undefined || this.maxTimestamp > last)) {
+      this.timeIndex.append(this.maxTimestamp, this.offsetOfMaxTimestamp);
+    }
+  }
+
+  /** Whether appending `batchBytes` with this max timestamp should go to a new segment. */
+  shouldRoll(batchBytes: number, maxTimestamp: number, lastOffset: number, nowMs: number): boolean {
+    if (this.size === 0) return false;
+    if (this.size > this.config.segmentBytes - batchBytes) return true;
+    const waited =
+      this.rollingBasedTimestamp >= 0 && maxTimestamp >= 0
+        ? maxTimestamp - this.rollingBasedTimestamp
+        : nowMs - this.createdMs;
+    if (waited > this.config.segmentMs - this.config.segmentJitterMs) return true;
+    if ((this.offsetIndex.entries + 1) * 8 > this.config.segmentIndexBytes) return true;
+    return lastOffset - this.baseOffset > 0x7fffffff;
+  }
+
+  /** Appends whole, already validated and stamped batches. */
+  append(batches: Buffer): void {
+    writeAllAt(this.fd, this.logFile, batches, this.size);
+    const header = scratchHeader;
+    for (let p = 0; p < batches.length; p += header.sizeInBytes) {
+      readBatchHeader(batches, p, header);
+      this.indexBatch(this.size + p, header);
+    }
+    this.size += batches.length;
+    this.unflushed = true;
+  }
+
+  /**
+   * Whole batches starting with the one that holds `startOffset`, up to `maxBytes` (the first
+   * batch is returned whole even when larger, if `minOneBatch`), stopping before any batch
+   * whose last offset reaches `maxOffsetExclusive`. Null when none qualifies.
+   */
+  read(startOffset: number, maxBytes: number, maxOffsetExclusive: number, minOneBatch: boolean): Buffer | null {
+    const floor = this.offsetIndex.floorByKey(startOffset);
+    const from = floor >= 0 ? this.offsetIndex.valueAt(floor) : 0;
+    let start = -1;
+    let end = -1;
+    let chunk: Buffer | null = null;
+    let chunkStart = 0;
+    this.scan(
+      from,
+      this.size,
+      false,
+      (buf, pos, position, h) => {
+        const last = h.baseOffset + h.lastOffsetDelta;
+        if (last >= maxOffsetExclusive) return false;
+        if (start < 0) {
+          if (last < startOffset) return true;
+          if (h.sizeInBytes > maxBytes && !minOneBatch) return false;
+          start = position;
+          end = position + h.sizeInBytes;
+          chunk = buf;
+          chunkStart = position - pos;
+          return end - start < maxBytes;
+        }
+        if (end - start + h.sizeInBytes > maxBytes) return false;
+        end += h.sizeInBytes;
+        return true;
+      },
+      Math.max(64 * 1024, maxBytes + this.config.indexIntervalBytes + RECORD_BATCH_OVERHEAD),
+    );
+    if (start < 0) return null;
+    const c = chunk as Buffer | null;
+    if (c !== null && end <= chunkStart + c.length) return c.subarray(start - chunkStart, end - chunkStart);
+    return readAt(this.fd, this.logFile, start, end - start);
+  }
+
+  /** The first record with timestamp >= target, or null if every record here is older. */
+  findByTimestamp(target: number): { offset: number; timestamp: number } | null {
+    if (this.maxTimestamp < target) return null;
+    const t = this.timeIndex.floorByKey(target);
+    const fromOffset = t >= 0 ? this.timeIndex.valueAt(t) : this.baseOffset;
+    const o = this.offsetIndex.floorByKey(fromOffset);
+    const from = o >= 0 ? this.offsetIndex.valueAt(o) : 0;
+    let found: { offset: number; timestamp: number } | null = null;
+    this.scan(from, this.size, true, (buf, pos, _position, h) => {
+      if (h.maxTimestamp < target) return true;
+      for (const r of decodeValidBatch(buf, pos, h).records) {
+        if (r.timestamp >= target) {
+          found = { offset: r.offset, timestamp: r.timestamp };
+          return false;
+        }
+      }
+      return true;
+    });
+    return found;
+  }
+
+  /**
+   * Removes every batch whose last offset is >= `offset` (a batch holding `offset` goes whole).
+   * Returns the bytes removed.
+   */
+  truncateTo(offset: number): number {
+    const floor = this.offsetIndex.floorByKey(offset - 1);
+    const from = floor >= 0 ? this.offsetIndex.valueAt(floor) : 0;
+    let cut = this.size;
+    let cutOffset = this.nextOffset;
+    this.scan(from, this.size, false, (_b, _p, position, h) => {
+      if (h.baseOffset + h.lastOffsetDelta >= offset) {
+        cut = position;
+        cutOffset = h.baseOffset;
+        return false;
+      }
+      return true;
+    });
+    const removed = this.size - cut;
+    if (removed === 0) return 0;
+    io('truncate', this.logFile, () => fs.ftruncateSync(this.fd, cut));
+    this.size = cut;
+    this.offsetIndex.truncateToEntries(this.offsetIndex.countValuesBelow(cut));
+    this.timeIndex.truncateToEntries(this.timeIndex.countValuesBelow(cutOffset));
+    this.rollingBasedTimestamp = cut === 0 ? -1 : this.rollingBasedTimestamp;
+    this.loadTailState();
+    this.unflushed = true;
+    return removed;
+  }
+
+  /** Scans batches from `from` to `to` in chunks; validating checks the CRC of each batch. */
+  scan(from: number, to: number, validate: boolean, visit: BatchVisitor, chunkBytes = SCAN_CHUNK_BYTES): ScanResult {
+    const header = newBatchHeader();
+    let abs = from;
+    let need = 0;
+    while (abs < to) {
+      const want = Math.min(Math.max(chunkBytes, need), to - abs);
+      const buf = readAt(this.fd, this.logFile, abs, want);
+      if (buf.length < want) to = abs + buf.length;
+      need = 0;
+      let p = 0;
+      while (p < buf.length) {
+        const left = buf.length - p;
+        if (left < RECORD_BATCH_OVERHEAD) {
+          need = RECORD_BATCH_OVERHEAD;
+          break;
+        }
+        const size = buf.readInt32BE(p + BATCH_LENGTH) + LOG_OVERHEAD;
+        if (size < RECORD_BATCH_OVERHEAD) {
+          return {
+            endPosition: abs + p,
+            problem: { kind: 'corrupt', message: `batch length ${size - LOG_OVERHEAD} is smaller than a batch header` },
+          };
+        }
+        if (abs + p + size > to) {
+          return {
+            endPosition: abs + p,
+            problem: { kind: 'truncated', message: `batch of ${size} bytes runs past the end of the file` },
+          };
+        }
+        if (validate) {
+          if (left < size) {
+            need = size;
+            break;
+          }
+          const problem = checkBatch(buf, p, buf.length, header);
+          if (problem !== null) return { endPosition: abs + p, problem };
+        } else {
+          readBatchHeader(buf, p, header);
+          if (header.magic !== CURRENT_MAGIC) {
+            return {
+              endPosition: abs + p,
+              problem: { kind: 'corrupt', message: `magic ${header.magic}, expected ${CURRENT_MAGIC}` },
+            };
+          }
+        }
+        if (!visit(buf, p, abs + p, header)) return { endPosition: abs + p, problem: null };
+        p += size;
+      }
+      abs += p;
+      if (need > 0 && abs + need > to) {
+        return {
+          endPosition: abs,
+          problem: { kind: 'truncated', message: `${to - abs} bytes left at the end of the file, fewer than a batch` },
+        };
+      }
+    }
+    return { endPosition: abs, problem: null };
+  }
+
+  /** Called when this segment stops being the active one. */
+  onRoll(): void {
+    this.maybeAppendTimeIndex();
+    this.offsetIndex.persist(false);
+    this.timeIndex.persist(false);
+  }
+
+  get isUnflushed(): boolean {
+    return this.unflushed;
+  }
+
+  /** fsyncs the log and its indexes without blocking the event loop on the data file. */
+  async flush(): Promise<void> {
+    if (!this.unflushed) return;
+    this.unflushed = false;
+    this.maybeAppendTimeIndex();
+    this.offsetIndex.persist(true);
+    this.timeIndex.persist(true);
+    await fdatasyncAsync(this.fd, this.logFile);
+  }
+
+  close(): void {
+    this.maybeAppendTimeIndex();
+    this.offsetIndex.persist(false);
+    this.offsetIndex.close();
+    this.timeIndex.persist(false);
+    this.timeIndex.close();
+    const fd = this.fd;
+    io('close', this.logFile, () => fs.closeSync(fd));
+  }
+
+  /** Closes and removes the segment's files. */
+  delete(): void {
+    this.offsetIndex.close();
+    this.timeIndex.close();
+    const fd = this.fd;
+    io('close', this.logFile, () => fs.closeSync(fd));
+    for (const file of [this.logFile, this.offsetIndex.file, this.timeIndex.file]) {
+      io('delete', file, () => fs.rmSync(file, { force: true }));
+    }
+  }
+}
+
+const scratchHeader = newBatchHeader();
