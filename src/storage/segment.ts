@@ -6,19 +6,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  type BatchProblem,
   type RecordBatchHeader,
-  LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
-  BATCH_LENGTH,
   CURRENT_MAGIC,
-  checkBatch,
   decodeValidBatch,
   newBatchHeader,
   readBatchHeader,
 } from '../../protocol/records/index.js';
 import type { LogConfig } from './config.js';
 import { fdatasyncAsync, io, readAt, writeAllAt } from './files.js';
+import type { BatchProblem } from '../../protocol/records/index.js';
+import { scanBatches, type BatchVisitor, type ScanResult } from './scan.js';
 import { SparseIndex, offsetIndexLayout, timeIndexLayout } from './sparse-index.js';
 
 export const LOG_SUFFIX = '.log';
@@ -29,18 +27,6 @@ export const TIME_INDEX_SUFFIX = '.timeindex';
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
 }
-
-/** Called for each batch; return false to stop. `buf` holds the batch at `pos` (whole when validating). */
-type BatchVisitor = (buf: Buffer, pos: number, position: number, header: RecordBatchHeader) => boolean;
-
-export interface ScanResult {
-  /** Position after the last batch visited (or where the scan stopped). */
-  endPosition: number;
-  /** Why the scan ended before `to`, if the bytes there are not a valid batch. */
-  problem: BatchProblem | null;
-}
-
-const SCAN_CHUNK_BYTES = 1024 * 1024;
 
 export interface RecoveryResult {
   validBytes: number;
@@ -319,64 +305,16 @@ export class LogSegment {
     return removed;
   }
 
-  /** Scans batches from `from` to `to` in chunks; validating checks the CRC of each batch. */
-  scan(from: number, to: number, validate: boolean, visit: BatchVisitor, chunkBytes = SCAN_CHUNK_BYTES): ScanResult {
-    const header = newBatchHeader();
-    let abs = from;
-    let need = 0;
-    while (abs < to) {
-      const want = Math.min(Math.max(chunkBytes, need), to - abs);
-      const buf = readAt(this.fd, this.logFile, abs, want);
-      if (buf.length < want) to = abs + buf.length;
-      need = 0;
-      let p = 0;
-      while (p < buf.length) {
-        const left = buf.length - p;
-        if (left < RECORD_BATCH_OVERHEAD) {
-          need = RECORD_BATCH_OVERHEAD;
-          break;
-        }
-        const size = buf.readInt32BE(p + BATCH_LENGTH) + LOG_OVERHEAD;
-        if (size < RECORD_BATCH_OVERHEAD) {
-          return {
-            endPosition: abs + p,
-            problem: { kind: 'corrupt', message: `batch length ${size - LOG_OVERHEAD} is smaller than a batch header` },
-          };
-        }
-        if (abs + p + size > to) {
-          return {
-            endPosition: abs + p,
-            problem: { kind: 'truncated', message: `batch of ${size} bytes runs past the end of the file` },
-          };
-        }
-        if (validate) {
-          if (left < size) {
-            need = size;
-            break;
-          }
-          const problem = checkBatch(buf, p, buf.length, header);
-          if (problem !== null) return { endPosition: abs + p, problem };
-        } else {
-          readBatchHeader(buf, p, header);
-          if (header.magic !== CURRENT_MAGIC) {
-            return {
-              endPosition: abs + p,
-              problem: { kind: 'corrupt', message: `magic ${header.magic}, expected ${CURRENT_MAGIC}` },
-            };
-          }
-        }
-        if (!visit(buf, p, abs + p, header)) return { endPosition: abs + p, problem: null };
-        p += size;
-      }
-      abs += p;
-      if (need > 0 && abs + need > to) {
-        return {
-          endPosition: abs,
-          problem: { kind: 'truncated', message: `${to - abs} bytes left at the end of the file, fewer than a batch` },
-        };
-      }
-    }
-    return { endPosition: abs, problem: null };
+  /** Scans batches from `from` to `to`; validating checks the CRC of each batch and stops at a bad one. */
+  scan(from: number, to: number, validate: boolean, visit: BatchVisitor, chunkBytes?: number): ScanResult {
+    return scanBatches(
+      this.fd,
+      this.logFile,
+      from,
+      to,
+      { verifyCrc: validate, wholeBatches: validate, chunkBytes },
+      visit,
+    );
   }
 
   /** Called when this segment stops being the active one. */
