@@ -113,18 +113,6 @@ export class SparseIndex {
     return lo;
   }
 
-  /** Number of leading entries whose key is below `limit`. */
-  countKeysBelow(limit: number): number {
-    let lo = 0;
-    let hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.keys[mid]! < limit) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   /** Keeps the first `n` entries, in memory and on disk. */
   truncateToEntries(n: number): void {
     if (n >= this.count) return;
