@@ -11,6 +11,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/harness/global-nats.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

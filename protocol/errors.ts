@@ -130,10 +130,13 @@ export class MillraceError extends Error {
   readonly errorName: ErrorName;
   readonly code: number;
   readonly retriable: boolean;
+  /** The message without the error name in front: what goes on the wire. */
+  readonly detail: string;
 
   constructor(errorName: ErrorName, message: string, options?: { cause?: unknown }) {
     super(`${errorName}: ${message}`, options);
     this.name = 'MillraceError';
+    this.detail = message;
     this.errorName = errorName;
     this.code = ErrorCodes[errorName].code;
     this.retriable = ErrorCodes[errorName].retriable;

@@ -1,0 +1,24 @@
+/**
+ * NATS subject names (DESIGN.md section 4). Client-facing APIs live under `api`, broker-to-broker
+ * ones under `internal`, so NATS permissions can keep clients off the latter.
+ */
+export type BrokerApi =
+  'metadata' | 'produce' | 'fetch' | 'list_offsets' | 'create_topics' | 'delete_topics' | 'create_partitions';
+export type ControllerApi = 'register_broker' | 'heartbeat' | 'create_topics' | 'delete_topics' | 'create_partitions';
+
+export const subjects = {
+  /** Bootstrap metadata: a queue group of every broker. */
+  metadata: (cluster: string): string => `mr.${cluster}.metadata`,
+  brokerApi: (cluster: string, brokerId: number, api: BrokerApi): string =>
+    `mr.${cluster}.broker.${brokerId}.api.${api}`,
+  brokerInternal: (cluster: string, brokerId: number, api: string): string =>
+    `mr.${cluster}.broker.${brokerId}.internal.${api}`,
+  /** Controller RPCs carry the epoch: a zombie controller hears nothing. */
+  controller: (cluster: string, epoch: number, api: ControllerApi): string =>
+    `mr.${cluster}.controller.${epoch}.${api}`,
+  leaseBucket: (cluster: string): string => `mr_${cluster}_lease`,
+  metaBucket: (cluster: string): string => `mr_${cluster}_meta`,
+};
+
+/** Cluster names become part of subjects and bucket names: keep them to safe characters. */
+export const CLUSTER_NAME = /^[a-zA-Z0-9_-]{1,64}$/;

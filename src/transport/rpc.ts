@@ -1,0 +1,179 @@
+/**
+ * Typed request-reply over NATS with protobuf messages. The server side never lets a bad request
+ * or a failing handler take the broker down: it answers with an error code and message. Every
+ * response type starts with error_code/error_message, so one ErrorResponse fits them all.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { errors as natsErrors } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { ErrorCodes, MillraceError, type ErrorName } from '../../protocol/errors.js';
+import { wire } from '../../protocol/wire.js';
+import { maxPayload } from './connection.js';
+
+export interface MessageType<I, T> {
+  encode(message: I): { finish(): Uint8Array };
+  decode(data: Uint8Array): T;
+}
+
+interface WithError {
+  errorCode?: number | null;
+  errorMessage?: string | null;
+}
+
+/** Observes every handled request: for the request-rate and duration metrics. */
+export type RequestObserver = (api: string, error: ErrorName | 'NONE', seconds: number) => void;
+
+export function errorReply(name: ErrorName, message: string): Uint8Array {
+  return wire.ErrorResponse.encode({ errorCode: ErrorCodes[name].code, errorMessage: message }).finish();
+}
+
+export class RpcServer {
+  private readonly subs: Subscription[] = [];
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly logger: Logger,
+    private readonly observe: RequestObserver = () => undefined,
+  ) {}
+
+  /**
+   * Serves `subject`. The handler returns the response, or null for no reply (acks=0). A queue
+   * group spreads requests over every server subscribed with the same one.
+   */
+  handle<Req, ResI>(
+    api: string,
+    subject: string,
+    requestType: MessageType<unknown, Req>,
+    responseType: MessageType<ResI, unknown>,
+    handler: (request: Req, msg: Msg) => Promise<ResI | null> | ResI | null,
+    queue?: string,
+  ): void {
+    const sub = this.nc.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.logger.warn({ err, subject }, 'subscription error');
+          return;
+        }
+        void this.serve(api, msg, requestType, responseType, handler);
+      },
+    });
+    this.subs.push(sub);
+  }
+
+  private async serve<Req, ResI>(
+    api: string,
+    msg: Msg,
+    requestType: MessageType<unknown, Req>,
+    responseType: MessageType<ResI, unknown>,
+    handler: (request: Req, msg: Msg) => Promise<ResI | null> | ResI | null,
+  ): Promise<void> {
+    const started = process.hrtime.bigint();
+    let outcome: ErrorName | 'NONE' = 'NONE';
+    let reply: Uint8Array | null;
+    try {
+      let request: Req;
+      try {
+        request = requestType.decode(msg.data);
+      } catch (err) {
+        throw new MillraceError('INVALID_REQUEST', `cannot decode ${api} request: ${(err as Error).message}`);
+      }
+      const response = await handler(request, msg);
+      reply = response === null ? null : responseType.encode(response).finish();
+      const code = response === null ? 0 : ((response as WithError).errorCode ?? 0);
+      if (code !== 0) outcome = MillraceError.fromCode(code, '').errorName;
+    } catch (err) {
+      const e =
+        err instanceof MillraceError
+          ? err
+          : new MillraceError('UNKNOWN_SERVER_ERROR', (err as Error).message ?? String(err));
+      if (!(err instanceof MillraceError)) this.logger.error({ err, api }, 'request handler failed');
+      outcome = e.errorName;
+      reply = errorReply(e.errorName, e.detail);
+    }
+    if (reply !== null && msg.reply) {
+      const limit = maxPayload(this.nc);
+      if (reply.length > limit) {
+        outcome = 'MESSAGE_TOO_LARGE';
+        reply = errorReply(
+          'MESSAGE_TOO_LARGE',
+          `${api} response of ${reply.length} bytes exceeds max_payload ${limit}`,
+        );
+      }
+      try {
+        msg.respond(reply);
+      } catch (err) {
+        this.logger.warn({ err, api }, 'cannot send reply');
+      }
+    }
+    this.observe(api, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+  }
+}
+
+/**
+ * Sends a request and decodes the reply, throwing a MillraceError for a top-level error code,
+ * a timeout (REQUEST_TIMED_OUT), no listener (NETWORK_EXCEPTION) or an oversized request.
+ */
+export async function request<ReqI, Res>(
+  nc: NatsConnection,
+  subject: string,
+  requestType: MessageType<ReqI, unknown>,
+  message: ReqI,
+  responseType: MessageType<unknown, Res>,
+  timeoutMs: number,
+): Promise<Res> {
+  const data = requestType.encode(message).finish();
+  const limit = maxPayload(nc);
+  if (data.length > limit) {
+    throw new MillraceError(
+      'RECORD_LIST_TOO_LARGE',
+      `request of ${data.length} bytes exceeds the NATS max_payload of ${limit}`,
+    );
+  }
+  let reply: Msg;
+  try {
+    reply = await nc.request(subject, data, { timeout: timeoutMs });
+  } catch (err) {
+    if (err instanceof natsErrors.NoRespondersError) {
+      throw new MillraceError('NETWORK_EXCEPTION', `nothing is listening on ${subject}`);
+    }
+    if (err instanceof natsErrors.TimeoutError) {
+      throw new MillraceError('REQUEST_TIMED_OUT', `no reply on ${subject} within ${timeoutMs} ms`);
+    }
+    throw new MillraceError('NETWORK_EXCEPTION', `request on ${subject} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let response: Res;
+  try {
+    response = responseType.decode(reply.data);
+  } catch (err) {
+    throw new MillraceError('CORRUPT_MESSAGE', `cannot decode reply from ${subject}: ${(err as Error).message}`);
+  }
+  const { errorCode, errorMessage } = response as WithError;
+  if (errorCode) throw MillraceError.fromCode(errorCode, errorMessage || `error from ${subject}`);
+  return response;
+}
+
+/** Publishes without waiting for a reply (acks=0). */
+export function publish<ReqI>(
+  nc: NatsConnection,
+  subject: string,
+  requestType: MessageType<ReqI, unknown>,
+  message: ReqI,
+): void {
+  const data = requestType.encode(message).finish();
+  const limit = maxPayload(nc);
+  if (data.length > limit) {
+    throw new MillraceError(
+      'RECORD_LIST_TOO_LARGE',
+      `request of ${data.length} bytes exceeds the NATS max_payload of ${limit}`,
+    );
+  }
+  nc.publish(subject, data);
+}
