@@ -1,0 +1,109 @@
+/**
+ * The metadata image: an immutable view of the metadata log at one sequence, built by every
+ * broker from a watch on the KV bucket. Each change yields a new image; partition actors
+ * reconcile against it.
+ */
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import {
+  brokerRecord,
+  controllerRecord,
+  topicRecord,
+  type BrokerRecord,
+  type ControllerRecord,
+  type TopicRecord,
+} from './records.js';
+
+export interface MetadataImage {
+  /** Sequence of the last metadata-log entry applied. */
+  readonly version: number;
+  readonly controller: ControllerRecord | null;
+  readonly brokers: ReadonlyMap<number, BrokerRecord>;
+  readonly topics: ReadonlyMap<string, TopicRecord>;
+}
+
+export const emptyImage: MetadataImage = { version: 0, controller: null, brokers: new Map(), topics: new Map() };
+
+const decoder = new TextDecoder();
+
+function parse<T>(schema: z.ZodType<T>, entry: KvWatchEntry, logger: Logger): T | null {
+  try {
+    return schema.parse(JSON.parse(decoder.decode(entry.value)));
+  } catch (err) {
+    logger.error({ key: entry.key, revision: entry.revision, err }, 'metadata record does not parse: skipped');
+    return null;
+  }
+}
+
+/** Applies one KV entry to an image, returning the new image. */
+export function applyEntry(image: MetadataImage, entry: KvWatchEntry, logger: Logger): MetadataImage {
+  const deleted = entry.operation !== 'PUT';
+  const next = { ...image, version: Math.max(image.version, entry.revision) };
+  if (entry.key === 'controller') {
+    next.controller = deleted ? null : (parse(controllerRecord, entry, logger) ?? image.controller);
+  } else if (entry.key.startsWith('broker.')) {
+    const brokers = new Map(image.brokers);
+    const id = Number(entry.key.slice('broker.'.length));
+    const rec = deleted ? null : parse(brokerRecord, entry, logger);
+    if (rec) brokers.set(id, rec);
+    else if (deleted) brokers.delete(id);
+    next.brokers = brokers;
+  } else if (entry.key.startsWith('topic.')) {
+    const topics = new Map(image.topics);
+    const name = entry.key.slice('topic.'.length);
+    const rec = deleted ? null : parse(topicRecord, entry, logger);
+    if (rec) topics.set(name, rec);
+    else if (deleted) topics.delete(name);
+    next.topics = topics;
+  }
+  return next;
+}
+
+/**
+ * Watches the metadata bucket and keeps the latest image. `onImage` is called after the initial
+ * load and after every change.
+ */
+export class MetadataLoader {
+  private current: MetadataImage = emptyImage;
+  private stopWatch: (() => void) | null = null;
+  private loaded = false;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly logger: Logger,
+    private readonly onImage: (image: MetadataImage, initial: boolean) => void,
+  ) {}
+
+  get image(): MetadataImage {
+    return this.current;
+  }
+
+  /** Resolves once every record present at the call has been applied. */
+  async start(): Promise<void> {
+    const status = await this.kv.status();
+    const target = status.values === 0 ? 0 : status.streamInfo.state.last_seq;
+    let resolveLoaded: () => void = () => undefined;
+    const initialized = new Promise<void>((resolve) => (resolveLoaded = resolve));
+    const markLoaded = (): void => {
+      this.loaded = true;
+      this.onImage(this.current, true);
+      resolveLoaded();
+    };
+    const watch = await this.kv.watch();
+    this.stopWatch = () => watch.stop();
+    if (target === 0) markLoaded();
+    void (async () => {
+      for await (const entry of watch) {
+        this.current = applyEntry(this.current, entry, this.logger);
+        if (this.loaded) this.onImage(this.current, false);
+        else if (entry.revision >= target) markLoaded();
+      }
+    })().catch((err: unknown) => this.logger.error({ err }, 'metadata watch ended'));
+    await initialized;
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+  }
+}

@@ -1,0 +1,211 @@
+import { describe, expect, it, vi } from 'vitest';
+import { SimulatedClock, createActor, fromPromise } from 'xstate';
+import { brokerLifecycleMachine, type HeartbeatResult } from '../../../actors/broker-lifecycle.js';
+import { brokerSessionMachine } from '../../../actors/broker-session.js';
+import { controllerElectionMachine, type AcquireResult } from '../../../actors/controller-election.js';
+import { partitionMachine } from '../../../actors/partition.js';
+
+/** Lets resolved promises (invoked actors) deliver their results. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('controller election', () => {
+  function election(acquireResults: AcquireResult[], renewOk: () => boolean) {
+    const clock = new SimulatedClock();
+    const calls: string[] = [];
+    const machine = controllerElectionMachine.provide({
+      actors: {
+        acquire: fromPromise(async () => {
+          calls.push('acquire');
+          return acquireResults.shift() ?? null;
+        }),
+        activate: fromPromise(async ({ input }: { input: { epoch: number } }) => {
+          calls.push(`activate:${input.epoch}`);
+        }),
+        renew: fromPromise(async ({ input }: { input: { revision: number } }) => {
+          calls.push(`renew:${input.revision}`);
+          if (!renewOk()) throw new Error('wrong last sequence');
+          return input.revision + 1;
+        }),
+        resign: fromPromise(async ({ input }: { input: { epoch: number | null } }) => {
+          calls.push(`resign:${input.epoch}`);
+        }),
+      },
+    });
+    const actor = createActor(machine, { input: { leaseMs: 3000 }, clock }).start();
+    return { actor, clock, calls };
+  }
+
+  it('waits while another broker holds the lease, then wins with the revision as epoch', async () => {
+    const { actor, clock, calls } = election([null, { revision: 7 }], () => true);
+    await settle();
+    expect(actor.getSnapshot().value).toBe('Waiting');
+    clock.increment(749);
+    await settle();
+    expect(calls).toEqual(['acquire']);
+    clock.increment(1);
+    await settle();
+    await settle();
+    expect(actor.getSnapshot().value).toBe('Active');
+    expect(actor.getSnapshot().context.epoch).toBe(7);
+    expect(calls).toEqual(['acquire', 'acquire', 'activate:7']);
+  });
+
+  it('renews at a third of the lease and resigns on the first failed renewal', async () => {
+    let ok = true;
+    const { actor, clock, calls } = election([{ revision: 3 }], () => ok);
+    await settle();
+    await settle();
+    clock.increment(1000);
+    await settle();
+    expect(calls).toContain('renew:3');
+    expect(actor.getSnapshot().context.revision).toBe(4);
+    ok = false;
+    clock.increment(1000);
+    await settle();
+    await settle();
+    expect(calls.slice(-2)).toEqual(['renew:4', 'resign:3']);
+    expect(actor.getSnapshot().value).toBe('Waiting');
+    expect(actor.getSnapshot().context.epoch).toBeNull();
+  });
+
+  it('steps down when its metadata write is fenced, and resigns on stop', async () => {
+    const { actor, calls } = election([{ revision: 5 }], () => true);
+    await settle();
+    await settle();
+    actor.send({ type: 'FENCED' });
+    await settle();
+    expect(calls.at(-1)).toBe('resign:5');
+    actor.send({ type: 'STOP' });
+    await settle();
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+});
+
+describe('broker session', () => {
+  it('fences a broker that misses its session timeout and revives it on the next heartbeat', () => {
+    const clock = new SimulatedClock();
+    const fence = vi.fn();
+    const revive = vi.fn();
+    const actor = createActor(
+      brokerSessionMachine.provide({ actions: { fence: (_, p) => fence(p), revive: (_, p) => revive(p) } }),
+      {
+        input: { brokerId: 4, sessionTimeoutMs: 9000 },
+        clock,
+      },
+    ).start();
+    clock.increment(8000);
+    actor.send({ type: 'HEARTBEAT' });
+    clock.increment(8000);
+    expect(fence).not.toHaveBeenCalled();
+    clock.increment(1000);
+    expect(fence).toHaveBeenCalledWith({ brokerId: 4 });
+    expect(actor.getSnapshot().value).toBe('Expired');
+    actor.send({ type: 'HEARTBEAT' });
+    expect(revive).toHaveBeenCalledWith({ brokerId: 4 });
+    expect(actor.getSnapshot().value).toBe('Alive');
+  });
+});
+
+describe('broker lifecycle', () => {
+  function lifecycle(heartbeat: (input: { wantShutdown: boolean }) => HeartbeatResult, registerFailures = 0) {
+    const clock = new SimulatedClock();
+    const calls: string[] = [];
+    let failures = registerFailures;
+    let finishRecovery: () => void = () => undefined;
+    const machine = brokerLifecycleMachine.provide({
+      actors: {
+        register: fromPromise(async () => {
+          calls.push('register');
+          if (failures-- > 0) throw new Error('no controller yet');
+          return 42;
+        }),
+        recover: fromPromise(() => new Promise<void>((resolve) => (finishRecovery = resolve))),
+        heartbeat: fromPromise(async ({ input }: { input: { brokerEpoch: number; wantShutdown: boolean } }) => {
+          calls.push(`heartbeat:${input.brokerEpoch}:${input.wantShutdown}`);
+          return heartbeat(input);
+        }),
+        shutdown: fromPromise(async () => {
+          calls.push('shutdown');
+        }),
+      },
+    });
+    const actor = createActor(machine, {
+      input: { heartbeatIntervalMs: 2000, controlledShutdownTimeoutMs: 30_000 },
+      clock,
+    }).start();
+    return { actor, clock, calls, finishRecovery: () => finishRecovery() };
+  }
+  const phase = (a: ReturnType<typeof lifecycle>['actor']) =>
+    (a.getSnapshot().value as { Lifecycle: unknown }).Lifecycle;
+
+  it('registers (retrying), heartbeats through recovery, runs, and shuts down after a granted controlled shutdown', async () => {
+    const t = lifecycle((input) => ({ isFenced: false, shouldShutdown: input.wantShutdown, reregister: false }), 1);
+    await settle();
+    expect(phase(t.actor)).toEqual({ Starting: 'Backoff' });
+    t.clock.increment(2000);
+    await settle();
+    expect(phase(t.actor)).toBe('Recovery');
+    expect(t.actor.getSnapshot().context.brokerEpoch).toBe(42);
+    t.clock.increment(2000);
+    await settle();
+    expect(t.calls).toContain('heartbeat:42:false');
+    t.finishRecovery();
+    await settle();
+    expect(phase(t.actor)).toBe('Running');
+    t.actor.send({ type: 'SHUTDOWN' });
+    expect(phase(t.actor)).toBe('PendingControlledShutdown');
+    t.clock.increment(2000);
+    await settle();
+    await settle();
+    expect(t.calls).toContain('heartbeat:42:true');
+    expect(t.calls.at(-1)).toBe('shutdown');
+    expect(t.actor.getSnapshot().status).toBe('done');
+  });
+
+  it('gives up on a controlled shutdown that is never granted', async () => {
+    const t = lifecycle(() => ({ isFenced: false, shouldShutdown: false, reregister: false }));
+    await settle();
+    t.finishRecovery();
+    await settle();
+    t.actor.send({ type: 'SHUTDOWN' });
+    t.clock.increment(30_000);
+    await settle();
+    expect(t.calls.at(-1)).toBe('shutdown');
+  });
+
+  it('registers again when the controller no longer knows it', async () => {
+    let reregister = true;
+    const t = lifecycle(() => ({ isFenced: true, shouldShutdown: false, reregister }));
+    await settle();
+    t.finishRecovery();
+    await settle();
+    t.clock.increment(2000);
+    await settle();
+    reregister = false;
+    expect(t.calls.filter((c) => c === 'register')).toHaveLength(2);
+  });
+});
+
+describe('partition', () => {
+  it('takes roles in leader-epoch order and ignores stale changes', () => {
+    const leader = vi.fn();
+    const follower = vi.fn();
+    const actor = createActor(
+      partitionMachine.provide({
+        actions: { becameLeader: (_, p) => leader(p), becameFollower: (_, p) => follower(p) },
+      }),
+      { input: { topic: 't', partition: 0 } },
+    ).start();
+    expect(actor.getSnapshot().value).toBe('Offline');
+    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 3, leader: 1 });
+    expect(actor.getSnapshot().value).toBe('Leader');
+    expect(leader).toHaveBeenCalledWith({ leaderEpoch: 3 });
+    actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 2, leader: 2 });
+    expect(actor.getSnapshot().value).toBe('Leader');
+    actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 4, leader: 2 });
+    expect(actor.getSnapshot().value).toBe('Follower');
+    expect(actor.getSnapshot().context).toMatchObject({ leaderEpoch: 4, leader: 2 });
+    actor.send({ type: 'STOP' });
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+});
