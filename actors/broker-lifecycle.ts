@@ -1,6 +1,6 @@
 /**
  * A broker's lifecycle, as Kafka's BrokerLifecycleManager: Starting (registering with the
- * controller) -> Recovery (loading logs, catching up on metadata) -> Running ->
+ * controller) -> Recovery (loading logs fenced, then waiting to be unfenced) -> Running ->
  * PendingControlledShutdown (leaderships moved away) -> ShuttingDown -> Stopped.
  * Heartbeats run in a parallel region from Recovery until ShuttingDown.
  */
@@ -11,6 +11,13 @@ export interface HeartbeatResult {
   shouldShutdown: boolean;
   /** The controller no longer knows this registration: register again. */
   reregister: boolean;
+}
+
+/** A recovering broker asks to stay fenced; one shutting down asks for a controlled shutdown. */
+export interface HeartbeatInput {
+  brokerEpoch: number;
+  wantFence: boolean;
+  wantShutdown: boolean;
 }
 
 export interface LifecycleContext {
@@ -27,14 +34,17 @@ export const brokerLifecycleMachine = setup({
   types: {
     context: {} as LifecycleContext,
     input: {} as { heartbeatIntervalMs: number; controlledShutdownTimeoutMs: number },
-    events: {} as { type: 'SHUTDOWN' } | { type: 'SHUTDOWN_GRANTED' } | { type: 'REREGISTER' } | { type: 'STOPPED' },
+    events: {} as
+      | { type: 'SHUTDOWN' }
+      | { type: 'SHUTDOWN_GRANTED' }
+      | { type: 'REREGISTER' }
+      | { type: 'UNFENCED' }
+      | { type: 'STOPPED' },
   },
   actors: {
     register: notProvided('register') as unknown as ReturnType<typeof fromPromise<number, void>>,
     recover: notProvided('recover') as unknown as ReturnType<typeof fromPromise<void, void>>,
-    heartbeat: notProvided('heartbeat') as unknown as ReturnType<
-      typeof fromPromise<HeartbeatResult, { brokerEpoch: number; wantShutdown: boolean }>
-    >,
+    heartbeat: notProvided('heartbeat') as unknown as ReturnType<typeof fromPromise<HeartbeatResult, HeartbeatInput>>,
     shutdown: notProvided('shutdown') as unknown as ReturnType<typeof fromPromise<void, void>>,
   },
   guards: {
@@ -78,8 +88,16 @@ export const brokerLifecycleMachine = setup({
           },
         },
         Recovery: {
-          invoke: { src: 'recover', onDone: 'Running', onError: 'ShuttingDown' },
+          initial: 'Loading',
           on: { SHUTDOWN: 'ShuttingDown', REREGISTER: 'Starting' },
+          states: {
+            // Heartbeats ask to stay fenced while logs load.
+            Loading: {
+              invoke: { src: 'recover', onDone: 'CatchingUp', onError: '#brokerLifecycle.Lifecycle.ShuttingDown' },
+            },
+            // Running begins when the controller unfences the broker.
+            CatchingUp: { on: { UNFENCED: '#brokerLifecycle.Lifecycle.Running' } },
+          },
         },
         Running: {
           on: { SHUTDOWN: 'PendingControlledShutdown', REREGISTER: 'Starting' },
@@ -116,6 +134,7 @@ export const brokerLifecycleMachine = setup({
             src: 'heartbeat',
             input: ({ context, self }) => ({
               brokerEpoch: context.brokerEpoch!,
+              wantFence: self.getSnapshot().matches({ Lifecycle: { Recovery: 'Loading' } }),
               wantShutdown: self.getSnapshot().matches({ Lifecycle: 'PendingControlledShutdown' }),
             }),
             onDone: {
@@ -125,6 +144,7 @@ export const brokerLifecycleMachine = setup({
                 ({ event, self }) => {
                   if (event.output.reregister) self.send({ type: 'REREGISTER' });
                   else if (event.output.shouldShutdown) self.send({ type: 'SHUTDOWN_GRANTED' });
+                  else if (!event.output.isFenced) self.send({ type: 'UNFENCED' });
                 },
               ],
             },

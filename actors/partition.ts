@@ -3,7 +3,7 @@
  * come from reconciling metadata images; a change with an older leader epoch than the one held
  * is ignored. The data path reads the role from the actor's context, never sends it events.
  */
-import { assign, setup } from 'xstate';
+import { setup } from 'xstate';
 
 export interface PartitionContext {
   topic: string;
@@ -14,7 +14,7 @@ export interface PartitionContext {
 
 type RoleEvent = { leaderEpoch: number; leader: number };
 
-export const partitionMachine = setup({
+const partitionSetup = setup({
   types: {
     context: {} as PartitionContext,
     input: {} as { topic: string; partition: number },
@@ -27,39 +27,52 @@ export const partitionMachine = setup({
   actions: {
     becameLeader: (_, _params: { leaderEpoch: number }) => undefined,
     becameFollower: (_, _params: { leaderEpoch: number; leader: number }) => undefined,
+    wentOffline: () => undefined,
     stopped: () => undefined,
   },
   guards: {
     notStale: ({ context, event }) => 'leaderEpoch' in event && event.leaderEpoch >= context.leaderEpoch,
+    newer: ({ context, event }) => 'leaderEpoch' in event && event.leaderEpoch > context.leaderEpoch,
   },
-}).createMachine({
+});
+
+const leaderActions = [
+  partitionSetup.assign(({ event }) =>
+    'leaderEpoch' in event ? { leaderEpoch: event.leaderEpoch, leader: event.leader } : {},
+  ),
+  partitionSetup.enqueueActions(({ event, enqueue }) => {
+    if (event.type === 'BECOME_LEADER') enqueue({ type: 'becameLeader', params: { leaderEpoch: event.leaderEpoch } });
+  }),
+];
+const followerActions = [
+  partitionSetup.assign(({ event }) =>
+    'leaderEpoch' in event ? { leaderEpoch: event.leaderEpoch, leader: event.leader } : {},
+  ),
+  partitionSetup.enqueueActions(({ event, enqueue }) => {
+    if (event.type === 'BECOME_FOLLOWER')
+      enqueue({ type: 'becameFollower', params: { leaderEpoch: event.leaderEpoch, leader: event.leader } });
+  }),
+];
+
+export const partitionMachine = partitionSetup.createMachine({
   id: 'partition',
   context: ({ input }) => ({ ...input, leaderEpoch: -1, leader: -1 }),
   initial: 'Offline',
   on: {
-    BECOME_LEADER: {
-      guard: 'notStale',
-      target: '.Leader',
-      actions: [
-        assign(({ event }) => ({ leaderEpoch: event.leaderEpoch, leader: event.leader })),
-        { type: 'becameLeader', params: ({ event }) => ({ leaderEpoch: event.leaderEpoch }) },
-      ],
-    },
-    BECOME_FOLLOWER: {
-      guard: 'notStale',
-      target: '.Follower',
-      actions: [
-        assign(({ event }) => ({ leaderEpoch: event.leaderEpoch, leader: event.leader })),
-        { type: 'becameFollower', params: ({ event }) => ({ leaderEpoch: event.leaderEpoch, leader: event.leader }) },
-      ],
-    },
-    GO_OFFLINE: { target: '.Offline', actions: assign({ leader: -1 }) },
+    BECOME_LEADER: { guard: 'notStale', target: '.Leader', actions: leaderActions },
+    BECOME_FOLLOWER: { guard: 'notStale', target: '.Follower', actions: followerActions },
+    GO_OFFLINE: { target: '.Offline', actions: [partitionSetup.assign({ leader: -1 }), 'wentOffline'] },
     STOP: { target: '.Stopped', actions: 'stopped' },
   },
   states: {
-    Offline: {},
-    Leader: {},
-    Follower: {},
+    Offline: { on: { GO_OFFLINE: {} } },
+    // The same role again (every metadata image restates it) changes nothing; a newer epoch re-enters.
+    Leader: {
+      on: { BECOME_LEADER: [{ guard: 'newer', target: 'Leader', reenter: true, actions: leaderActions }, {}] },
+    },
+    Follower: {
+      on: { BECOME_FOLLOWER: [{ guard: 'newer', target: 'Follower', reenter: true, actions: followerActions }, {}] },
+    },
     Stopped: { type: 'final' },
   },
 });

@@ -68,6 +68,7 @@ export class MetadataLoader {
   private current: MetadataImage = emptyImage;
   private stopWatch: (() => void) | null = null;
   private loaded = false;
+  private waiters: Array<{ version: number; resolve: () => void }> = [];
 
   constructor(
     private readonly kv: KV,
@@ -98,12 +99,28 @@ export class MetadataLoader {
         this.current = applyEntry(this.current, entry, this.logger);
         if (this.loaded) this.onImage(this.current, false);
         else if (entry.revision >= target) markLoaded();
+        this.releaseWaiters();
       }
     })().catch((err: unknown) => this.logger.error({ err }, 'metadata watch ended'));
     await initialized;
   }
 
+  /** Resolves when the image includes the metadata-log entry at `version`. */
+  waitFor(version: number): Promise<void> {
+    if (this.current.version >= version) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ version, resolve }));
+  }
+
+  private releaseWaiters(): void {
+    const ready = this.waiters.filter((w) => this.current.version >= w.version);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => this.current.version < w.version);
+    for (const w of ready) w.resolve();
+  }
+
   stop(): void {
     this.stopWatch?.();
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
   }
 }

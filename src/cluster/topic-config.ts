@@ -65,9 +65,9 @@ export function validateTopicConfigs(configs: Record<string, string>): void {
   }
 }
 
-/** The log configuration of a topic: broker defaults overridden by the topic's configs. */
-export function topicLogConfig(configs: Record<string, string>, brokerDefaults: LogConfigInput = {}): LogConfig {
-  const input: Record<string, unknown> = { ...brokerDefaults };
+/** The log configuration of a topic, from its configs (merged over the broker's defaults by the caller). */
+export function topicLogConfig(configs: Record<string, string>): LogConfig {
+  const input: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(configs)) {
     const entry = topicConfigs[key];
     if (entry && entry[1] !== null) input[entry[1]] = entry[0](value, key);

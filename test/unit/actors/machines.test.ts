@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { SimulatedClock, createActor, fromPromise } from 'xstate';
-import { brokerLifecycleMachine, type HeartbeatResult } from '../../../actors/broker-lifecycle.js';
+import { brokerLifecycleMachine, type HeartbeatInput, type HeartbeatResult } from '../../../actors/broker-lifecycle.js';
 import { brokerSessionMachine } from '../../../actors/broker-session.js';
 import { controllerElectionMachine, type AcquireResult } from '../../../actors/controller-election.js';
 import { partitionMachine } from '../../../actors/partition.js';
@@ -120,8 +120,8 @@ describe('broker lifecycle', () => {
           return 42;
         }),
         recover: fromPromise(() => new Promise<void>((resolve) => (finishRecovery = resolve))),
-        heartbeat: fromPromise(async ({ input }: { input: { brokerEpoch: number; wantShutdown: boolean } }) => {
-          calls.push(`heartbeat:${input.brokerEpoch}:${input.wantShutdown}`);
+        heartbeat: fromPromise(async ({ input }: { input: HeartbeatInput }) => {
+          calls.push(`heartbeat:${input.brokerEpoch}:${input.wantFence}:${input.wantShutdown}`);
           return heartbeat(input);
         }),
         shutdown: fromPromise(async () => {
@@ -144,20 +144,24 @@ describe('broker lifecycle', () => {
     expect(phase(t.actor)).toEqual({ Starting: 'Backoff' });
     t.clock.increment(2000);
     await settle();
-    expect(phase(t.actor)).toBe('Recovery');
+    expect(phase(t.actor)).toEqual({ Recovery: 'Loading' });
     expect(t.actor.getSnapshot().context.brokerEpoch).toBe(42);
     t.clock.increment(2000);
     await settle();
-    expect(t.calls).toContain('heartbeat:42:false');
+    expect(t.calls).toContain('heartbeat:42:true:false'); // recovering: stay fenced
     t.finishRecovery();
     await settle();
+    expect(phase(t.actor)).toEqual({ Recovery: 'CatchingUp' });
+    t.clock.increment(2000);
+    await settle();
+    expect(t.calls.at(-1)).toBe('heartbeat:42:false:false'); // loaded: may be unfenced
     expect(phase(t.actor)).toBe('Running');
     t.actor.send({ type: 'SHUTDOWN' });
     expect(phase(t.actor)).toBe('PendingControlledShutdown');
     t.clock.increment(2000);
     await settle();
     await settle();
-    expect(t.calls).toContain('heartbeat:42:true');
+    expect(t.calls).toContain('heartbeat:42:false:true');
     expect(t.calls.at(-1)).toBe('shutdown');
     expect(t.actor.getSnapshot().status).toBe('done');
   });
@@ -166,7 +170,9 @@ describe('broker lifecycle', () => {
     const t = lifecycle(() => ({ isFenced: false, shouldShutdown: false, reregister: false }));
     await settle();
     t.finishRecovery();
+    t.clock.increment(2000);
     await settle();
+    expect(phase(t.actor)).toBe('Running');
     t.actor.send({ type: 'SHUTDOWN' });
     t.clock.increment(30_000);
     await settle();
@@ -207,5 +213,25 @@ describe('partition', () => {
     expect(actor.getSnapshot().context).toMatchObject({ leaderEpoch: 4, leader: 2 });
     actor.send({ type: 'STOP' });
     expect(actor.getSnapshot().status).toBe('done');
+  });
+});
+
+describe('partition role restatements', () => {
+  it('runs the role effects once per leader epoch', () => {
+    const leader = vi.fn();
+    const offline = vi.fn();
+    const actor = createActor(
+      partitionMachine.provide({ actions: { becameLeader: (_, p) => leader(p), wentOffline: () => offline() } }),
+      { input: { topic: 't', partition: 1 } },
+    ).start();
+    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 1, leader: 1 });
+    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 1, leader: 1 });
+    expect(leader).toHaveBeenCalledTimes(1);
+    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 2, leader: 1 });
+    expect(leader).toHaveBeenCalledTimes(2);
+    actor.send({ type: 'GO_OFFLINE' });
+    actor.send({ type: 'GO_OFFLINE' });
+    expect(offline).toHaveBeenCalledTimes(1);
+    expect(actor.getSnapshot().value).toBe('Offline');
   });
 });

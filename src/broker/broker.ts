@@ -1,0 +1,226 @@
+/**
+ * A Millrace broker process: its NATS connections, its share of the controller election, the
+ * metadata image, the logs it hosts and the APIs it serves, driven through its lifecycle by the
+ * BrokerLifecycle machine.
+ */
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino, type Logger } from 'pino';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { brokerLifecycleMachine, type HeartbeatInput, type HeartbeatResult } from '../../actors/broker-lifecycle.js';
+import { MillraceError } from '../../protocol/errors.js';
+import { wire } from '../../protocol/wire.js';
+import { openMetadataBucket } from '../cluster/buckets.js';
+import { ControllerClient } from '../cluster/controller-client.js';
+import { ControllerService } from '../cluster/controller.js';
+import { MetadataLoader, type MetadataImage } from '../cluster/image.js';
+import { topicLogConfig } from '../cluster/topic-config.js';
+import { BrokerMetrics } from '../metrics/catalogue.js';
+import { LogManager } from '../storage/log-manager.js';
+import { connectNats } from '../transport/connection.js';
+import { RpcServer } from '../transport/rpc.js';
+import { VERSION } from '../version.js';
+import type { BrokerConfig } from './config.js';
+import { BrokerHandlers } from './handlers.js';
+import { ReplicaManager } from './replica-manager.js';
+
+const CONTROLLER_RPC_TIMEOUT_MS = 5_000;
+
+export class Broker {
+  private lifecycle!: Actor<typeof brokerLifecycleMachine>;
+  private logs: LogManager | null = null;
+  private replicas: ReplicaManager | null = null;
+  private rpc: RpcServer | null = null;
+  private metricsServer: { port: number; close: () => Promise<void> } | null = null;
+  private stopped!: Promise<void>;
+  readonly incarnationId = randomUUID();
+  readonly metrics: BrokerMetrics;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly logger: Logger,
+    private readonly nc: NatsConnection,
+    private readonly controllerNc: NatsConnection,
+    private readonly loader: MetadataLoader,
+    readonly controller: ControllerService,
+  ) {
+    this.metrics = new BrokerMetrics(
+      { brokerId: config.id, cluster: config.cluster, rack: config.rack, version: VERSION },
+      () =>
+        [...(this.replicas?.all() ?? [])].map((hp) => ({
+          topic: hp.topic,
+          partition: hp.partition,
+          size: hp.log.size,
+          logStartOffset: hp.log.logStartOffset,
+          logEndOffset: hp.log.logEndOffset,
+          highWatermark: hp.highWatermark,
+          leader: hp.isLeader,
+        })),
+    );
+  }
+
+  /** Starts a broker and resolves once it is Running (registered, logs loaded, serving). */
+  static async start(config: BrokerConfig, logger?: Logger): Promise<Broker> {
+    const log = (logger ?? pino({ level: config.logLevel })).child({ brokerId: config.id, cluster: config.cluster });
+    const nc = await connectNats({ servers: config.nats, name: `millrace-broker-${config.id}` });
+    const controllerNc = await connectNats({ servers: config.nats, name: `millrace-controller-${config.id}` });
+    let broker: Broker | null = null;
+    const metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas);
+    const loader = new MetadataLoader(metaKv, log, (image) => broker?.onImage(image));
+    const controller = new ControllerService(
+      controllerNc,
+      {
+        cluster: config.cluster,
+        brokerId: config.id,
+        leaseMs: config.controllerLeaseMs,
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        metadataReplicas: config.metadataReplicas,
+        defaultPartitions: config.defaultPartitions,
+        defaultReplicationFactor: config.defaultReplicationFactor,
+        requestObserver: (api, error, seconds) => broker?.metrics.observeRequest(api, error, seconds),
+      },
+      log,
+      (active) => broker?.metrics.activeController.set(active ? 1 : 0),
+    );
+    broker = new Broker(config, log, nc, controllerNc, loader, controller);
+    await loader.start();
+    await controller.start();
+    broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost);
+    log.info({ metrics: `http://${config.metricsHost}:${broker.metricsServer.port}/metrics` }, 'metrics endpoint');
+    await broker.runLifecycle();
+    return broker;
+  }
+
+  get metricsPort(): number {
+    return this.metricsServer?.port ?? -1;
+  }
+
+  get image(): MetadataImage {
+    return this.loader.image;
+  }
+
+  get state(): unknown {
+    return this.lifecycle.getSnapshot().value;
+  }
+
+  private onImage(image: MetadataImage): void {
+    this.replicas?.reconcile(image);
+  }
+
+  private runLifecycle(): Promise<void> {
+    const { config } = this;
+    const controllerClient = new ControllerClient(this.nc, config.cluster, () => this.loader.image);
+    const machine = brokerLifecycleMachine.provide({
+      actors: {
+        register: fromPromise(async () => {
+          const res = await controllerClient.call(
+            'register_broker',
+            wire.BrokerRegistrationRequest,
+            { brokerId: config.id, incarnationId: this.incarnationId, rack: config.rack ?? '' },
+            wire.BrokerRegistrationResponse,
+            CONTROLLER_RPC_TIMEOUT_MS,
+          );
+          this.logger.info({ brokerEpoch: res.brokerEpoch }, 'registered with the controller');
+          return res.brokerEpoch;
+        }),
+        recover: fromPromise(async () => {
+          const started = Date.now();
+          this.logs = LogManager.open({
+            dataDir: config.dataDir,
+            configFor: (topic) =>
+              topicLogConfig({ ...config.logDefaults, ...(this.loader.image.topics.get(topic)?.configs ?? {}) }),
+            logger: this.logger,
+          });
+          this.logs.startBackgroundTasks();
+          this.replicas = new ReplicaManager(config.id, this.logs, config.logDefaults, this.logger);
+          this.replicas.reconcile(this.loader.image);
+          this.rpc = new RpcServer(this.nc, this.logger, (api, error, seconds) =>
+            this.metrics.observeRequest(api, error, seconds),
+          );
+          new BrokerHandlers({
+            brokerId: config.id,
+            cluster: config.cluster,
+            nc: this.nc,
+            image: () => this.loader.image,
+            replicas: this.replicas,
+            controller: controllerClient,
+            metrics: this.metrics,
+            logger: this.logger,
+          }).register(this.rpc);
+          await this.nc.flush();
+          this.logger.info(
+            { ms: Date.now() - started, cleanShutdown: this.logs.hadCleanShutdown },
+            'recovered: serving requests',
+          );
+        }),
+        heartbeat: fromPromise(async ({ input }: { input: HeartbeatInput }): Promise<HeartbeatResult> => {
+          try {
+            const res = await controllerClient.call(
+              'heartbeat',
+              wire.BrokerHeartbeatRequest,
+              {
+                brokerId: config.id,
+                brokerEpoch: input.brokerEpoch,
+                currentMetadataOffset: this.loader.image.version,
+                wantFence: input.wantFence,
+                wantShutdown: input.wantShutdown,
+              },
+              wire.BrokerHeartbeatResponse,
+              CONTROLLER_RPC_TIMEOUT_MS,
+            );
+            return { isFenced: res.isFenced, shouldShutdown: res.shouldShutdown, reregister: false };
+          } catch (err) {
+            if (err instanceof MillraceError && err.errorName === 'STALE_BROKER_EPOCH')
+              return { isFenced: true, shouldShutdown: false, reregister: true };
+            throw err;
+          }
+        }),
+        shutdown: fromPromise(() => this.release(true)),
+      },
+    });
+    this.lifecycle = createActor(machine, {
+      input: {
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        controlledShutdownTimeoutMs: config.controlledShutdownTimeoutMs,
+      },
+    });
+    this.stopped = new Promise((resolve) =>
+      this.lifecycle.subscribe({ complete: () => resolve(), error: () => resolve() }),
+    );
+    return new Promise((resolve, reject) => {
+      const sub = this.lifecycle.subscribe((snapshot) => {
+        if (snapshot.matches({ Lifecycle: 'Running' })) {
+          sub.unsubscribe();
+          resolve();
+        } else if (snapshot.matches({ Lifecycle: 'Stopped' }) || snapshot.status !== 'active') {
+          sub.unsubscribe();
+          reject(new Error(`broker ${config.id} stopped while starting`));
+        }
+      });
+      this.lifecycle.start();
+    });
+  }
+
+  /** Controlled shutdown: leaderships move away, logs close cleanly, the marker is written. */
+  async stop(): Promise<void> {
+    this.lifecycle.send({ type: 'SHUTDOWN' });
+    await this.stopped;
+  }
+
+  /** Stops at once without moving leaderships or closing logs cleanly: a crash, for tests. */
+  async crash(): Promise<void> {
+    this.lifecycle.stop();
+    await this.release(false);
+  }
+
+  private async release(clean: boolean): Promise<void> {
+    await this.rpc?.close();
+    this.replicas?.stop();
+    if (clean) await this.logs?.close();
+    await (clean ? this.controller.stop() : this.controller.halt());
+    this.loader.stop();
+    await this.metricsServer?.close();
+    await Promise.allSettled([this.nc.close(), this.controllerNc.close()]);
+    this.logger.info({ clean }, 'broker stopped');
+  }
+}

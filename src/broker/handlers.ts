@@ -1,0 +1,313 @@
+/**
+ * The broker's client-facing request handlers. The data path is plain code: a produce appends
+ * the request's batches as they arrived (the leader validates headers and CRCs, never decodes
+ * records), a fetch returns stored batches as they are.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { MillraceError } from '../../protocol/errors.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
+import { RECORD_COUNT, LOG_OVERHEAD } from '../../protocol/records/batch.js';
+import { subjects } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
+import type { ControllerClient } from '../cluster/controller-client.js';
+import type { MetadataImage } from '../cluster/image.js';
+import type { BrokerMetrics } from '../metrics/catalogue.js';
+import { LATEST_TIMESTAMP } from '../storage/log.js';
+import { maxPayload } from '../transport/connection.js';
+import type { RpcServer } from '../transport/rpc.js';
+import type { HostedPartition, ReplicaManager } from './replica-manager.js';
+
+/** Room left in a reply for everything but record bytes. */
+const ENVELOPE_BYTES = 64 * 1024;
+const ADMIN_TIMEOUT_MS = 30_000;
+
+const errorOf = (err: unknown): { errorCode: number; errorMessage: string } => {
+  const e =
+    err instanceof MillraceError
+      ? err
+      : new MillraceError('UNKNOWN_SERVER_ERROR', String((err as Error)?.message ?? err));
+  return { errorCode: e.code, errorMessage: e.detail };
+};
+
+/** Records in a buffer of whole batches, from their headers. */
+function countRecords(batches: Buffer): number {
+  let n = 0;
+  for (let p = 0; p + RECORD_COUNT + 4 <= batches.length; p += batches.readInt32BE(p + 8) + LOG_OVERHEAD)
+    n += batches.readInt32BE(p + RECORD_COUNT);
+  return n;
+}
+
+export interface HandlerContext {
+  brokerId: number;
+  cluster: string;
+  nc: NatsConnection;
+  image: () => MetadataImage;
+  replicas: ReplicaManager;
+  controller: ControllerClient;
+  metrics: BrokerMetrics;
+  logger: Logger;
+}
+
+export class BrokerHandlers {
+  private readonly warnedUnreplicated = new Set<string>();
+
+  constructor(private readonly ctx: HandlerContext) {}
+
+  register(rpc: RpcServer): void {
+    const { cluster, brokerId } = this.ctx;
+    const api = (name: Parameters<typeof subjects.brokerApi>[2]) => subjects.brokerApi(cluster, brokerId, name);
+    rpc.handle(
+      'metadata',
+      subjects.metadata(cluster),
+      wire.MetadataRequest,
+      wire.MetadataResponse,
+      (r) => this.metadata(r),
+      'brokers',
+    );
+    rpc.handle('metadata', api('metadata'), wire.MetadataRequest, wire.MetadataResponse, (r) => this.metadata(r));
+    rpc.handle('produce', api('produce'), wire.ProduceRequest, wire.ProduceResponse, (r) => this.produce(r));
+    rpc.handle('fetch', api('fetch'), wire.FetchRequest, wire.FetchResponse, (r) => this.fetch(r));
+    rpc.handle('list_offsets', api('list_offsets'), wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) =>
+      this.listOffsets(r),
+    );
+    rpc.handle('create_topics', api('create_topics'), wire.CreateTopicsRequest, wire.CreateTopicsResponse, (r) =>
+      this.ctx.controller.call(
+        'create_topics',
+        wire.CreateTopicsRequest,
+        r,
+        wire.CreateTopicsResponse,
+        ADMIN_TIMEOUT_MS,
+      ),
+    );
+    rpc.handle('delete_topics', api('delete_topics'), wire.DeleteTopicsRequest, wire.DeleteTopicsResponse, (r) =>
+      this.ctx.controller.call(
+        'delete_topics',
+        wire.DeleteTopicsRequest,
+        r,
+        wire.DeleteTopicsResponse,
+        ADMIN_TIMEOUT_MS,
+      ),
+    );
+    rpc.handle(
+      'create_partitions',
+      api('create_partitions'),
+      wire.CreatePartitionsRequest,
+      wire.CreatePartitionsResponse,
+      (r) =>
+        this.ctx.controller.call(
+          'create_partitions',
+          wire.CreatePartitionsRequest,
+          r,
+          wire.CreatePartitionsResponse,
+          ADMIN_TIMEOUT_MS,
+        ),
+    );
+  }
+
+  metadata(req: millrace.MetadataRequest): millrace.IMetadataResponse {
+    const image = this.ctx.image();
+    const names = req.allTopics || req.topics.length === 0 ? [...image.topics.keys()].sort() : req.topics;
+    return {
+      cluster: this.ctx.cluster,
+      controllerId: image.controller?.brokerId ?? -1,
+      controllerEpoch: image.controller?.epoch ?? -1,
+      metadataVersion: image.version,
+      brokers: [...image.brokers.values()].map((b) => ({
+        id: b.id,
+        rack: b.rack ?? '',
+        fenced: b.fenced || b.shuttingDown,
+        epoch: b.epoch,
+      })),
+      topics: names.map((name) => {
+        const t = image.topics.get(name);
+        if (!t) {
+          const e = new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+          return { name, errorCode: e.code, errorMessage: e.detail };
+        }
+        return {
+          name,
+          topicId: t.id,
+          configs: t.configs,
+          partitions: t.partitions.map((p) => ({
+            ...p,
+            errorCode: p.leader === -1 ? new MillraceError('LEADER_NOT_AVAILABLE', '').code : 0,
+          })),
+        };
+      }),
+    };
+  }
+
+  produce(req: millrace.ProduceRequest): millrace.IProduceResponse | null {
+    if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
+      throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1 (all), got ${req.acks}`);
+    }
+    const image = this.ctx.image();
+    const topics = req.topics.map((t) => ({
+      name: t.name,
+      partitions: (t.partitions ?? []).map((p) => {
+        const partition = p.partition ?? 0;
+        try {
+          const hp = this.ctx.replicas.leaderFor(image, t.name ?? '', partition);
+          const records = p.records as Buffer;
+          const info = hp.log.appendAsLeader(records, hp.leaderEpoch);
+          hp.appended();
+          this.warnIfUnreplicated(image, hp, req.acks);
+          void hp.log
+            .flushIfDue()
+            .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
+          this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
+          this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
+          return {
+            partition,
+            errorCode: 0,
+            baseOffset: info.firstOffset,
+            logAppendTime: info.logAppendTime,
+            logStartOffset: hp.log.logStartOffset,
+          };
+        } catch (err) {
+          return { partition, ...errorOf(err), baseOffset: -1 };
+        }
+      }),
+    }));
+    return req.acks === 0 ? null : { topics };
+  }
+
+  /** Replication arrives with follower fetching; until then a multi-replica ISR is led alone. */
+  private warnIfUnreplicated(image: MetadataImage, hp: HostedPartition, acks: number): void {
+    const key = `${hp.topic}-${hp.partition}`;
+    if (acks !== -1 || this.warnedUnreplicated.has(key)) return;
+    const p = image.topics.get(hp.topic)?.partitions[hp.partition];
+    if (p && p.isr.length > 1) {
+      this.warnedUnreplicated.add(key);
+      this.ctx.logger.warn(
+        { topic: hp.topic, partition: hp.partition, isr: p.isr },
+        'acks=all answered by the leader alone: follower replication is not implemented yet',
+      );
+    }
+  }
+
+  async fetch(req: millrace.FetchRequest): Promise<millrace.IFetchResponse> {
+    const limit = maxPayload(this.ctx.nc) - ENVELOPE_BYTES;
+    const maxBytes = Math.min(req.maxBytes > 0 ? req.maxBytes : 50 * 1024 * 1024, limit);
+    const minBytes = Math.max(req.minBytes, 0);
+    const build = (): { response: millrace.IFetchResponse; bytes: number; error: boolean } =>
+      this.readFetch(req, maxBytes);
+    let result = build();
+    if (result.bytes >= minBytes || result.error || req.maxWaitMs <= 0 || minBytes === 0)
+      return this.sent(result.response);
+    // Long poll: wait until enough data arrives on any requested partition, or max wait passes.
+    const watched = req.topics
+      .flatMap((t) => (t.partitions ?? []).map((p) => this.ctx.replicas.get(t.name ?? '', p.partition ?? 0)))
+      .filter((hp): hp is HostedPartition => hp !== undefined);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const hp of watched) hp.waiters.delete(wake);
+        resolve();
+      };
+      const wake = (): void => {
+        result = build();
+        if (result.bytes >= minBytes || result.error) done();
+      };
+      const timer = setTimeout(() => {
+        result = build();
+        done();
+      }, req.maxWaitMs);
+      for (const hp of watched) hp.waiters.add(wake);
+    });
+    return this.sent(result.response);
+  }
+
+  private sent(response: millrace.IFetchResponse): millrace.IFetchResponse {
+    for (const t of response.topics ?? []) {
+      for (const p of t.partitions ?? []) {
+        const records = p.records as Buffer | undefined;
+        if (records && records.length > 0) {
+          this.ctx.metrics.bytesOut.inc({ topic: t.name ?? '' }, records.length);
+          this.ctx.metrics.messagesOut.inc({ topic: t.name ?? '' }, countRecords(records));
+        }
+      }
+    }
+    return response;
+  }
+
+  private readFetch(
+    req: millrace.FetchRequest,
+    maxBytes: number,
+  ): { response: millrace.IFetchResponse; bytes: number; error: boolean } {
+    const image = this.ctx.image();
+    let bytes = 0;
+    let error = false;
+    const topics = req.topics.map((t) => ({
+      name: t.name,
+      partitions: (t.partitions ?? []).map((p) => {
+        const partition = p.partition ?? 0;
+        try {
+          const hp = this.ctx.replicas.leaderFor(image, t.name ?? '', partition);
+          if (p.currentLeaderEpoch != null && p.currentLeaderEpoch >= 0) {
+            if (p.currentLeaderEpoch < hp.leaderEpoch)
+              throw new MillraceError(
+                'FENCED_LEADER_EPOCH',
+                `leader epoch ${p.currentLeaderEpoch} is older than ${hp.leaderEpoch}`,
+              );
+            if (p.currentLeaderEpoch > hp.leaderEpoch)
+              throw new MillraceError(
+                'UNKNOWN_LEADER_EPOCH',
+                `leader epoch ${p.currentLeaderEpoch} is newer than ${hp.leaderEpoch}`,
+              );
+          }
+          const room = maxBytes - bytes;
+          const partMax = Math.min(
+            p.partitionMaxBytes && p.partitionMaxBytes > 0 ? p.partitionMaxBytes : 1024 * 1024,
+            room,
+          );
+          // KIP-74: the first partition with data gets at least one whole batch.
+          const read =
+            partMax > 0 || bytes === 0
+              ? hp.log.read(Number(p.fetchOffset ?? 0), Math.max(partMax, 1), hp.highWatermark, bytes === 0)
+              : null;
+          const records = read?.records ?? Buffer.alloc(0);
+          bytes += records.length;
+          return {
+            partition,
+            errorCode: 0,
+            highWatermark: hp.highWatermark,
+            logStartOffset: hp.log.logStartOffset,
+            logEndOffset: hp.log.logEndOffset,
+            records,
+          };
+        } catch (err) {
+          error = true;
+          return { partition, ...errorOf(err), highWatermark: -1, logStartOffset: -1, logEndOffset: -1 };
+        }
+      }),
+    }));
+    return { response: { topics }, bytes, error };
+  }
+
+  listOffsets(req: millrace.ListOffsetsRequest): millrace.IListOffsetsResponse {
+    const image = this.ctx.image();
+    return {
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: (t.partitions ?? []).map((p) => {
+          const partition = p.partition ?? 0;
+          try {
+            const hp = this.ctx.replicas.leaderFor(image, t.name ?? '', partition);
+            const timestamp = Number(p.timestamp ?? LATEST_TIMESTAMP);
+            // Consumers see up to the high watermark, so "latest" is the high watermark.
+            const found =
+              timestamp === LATEST_TIMESTAMP
+                ? { offset: hp.highWatermark, timestamp: -1 }
+                : hp.log.offsetForTimestamp(timestamp);
+            const offset = found === null ? -1 : Math.min(found.offset, hp.highWatermark);
+            return { partition, errorCode: 0, offset, timestamp: found?.timestamp ?? -1, leaderEpoch: hp.leaderEpoch };
+          } catch (err) {
+            return { partition, ...errorOf(err), offset: -1, timestamp: -1 };
+          }
+        }),
+      })),
+    };
+  }
+}

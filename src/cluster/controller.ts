@@ -1,0 +1,562 @@
+/**
+ * The controller runtime. Every broker runs a ControllerService; the one whose election actor
+ * holds the lease runs an ActiveController, the only writer of the metadata log. Its writes carry
+ * the expected last stream sequence, so a deposed (zombie) controller's next write is refused
+ * and it steps down. Mutations are serialized: each reads the current image, writes, and waits
+ * for the image to include its write.
+ */
+import { randomUUID } from 'node:crypto';
+import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { brokerSessionMachine } from '../../actors/broker-session.js';
+import { controllerElectionMachine } from '../../actors/controller-election.js';
+import { MillraceError } from '../../protocol/errors.js';
+import { subjects } from '../../protocol/subjects.js';
+import { topicNameProblem } from '../../protocol/topics.js';
+import { wire } from '../../protocol/wire.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
+import { RpcServer, type RequestObserver } from '../transport/rpc.js';
+import { assignReplicas } from './assignment.js';
+import { openLeaseBucket, openMetadataBucket } from './buckets.js';
+import { MetadataLoader, type MetadataImage } from './image.js';
+import { keys, type BrokerRecord, type PartitionRecord, type TopicRecord } from './records.js';
+import { validateTopicConfigs } from './topic-config.js';
+
+export interface ControllerSettings {
+  cluster: string;
+  brokerId: number;
+  /** Controller lease (KV bucket TTL); a dead controller is replaced within it. */
+  leaseMs: number;
+  /** broker.session.timeout.ms */
+  sessionTimeoutMs: number;
+  metadataReplicas: number;
+  /** num.partitions and default.replication.factor, for requests that give -1. */
+  defaultPartitions: number;
+  defaultReplicationFactor: number;
+  requestObserver?: RequestObserver;
+}
+
+const MAX_PARTITIONS = 100_000;
+const encoder = new TextEncoder();
+
+class FencedError extends Error {}
+
+/** Writes to the metadata log's stream with the expected last sequence (DESIGN.md section 4). */
+class MetadataWriter {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly bucket: string,
+    public lastSeq: number,
+  ) {}
+
+  get nextSeq(): number {
+    return this.lastSeq + 1;
+  }
+
+  async put(key: string, value: unknown): Promise<number> {
+    return this.publish(key, encoder.encode(JSON.stringify(value)));
+  }
+
+  async delete(key: string): Promise<number> {
+    const h = headers();
+    h.set('KV-Operation', 'DEL');
+    return this.publish(key, new Uint8Array(0), h);
+  }
+
+  private async publish(key: string, data: Uint8Array, h?: ReturnType<typeof headers>): Promise<number> {
+    try {
+      const ack = await this.js.publish(`$KV.${this.bucket}.${key}`, data, {
+        expect: { lastSequence: this.lastSeq },
+        headers: h,
+      });
+      this.lastSeq = ack.seq;
+      return ack.seq;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === 10071)
+        throw new FencedError(`metadata log moved past ${this.lastSeq}: ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+export const liveBrokers = (image: MetadataImage, except = -1): Set<number> =>
+  new Set([...image.brokers.values()].filter((b) => !b.fenced && !b.shuttingDown && b.id !== except).map((b) => b.id));
+
+/** The first replica, in assignment order, that is in the ISR and live; -1 when none is. */
+export function electLeader(p: PartitionRecord, live: ReadonlySet<number>): number {
+  return p.replicas.find((r) => p.isr.includes(r) && live.has(r)) ?? -1;
+}
+
+class ActiveController {
+  private readonly sessions = new Map<number, Actor<typeof brokerSessionMachine>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly rpc: RpcServer;
+  private stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: ControllerSettings,
+    private readonly loader: MetadataLoader,
+    private readonly writer: MetadataWriter,
+    readonly epoch: number,
+    private readonly logger: Logger,
+    private readonly onFenced: () => void,
+  ) {
+    this.rpc = new RpcServer(nc, logger, settings.requestObserver);
+  }
+
+  private get image(): MetadataImage {
+    return this.loader.image;
+  }
+
+  async start(): Promise<void> {
+    // The first write fences every older controller: their expected sequence is now stale.
+    await this.commit(() => this.writer.put(keys.controller, { brokerId: this.settings.brokerId, epoch: this.epoch }));
+    for (const b of this.image.brokers.values()) if (!b.fenced && !b.shuttingDown) this.startSession(b.id);
+    const { cluster } = this.settings;
+    const s = (api: Parameters<typeof subjects.controller>[2]) => subjects.controller(cluster, this.epoch, api);
+    this.rpc.handle(
+      'controller.register_broker',
+      s('register_broker'),
+      wire.BrokerRegistrationRequest,
+      wire.BrokerRegistrationResponse,
+      (r) => this.serialized(() => this.register(r)),
+    );
+    this.rpc.handle(
+      'controller.heartbeat',
+      s('heartbeat'),
+      wire.BrokerHeartbeatRequest,
+      wire.BrokerHeartbeatResponse,
+      (r) => this.serialized(() => this.heartbeat(r)),
+    );
+    this.rpc.handle(
+      'controller.create_topics',
+      s('create_topics'),
+      wire.CreateTopicsRequest,
+      wire.CreateTopicsResponse,
+      (r) => this.serialized(() => this.createTopics(r)),
+    );
+    this.rpc.handle(
+      'controller.delete_topics',
+      s('delete_topics'),
+      wire.DeleteTopicsRequest,
+      wire.DeleteTopicsResponse,
+      (r) => this.serialized(() => this.deleteTopics(r)),
+    );
+    this.rpc.handle(
+      'controller.create_partitions',
+      s('create_partitions'),
+      wire.CreatePartitionsRequest,
+      wire.CreatePartitionsResponse,
+      (r) => this.serialized(() => this.createPartitions(r)),
+    );
+    await this.nc.flush();
+    this.logger.info(
+      { epoch: this.epoch, brokers: this.image.brokers.size, topics: this.image.topics.size },
+      'active controller',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.rpc.close();
+    for (const s of this.sessions.values()) s.stop();
+    this.sessions.clear();
+    this.loader.stop();
+  }
+
+  /** Runs mutations one at a time; a fenced write makes this controller step down. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.stopped) throw new MillraceError('NOT_CONTROLLER', `controller epoch ${this.epoch} has stepped down`);
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof FencedError) {
+          this.logger.warn(
+            { epoch: this.epoch, err: err.message },
+            'metadata write refused: a newer controller exists; stepping down',
+          );
+          this.onFenced();
+          throw new MillraceError('NOT_CONTROLLER', `controller epoch ${this.epoch} was fenced by a newer controller`);
+        }
+        throw err;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Writes, then waits until this controller's image includes the write. */
+  private async commit(write: () => Promise<number>): Promise<void> {
+    const seq = await write();
+    await this.loader.waitFor(seq);
+  }
+
+  private startSession(brokerId: number): void {
+    this.sessions.get(brokerId)?.stop();
+    const actor = createActor(
+      brokerSessionMachine.provide({
+        actions: {
+          fence: (_, { brokerId: id }) => {
+            this.logger.warn(
+              { brokerId: id, sessionTimeoutMs: this.settings.sessionTimeoutMs },
+              'broker missed its session timeout: fencing it',
+            );
+            void this.serialized(() => this.fence(id, false)).catch((err: unknown) =>
+              this.logger.error({ err, brokerId: id }, 'fencing failed'),
+            );
+          },
+          revive: (_, { brokerId: id }) => this.logger.info({ brokerId: id }, 'fenced broker is heartbeating again'),
+        },
+      }),
+      { input: { brokerId, sessionTimeoutMs: this.settings.sessionTimeoutMs } },
+    );
+    this.sessions.set(brokerId, actor);
+    actor.start();
+  }
+
+  private sessionAlive(brokerId: number): boolean {
+    return this.sessions.get(brokerId)?.getSnapshot().value === 'Alive';
+  }
+
+  private async register(req: millrace.BrokerRegistrationRequest): Promise<millrace.IBrokerRegistrationResponse> {
+    if (req.brokerId < 0) throw new MillraceError('INVALID_REQUEST', `broker id ${req.brokerId} is negative`);
+    const existing = this.image.brokers.get(req.brokerId);
+    if (
+      existing &&
+      existing.incarnationId !== req.incarnationId &&
+      !existing.fenced &&
+      this.sessionAlive(req.brokerId)
+    ) {
+      throw new MillraceError(
+        'DUPLICATE_BROKER_REGISTRATION',
+        `broker ${req.brokerId} is registered by another live process; retry after its session times out`,
+      );
+    }
+    if (existing && !existing.fenced) await this.fence(req.brokerId, false);
+    const rec: BrokerRecord = {
+      id: req.brokerId,
+      rack: req.rack || null,
+      epoch: this.writer.nextSeq,
+      incarnationId: req.incarnationId,
+      fenced: true,
+      shuttingDown: false,
+    };
+    await this.commit(() => this.writer.put(keys.broker(rec.id), rec));
+    this.startSession(rec.id);
+    this.logger.info({ brokerId: rec.id, brokerEpoch: rec.epoch, rack: rec.rack }, 'broker registered');
+    return { brokerEpoch: rec.epoch };
+  }
+
+  private async heartbeat(req: millrace.BrokerHeartbeatRequest): Promise<millrace.IBrokerHeartbeatResponse> {
+    const rec = this.image.brokers.get(req.brokerId);
+    if (!rec || rec.epoch !== req.brokerEpoch) {
+      throw new MillraceError(
+        'STALE_BROKER_EPOCH',
+        `broker ${req.brokerId} epoch ${req.brokerEpoch} is not the registered one`,
+      );
+    }
+    const caughtUp = req.currentMetadataOffset >= rec.epoch;
+    if (req.wantShutdown) {
+      if (!rec.shuttingDown) await this.controlledShutdown(rec.id);
+      return { isFenced: true, shouldShutdown: true, isCaughtUp: caughtUp };
+    }
+    if (!this.sessions.has(rec.id) || this.sessions.get(rec.id)!.getSnapshot().status !== 'active')
+      this.startSession(rec.id);
+    this.sessions.get(rec.id)!.send({ type: 'HEARTBEAT' });
+    if (rec.fenced && !req.wantFence && caughtUp) await this.unfence(rec.id);
+    return { isFenced: this.image.brokers.get(rec.id)?.fenced ?? true, shouldShutdown: false, isCaughtUp: caughtUp };
+  }
+
+  /** Applies `change` to every partition; writes the topics that changed. */
+  private async updatePartitions(change: (p: PartitionRecord, t: TopicRecord) => PartitionRecord): Promise<void> {
+    for (const topic of this.image.topics.values()) {
+      let changed = false;
+      const partitions = topic.partitions.map((p) => {
+        const next = change(p, topic);
+        if (next !== p) changed = true;
+        return next;
+      });
+      if (changed) await this.commit(() => this.writer.put(keys.topic(topic.name), { ...topic, partitions }));
+    }
+  }
+
+  /**
+   * Fences a broker: its leaderships move to the first live ISR replica (leader epoch + 1) and
+   * it leaves the ISRs that have other members. A partition with no other ISR member goes
+   * offline (leader -1) rather than electing an out-of-sync replica.
+   */
+  private async fence(brokerId: number, shuttingDown: boolean): Promise<void> {
+    const rec = this.image.brokers.get(brokerId);
+    if (!rec) return;
+    if (!rec.fenced || rec.shuttingDown !== shuttingDown) {
+      await this.commit(() => this.writer.put(keys.broker(brokerId), { ...rec, fenced: true, shuttingDown }));
+    }
+    const live = liveBrokers(this.image, brokerId);
+    await this.updatePartitions((p) => {
+      if (!p.replicas.includes(brokerId)) return p;
+      const isr = p.isr.includes(brokerId) && p.isr.length > 1 ? p.isr.filter((r) => r !== brokerId) : p.isr;
+      const leader = p.leader === brokerId ? electLeader({ ...p, isr }, live) : p.leader;
+      if (leader === p.leader && isr === p.isr) return p;
+      return {
+        ...p,
+        isr,
+        leader,
+        leaderEpoch: leader !== p.leader ? p.leaderEpoch + 1 : p.leaderEpoch,
+        partitionEpoch: p.partitionEpoch + 1,
+      };
+    });
+  }
+
+  private async controlledShutdown(brokerId: number): Promise<void> {
+    this.logger.info({ brokerId }, 'controlled shutdown: moving leaderships away');
+    this.sessions.get(brokerId)?.stop();
+    this.sessions.delete(brokerId);
+    await this.fence(brokerId, true);
+  }
+
+  /** A caught-up broker rejoins: offline partitions whose ISR holds it get it as leader. */
+  private async unfence(brokerId: number): Promise<void> {
+    const rec = this.image.brokers.get(brokerId)!;
+    await this.commit(() => this.writer.put(keys.broker(brokerId), { ...rec, fenced: false, shuttingDown: false }));
+    await this.updatePartitions((p) =>
+      p.leader === -1 && p.isr.includes(brokerId)
+        ? { ...p, leader: brokerId, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 }
+        : p,
+    );
+    this.logger.info({ brokerId }, 'broker unfenced');
+  }
+
+  private liveForAssignment(): Array<{ id: number; rack: string | null }> {
+    const live = liveBrokers(this.image);
+    return [...this.image.brokers.values()].filter((b) => live.has(b.id)).map((b) => ({ id: b.id, rack: b.rack }));
+  }
+
+  private async createTopics(req: millrace.CreateTopicsRequest): Promise<millrace.ICreateTopicsResponse> {
+    const results: millrace.ITopicResult[] = [];
+    const seen = new Set<string>();
+    for (const t of req.topics) {
+      const name = t.name ?? '';
+      try {
+        const problem = topicNameProblem(name);
+        if (problem) throw new MillraceError('INVALID_TOPIC_EXCEPTION', problem);
+        if (seen.has(name)) throw new MillraceError('INVALID_REQUEST', `topic '${name}' appears twice in the request`);
+        seen.add(name);
+        if (this.image.topics.has(name))
+          throw new MillraceError('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
+        const partitions =
+          t.numPartitions === -1 || !t.numPartitions ? this.settings.defaultPartitions : t.numPartitions;
+        const rf =
+          t.replicationFactor === -1 || !t.replicationFactor
+            ? this.settings.defaultReplicationFactor
+            : t.replicationFactor;
+        if (partitions < 1 || partitions > MAX_PARTITIONS) {
+          throw new MillraceError(
+            'INVALID_PARTITIONS',
+            `number of partitions must be from 1 to ${MAX_PARTITIONS}, got ${partitions}`,
+          );
+        }
+        const configs = { ...(t.configs ?? {}) };
+        validateTopicConfigs(configs);
+        const assignment = assignReplicas(this.liveForAssignment(), partitions, rf);
+        if (!req.validateOnly) {
+          const rec: TopicRecord = {
+            name,
+            id: randomUUID(),
+            configs,
+            partitions: assignment.map((replicas, partition) => ({
+              partition,
+              replicas,
+              isr: replicas,
+              leader: replicas[0]!,
+              leaderEpoch: 0,
+              partitionEpoch: 0,
+            })),
+          };
+          await this.commit(() => this.writer.put(keys.topic(name), rec));
+          this.logger.info({ topic: name, partitions, replicationFactor: rf }, 'topic created');
+        }
+        results.push({ name, errorCode: 0, numPartitions: partitions, replicationFactor: rf });
+      } catch (err) {
+        if (!(err instanceof MillraceError)) throw err;
+        results.push({ name, errorCode: err.code, errorMessage: err.detail });
+      }
+    }
+    return { results };
+  }
+
+  private async deleteTopics(req: millrace.DeleteTopicsRequest): Promise<millrace.IDeleteTopicsResponse> {
+    const results: millrace.ITopicResult[] = [];
+    for (const name of req.topics) {
+      if (!this.image.topics.has(name)) {
+        const e = new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+        results.push({ name, errorCode: e.code, errorMessage: e.detail });
+        continue;
+      }
+      await this.commit(() => this.writer.delete(keys.topic(name)));
+      this.logger.info({ topic: name }, 'topic deleted');
+      results.push({ name, errorCode: 0 });
+    }
+    return { results };
+  }
+
+  private async createPartitions(req: millrace.CreatePartitionsRequest): Promise<millrace.ICreatePartitionsResponse> {
+    const results: millrace.ITopicResult[] = [];
+    for (const t of req.topics) {
+      const name = t.name ?? '';
+      try {
+        const topic = this.image.topics.get(name);
+        if (!topic) throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+        const current = topic.partitions.length;
+        const count = t.count ?? 0;
+        if (count <= current)
+          throw new MillraceError(
+            'INVALID_PARTITIONS',
+            `topic '${name}' has ${current} partitions; the new count ${count} must be larger`,
+          );
+        if (count > MAX_PARTITIONS)
+          throw new MillraceError('INVALID_PARTITIONS', `at most ${MAX_PARTITIONS} partitions`);
+        const rf = topic.partitions[0]!.replicas.length;
+        const added = assignReplicas(this.liveForAssignment(), count - current, rf, current);
+        if (!req.validateOnly) {
+          const partitions = [
+            ...topic.partitions,
+            ...added.map((replicas, i) => ({
+              partition: current + i,
+              replicas,
+              isr: replicas,
+              leader: replicas[0]!,
+              leaderEpoch: 0,
+              partitionEpoch: 0,
+            })),
+          ];
+          await this.commit(() => this.writer.put(keys.topic(name), { ...topic, partitions }));
+        }
+        results.push({ name, errorCode: 0, numPartitions: count, replicationFactor: rf });
+      } catch (err) {
+        if (!(err instanceof MillraceError)) throw err;
+        results.push({ name, errorCode: err.code, errorMessage: err.detail });
+      }
+    }
+    return { results };
+  }
+}
+
+/**
+ * Runs the controller election for one broker and, while it holds the lease, the active
+ * controller. Uses its own NATS connection: with noEcho, the broker's requests to the
+ * controller must come from another connection to be delivered.
+ */
+export class ControllerService {
+  private active: ActiveController | null = null;
+  private election: Actor<typeof controllerElectionMachine> | null = null;
+  private leaseKv: KV | null = null;
+  private metaKv: KV | null = null;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: ControllerSettings,
+    private readonly logger: Logger,
+    private readonly onActiveChange: (active: boolean, epoch: number | null) => void = () => undefined,
+  ) {}
+
+  get isActive(): boolean {
+    return this.active !== null;
+  }
+
+  get epoch(): number | null {
+    return this.active?.epoch ?? null;
+  }
+
+  async start(): Promise<void> {
+    const { cluster, leaseMs, metadataReplicas } = this.settings;
+    this.leaseKv = await openLeaseBucket(this.nc, cluster, leaseMs, metadataReplicas);
+    this.metaKv = await openMetadataBucket(this.nc, cluster, metadataReplicas);
+    const leaseKv = this.leaseKv;
+    const metaKv = this.metaKv;
+    const js = jetstream(this.nc);
+    const jsm = await jetstreamManager(this.nc);
+    const leaseValue = encoder.encode(JSON.stringify({ brokerId: this.settings.brokerId }));
+    const machine = controllerElectionMachine.provide({
+      actors: {
+        acquire: fromPromise(async () => {
+          try {
+            return { revision: await leaseKv.create('controller', leaseValue) };
+          } catch {
+            return null;
+          }
+        }),
+        activate: fromPromise(async ({ input }: { input: { epoch: number } }) => {
+          const loader = new MetadataLoader(metaKv, this.logger, () => undefined);
+          await loader.start();
+          const info = await jsm.streams.info(`KV_${subjects.metaBucket(cluster)}`);
+          const writer = new MetadataWriter(js, subjects.metaBucket(cluster), info.state.last_seq);
+          await loader.waitFor(info.state.last_seq);
+          const active = new ActiveController(
+            this.nc,
+            this.settings,
+            loader,
+            writer,
+            input.epoch,
+            this.logger.child({ role: 'controller' }),
+            () => this.election?.send({ type: 'FENCED' }),
+          );
+          try {
+            await active.start();
+          } catch (err) {
+            await active.stop();
+            throw err;
+          }
+          this.active = active;
+          this.onActiveChange(true, input.epoch);
+        }),
+        renew: fromPromise(({ input }: { input: { revision: number } }) =>
+          leaseKv.update('controller', leaseValue, input.revision),
+        ),
+        resign: fromPromise(async ({ input }: { input: { epoch: number | null } }) => {
+          const active = this.active;
+          this.active = null;
+          if (active) {
+            this.onActiveChange(false, null);
+            await active.stop();
+            this.logger.info({ epoch: input.epoch }, 'controller resigned');
+          }
+          // Hand the lease over at once when it is still ours (a clean stop), not after its TTL.
+          const snapshot = this.election?.getSnapshot();
+          const revision = snapshot?.context.revision;
+          if (revision != null && snapshot?.matches('Stopping')) {
+            await leaseKv.delete('controller', { previousSeq: revision }).catch(() => undefined);
+          }
+        }),
+      },
+    });
+    this.election = createActor(machine, { input: { leaseMs } });
+    this.done = new Promise((resolve) =>
+      this.election!.subscribe({ complete: () => resolve(), error: () => resolve() }),
+    );
+    this.election.subscribe({
+      error: (err) => this.logger.error({ err }, 'controller election failed'),
+    });
+    this.election.start();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.election) return;
+    this.election.send({ type: 'STOP' });
+    await this.done;
+  }
+
+  /** Stops without resigning: the lease runs out by its TTL, as after a crash. */
+  async halt(): Promise<void> {
+    this.election?.stop();
+    const active = this.active;
+    this.active = null;
+    await active?.stop();
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The broker's metrics: one prom-client registry per broker (several brokers may share a
+ * process in tests and `millrace dev`). Names are millrace_*, in base units, with Kafka's
+ * meanings where Kafka has the metric.
+ */
+import * as http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ErrorName } from '../../protocol/errors.js';
+
+export interface PartitionGauges {
+  topic: string;
+  partition: number;
+  size: number;
+  logStartOffset: number;
+  logEndOffset: number;
+  highWatermark: number;
+  leader: boolean;
+}
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'api' | 'error'>;
+  readonly requestSeconds: Histogram<'api'>;
+  readonly messagesIn: Counter<'topic'>;
+  readonly bytesIn: Counter<'topic'>;
+  readonly messagesOut: Counter<'topic'>;
+  readonly bytesOut: Counter<'topic'>;
+  readonly activeController: Gauge;
+
+  constructor(
+    info: { brokerId: number; cluster: string; rack: string | null; version: string },
+    partitions: () => PartitionGauges[],
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'millrace_process_' });
+    this.requests = new Counter({
+      name: 'millrace_requests_total',
+      help: 'Requests handled, by API and error code name (NONE when it succeeded)',
+      labelNames: ['api', 'error'],
+      registers,
+    });
+    this.requestSeconds = new Histogram({
+      name: 'millrace_request_duration_seconds',
+      help: 'Time from receiving a request to sending its reply, long-poll waits included',
+      labelNames: ['api'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.messagesIn = new Counter({
+      name: 'millrace_messages_in_total',
+      help: 'Records appended as leader',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.bytesIn = new Counter({
+      name: 'millrace_bytes_in_total',
+      help: 'Record batch bytes appended as leader',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.messagesOut = new Counter({
+      name: 'millrace_messages_out_total',
+      help: 'Records returned by fetches (whole batches)',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.bytesOut = new Counter({
+      name: 'millrace_bytes_out_total',
+      help: 'Record batch bytes returned by fetches',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.activeController = new Gauge({
+      name: 'millrace_active_controller',
+      help: '1 when this broker is the active controller',
+      registers,
+    });
+    new Gauge({
+      name: 'millrace_broker_info',
+      help: 'Broker identity (value 1)',
+      labelNames: ['broker_id', 'cluster', 'rack', 'version'],
+      registers,
+    }).set(
+      { broker_id: String(info.brokerId), cluster: info.cluster, rack: info.rack ?? '', version: info.version },
+      1,
+    );
+    const perPartition = (name: string, help: string, pick: (p: PartitionGauges) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const p of partitions()) this.set({ topic: p.topic, partition: String(p.partition) }, pick(p));
+        },
+      });
+    };
+    perPartition('millrace_log_size_bytes', 'Bytes of the partition log on disk', (p) => p.size);
+    perPartition('millrace_log_start_offset', 'First offset of the partition log', (p) => p.logStartOffset);
+    perPartition('millrace_log_end_offset', 'Offset after the last record of the partition log', (p) => p.logEndOffset);
+    perPartition('millrace_high_watermark', 'High watermark of the partition (leaders)', (p) => p.highWatermark);
+    new Gauge({
+      name: 'millrace_partitions',
+      help: 'Partition replicas hosted by this broker',
+      registers,
+      collect() {
+        this.set(partitions().length);
+      },
+    });
+    new Gauge({
+      name: 'millrace_leader_partitions',
+      help: 'Partitions this broker leads',
+      registers,
+      collect() {
+        this.set(partitions().filter((p) => p.leader).length);
+      },
+    });
+  }
+
+  observeRequest(api: string, error: ErrorName | 'NONE', seconds: number): void {
+    this.requests.inc({ api, error });
+    this.requestSeconds.observe({ api }, seconds);
+  }
+
+  /** Serves GET /metrics; resolves with the bound port. */
+  serve(port: number, host: string): Promise<{ port: number; close: () => Promise<void> }> {
+    const server = http.createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('not found: try /metrics\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+        (err: Error) => res.writeHead(500).end(String(err)),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        const address = server.address();
+        resolve({
+          port: typeof address === 'object' && address ? address.port : port,
+          close: () => new Promise((done) => server.close(() => done())),
+        });
+      });
+    });
+  }
+}
