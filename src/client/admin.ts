@@ -1,0 +1,176 @@
+/** Admin: topics and cluster description, as kafkajs's admin client offers them. */
+import { MillraceError } from '../../protocol/errors.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
+import { subjects, type BrokerApi } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
+import { request, type MessageType } from '../transport/rpc.js';
+import type { ClientContext } from './context.js';
+import type { ClusterDescription, NewTopic, TopicDescription } from './types.js';
+
+const EARLIEST = -2;
+const LATEST = -1;
+
+function firstError(results: millrace.ITopicResult[], ignore: string[] = []): MillraceError | null {
+  const failed = results.filter((r) => r.errorCode && !ignore.includes(MillraceError.fromCode(r.errorCode, '').errorName));
+  if (failed.length === 0) return null;
+  const first = MillraceError.fromCode(failed[0]!.errorCode!, failed.map((r) => `${r.name}: ${r.errorMessage ?? ''}`).join('; '));
+  return first;
+}
+
+export class Admin {
+  constructor(private readonly ctx: ClientContext) {}
+
+  /** Sends an admin request to a live broker, which forwards it to the controller. */
+  private async call<ReqI, Res>(api: BrokerApi, requestType: MessageType<ReqI, unknown>, message: ReqI, responseType: MessageType<unknown, Res>): Promise<Res> {
+    return this.ctx.retry(`${api}`, async () => {
+      let broker = this.ctx.metadata.anyBroker();
+      if (broker === undefined) {
+        await this.ctx.metadata.refresh();
+        broker = this.ctx.metadata.anyBroker();
+      }
+      if (broker === undefined) throw new MillraceError('BROKER_NOT_AVAILABLE', `no live broker in cluster '${this.ctx.cluster}'`);
+      const nc = await this.ctx.connection();
+      return request(nc, subjects.brokerApi(this.ctx.cluster, broker, api), requestType, message, responseType, this.ctx.requestTimeoutMs);
+    });
+  }
+
+  /**
+   * Creates topics and waits until every partition has a leader. Resolves false when a topic
+   * already existed (as kafkajs does), true when all were created.
+   */
+  async createTopics(options: { topics: NewTopic[]; validateOnly?: boolean; waitForLeaders?: boolean }): Promise<boolean> {
+    const res = await this.call(
+      'create_topics',
+      wire.CreateTopicsRequest,
+      {
+        validateOnly: options.validateOnly ?? false,
+        topics: options.topics.map((t) => ({ name: t.topic, numPartitions: t.numPartitions ?? -1, replicationFactor: t.replicationFactor ?? -1, configs: t.configs ?? {} })),
+      },
+      wire.CreateTopicsResponse,
+    );
+    const err = firstError(res.results, ['TOPIC_ALREADY_EXISTS']);
+    if (err) throw err;
+    if (!options.validateOnly && options.waitForLeaders !== false) {
+      await this.waitForLeaders(options.topics.map((t) => t.topic));
+    }
+    return res.results.every((r) => !r.errorCode);
+  }
+
+  private async waitForLeaders(topics: string[]): Promise<void> {
+    await this.ctx.retry('wait for leaders', async () => {
+      const md = await this.ctx.metadata.refresh(topics);
+      for (const t of md.topics) {
+        if (t.errorCode || (t.partitions ?? []).some((p) => (p.leader ?? -1) < 0)) {
+          throw new MillraceError('LEADER_NOT_AVAILABLE', `topic '${t.name}' has no leader yet`);
+        }
+      }
+    });
+  }
+
+  async deleteTopics(options: { topics: string[] }): Promise<void> {
+    const res = await this.call('delete_topics', wire.DeleteTopicsRequest, { topics: options.topics }, wire.DeleteTopicsResponse);
+    for (const t of options.topics) this.ctx.metadata.forget(t);
+    const err = firstError(res.results);
+    if (err) throw err;
+  }
+
+  async createPartitions(options: { topicPartitions: Array<{ topic: string; count: number }>; validateOnly?: boolean }): Promise<void> {
+    const res = await this.call(
+      'create_partitions',
+      wire.CreatePartitionsRequest,
+      { validateOnly: options.validateOnly ?? false, topics: options.topicPartitions.map((t) => ({ name: t.topic, count: t.count })) },
+      wire.CreatePartitionsResponse,
+    );
+    const err = firstError(res.results);
+    if (err) throw err;
+    if (!options.validateOnly) await this.waitForLeaders(options.topicPartitions.map((t) => t.topic));
+  }
+
+  async listTopics(): Promise<string[]> {
+    const md = await this.ctx.metadata.refresh();
+    return md.topics.map((t) => t.name).sort();
+  }
+
+  async describeCluster(): Promise<ClusterDescription> {
+    const md = await this.ctx.metadata.refresh();
+    return {
+      cluster: md.cluster,
+      controllerId: md.controllerId,
+      controllerEpoch: md.controllerEpoch,
+      metadataVersion: md.metadataVersion,
+      brokers: md.brokers.map((b) => ({ id: b.id, rack: b.rack || null, fenced: b.fenced })),
+    };
+  }
+
+  /** Topics with partitions, leaders, replicas, ISR and earliest/latest offsets. */
+  async describeTopics(topics?: string[]): Promise<TopicDescription[]> {
+    const md = await this.ctx.metadata.refresh(topics ?? []);
+    const out: TopicDescription[] = [];
+    for (const t of md.topics) {
+      if (t.errorCode) throw MillraceError.fromCode(t.errorCode, t.errorMessage || t.name);
+      const partitions = (t.partitions ?? []).map((p) => ({
+        partition: p.partition ?? 0,
+        leader: p.leader ?? -1,
+        leaderEpoch: p.leaderEpoch ?? -1,
+        replicas: p.replicas ?? [],
+        isr: p.isr ?? [],
+      }));
+      out.push({ name: t.name, id: t.topicId, configs: { ...t.configs }, partitions });
+    }
+    await Promise.all(
+      out.map(async (t) => {
+        const [earliest, latest] = await Promise.all([this.offsets(t.name, EARLIEST), this.offsets(t.name, LATEST)]);
+        for (const p of t.partitions) {
+          const e = earliest.get(p.partition);
+          const l = latest.get(p.partition);
+          if (typeof e === 'bigint') p.earliestOffset = e;
+          if (typeof l === 'bigint') p.latestOffset = l;
+          const err = typeof e === 'string' ? e : typeof l === 'string' ? l : undefined;
+          if (err) (p as { error?: string }).error = err;
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Offsets of every partition of `topic` for a timestamp (-1 latest, -2 earliest, or ms). */
+  async fetchTopicOffsets(topic: string, timestamp: number = LATEST): Promise<Array<{ partition: number; offset: bigint }>> {
+    const offsets = await this.offsets(topic, timestamp);
+    return [...offsets].map(([partition, o]) => {
+      if (typeof o === 'string') throw new MillraceError('LEADER_NOT_AVAILABLE', o);
+      return { partition, offset: o };
+    });
+  }
+
+  private async offsets(topic: string, timestamp: number): Promise<Map<number, bigint | string>> {
+    const parts = await this.ctx.metadata.partitionsOf(topic);
+    const byLeader = new Map<number, number[]>();
+    for (const p of parts) byLeader.set(p.leader, [...(byLeader.get(p.leader) ?? []), p.partition]);
+    const out = new Map<number, bigint | string>();
+    await Promise.all(
+      [...byLeader].map(async ([leader, partitions]) => {
+        if (leader < 0) {
+          for (const p of partitions) out.set(p, 'no leader');
+          return;
+        }
+        try {
+          const nc = await this.ctx.connection();
+          const res = await request(
+            nc,
+            subjects.brokerApi(this.ctx.cluster, leader, 'list_offsets'),
+            wire.ListOffsetsRequest,
+            { replicaId: -1, topics: [{ name: topic, partitions: partitions.map((partition) => ({ partition, timestamp, currentLeaderEpoch: -1 })) }] },
+            wire.ListOffsetsResponse,
+            this.ctx.requestTimeoutMs,
+          );
+          for (const p of res.topics[0]?.partitions ?? []) {
+            out.set(p.partition ?? 0, p.errorCode ? (p.errorMessage ?? 'error') : BigInt(p.offset ?? -1));
+          }
+        } catch (err) {
+          for (const p of partitions) out.set(p, (err as Error).message);
+        }
+      }),
+    );
+    return out;
+  }
+}

@@ -1,0 +1,83 @@
+/** The client's cache of cluster metadata: leaders by partition, refreshed on demand. */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { MillraceError } from '../../protocol/errors.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
+import { subjects } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
+import { request } from '../transport/rpc.js';
+
+export interface PartitionInfo {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+}
+
+export class MetadataCache {
+  private topics = new Map<string, PartitionInfo[]>();
+  private brokers: number[] = [];
+  private inflight: Promise<millrace.MetadataResponse> | null = null;
+
+  constructor(
+    private readonly nc: () => Promise<NatsConnection>,
+    private readonly cluster: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Fetches metadata for `topics` (all topics when empty); concurrent calls share one request. */
+  async refresh(topics: readonly string[] = []): Promise<millrace.MetadataResponse> {
+    if (this.inflight && topics.length === 0) return this.inflight;
+    const run = (async () => {
+      const nc = await this.nc();
+      const res = await request(nc, subjects.metadata(this.cluster), wire.MetadataRequest, { topics: [...topics], allTopics: topics.length === 0 }, wire.MetadataResponse, this.timeoutMs);
+      this.brokers = res.brokers.filter((b) => !b.fenced).map((b) => b.id);
+      for (const t of res.topics) {
+        if (t.errorCode) {
+          this.topics.delete(t.name);
+          continue;
+        }
+        this.topics.set(
+          t.name,
+          (t.partitions ?? []).map((p) => ({ partition: p.partition ?? 0, leader: p.leader ?? -1, leaderEpoch: p.leaderEpoch ?? -1 })),
+        );
+      }
+      return res;
+    })();
+    if (topics.length === 0) this.inflight = run;
+    try {
+      return await run;
+    } finally {
+      if (this.inflight === run) this.inflight = null;
+    }
+  }
+
+  partitions(topic: string): PartitionInfo[] | undefined {
+    return this.topics.get(topic);
+  }
+
+  /** Partitions of `topic`, refreshing when unknown; UNKNOWN_TOPIC_OR_PARTITION when it does not exist. */
+  async partitionsOf(topic: string): Promise<PartitionInfo[]> {
+    const known = this.topics.get(topic);
+    if (known) return known;
+    await this.refresh([topic]);
+    const fresh = this.topics.get(topic);
+    if (!fresh) throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
+    return fresh;
+  }
+
+  leader(topic: string, partition: number): number {
+    return this.topics.get(topic)?.[partition]?.leader ?? -1;
+  }
+
+  leaderEpoch(topic: string, partition: number): number {
+    return this.topics.get(topic)?.[partition]?.leaderEpoch ?? -1;
+  }
+
+  /** A live broker to send an admin request to. */
+  anyBroker(): number | undefined {
+    return this.brokers[Math.floor(Math.random() * this.brokers.length)];
+  }
+
+  forget(topic: string): void {
+    this.topics.delete(topic);
+  }
+}

@@ -1,0 +1,124 @@
+import type { CompressionName } from '../../protocol/records/compression.js';
+import type { Partitioner } from './partitioners.js';
+
+export interface MillraceOptions {
+  /** NATS server URL(s). */
+  servers: string | string[];
+  /** Cluster name: the `--cluster` the brokers run with. */
+  cluster: string;
+  clientId?: string;
+  /** Per request, as Kafka's request.timeout.ms. */
+  requestTimeoutMs?: number;
+}
+
+export type HeadersInput = Record<string, string | Buffer | null> | Array<{ key: string; value: string | Buffer | null }>;
+
+export interface Message {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: HeadersInput;
+  partition?: number;
+  /** Milliseconds since the epoch; default: now. */
+  timestamp?: number | Date;
+}
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** -1n with acks=0, where the broker does not answer. */
+  offset: bigint;
+  timestamp: number;
+}
+
+export type Acks = 0 | 1 | -1 | 'all';
+
+export interface ProducerOptions {
+  /** Kafka's default since 3.0: all. */
+  acks?: Acks;
+  /** linger.ms: how long a batch waits for more records (Kafka 4's default: 5). */
+  lingerMs?: number;
+  /** batch.size in bytes (uncompressed). */
+  batchSize?: number;
+  /** Produce requests in flight per broker. */
+  maxInFlight?: number;
+  /** Retries of a retriable failure within deliveryTimeoutMs. */
+  retries?: number;
+  retryBackoffMs?: number;
+  /** delivery.timeout.ms: a record fails if not acknowledged within it. */
+  deliveryTimeoutMs?: number;
+  compression?: CompressionName;
+  partitioner?: Partitioner;
+}
+
+export interface ConsumerMessage {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | null>;
+}
+
+export interface ConsumerBatch {
+  topic: string;
+  partition: number;
+  messages: ConsumerMessage[];
+  highWatermark: bigint;
+}
+
+export type OffsetSpec = bigint | number | 'earliest' | 'latest';
+
+export interface ConsumerOptions {
+  /** fetch.max.wait.ms */
+  maxWaitMs?: number;
+  /** fetch.min.bytes */
+  minBytes?: number;
+  /** fetch.max.bytes (bounded by the NATS max_payload). */
+  maxBytes?: number;
+  /** max.partition.fetch.bytes */
+  maxBytesPerPartition?: number;
+  /** Bytes buffered per partition before its fetching pauses: the prefetch back-pressure. */
+  maxBufferedBytesPerPartition?: number;
+  /** Where to start when the position is out of range (auto.offset.reset). */
+  autoOffsetReset?: 'earliest' | 'latest' | 'none';
+}
+
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset?: OffsetSpec;
+}
+
+export interface NewTopic {
+  topic: string;
+  numPartitions?: number;
+  replicationFactor?: number;
+  configs?: Record<string, string>;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  earliestOffset?: bigint;
+  latestOffset?: bigint;
+  error?: string;
+}
+
+export interface TopicDescription {
+  name: string;
+  id: string;
+  configs: Record<string, string>;
+  partitions: PartitionDescription[];
+}
+
+export interface ClusterDescription {
+  cluster: string;
+  controllerId: number;
+  controllerEpoch: number;
+  brokers: Array<{ id: number; rack: string | null; fenced: boolean }>;
+  metadataVersion: number;
+}
