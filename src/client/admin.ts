@@ -11,9 +11,14 @@ const EARLIEST = -2;
 const LATEST = -1;
 
 function firstError(results: millrace.ITopicResult[], ignore: string[] = []): MillraceError | null {
-  const failed = results.filter((r) => r.errorCode && !ignore.includes(MillraceError.fromCode(r.errorCode, '').errorName));
+  const failed = results.filter(
+    (r) => r.errorCode && !ignore.includes(MillraceError.fromCode(r.errorCode, '').errorName),
+  );
   if (failed.length === 0) return null;
-  const first = MillraceError.fromCode(failed[0]!.errorCode!, failed.map((r) => `${r.name}: ${r.errorMessage ?? ''}`).join('; '));
+  const first = MillraceError.fromCode(
+    failed[0]!.errorCode!,
+    failed.map((r) => `${r.name}: ${r.errorMessage ?? ''}`).join('; '),
+  );
   return first;
 }
 
@@ -21,16 +26,29 @@ export class Admin {
   constructor(private readonly ctx: ClientContext) {}
 
   /** Sends an admin request to a live broker, which forwards it to the controller. */
-  private async call<ReqI, Res>(api: BrokerApi, requestType: MessageType<ReqI, unknown>, message: ReqI, responseType: MessageType<unknown, Res>): Promise<Res> {
+  private async call<ReqI, Res>(
+    api: BrokerApi,
+    requestType: MessageType<ReqI, unknown>,
+    message: ReqI,
+    responseType: MessageType<unknown, Res>,
+  ): Promise<Res> {
     return this.ctx.retry(`${api}`, async () => {
       let broker = this.ctx.metadata.anyBroker();
       if (broker === undefined) {
         await this.ctx.metadata.refresh();
         broker = this.ctx.metadata.anyBroker();
       }
-      if (broker === undefined) throw new MillraceError('BROKER_NOT_AVAILABLE', `no live broker in cluster '${this.ctx.cluster}'`);
+      if (broker === undefined)
+        throw new MillraceError('BROKER_NOT_AVAILABLE', `no live broker in cluster '${this.ctx.cluster}'`);
       const nc = await this.ctx.connection();
-      return request(nc, subjects.brokerApi(this.ctx.cluster, broker, api), requestType, message, responseType, this.ctx.requestTimeoutMs);
+      return request(
+        nc,
+        subjects.brokerApi(this.ctx.cluster, broker, api),
+        requestType,
+        message,
+        responseType,
+        this.ctx.requestTimeoutMs,
+      );
     });
   }
 
@@ -38,13 +56,22 @@ export class Admin {
    * Creates topics and waits until every partition has a leader. Resolves false when a topic
    * already existed (as kafkajs does), true when all were created.
    */
-  async createTopics(options: { topics: NewTopic[]; validateOnly?: boolean; waitForLeaders?: boolean }): Promise<boolean> {
+  async createTopics(options: {
+    topics: NewTopic[];
+    validateOnly?: boolean;
+    waitForLeaders?: boolean;
+  }): Promise<boolean> {
     const res = await this.call(
       'create_topics',
       wire.CreateTopicsRequest,
       {
         validateOnly: options.validateOnly ?? false,
-        topics: options.topics.map((t) => ({ name: t.topic, numPartitions: t.numPartitions ?? -1, replicationFactor: t.replicationFactor ?? -1, configs: t.configs ?? {} })),
+        topics: options.topics.map((t) => ({
+          name: t.topic,
+          numPartitions: t.numPartitions ?? -1,
+          replicationFactor: t.replicationFactor ?? -1,
+          configs: t.configs ?? {},
+        })),
       },
       wire.CreateTopicsResponse,
     );
@@ -68,17 +95,28 @@ export class Admin {
   }
 
   async deleteTopics(options: { topics: string[] }): Promise<void> {
-    const res = await this.call('delete_topics', wire.DeleteTopicsRequest, { topics: options.topics }, wire.DeleteTopicsResponse);
+    const res = await this.call(
+      'delete_topics',
+      wire.DeleteTopicsRequest,
+      { topics: options.topics },
+      wire.DeleteTopicsResponse,
+    );
     for (const t of options.topics) this.ctx.metadata.forget(t);
     const err = firstError(res.results);
     if (err) throw err;
   }
 
-  async createPartitions(options: { topicPartitions: Array<{ topic: string; count: number }>; validateOnly?: boolean }): Promise<void> {
+  async createPartitions(options: {
+    topicPartitions: Array<{ topic: string; count: number }>;
+    validateOnly?: boolean;
+  }): Promise<void> {
     const res = await this.call(
       'create_partitions',
       wire.CreatePartitionsRequest,
-      { validateOnly: options.validateOnly ?? false, topics: options.topicPartitions.map((t) => ({ name: t.topic, count: t.count })) },
+      {
+        validateOnly: options.validateOnly ?? false,
+        topics: options.topicPartitions.map((t) => ({ name: t.topic, count: t.count })),
+      },
       wire.CreatePartitionsResponse,
     );
     const err = firstError(res.results);
@@ -134,7 +172,10 @@ export class Admin {
   }
 
   /** Offsets of every partition of `topic` for a timestamp (-1 latest, -2 earliest, or ms). */
-  async fetchTopicOffsets(topic: string, timestamp: number = LATEST): Promise<Array<{ partition: number; offset: bigint }>> {
+  async fetchTopicOffsets(
+    topic: string,
+    timestamp: number = LATEST,
+  ): Promise<Array<{ partition: number; offset: bigint }>> {
     const offsets = await this.offsets(topic, timestamp);
     return [...offsets].map(([partition, o]) => {
       if (typeof o === 'string') throw new MillraceError('LEADER_NOT_AVAILABLE', o);
@@ -159,7 +200,15 @@ export class Admin {
             nc,
             subjects.brokerApi(this.ctx.cluster, leader, 'list_offsets'),
             wire.ListOffsetsRequest,
-            { replicaId: -1, topics: [{ name: topic, partitions: partitions.map((partition) => ({ partition, timestamp, currentLeaderEpoch: -1 })) }] },
+            {
+              replicaId: -1,
+              topics: [
+                {
+                  name: topic,
+                  partitions: partitions.map((partition) => ({ partition, timestamp, currentLeaderEpoch: -1 })),
+                },
+              ],
+            },
             wire.ListOffsetsResponse,
             this.ctx.requestTimeoutMs,
           );

@@ -14,7 +14,15 @@ export interface ClientContext {
 }
 
 /** Errors after which the client's view of leaders is stale. */
-export const METADATA_ERRORS = new Set(['NOT_LEADER_OR_FOLLOWER', 'UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH', 'UNKNOWN_LEADER_EPOCH', 'NETWORK_EXCEPTION', 'NOT_CONTROLLER']);
+export const METADATA_ERRORS = new Set([
+  'NOT_LEADER_OR_FOLLOWER',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
+  'NETWORK_EXCEPTION',
+  'NOT_CONTROLLER',
+]);
 
 export function needsMetadataRefresh(err: unknown): boolean {
   return err instanceof MillraceError && METADATA_ERRORS.has(err.errorName);

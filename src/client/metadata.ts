@@ -28,7 +28,14 @@ export class MetadataCache {
     if (this.inflight && topics.length === 0) return this.inflight;
     const run = (async () => {
       const nc = await this.nc();
-      const res = await request(nc, subjects.metadata(this.cluster), wire.MetadataRequest, { topics: [...topics], allTopics: topics.length === 0 }, wire.MetadataResponse, this.timeoutMs);
+      const res = await request(
+        nc,
+        subjects.metadata(this.cluster),
+        wire.MetadataRequest,
+        { topics: [...topics], allTopics: topics.length === 0 },
+        wire.MetadataResponse,
+        this.timeoutMs,
+      );
       this.brokers = res.brokers.filter((b) => !b.fenced).map((b) => b.id);
       for (const t of res.topics) {
         if (t.errorCode) {
@@ -37,7 +44,11 @@ export class MetadataCache {
         }
         this.topics.set(
           t.name,
-          (t.partitions ?? []).map((p) => ({ partition: p.partition ?? 0, leader: p.leader ?? -1, leaderEpoch: p.leaderEpoch ?? -1 })),
+          (t.partitions ?? []).map((p) => ({
+            partition: p.partition ?? 0,
+            leader: p.leader ?? -1,
+            leaderEpoch: p.leaderEpoch ?? -1,
+          })),
         );
       }
       return res;

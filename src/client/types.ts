@@ -11,7 +11,8 @@ export interface MillraceOptions {
   requestTimeoutMs?: number;
 }
 
-export type HeadersInput = Record<string, string | Buffer | null> | Array<{ key: string; value: string | Buffer | null }>;
+export type HeadersInput =
+  Record<string, string | Buffer | null> | Array<{ key: string; value: string | Buffer | null }>;
 
 export interface Message {
   key?: Buffer | string | null;

@@ -22,7 +22,9 @@ describe('murmur2 matches Java Kafka', () => {
   });
 
   it('places keys as DefaultPartitioner does and leaves keyless records to stickiness', () => {
-    expect(defaultPartitioner({ topic: 't', key: utf8('foobar'), partitionCount: 12 })).toBe(toPositive(-790332482) % 12);
+    expect(defaultPartitioner({ topic: 't', key: utf8('foobar'), partitionCount: 12 })).toBe(
+      toPositive(-790332482) % 12,
+    );
     expect(defaultPartitioner({ topic: 't', key: null, partitionCount: 12 })).toBeNull();
   });
 });

@@ -1,0 +1,416 @@
+/**
+ * The consumer (manual assignment; consumer groups come later). Fetching runs ahead of the
+ * application: one long-poll fetch per leader broker at a time, each partition buffering up to
+ * maxBufferedBytesPerPartition before its fetching pauses. Messages are handed out round-robin
+ * across partitions, in offset order within each.
+ */
+import { MillraceError } from '../../protocol/errors.js';
+import { decodeRecordBatches } from '../../protocol/records/index.js';
+import { subjects } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
+import { maxPayload } from '../transport/connection.js';
+import { request } from '../transport/rpc.js';
+import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
+import type { ConsumerBatch, ConsumerMessage, ConsumerOptions, OffsetSpec, TopicPartitionOffset } from './types.js';
+
+const EARLIEST = -2;
+const LATEST = -1;
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset to fetch; null until resolved from `reset`. */
+  position: number | null;
+  reset: 'earliest' | 'latest';
+  paused: boolean;
+  buffer: ConsumerMessage[];
+  bufferHead: number;
+  bufferedBytes: number;
+  highWatermark: number;
+  /** Bumped by seek/assign: replies to older fetches are dropped. */
+  generation: number;
+  retryAt: number;
+}
+
+const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class Consumer implements AsyncIterable<ConsumerMessage> {
+  private readonly states = new Map<string, PartitionState>();
+  private readonly ready: PartitionState[] = [];
+  private readonly inflight = new Set<number>();
+  private readonly opts: Required<ConsumerOptions>;
+  private running = false;
+  private closed = false;
+  private loop: Promise<void> | null = null;
+  private wakeLoop: (() => void) | null = null;
+  private wakeReader: (() => void) | null = null;
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly ctx: ClientContext,
+    options: ConsumerOptions = {},
+  ) {
+    const maxBytesPerPartition = options.maxBytesPerPartition ?? 1024 * 1024;
+    this.opts = {
+      maxWaitMs: options.maxWaitMs ?? 500,
+      minBytes: options.minBytes ?? 1,
+      maxBytes: options.maxBytes ?? 50 * 1024 * 1024,
+      maxBytesPerPartition,
+      maxBufferedBytesPerPartition: options.maxBufferedBytesPerPartition ?? 2 * maxBytesPerPartition,
+      autoOffsetReset: options.autoOffsetReset ?? 'latest',
+    };
+  }
+
+  /** Replaces the assignment. Each partition starts at its offset, or by autoOffsetReset. */
+  assign(partitions: TopicPartitionOffset[]): void {
+    this.states.clear();
+    this.ready.length = 0;
+    for (const tp of partitions) {
+      const state: PartitionState = {
+        topic: tp.topic,
+        partition: tp.partition,
+        position: null,
+        reset: this.opts.autoOffsetReset === 'earliest' ? 'earliest' : 'latest',
+        paused: false,
+        buffer: [],
+        bufferHead: 0,
+        bufferedBytes: 0,
+        highWatermark: -1,
+        generation: 0,
+        retryAt: 0,
+      };
+      this.applySeek(state, tp.offset);
+      this.states.set(keyOf(tp.topic, tp.partition), state);
+    }
+    this.start();
+  }
+
+  assignment(): Array<{ topic: string; partition: number }> {
+    return [...this.states.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  /** Moves a partition's position; buffered messages from the old position are dropped. */
+  seek(tp: { topic: string; partition: number; offset: OffsetSpec }): void {
+    const state = this.states.get(keyOf(tp.topic, tp.partition));
+    if (!state)
+      throw new MillraceError('INVALID_REQUEST', `${tp.topic}-${tp.partition} is not assigned to this consumer`);
+    this.applySeek(state, tp.offset);
+    this.kick();
+  }
+
+  private applySeek(state: PartitionState, offset: OffsetSpec | undefined): void {
+    state.generation++;
+    state.buffer = [];
+    state.bufferHead = 0;
+    state.bufferedBytes = 0;
+    const i = this.ready.indexOf(state);
+    if (i >= 0) this.ready.splice(i, 1);
+    if (offset === 'earliest' || offset === 'latest') {
+      state.position = null;
+      state.reset = offset;
+    } else if (offset !== undefined) {
+      const n = Number(offset);
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new MillraceError('INVALID_REQUEST', `offset ${String(offset)} is not a non-negative integer`);
+      state.position = n;
+    } else state.position = null;
+  }
+
+  pause(tps: Array<{ topic: string; partition?: number }>): void {
+    for (const s of this.matching(tps)) s.paused = true;
+  }
+
+  resume(tps: Array<{ topic: string; partition?: number }>): void {
+    for (const s of this.matching(tps)) {
+      s.paused = false;
+      if (s.buffer.length > s.bufferHead && !this.ready.includes(s)) this.ready.push(s);
+    }
+    this.kick();
+    this.notifyReader();
+  }
+
+  paused(): Array<{ topic: string; partition: number }> {
+    return [...this.states.values()].filter((s) => s.paused).map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  private matching(tps: Array<{ topic: string; partition?: number }>): PartitionState[] {
+    return [...this.states.values()].filter((s) =>
+      tps.some((tp) => tp.topic === s.topic && (tp.partition === undefined || tp.partition === s.partition)),
+    );
+  }
+
+  private start(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    this.loop = this.fetchLoop().catch((err: unknown) => this.fail(err as Error));
+  }
+
+  private kick(): void {
+    const w = this.wakeLoop;
+    this.wakeLoop = null;
+    w?.();
+  }
+
+  private fail(err: Error): void {
+    this.failure = err;
+    this.running = false;
+    this.kick();
+    const r = this.wakeReader;
+    this.wakeReader = null;
+    r?.();
+  }
+
+  private async fetchLoop(): Promise<void> {
+    while (this.running) {
+      await this.resolvePositions();
+      const now = Date.now();
+      const byLeader = new Map<number, PartitionState[]>();
+      let waitMs = 1_000;
+      for (const s of this.states.values()) {
+        if (s.paused || s.position === null || s.bufferedBytes >= this.opts.maxBufferedBytesPerPartition) continue;
+        if (s.retryAt > now) {
+          waitMs = Math.min(waitMs, s.retryAt - now);
+          continue;
+        }
+        const leader = this.ctx.metadata.leader(s.topic, s.partition);
+        if (leader < 0) {
+          s.retryAt = now + 200;
+          this.ctx.metadata.refresh().catch(() => undefined);
+          continue;
+        }
+        if (this.inflight.has(leader)) continue;
+        byLeader.set(leader, [...(byLeader.get(leader) ?? []), s]);
+      }
+      for (const [leader, states] of byLeader) {
+        this.inflight.add(leader);
+        void this.fetchFrom(leader, states)
+          .catch((err: unknown) => this.fail(err as Error))
+          .finally(() => {
+            this.inflight.delete(leader);
+            this.kick();
+          });
+      }
+      await new Promise<void>((resolve) => {
+        this.wakeLoop = resolve;
+        setTimeout(resolve, waitMs).unref();
+      });
+    }
+  }
+
+  /** Turns 'earliest'/'latest' positions into offsets with ListOffsets. */
+  private async resolvePositions(): Promise<void> {
+    const pending = [...this.states.values()].filter((s) => s.position === null && s.retryAt <= Date.now());
+    if (pending.length === 0) return;
+    await Promise.all(
+      pending.map(async (s) => {
+        const generation = s.generation;
+        try {
+          await this.ctx.metadata.partitionsOf(s.topic);
+          const leader = this.ctx.metadata.leader(s.topic, s.partition);
+          if (leader < 0) throw new MillraceError('LEADER_NOT_AVAILABLE', `${s.topic}-${s.partition} has no leader`);
+          const nc = await this.ctx.connection();
+          const res = await request(
+            nc,
+            subjects.brokerApi(this.ctx.cluster, leader, 'list_offsets'),
+            wire.ListOffsetsRequest,
+            {
+              replicaId: -1,
+              topics: [
+                {
+                  name: s.topic,
+                  partitions: [
+                    {
+                      partition: s.partition,
+                      timestamp: s.reset === 'earliest' ? EARLIEST : LATEST,
+                      currentLeaderEpoch: -1,
+                    },
+                  ],
+                },
+              ],
+            },
+            wire.ListOffsetsResponse,
+            this.ctx.requestTimeoutMs,
+          );
+          const p = res.topics[0]?.partitions?.[0];
+          if (!p) throw new MillraceError('UNKNOWN_SERVER_ERROR', 'empty ListOffsets response');
+          if (p.errorCode) throw MillraceError.fromCode(p.errorCode, p.errorMessage ?? '');
+          if (s.generation === generation && s.position === null) s.position = Number(p.offset);
+        } catch (err) {
+          if (err instanceof MillraceError && !err.retriable) throw err;
+          if (needsMetadataRefresh(err)) await this.ctx.metadata.refresh([s.topic]).catch(() => undefined);
+          s.retryAt = Date.now() + 200;
+        }
+      }),
+    );
+  }
+
+  private async fetchFrom(leader: number, states: PartitionState[]): Promise<void> {
+    const generations = states.map((s) => s.generation);
+    const positions = states.map((s) => s.position!);
+    const topics = new Map<
+      string,
+      Array<{ partition: number; fetchOffset: number; currentLeaderEpoch: number; partitionMaxBytes: number }>
+    >();
+    for (const s of states) {
+      topics.set(s.topic, [
+        ...(topics.get(s.topic) ?? []),
+        {
+          partition: s.partition,
+          fetchOffset: s.position!,
+          currentLeaderEpoch: this.ctx.metadata.leaderEpoch(s.topic, s.partition),
+          partitionMaxBytes: this.opts.maxBytesPerPartition,
+        },
+      ]);
+    }
+    let res;
+    try {
+      const nc = await this.ctx.connection();
+      res = await request(
+        nc,
+        subjects.brokerApi(this.ctx.cluster, leader, 'fetch'),
+        wire.FetchRequest,
+        {
+          replicaId: -1,
+          maxWaitMs: this.opts.maxWaitMs,
+          minBytes: this.opts.minBytes,
+          maxBytes: Math.min(this.opts.maxBytes, maxPayload(nc) - 64 * 1024),
+          topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+        },
+        wire.FetchResponse,
+        this.ctx.requestTimeoutMs + this.opts.maxWaitMs,
+      );
+    } catch (err) {
+      if (err instanceof MillraceError && !err.retriable) throw err;
+      await this.ctx.metadata.refresh().catch(() => undefined);
+      await sleep(100);
+      return;
+    }
+    const byKey = new Map(states.map((s, i) => [keyOf(s.topic, s.partition), i]));
+    for (const t of res.topics) {
+      for (const p of t.partitions ?? []) {
+        const i = byKey.get(keyOf(t.name, p.partition ?? 0));
+        if (i === undefined) continue;
+        const s = states[i]!;
+        if (s.generation !== generations[i] || this.states.get(keyOf(s.topic, s.partition)) !== s) continue;
+        if (p.errorCode) {
+          this.partitionError(s, MillraceError.fromCode(p.errorCode, p.errorMessage ?? ''));
+          continue;
+        }
+        s.highWatermark = Number(p.highWatermark);
+        if (p.records && p.records.length > 0) this.accept(s, positions[i]!, p.records);
+      }
+    }
+    this.notifyReader();
+  }
+
+  private partitionError(s: PartitionState, err: MillraceError): void {
+    if (err.errorName === 'OFFSET_OUT_OF_RANGE') {
+      if (this.opts.autoOffsetReset === 'none') throw err;
+      s.position = null;
+      return;
+    }
+    if (!err.retriable) throw err;
+    if (needsMetadataRefresh(err)) this.ctx.metadata.refresh([s.topic]).catch(() => undefined);
+    s.retryAt = Date.now() + 100;
+  }
+
+  /** Decodes fetched batches (copied once: the NATS buffer is not ours to keep) into the partition's buffer. */
+  private accept(s: PartitionState, from: number, records: Uint8Array): void {
+    const data = Buffer.from(records);
+    const { batches, tail } = decodeRecordBatches(data);
+    if (tail?.kind === 'corrupt')
+      throw new MillraceError('CORRUPT_MESSAGE', `${s.topic}-${s.partition} at offset ${s.position}: ${tail.message}`);
+    const wasEmpty = s.buffer.length === s.bufferHead;
+    for (const b of batches) {
+      for (const r of b.records) {
+        if (r.offset < from) continue;
+        const headers: Record<string, Buffer | null> = {};
+        for (const h of r.headers) headers[h.key] = h.value;
+        s.buffer.push({
+          topic: s.topic,
+          partition: s.partition,
+          offset: BigInt(r.offset),
+          timestamp: r.timestamp,
+          key: r.key,
+          value: r.value,
+          headers,
+        });
+      }
+      s.position = Math.max(s.position ?? 0, b.header.baseOffset + b.header.lastOffsetDelta + 1);
+    }
+    s.bufferedBytes += data.length;
+    if (wasEmpty && s.buffer.length > s.bufferHead) this.ready.push(s);
+  }
+
+  private notifyReader(): void {
+    const r = this.wakeReader;
+    this.wakeReader = null;
+    r?.();
+  }
+
+  /** The next batch of buffered messages of one partition, waiting for data when there is none. */
+  private async nextBatch(maxMessages: number): Promise<ConsumerBatch | null> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.closed) return null;
+      const s = this.ready.shift();
+      if (s) {
+        if (s.paused) continue;
+        const end = Math.min(s.buffer.length, s.bufferHead + maxMessages);
+        const messages = s.buffer.slice(s.bufferHead, end);
+        s.bufferHead = end;
+        if (s.bufferHead >= s.buffer.length) {
+          s.buffer = [];
+          s.bufferHead = 0;
+          s.bufferedBytes = 0;
+          this.kick();
+        } else this.ready.push(s);
+        if (messages.length)
+          return { topic: s.topic, partition: s.partition, messages, highWatermark: BigInt(s.highWatermark) };
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wakeReader = resolve));
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ConsumerMessage> {
+    for (;;) {
+      const batch = await this.nextBatch(1);
+      if (!batch) return;
+      yield batch.messages[0]!;
+    }
+  }
+
+  /**
+   * Calls the handlers for every message until the consumer is closed; resolves then, or
+   * rejects with the first error a handler throws (the consumer stops).
+   */
+  async run(handlers: {
+    eachMessage?: (payload: { topic: string; partition: number; message: ConsumerMessage }) => Promise<void> | void;
+    eachBatch?: (payload: { batch: ConsumerBatch }) => Promise<void> | void;
+  }): Promise<void> {
+    if (!handlers.eachMessage && !handlers.eachBatch)
+      throw new MillraceError('INVALID_REQUEST', 'run needs eachMessage or eachBatch');
+    for (;;) {
+      const batch = await this.nextBatch(handlers.eachBatch ? 10_000 : 1_000);
+      if (!batch) return;
+      try {
+        if (handlers.eachBatch) await handlers.eachBatch({ batch });
+        else
+          for (const message of batch.messages)
+            await handlers.eachMessage!({ topic: batch.topic, partition: batch.partition, message });
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.running = false;
+    this.kick();
+    this.notifyReader();
+    await this.loop;
+  }
+}

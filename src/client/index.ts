@@ -1,0 +1,16 @@
+/** Millrace's npm SDK: `import { Millrace } from 'millrace'`. */
+export { Millrace } from './millrace.js';
+export { Admin } from './admin.js';
+export { Producer } from './producer.js';
+export { Consumer } from './consumer.js';
+export {
+  defaultPartitioner,
+  murmur2,
+  roundRobinPartitioner,
+  toPositive,
+  type Partitioner,
+  type PartitionerArgs,
+} from './partitioners.js';
+export { MillraceError, type ErrorName } from '../../protocol/errors.js';
+export type { CompressionName } from '../../protocol/records/compression.js';
+export type * from './types.js';
