@@ -191,6 +191,7 @@ export class Broker {
       const sub = this.lifecycle.subscribe((snapshot) => {
         if (snapshot.matches({ Lifecycle: 'Running' })) {
           sub.unsubscribe();
+          this.logger.info('running');
           resolve();
         } else if (snapshot.matches({ Lifecycle: 'Stopped' }) || snapshot.status !== 'active') {
           sub.unsubscribe();

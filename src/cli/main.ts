@@ -2,11 +2,23 @@
 /** The `millrace` command. */
 import { Command } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
-import { runStorageDemo } from './demo.js';
+import { VERSION } from '../version.js';
+import { brokerCommand } from './broker.js';
+import { clusterCommand } from './cluster.js';
+import { consumeCommand } from './consume.js';
+import { devCommand } from './dev.js';
 import { dumpLog } from './dump-log.js';
+import { produceCommand } from './produce.js';
+import { topicCommand } from './topic.js';
 
 const program = new Command();
-program.name('millrace').description('Millrace: a distributed event-streaming broker for Node.js').showHelpAfterError();
+program
+  .name('millrace')
+  .description('Millrace: a distributed event-streaming broker for Node.js')
+  .version(VERSION)
+  .showHelpAfterError();
+for (const cmd of [devCommand(), brokerCommand(), topicCommand(), produceCommand(), consumeCommand(), clusterCommand()])
+  program.addCommand(cmd);
 
 program
   .command('dump-log')
@@ -24,14 +36,6 @@ program
       process.stdout.write(`${summary.batches} batches, ${summary.records} records${damaged ? ', damaged' : ''}\n`);
     // Exit 1 on damage so scripts can check a segment with `millrace dump-log f.log >/dev/null`.
     process.exitCode = damaged ? 1 : 0;
-  });
-
-program
-  .command('demo')
-  .description('write, crash-recover, read back and dump a partition log with the storage engine')
-  .option('--data-dir <dir>', 'where to keep the log (default: a new temporary directory)')
-  .action(async (opts: { dataDir?: string }) => {
-    await runStorageDemo(opts.dataDir, (line) => process.stdout.write(`${line}\n`));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

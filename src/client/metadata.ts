@@ -14,6 +14,7 @@ export interface PartitionInfo {
 
 export class MetadataCache {
   private topics = new Map<string, PartitionInfo[]>();
+  /** Registered brokers, live ones first: any of them forwards admin requests to the controller. */
   private brokers: number[] = [];
   private inflight: Promise<millrace.MetadataResponse> | null = null;
 
@@ -36,7 +37,8 @@ export class MetadataCache {
         wire.MetadataResponse,
         this.timeoutMs,
       );
-      this.brokers = res.brokers.filter((b) => !b.fenced).map((b) => b.id);
+      const live = res.brokers.filter((b) => !b.fenced).map((b) => b.id);
+      this.brokers = live.length > 0 ? live : res.brokers.map((b) => b.id);
       for (const t of res.topics) {
         if (t.errorCode) {
           this.topics.delete(t.name);
@@ -83,7 +85,7 @@ export class MetadataCache {
     return this.topics.get(topic)?.[partition]?.leaderEpoch ?? -1;
   }
 
-  /** A live broker to send an admin request to. */
+  /** A broker to send an admin request to, live ones preferred. */
   anyBroker(): number | undefined {
     return this.brokers[Math.floor(Math.random() * this.brokers.length)];
   }

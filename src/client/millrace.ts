@@ -12,6 +12,7 @@ import type { ConsumerOptions, MillraceOptions, ProducerOptions } from './types.
 
 export class Millrace {
   private nc: Promise<NatsConnection> | null = null;
+  private closed = false;
   private readonly ctx: ClientContext;
   private readonly closables: Array<{ close(): Promise<void> }> = [];
 
@@ -24,6 +25,7 @@ export class Millrace {
     }
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const connection = (): Promise<NatsConnection> => {
+      if (this.closed) return Promise.reject(new MillraceError('INVALID_REQUEST', 'this Millrace client is closed'));
       this.nc ??= connectNats({ servers: options.servers, name: options.clientId ?? 'millrace-client' }).catch(
         (err: unknown) => {
           this.nc = null;
@@ -74,6 +76,7 @@ export class Millrace {
   /** Flushes producers, stops consumers and closes the connection. */
   async close(): Promise<void> {
     await Promise.allSettled(this.closables.map((c) => c.close()));
+    this.closed = true;
     if (this.nc) await (await this.nc).close();
     this.nc = null;
   }

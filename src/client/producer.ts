@@ -241,11 +241,25 @@ export class Producer {
     this.drainScheduled = true;
     setImmediate(() => {
       this.drainScheduled = false;
-      void this.drain();
+      this.drain().catch((err: unknown) => this.drainFailed(err));
     });
   }
 
+  /** No connection to send on: every waiting batch is retried or failed by its delivery timeout. */
+  private drainFailed(err: unknown): void {
+    const e =
+      err instanceof MillraceError
+        ? err
+        : new MillraceError('NETWORK_EXCEPTION', String((err as Error)?.message ?? err));
+    for (const q of this.queues.values()) {
+      if (q.inflight) continue;
+      for (const batch of q.ready.splice(0).reverse()) this.retryOrFail(batch, e);
+    }
+    if (e.retriable) this.scheduleDrain(this.opts.retryBackoffMs);
+  }
+
   private async drain(): Promise<void> {
+    if (![...this.queues.values()].some((q) => q.ready.length > 0 && !q.inflight)) return;
     const nc = await this.ctx.connection();
     const limit = maxPayload(nc) - REQUEST_ENVELOPE_BYTES;
     const now = Date.now();

@@ -32,7 +32,7 @@ export class BrokerMetrics {
     partitions: () => PartitionGauges[],
   ) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'millrace_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'millrace_' });
     this.requests = new Counter({
       name: 'millrace_requests_total',
       help: 'Requests handled, by API and error code name (NONE when it succeeded)',

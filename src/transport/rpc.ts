@@ -23,6 +23,11 @@ interface WithError {
 /** Observes every handled request: for the request-rate and duration metrics. */
 export type RequestObserver = (api: string, error: ErrorName | 'NONE', seconds: number) => void;
 
+/** A Buffer view (no copy) of message bytes: protobufjs then decodes `bytes` fields as Buffers too. */
+export function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
 export function errorReply(name: ErrorName, message: string): Uint8Array {
   return wire.ErrorResponse.encode({ errorCode: ErrorCodes[name].code, errorMessage: message }).finish();
 }
@@ -74,7 +79,7 @@ export class RpcServer {
     try {
       let request: Req;
       try {
-        request = requestType.decode(msg.data);
+        request = requestType.decode(asBuffer(msg.data));
       } catch (err) {
         throw new MillraceError('INVALID_REQUEST', `cannot decode ${api} request: ${(err as Error).message}`);
       }
@@ -151,7 +156,7 @@ export async function request<ReqI, Res>(
   }
   let response: Res;
   try {
-    response = responseType.decode(reply.data);
+    response = responseType.decode(asBuffer(reply.data));
   } catch (err) {
     throw new MillraceError('CORRUPT_MESSAGE', `cannot decode reply from ${subject}: ${(err as Error).message}`);
   }

@@ -137,12 +137,10 @@ describe('SDK against a real broker', () => {
   it('finds offsets by timestamp and runs eachBatch', async () => {
     await client.admin().createTopics({ topics: [{ topic: 'times', numPartitions: 1 }] });
     const t0 = Date.UTC(2026, 0, 1);
-    await client
-      .producer()
-      .send({
-        topic: 'times',
-        messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}`, timestamp: t0 + i * 1000 })),
-      });
+    await client.producer().send({
+      topic: 'times',
+      messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}`, timestamp: t0 + i * 1000 })),
+    });
     const admin = client.admin();
     expect(await admin.fetchTopicOffsets('times', t0 + 4500)).toEqual([{ partition: 0, offset: 5n }]);
     expect(await admin.fetchTopicOffsets('times', -2)).toEqual([{ partition: 0, offset: 0n }]);

@@ -1,0 +1,124 @@
+/**
+ * `millrace dev`: a single-node Millrace for development. Without --nats it starts its own
+ * nats-server with JetStream on a free loopback port. With --demo it creates a topic, produces
+ * and consumes a few thousand records, prints what happened, and stops.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { Broker } from '../broker/broker.js';
+import { resolveBrokerConfig } from '../broker/config.js';
+import { Millrace } from '../client/index.js';
+import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
+import { integer, print } from './common.js';
+import { runUntilSignalled } from './broker.js';
+
+const DEMO_TOPIC = 'demo';
+
+async function demo(client: Millrace, records: number): Promise<void> {
+  const admin = client.admin();
+  await admin.createTopics({ topics: [{ topic: DEMO_TOPIC, numPartitions: 3, replicationFactor: 1 }] });
+  const [before] = await admin.describeTopics([DEMO_TOPIC]);
+  const start = new Map(before!.partitions.map((p) => [p.partition, p.latestOffset ?? 0n]));
+  print(
+    `topic '${DEMO_TOPIC}': ${before!.partitions.length} partitions, leader ${before!.partitions.map((p) => p.leader).join(',')}`,
+  );
+
+  const producer = client.producer({ acks: 'all', lingerMs: 5, compression: 'lz4' });
+  const t0 = Date.now();
+  const acked = await producer.send({
+    topic: DEMO_TOPIC,
+    messages: Array.from({ length: records }, (_, i) => ({
+      key: `user-${i % 50}`,
+      value: JSON.stringify({ order: i, amount: (i * 37) % 1000 }),
+      headers: { source: 'millrace-dev' },
+    })),
+  });
+  const perPartition = new Map<number, number>();
+  for (const a of acked) perPartition.set(a.partition, (perPartition.get(a.partition) ?? 0) + 1);
+  print(
+    `produced ${acked.length} records in ${Date.now() - t0} ms (acks=all, lz4): ${[...perPartition]
+      .sort()
+      .map(([p, n]) => `p${p}=${n}`)
+      .join(' ')}`,
+  );
+
+  const consumer = client.consumer();
+  consumer.assign([...start].map(([partition, offset]) => ({ topic: DEMO_TOPIC, partition, offset })));
+  const t1 = Date.now();
+  let consumed = 0;
+  let firstKey = '';
+  for await (const m of consumer) {
+    if (consumed === 0)
+      firstKey = `${m.key?.toString()} -> ${m.value?.toString()} (partition ${m.partition}, offset ${m.offset})`;
+    if (++consumed === records) break;
+  }
+  await consumer.close();
+  print(`consumed ${consumed} records in ${Date.now() - t1} ms; first: ${firstKey}`);
+  const [after] = await admin.describeTopics([DEMO_TOPIC]);
+  print(`log end offsets: ${after!.partitions.map((p) => `p${p.partition}=${p.latestOffset}`).join(' ')}`);
+}
+
+export function devCommand(): Command {
+  return new Command('dev')
+    .description('run a single-node Millrace (starting its own nats-server unless --nats is given)')
+    .option('--data-dir <dir>', 'where logs (and the NATS store) live (default: a new temporary directory)')
+    .option('--nats <urls>', 'use this NATS server instead of starting one')
+    .option('--cluster <name>', 'cluster name', 'dev')
+    .option('--metrics-port <port>', 'Prometheus metrics port (0: any free one)', integer('--metrics-port', 0), 0)
+    .option('--demo', 'create a topic, produce and consume records, print what happened, then stop')
+    .option('--demo-records <n>', 'records the demo writes', integer('--demo-records', 1), 5_000)
+    .action(
+      async (flags: {
+        dataDir?: string;
+        nats?: string;
+        cluster: string;
+        metricsPort: number;
+        demo?: boolean;
+        demoRecords: number;
+      }) => {
+        const dataDir = flags.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-dev-'));
+        let nats: NatsServerHandle | null = null;
+        let natsUrl = flags.nats;
+        if (!natsUrl) {
+          nats = await startNatsServer({ storeDir: path.join(dataDir, 'nats') });
+          natsUrl = nats.url;
+          print(`started nats-server with JetStream at ${natsUrl}`);
+        }
+        const logger = pino({ level: flags.demo ? 'error' : 'info' });
+        const broker = await Broker.start(
+          resolveBrokerConfig({
+            id: 1,
+            nats: natsUrl,
+            cluster: flags.cluster,
+            dataDir: path.join(dataDir, 'broker-1'),
+            metricsPort: flags.metricsPort,
+          }),
+          logger,
+        );
+        print(
+          `broker 1 running: cluster '${flags.cluster}', data in ${dataDir}, metrics at http://127.0.0.1:${broker.metricsPort}/metrics`,
+        );
+        try {
+          if (flags.demo) {
+            const client = new Millrace({ servers: natsUrl, cluster: flags.cluster, clientId: 'millrace-dev-demo' });
+            try {
+              await demo(client, flags.demoRecords);
+            } finally {
+              await client.close();
+            }
+            await broker.stop();
+          } else {
+            print(`try: millrace topic create orders --partitions 3 --nats ${natsUrl} --cluster ${flags.cluster}`);
+            print('stop with Ctrl-C');
+            await runUntilSignalled(broker);
+          }
+        } finally {
+          await nats?.stop();
+        }
+        print('stopped cleanly');
+      },
+    );
+}

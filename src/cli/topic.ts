@@ -1,0 +1,87 @@
+/** `millrace topic create|list|describe|delete`. */
+import { Command } from 'commander';
+import { parseConfigPairs } from '../cluster/topic-config.js';
+import { client, collect, integer, print, withConnection, type ConnectionFlags } from './common.js';
+
+export function topicCommand(): Command {
+  const topic = new Command('topic').description('create, list, describe and delete topics');
+  withConnection(topic.command('create').description('create a topic').argument('<name>'))
+    .option('--partitions <n>', 'number of partitions', integer('--partitions', 1), 1)
+    .option('--replication-factor <n>', 'replicas per partition', integer('--replication-factor', 1), 1)
+    .option('--config <key=value>', 'a topic config (repeatable)', collect)
+    .action(
+      async (
+        name: string,
+        flags: ConnectionFlags & { partitions: number; replicationFactor: number; config?: string[] },
+      ) => {
+        const c = client(flags, 'millrace-cli');
+        try {
+          const created = await c.admin().createTopics({
+            topics: [
+              {
+                topic: name,
+                numPartitions: flags.partitions,
+                replicationFactor: flags.replicationFactor,
+                configs: parseConfigPairs(flags.config ?? []),
+              },
+            ],
+          });
+          if (!created) throw new Error(`topic '${name}' already exists`);
+          print(
+            `created topic '${name}' with ${flags.partitions} partitions, replication factor ${flags.replicationFactor}`,
+          );
+        } finally {
+          await c.close();
+        }
+      },
+    );
+  withConnection(topic.command('list').description('list topics')).action(async (flags: ConnectionFlags) => {
+    const c = client(flags, 'millrace-cli');
+    try {
+      for (const name of await c.admin().listTopics()) print(name);
+    } finally {
+      await c.close();
+    }
+  });
+  withConnection(
+    topic.command('describe').description('partitions, leaders, replicas, ISR and offsets').argument('[names...]'),
+  )
+    .option('--json', 'as JSON')
+    .action(async (names: string[], flags: ConnectionFlags & { json?: boolean }) => {
+      const c = client(flags, 'millrace-cli');
+      try {
+        const topics = await c.admin().describeTopics(names.length ? names : undefined);
+        if (flags.json) {
+          print(JSON.stringify(topics, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+          return;
+        }
+        for (const t of topics) {
+          const configs = Object.entries(t.configs)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(',');
+          print(
+            `Topic: ${t.name}\tTopicId: ${t.id}\tPartitionCount: ${t.partitions.length}\tReplicationFactor: ${t.partitions[0]?.replicas.length ?? 0}\tConfigs: ${configs}`,
+          );
+          for (const p of t.partitions) {
+            print(
+              `\tPartition: ${p.partition}\tLeader: ${p.leader}\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}\tStartOffset: ${p.earliestOffset ?? '?'}\tHighWatermark: ${p.latestOffset ?? '?'}${p.error ? `\tError: ${p.error}` : ''}`,
+            );
+          }
+        }
+      } finally {
+        await c.close();
+      }
+    });
+  withConnection(topic.command('delete').description('delete a topic and its data').argument('<name>')).action(
+    async (name: string, flags: ConnectionFlags) => {
+      const c = client(flags, 'millrace-cli');
+      try {
+        await c.admin().deleteTopics({ topics: [name] });
+        print(`deleted topic '${name}'`);
+      } finally {
+        await c.close();
+      }
+    },
+  );
+  return topic;
+}

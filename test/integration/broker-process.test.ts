@@ -1,0 +1,102 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Millrace, type ConsumerMessage } from '../../src/client/index.js';
+import { uniqueCluster, waitFor } from '../harness/cluster.js';
+import { spawnBroker, type BrokerProcess } from '../harness/processes.js';
+import { tempDir } from '../harness/storage.js';
+
+const dataDir = tempDir('millrace-proc-');
+const cluster = uniqueCluster('proc');
+const running: BrokerProcess[] = [];
+let client: Millrace;
+
+afterAll(async () => {
+  await client?.close();
+  for (const b of running) b.child.kill('SIGKILL');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function readAll(topic: string, partitions: number, expected: number): Promise<ConsumerMessage[]> {
+  const consumer = client.consumer();
+  consumer.assign(
+    Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })),
+  );
+  const out: ConsumerMessage[] = [];
+  for await (const m of consumer) {
+    out.push(m);
+    if (out.length === expected) break;
+  }
+  await consumer.close();
+  return out;
+}
+
+async function produce(topic: string, from: number, count: number): Promise<Map<string, number>> {
+  const producer = client.producer({ acks: 1, lingerMs: 1 });
+  const sends = [];
+  for (let i = from; i < from + count; i += 250) {
+    sends.push(
+      producer.send({
+        topic,
+        messages: Array.from({ length: Math.min(250, from + count - i) }, (_, j) => ({
+          key: `k${(i + j) % 13}`,
+          value: `v${i + j}`,
+        })),
+      }),
+    );
+  }
+  const acked = (await Promise.all(sends)).flat();
+  return new Map(acked.map((a, i) => [`${a.partition}:${a.offset}`, from + i]));
+}
+
+function expectAllAt(messages: ConsumerMessage[], acked: Map<string, number>): void {
+  const found = new Map(messages.map((m) => [`${m.partition}:${m.offset}`, m.value!.toString()]));
+  for (const [at, seq] of acked) expect(found.get(at)).toBe(`v${seq}`);
+}
+
+describe('broker processes', () => {
+  it('serves metrics, survives SIGTERM and kill -9 with every acks=1 record kept, and continues offsets', async () => {
+    const dir = path.join(dataDir, 'b1');
+    let broker = await spawnBroker(1, inject('natsUrl'), cluster, dir);
+    running.push(broker);
+    client = new Millrace({ servers: inject('natsUrl'), cluster });
+    await client.admin().createTopics({ topics: [{ topic: 'durable', numPartitions: 3 }] });
+    const acked = await produce('durable', 0, 10_000);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/millrace_messages_in_total\{topic="durable"\} 10000/);
+    expect(metrics).toMatch(/millrace_active_controller 1/);
+    expect(metrics).toMatch(/millrace_log_end_offset\{topic="durable",partition="0"\} \d+/);
+    expect(metrics).toMatch(/millrace_requests_total\{api="produce",error="NONE"\} \d+/);
+    expect(metrics).toMatch(/millrace_request_duration_seconds_bucket\{le="0.001",api="produce"\}/);
+    expect(metrics).toMatch(/millrace_broker_info\{broker_id="1",cluster="[^"]+",rack="",version="[\d.]+"\} 1/);
+    expect(metrics).toMatch(/millrace_process_resident_memory_bytes/);
+
+    // Clean stop: SIGTERM, exit 0, clean-shutdown marker.
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).toBe(0);
+    expect(fs.existsSync(path.join(dir, '.millrace_cleanshutdown'))).toBe(true);
+    broker = await spawnBroker(1, inject('natsUrl'), cluster, dir);
+    running.push(broker);
+    expect(broker.logs.some((l) => l.includes('"cleanShutdown":true'))).toBe(true);
+    expectAllAt(await readAll('durable', 3, 10_000), acked);
+    const more = await produce('durable', 10_000, 2_000);
+    for (const [at] of more) expect(acked.has(at)).toBe(false); // offsets continue past the old log end
+
+    // Crash: kill -9, restart, recover.
+    broker.child.kill('SIGKILL');
+    await broker.exited;
+    expect(fs.existsSync(path.join(dir, '.millrace_cleanshutdown'))).toBe(false);
+    broker = await spawnBroker(1, inject('natsUrl'), cluster, dir);
+    running.push(broker);
+    expect(broker.logs.some((l) => l.includes('"cleanShutdown":false'))).toBe(true);
+    await waitFor('leaders back', async () =>
+      (await client.admin().describeTopics(['durable']))[0]!.partitions.every((p) => p.leader === 1),
+    );
+    const all = await readAll('durable', 3, 12_000);
+    expectAllAt(all, acked);
+    expectAllAt(all, more);
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).toBe(0);
+  });
+});

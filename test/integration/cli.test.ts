@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cliPath, runCli } from '../harness/cli.js';
+import { startBroker, stopAll, uniqueCluster, type TestBroker } from '../harness/cluster.js';
+
+const cluster = uniqueCluster('cli');
+const brokers: TestBroker[] = [];
+let conn: string[];
+
+beforeAll(async () => {
+  brokers.push(await startBroker(inject('natsUrl'), cluster, 1));
+  conn = ['--nats', inject('natsUrl'), '--cluster', cluster];
+});
+afterAll(() => stopAll(brokers));
+
+describe('millrace CLI against a running broker', () => {
+  it('creates, lists, describes and deletes topics', async () => {
+    const created = await runCli([
+      'topic',
+      'create',
+      'events',
+      '--partitions',
+      '3',
+      '--config',
+      'retention.ms=3600000',
+      ...conn,
+    ]);
+    expect(created.stderr).toBe('');
+    expect(created.stdout).toContain("created topic 'events' with 3 partitions");
+    expect((await runCli(['topic', 'list', ...conn])).stdout.split('\n')).toContain('events');
+    const described = (await runCli(['topic', 'describe', 'events', ...conn])).stdout;
+    expect(described).toMatch(
+      /Topic: events\tTopicId: [0-9a-f-]+\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: retention.ms=3600000/,
+    );
+    expect(described).toMatch(
+      /Partition: 2\tLeader: 1\tLeaderEpoch: 0\tReplicas: 1\tIsr: 1\tStartOffset: 0\tHighWatermark: 0/,
+    );
+    const dup = await runCli(['topic', 'create', 'events', ...conn]);
+    expect(dup.status).toBe(1);
+    expect(dup.stderr).toMatch(/already exists/);
+    const bad = await runCli(['topic', 'create', 'bad/name', ...conn]);
+    expect(bad.stderr).toMatch(/INVALID_TOPIC_EXCEPTION/);
+    expect((await runCli(['topic', 'create', 'x', '--partitions', 'many', ...conn])).stderr).toMatch(
+      /--partitions must be an integer/,
+    );
+    expect((await runCli(['topic', 'delete', 'events', ...conn])).stdout).toContain("deleted topic 'events'");
+  });
+
+  it('produces lines from stdin and consumes them as JSON', async () => {
+    expect((await runCli(['topic', 'create', 'lines', '--partitions', '2', ...conn])).status).toBe(0);
+    const input = Array.from({ length: 300 }, (_, i) => `key${i % 5}:value ${i}`).join('\n') + '\n';
+    const produced = await runCli(['produce', 'lines', '--key-separator', ':', '--acks', '1', ...conn], input);
+    expect(produced.stderr).toBe('');
+    expect(produced.stdout).toMatch(/produced 300 records \(\d+ bytes\) to 'lines' across 2 partitions/);
+    const consumed = await runCli(['consume', 'lines', '--from-beginning', '--max-messages', '300', '--json', ...conn]);
+    expect(consumed.status).toBe(0);
+    const records = consumed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; value: string; partition: number; offset: string });
+    expect(records).toHaveLength(300);
+    expect(new Set(records.map((r) => r.value)).size).toBe(300);
+    const key0 = records.filter((r) => r.key === 'key0');
+    expect(new Set(key0.map((r) => r.partition)).size).toBe(1);
+    const one = await runCli([
+      'consume',
+      'lines',
+      '--partition',
+      '1',
+      '--offset',
+      '3',
+      '--max-messages',
+      '1',
+      '--json',
+      ...conn,
+    ]);
+    expect(JSON.parse(one.stdout)).toMatchObject({ partition: 1, offset: '3' });
+  });
+
+  it('reports cluster status', async () => {
+    const status = JSON.parse((await runCli(['cluster', 'status', '--json', ...conn])).stdout) as {
+      controllerId: number;
+      brokers: unknown[];
+      offlinePartitions: string[];
+    };
+    expect(status).toMatchObject({ controllerId: 1, brokers: [{ id: 1, fenced: false }], offlinePartitions: [] });
+  });
+});
+
+describe('millrace dev --demo', () => {
+  it('starts its own nats-server and a broker, produces and consumes, and stops cleanly', async () => {
+    const child = spawn(process.execPath, [cliPath, 'dev', '--demo', '--demo-records', '2000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toMatch(/started nats-server with JetStream at nats:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/produced 2000 records/);
+    expect(out).toMatch(/consumed 2000 records/);
+    expect(out).toContain('stopped cleanly');
+  });
+});
