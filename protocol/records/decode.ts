@@ -31,6 +31,9 @@ export interface DecodeResult {
   tail: DecodeTail | null;
 }
 
+/** Shared by every record without headers: one allocation fewer per record. Never mutated. */
+const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
+
 const asBuffer = (b: Uint8Array): Buffer =>
   Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
@@ -56,15 +59,45 @@ export function decodeRecordBatches(buf: Uint8Array): DecodeResult {
   return { batches, validBytes: pos, tail: null };
 }
 
+/** Builds one record object from decoded fields: lets a caller skip an intermediate object. */
+export type RecordFactory<T> = (
+  offset: number,
+  timestamp: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: RecordHeader[],
+) => T;
+
+const decodedRecord: RecordFactory<DecodedRecord> = (offset, timestamp, key, value, headers) => ({
+  offset,
+  timestamp,
+  key,
+  value,
+  headers,
+});
+
 /** Decodes the records of a batch whose header and CRC were already checked; throws on malformed records. */
 export function decodeValidBatch(buf: Uint8Array, pos: number, header: RecordBatchHeader): DecodedBatch {
+  return {
+    header,
+    compression: compressionName(compressionOf(header)),
+    records: decodeBatchRecords(buf, pos, header, decodedRecord),
+  };
+}
+
+/** The records of a checked batch, each built by `make`, in offset order. */
+export function decodeBatchRecords<T>(
+  buf: Uint8Array,
+  pos: number,
+  header: RecordBatchHeader,
+  make: RecordFactory<T>,
+): T[] {
   const code = compressionOf(header);
-  const compression = compressionName(code);
   const section = buf.subarray(pos + RECORD_BATCH_OVERHEAD, pos + header.sizeInBytes);
   const data = asBuffer(code === 0 ? section : decompress(code, section));
   const cursor = new Cursor(data, 0, data.length);
   const logAppendTime = isLogAppendTime(header);
-  const records: DecodedRecord[] = new Array<DecodedRecord>(header.recordCount);
+  const records: T[] = new Array<T>(header.recordCount);
   for (let i = 0; i < header.recordCount; i++) {
     const length = cursor.readVarint();
     const end = cursor.pos + length;
@@ -77,7 +110,7 @@ export function decodeValidBatch(buf: Uint8Array, pos: number, header: RecordBat
     const value = readNullableBytes(cursor, data);
     const headerCount = cursor.readVarint();
     if (headerCount < 0) throw new Error(`record ${i} has a negative header count`);
-    const headers: RecordHeader[] = [];
+    const headers: RecordHeader[] = headerCount === 0 ? NO_HEADERS : [];
     for (let h = 0; h < headerCount; h++) {
       const keyLen = cursor.readVarint();
       const hkey = cursor.readBytes(keyLen);
@@ -85,17 +118,17 @@ export function decodeValidBatch(buf: Uint8Array, pos: number, header: RecordBat
     }
     if (cursor.pos !== end)
       throw new Error(`record ${i} declares ${length} bytes but its fields take ${cursor.pos - end + length}`);
-    records[i] = {
-      offset: header.baseOffset + offsetDelta,
-      timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
+    records[i] = make(
+      header.baseOffset + offsetDelta,
+      logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
       key,
       value,
       headers,
-    };
+    );
   }
   if (cursor.pos !== data.length)
     throw new Error(`${data.length - cursor.pos} bytes follow the last record of the batch`);
-  return { header, compression, records };
+  return records;
 }
 
 function readNullableBytes(cursor: Cursor, data: Buffer): Buffer | null {

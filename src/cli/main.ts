@@ -2,6 +2,7 @@
 /** The `millrace` command. */
 import { Command } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
+import { benchCommand } from '../bench/command.js';
 import { VERSION } from '../version.js';
 import { brokerCommand } from './broker.js';
 import { clusterCommand } from './cluster.js';
@@ -17,7 +18,15 @@ program
   .description('Millrace: a distributed event-streaming broker for Node.js')
   .version(VERSION)
   .showHelpAfterError();
-for (const cmd of [devCommand(), brokerCommand(), topicCommand(), produceCommand(), consumeCommand(), clusterCommand()])
+for (const cmd of [
+  devCommand(),
+  brokerCommand(),
+  topicCommand(),
+  produceCommand(),
+  consumeCommand(),
+  clusterCommand(),
+  benchCommand(),
+])
   program.addCommand(cmd);
 
 program

@@ -5,7 +5,7 @@
  * across partitions, in offset order within each.
  */
 import { MillraceError } from '../../protocol/errors.js';
-import { decodeRecordBatches } from '../../protocol/records/index.js';
+import { checkBatch, decodeBatchRecords, newBatchHeader, type RecordHeader } from '../../protocol/records/index.js';
 import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
@@ -32,12 +32,16 @@ interface PartitionState {
   retryAt: number;
 }
 
+/** Shared by every message without headers. Never mutated. */
+const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
+
 const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export class Consumer implements AsyncIterable<ConsumerMessage> {
   private readonly states = new Map<string, PartitionState>();
   private readonly ready: PartitionState[] = [];
-  private readonly inflight = new Set<number>();
+  /** Fetches in flight, by leader and partition group. */
+  private readonly inflight = new Set<string>();
   private readonly opts: Required<ConsumerOptions>;
   private running = false;
   private closed = false;
@@ -58,6 +62,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       maxBytesPerPartition,
       maxBufferedBytesPerPartition: options.maxBufferedBytesPerPartition ?? 2 * maxBytesPerPartition,
       autoOffsetReset: options.autoOffsetReset ?? 'latest',
+      fetchConcurrency: options.fetchConcurrency ?? 4,
     };
   }
 
@@ -164,7 +169,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     while (this.running) {
       await this.resolvePositions();
       const now = Date.now();
-      const byLeader = new Map<number, PartitionState[]>();
+      const groups = new Map<string, { leader: number; states: PartitionState[] }>();
       let waitMs = 1_000;
       for (const s of this.states.values()) {
         if (s.paused || s.position === null || s.bufferedBytes >= this.opts.maxBufferedBytesPerPartition) continue;
@@ -178,15 +183,20 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
           this.ctx.metadata.refresh().catch(() => undefined);
           continue;
         }
-        if (this.inflight.has(leader)) continue;
-        byLeader.set(leader, [...(byLeader.get(leader) ?? []), s]);
+        // A fetch reply is bounded by the NATS max_payload (1 MiB by default), so several
+        // fetches per broker, over disjoint partitions, keep the pipe full.
+        const key = `${leader}:${s.partition % this.opts.fetchConcurrency}`;
+        if (this.inflight.has(key)) continue;
+        const group = groups.get(key) ?? { leader, states: [] };
+        group.states.push(s);
+        groups.set(key, group);
       }
-      for (const [leader, states] of byLeader) {
-        this.inflight.add(leader);
+      for (const [key, { leader, states }] of groups) {
+        this.inflight.add(key);
         void this.fetchFrom(leader, states)
           .catch((err: unknown) => this.fail(err as Error))
           .finally(() => {
-            this.inflight.delete(leader);
+            this.inflight.delete(key);
             this.kick();
           });
       }
@@ -317,26 +327,43 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   /** Decodes fetched batches (copied once: the NATS buffer is not ours to keep) into the partition's buffer. */
   private accept(s: PartitionState, from: number, records: Uint8Array): void {
     const data = Buffer.from(records);
-    const { batches, tail } = decodeRecordBatches(data);
-    if (tail?.kind === 'corrupt')
-      throw new MillraceError('CORRUPT_MESSAGE', `${s.topic}-${s.partition} at offset ${s.position}: ${tail.message}`);
     const wasEmpty = s.buffer.length === s.bufferHead;
-    for (const b of batches) {
-      for (const r of b.records) {
-        if (r.offset < from) continue;
-        const headers: Record<string, Buffer | null> = {};
-        for (const h of r.headers) headers[h.key] = h.value;
-        s.buffer.push({
-          topic: s.topic,
-          partition: s.partition,
-          offset: BigInt(r.offset),
-          timestamp: r.timestamp,
-          key: r.key,
-          value: r.value,
-          headers,
-        });
+    const { topic, partition } = s;
+    const make = (
+      offset: number,
+      timestamp: number,
+      key: Buffer | null,
+      value: Buffer | null,
+      headers: RecordHeader[],
+    ): ConsumerMessage => {
+      let h = NO_HEADERS;
+      if (headers.length > 0) {
+        h = {};
+        for (const header of headers) h[header.key] = header.value;
       }
-      s.position = Math.max(s.position ?? 0, b.header.baseOffset + b.header.lastOffsetDelta + 1);
+      return { topic, partition, offset: BigInt(offset), timestamp, key, value, headers: h };
+    };
+    const header = newBatchHeader();
+    const fromOffset = BigInt(from);
+    for (let pos = 0; pos < data.length; pos += header.sizeInBytes) {
+      const problem = checkBatch(data, pos, data.length, header);
+      if (problem?.kind === 'truncated') break;
+      if (problem)
+        throw new MillraceError(
+          'CORRUPT_MESSAGE',
+          `${topic}-${partition} at byte ${pos} of a fetch from offset ${from}: ${problem.message}`,
+        );
+      let messages: ConsumerMessage[];
+      try {
+        messages = decodeBatchRecords(data, pos, header, make);
+      } catch (err) {
+        throw new MillraceError(
+          'CORRUPT_MESSAGE',
+          `${topic}-${partition} batch at offset ${header.baseOffset}: ${(err as Error).message}`,
+        );
+      }
+      for (const m of messages) if (m.offset >= fromOffset) s.buffer.push(m);
+      s.position = Math.max(s.position ?? 0, header.baseOffset + header.lastOffsetDelta + 1);
     }
     s.bufferedBytes += data.length;
     if (wasEmpty && s.buffer.length > s.bufferHead) this.ready.push(s);

@@ -74,14 +74,17 @@ function approximateSize(r: RecordInput): number {
   return n;
 }
 
+const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
+
 function toHeaders(h: HeadersInput | undefined): RecordHeader[] {
-  if (!h) return [];
+  if (!h) return NO_HEADERS;
   const entries = Array.isArray(h) ? h.map((e) => [e.key, e.value] as const) : Object.entries(h);
   return entries.map(([key, value]) => ({ key, value: toBuffer(value, `header '${key}'`) }));
 }
 
 export class Producer {
-  private readonly queues = new Map<string, PartitionQueue>();
+  /** Per topic, the queue of each partition (indexed by partition: no key string per record). */
+  private readonly queues = new Map<string, PartitionQueue[]>();
   private readonly sticky = new Map<string, number>();
   private readonly inflightByBroker = new Map<number, number>();
   private readonly acks: number;
@@ -184,12 +187,7 @@ export class Producer {
     send: PendingSend,
     slot: number,
   ): void {
-    const key = `${topic}\u0000${partition}`;
-    let q = this.queues.get(key);
-    if (!q) {
-      q = { topic, partition, open: null, ready: [], inflight: false };
-      this.queues.set(key, q);
-    }
+    const q = this.queueFor(topic, partition);
     if (q.open && q.open.builder.sizeInBytes + approx > MAX_BATCH_BYTES) this.closeBatch(q);
     if (!q.open)
       q.open = new ProducerBatch(
@@ -224,7 +222,7 @@ export class Producer {
     this.lingerTimer = null;
     const now = Date.now();
     let pendingOpen = false;
-    for (const q of this.queues.values()) {
+    for (const q of this.allQueues()) {
       if (!q.open) continue;
       if (now - q.open.createdAt >= this.opts.lingerMs) this.closeBatch(q);
       else pendingOpen = true;
@@ -251,7 +249,7 @@ export class Producer {
       err instanceof MillraceError
         ? err
         : new MillraceError('NETWORK_EXCEPTION', String((err as Error)?.message ?? err));
-    for (const q of this.queues.values()) {
+    for (const q of this.allQueues()) {
       if (q.inflight) continue;
       for (const batch of q.ready.splice(0).reverse()) this.retryOrFail(batch, e);
     }
@@ -259,7 +257,7 @@ export class Producer {
   }
 
   private async drain(): Promise<void> {
-    if (![...this.queues.values()].some((q) => q.ready.length > 0 && !q.inflight)) return;
+    if (![...this.allQueues()].some((q) => q.ready.length > 0 && !q.inflight)) return;
     const nc = await this.ctx.connection();
     const limit = maxPayload(nc) - REQUEST_ENVELOPE_BYTES;
     const now = Date.now();
@@ -267,7 +265,7 @@ export class Producer {
     const bytes = new Map<number, number>();
     let missingLeader = false;
     let earliestRetry = Infinity;
-    for (const q of this.queues.values()) {
+    for (const q of this.allQueues()) {
       const batch = q.ready[0];
       if (!batch || q.inflight) continue;
       if (batch.notBefore > now) {
@@ -295,8 +293,26 @@ export class Producer {
     } else if (earliestRetry < Infinity) this.scheduleDrain(earliestRetry);
   }
 
+  private queueFor(topic: string, partition: number): PartitionQueue {
+    let byPartition = this.queues.get(topic);
+    if (!byPartition) {
+      byPartition = [];
+      this.queues.set(topic, byPartition);
+    }
+    let q = byPartition[partition];
+    if (!q) {
+      q = { topic, partition, open: null, ready: [], inflight: false };
+      byPartition[partition] = q;
+    }
+    return q;
+  }
+
   private queueOf(batch: ProducerBatch): PartitionQueue {
-    return this.queues.get(`${batch.topic}\u0000${batch.partition}`)!;
+    return this.queueFor(batch.topic, batch.partition);
+  }
+
+  private *allQueues(): Generator<PartitionQueue> {
+    for (const byPartition of this.queues.values()) for (const q of byPartition) if (q) yield q;
   }
 
   private async sendTo(leader: number, batches: ProducerBatch[]): Promise<void> {
@@ -407,7 +423,7 @@ export class Producer {
       clearTimeout(this.lingerTimer);
       this.lingerTimer = null;
     }
-    for (const q of this.queues.values()) this.closeBatch(q);
+    for (const q of this.allQueues()) this.closeBatch(q);
     if (this.outstanding === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }

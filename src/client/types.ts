@@ -83,6 +83,8 @@ export interface ConsumerOptions {
   maxBufferedBytesPerPartition?: number;
   /** Where to start when the position is out of range (auto.offset.reset). */
   autoOffsetReset?: 'earliest' | 'latest' | 'none';
+  /** Concurrent fetches per broker, each over its own share of the partitions. */
+  fetchConcurrency?: number;
 }
 
 export interface TopicPartitionOffset {

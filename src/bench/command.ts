@@ -1,0 +1,95 @@
+/** `millrace bench produce|consume|e2e`: as kafka-producer-perf-test and `nats bench` do. */
+import { Command, Option } from 'commander';
+import { Millrace, type Acks, type CompressionName } from '../client/index.js';
+import { integer, print } from '../cli/common.js';
+import { consumeWorkload, e2eWorkload, produceWorkload, startBenchCluster, type WorkloadOptions } from './workloads.js';
+
+interface BenchFlags {
+  nats?: string;
+  cluster: string;
+  records: number;
+  recordSize: number;
+  partitions: number;
+  replicationFactor: number;
+  acks: string;
+  producers: number;
+  batchSize: number;
+  lingerMs: number;
+  compression: string;
+  throughput: number;
+  brokers: number;
+}
+
+export function benchCommand(): Command {
+  const bench = new Command('bench').description('measure produce, consume and end-to-end performance; prints JSON');
+  for (const kind of ['produce', 'consume', 'e2e'] as const) {
+    bench
+      .command(kind)
+      .description(`${kind} benchmark (starts its own nats-server and broker processes unless --nats is given)`)
+      .option('--nats <urls>', 'an existing cluster (default: start one)')
+      .option('--cluster <name>', 'cluster name with --nats', 'millrace')
+      .option('--brokers <n>', 'brokers to start when no --nats', integer('--brokers', 1), 1)
+      .option('--records <n>', 'records', integer('--records', 1), 2_000_000)
+      .option('--record-size <bytes>', 'value bytes per record', integer('--record-size', 0), 100)
+      .option('--partitions <n>', 'partitions of the bench topic', integer('--partitions', 1), 8)
+      .option('--replication-factor <n>', 'replication factor', integer('--replication-factor', 1), 1)
+      .addOption(new Option('--acks <acks>', 'acks').choices(['0', '1', 'all']).default('1'))
+      .option('--producers <n>', 'concurrent producers', integer('--producers', 1), 1)
+      .option('--batch-size <bytes>', 'producer batch.size', integer('--batch-size', 1), 256 * 1024)
+      .option('--linger-ms <ms>', 'producer linger.ms', integer('--linger-ms', 0), 5)
+      .addOption(
+        new Option('--compression <codec>', 'producer compression')
+          .choices(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+          .default('none'),
+      )
+      .option(
+        '--throughput <records/s>',
+        'offered load (0: as fast as possible)',
+        integer('--throughput', 0),
+        kind === 'e2e' ? 20_000 : 0,
+      )
+      .action(async (flags: BenchFlags) => {
+        const own = flags.nats ? null : await startBenchCluster(flags.brokers);
+        const client = new Millrace({
+          servers: flags.nats ?? own!.nats,
+          cluster: own?.cluster ?? flags.cluster,
+          clientId: `millrace-bench-${kind}`,
+        });
+        const o: WorkloadOptions = {
+          records: flags.records,
+          recordSize: flags.recordSize,
+          partitions: flags.partitions,
+          replicationFactor: flags.replicationFactor,
+          acks: (flags.acks === 'all' ? 'all' : Number(flags.acks)) as Acks,
+          producers: flags.producers,
+          batchSize: flags.batchSize,
+          lingerMs: flags.lingerMs,
+          compression: flags.compression as CompressionName,
+          throughput: flags.throughput,
+        };
+        try {
+          const topic = `bench-${kind}-${Date.now()}`;
+          await client
+            .admin()
+            .createTopics({ topics: [{ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor }] });
+          let result: Record<string, unknown>;
+          if (kind === 'produce') result = await produceWorkload(client, topic, o);
+          else if (kind === 'consume') {
+            await produceWorkload(client, topic, { ...o, acks: 1, throughput: 0 });
+            result = await consumeWorkload(client, topic, o.partitions, o.records, o.recordSize);
+          } else result = await e2eWorkload(client, topic, o);
+          print(
+            JSON.stringify(
+              { bench: kind, ...o, acks: flags.acks, brokers: own ? flags.brokers : 'external', ...result },
+              null,
+              2,
+            ),
+          );
+        } finally {
+          await client.close();
+          await own?.stop();
+        }
+      });
+  }
+  return bench;
+}

@@ -1,0 +1,222 @@
+/**
+ * Benchmark workloads over a running cluster (or one this module starts: a nats-server and a
+ * `millrace broker` child process, so broker and client do not share an event loop). Every
+ * figure is printed as JSON by the caller.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Millrace, type Acks, type CompressionName } from '../client/index.js';
+import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
+
+export interface BenchCluster {
+  nats: string;
+  cluster: string;
+  stop(): Promise<void>;
+}
+
+/** A nats-server and `brokers` broker processes in a temporary directory. */
+export async function startBenchCluster(brokers = 1): Promise<BenchCluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-bench-'));
+  const nats: NatsServerHandle = await startNatsServer({ storeDir: path.join(dir, 'nats') });
+  const cluster = 'bench';
+  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
+  const children: ChildProcess[] = [];
+  await Promise.all(
+    Array.from(
+      { length: brokers },
+      (_, i) =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            [
+              cli,
+              'broker',
+              '--id',
+              String(i + 1),
+              '--nats',
+              nats.url,
+              '--cluster',
+              cluster,
+              '--data-dir',
+              path.join(dir, `b${i + 1}`),
+              '--log-level',
+              'info',
+            ],
+            {
+              stdio: ['ignore', 'pipe', 'inherit'],
+            },
+          );
+          children.push(child);
+          let buffered = '';
+          child.stdout!.setEncoding('utf8');
+          child.stdout!.on('data', (d: string) => {
+            buffered += d;
+            if (buffered.includes('"msg":"running"')) {
+              child.stdout!.removeAllListeners('data');
+              child.stdout!.resume();
+              resolve();
+            }
+          });
+          child.once('exit', (code) => reject(new Error(`broker ${i + 1} exited with ${code} during start`)));
+        }),
+    ),
+  );
+  return {
+    nats: nats.url,
+    cluster,
+    async stop() {
+      await Promise.all(
+        children.map(
+          (c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM')))),
+        ),
+      );
+      await nats.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface WorkloadOptions {
+  records: number;
+  recordSize: number;
+  partitions: number;
+  replicationFactor: number;
+  acks: Acks;
+  producers: number;
+  batchSize: number;
+  lingerMs: number;
+  compression: CompressionName;
+  /** Records per second to offer (0: as fast as possible): latency is measured at a set rate. */
+  throughput: number;
+}
+
+export function percentiles(samples: number[]): { p50: number; p99: number; p999: number; max: number } {
+  const sorted = Float64Array.from(samples).sort();
+  const at = (q: number): number =>
+    sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(3) : 0;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
+}
+
+const SEND_CHUNK = 1_000;
+
+/** Produces `records` values of `recordSize` bytes; latency is per send() call of SEND_CHUNK records. */
+export async function produceWorkload(
+  client: Millrace,
+  topic: string,
+  o: WorkloadOptions,
+): Promise<Record<string, unknown>> {
+  const value = Buffer.alloc(o.recordSize, 0x61);
+  const latencies: number[] = [];
+  const perProducer = Math.ceil(o.records / o.producers);
+  const chunk = o.throughput > 0 ? Math.max(1, Math.min(SEND_CHUNK, Math.floor(o.throughput / 1000))) : SEND_CHUNK;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: o.producers }, async () => {
+      const producer = client.producer({
+        acks: o.acks,
+        batchSize: o.batchSize,
+        lingerMs: o.lingerMs,
+        compression: o.compression,
+      });
+      const outstanding = new Set<Promise<unknown>>();
+      const messages = Array.from({ length: chunk }, () => ({ value }));
+      const startNs = process.hrtime.bigint();
+      for (let sent = 0; sent < perProducer; sent += chunk) {
+        if (o.throughput > 0) {
+          // Open-loop pacing: send each chunk at its scheduled time.
+          const due = startNs + BigInt(Math.round(((sent * o.producers) / o.throughput) * 1e9));
+          const wait = Number(due - process.hrtime.bigint()) / 1e6;
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+        const t0 = process.hrtime.bigint();
+        const p = producer
+          .send({ topic, messages: messages.slice(0, Math.min(chunk, perProducer - sent)) })
+          .then(() => {
+            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            outstanding.delete(p);
+          });
+        outstanding.add(p);
+        if (outstanding.size >= 64) await Promise.race(outstanding);
+      }
+      await Promise.all(outstanding);
+      await producer.flush();
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const total = perProducer * o.producers;
+  return {
+    records: total,
+    seconds: +seconds.toFixed(3),
+    recordsPerSec: Math.round(total / seconds),
+    MBps: +((total * o.recordSize) / 1e6 / seconds).toFixed(1),
+    latencyMs: percentiles(latencies),
+    latencyUnit: `send() of ${chunk} records, from call to acknowledgement`,
+  };
+}
+
+/** Reads every record of `topic` from the beginning. */
+export async function consumeWorkload(
+  client: Millrace,
+  topic: string,
+  partitions: number,
+  records: number,
+  recordSize: number,
+): Promise<Record<string, unknown>> {
+  const consumer = client.consumer({ maxBytesPerPartition: 1024 * 1024, maxWaitMs: 100 });
+  consumer.assign(
+    Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })),
+  );
+  let n = 0;
+  let bytes = 0;
+  const started = process.hrtime.bigint();
+  await consumer.run({
+    eachBatch: ({ batch }) => {
+      n += batch.messages.length;
+      for (const m of batch.messages) bytes += m.value?.length ?? 0;
+      if (n >= records) void consumer.close();
+    },
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return {
+    records: n,
+    seconds: +seconds.toFixed(3),
+    recordsPerSec: Math.round(n / seconds),
+    MBps: +(bytes / 1e6 / seconds).toFixed(1),
+    recordSize,
+  };
+}
+
+/** Produces at a set rate while consuming; latency is record timestamp to consumption. */
+export async function e2eWorkload(
+  client: Millrace,
+  topic: string,
+  o: WorkloadOptions,
+): Promise<Record<string, unknown>> {
+  const consumer = client.consumer({ maxWaitMs: 100 });
+  consumer.assign(
+    Array.from({ length: o.partitions }, (_, partition) => ({ topic, partition, offset: 'latest' as const })),
+  );
+  const latencies: number[] = [];
+  let received = 0;
+  const done = consumer.run({
+    eachBatch: ({ batch }) => {
+      const now = Date.now();
+      for (const m of batch.messages) latencies.push(now - m.timestamp);
+      received += batch.messages.length;
+      if (received >= o.records) void consumer.close();
+    },
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const produced = await produceWorkload(client, topic, o);
+  await Promise.race([done, new Promise((r) => setTimeout(r, 30_000))]);
+  await consumer.close();
+  return {
+    produced,
+    received,
+    endToEndLatencyMs: percentiles(latencies),
+    latencyUnit: 'record timestamp (set at send) to consumption, ms resolution',
+  };
+}
