@@ -15,7 +15,7 @@ import type { MetadataImage } from '../cluster/image.js';
 import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
 import { maxPayload } from '../transport/connection.js';
-import type { RpcServer } from '../transport/rpc.js';
+import type { MessageType, RpcServer } from '../transport/rpc.js';
 import type { HostedPartition, ReplicaManager } from './replica-manager.js';
 
 /** Room left in a reply for everything but record bytes. */
@@ -36,6 +36,27 @@ function countRecords(batches: Buffer): number {
   for (let p = 0; p + RECORD_COUNT + 4 <= batches.length; p += batches.readInt32BE(p + 8) + LOG_OVERHEAD)
     n += batches.readInt32BE(p + RECORD_COUNT);
   return n;
+}
+
+/** Runs `fn` for each requested partition at its leader replica; any error becomes that partition's error fields. */
+function perPartition<P extends { partition?: number | null }, R>(
+  replicas: ReplicaManager,
+  image: MetadataImage,
+  topics: Array<{ name?: string | null; partitions?: P[] | null }>,
+  fn: (hp: HostedPartition, p: P, partition: number) => R,
+  failed: (partition: number, error: { errorCode: number; errorMessage: string }) => R,
+): Array<{ name: string | null | undefined; partitions: R[] }> {
+  return topics.map((t) => ({
+    name: t.name,
+    partitions: (t.partitions ?? []).map((p) => {
+      const partition = p.partition ?? 0;
+      try {
+        return fn(replicas.leaderFor(image, t.name ?? '', partition), p, partition);
+      } catch (err) {
+        return failed(partition, errorOf(err));
+      }
+    }),
+  }));
 }
 
 export interface HandlerContext {
@@ -71,38 +92,18 @@ export class BrokerHandlers {
     rpc.handle('list_offsets', api('list_offsets'), wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) =>
       this.listOffsets(r),
     );
-    rpc.handle('create_topics', api('create_topics'), wire.CreateTopicsRequest, wire.CreateTopicsResponse, (r) =>
-      this.ctx.controller.call(
-        'create_topics',
-        wire.CreateTopicsRequest,
-        r,
-        wire.CreateTopicsResponse,
-        ADMIN_TIMEOUT_MS,
-      ),
-    );
-    rpc.handle('delete_topics', api('delete_topics'), wire.DeleteTopicsRequest, wire.DeleteTopicsResponse, (r) =>
-      this.ctx.controller.call(
-        'delete_topics',
-        wire.DeleteTopicsRequest,
-        r,
-        wire.DeleteTopicsResponse,
-        ADMIN_TIMEOUT_MS,
-      ),
-    );
-    rpc.handle(
-      'create_partitions',
-      api('create_partitions'),
-      wire.CreatePartitionsRequest,
-      wire.CreatePartitionsResponse,
-      (r) =>
-        this.ctx.controller.call(
-          'create_partitions',
-          wire.CreatePartitionsRequest,
-          r,
-          wire.CreatePartitionsResponse,
-          ADMIN_TIMEOUT_MS,
-        ),
-    );
+    // Admin requests are forwarded to the active controller (as KIP-590 forwarding does).
+    const forward = <Req, Res>(
+      name: 'create_topics' | 'delete_topics' | 'create_partitions',
+      reqType: MessageType<Req, Req>,
+      resType: MessageType<Res, Res>,
+    ): void =>
+      rpc.handle(name, api(name), reqType, resType, (r) =>
+        this.ctx.controller.call(name, reqType, r, resType, ADMIN_TIMEOUT_MS),
+      );
+    forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse);
+    forward('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse);
+    forward('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse);
   }
 
   metadata(req: millrace.MetadataRequest): millrace.IMetadataResponse {
@@ -143,33 +144,29 @@ export class BrokerHandlers {
       throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1 (all), got ${req.acks}`);
     }
     const image = this.ctx.image();
-    const topics = req.topics.map((t) => ({
-      name: t.name,
-      partitions: (t.partitions ?? []).map((p) => {
-        const partition = p.partition ?? 0;
-        try {
-          const hp = this.ctx.replicas.leaderFor(image, t.name ?? '', partition);
-          const records = p.records as Buffer;
-          const info = hp.log.appendAsLeader(records, hp.leaderEpoch);
-          hp.appended();
-          this.warnIfUnreplicated(image, hp, req.acks);
-          void hp.log
-            .flushIfDue()
-            .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
-          this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
-          this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
-          return {
-            partition,
-            errorCode: 0,
-            baseOffset: info.firstOffset,
-            logAppendTime: info.logAppendTime,
-            logStartOffset: hp.log.logStartOffset,
-          };
-        } catch (err) {
-          return { partition, ...errorOf(err), baseOffset: -1 };
-        }
-      }),
-    }));
+    const topics = perPartition<millrace.IProducePartition, millrace.IProducePartitionResponse>(
+      this.ctx.replicas,
+      image,
+      req.topics,
+      (hp, p, partition) => {
+        const info = hp.log.appendAsLeader(p.records as Buffer, hp.leaderEpoch);
+        hp.appended();
+        this.warnIfUnreplicated(image, hp, req.acks);
+        void hp.log
+          .flushIfDue()
+          .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
+        this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
+        this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
+        return {
+          partition,
+          errorCode: 0,
+          baseOffset: info.firstOffset,
+          logAppendTime: info.logAppendTime,
+          logStartOffset: hp.log.logStartOffset,
+        };
+      },
+      (partition, error) => ({ partition, ...error, baseOffset: -1 }),
+    );
     return req.acks === 0 ? null : { topics };
   }
 
@@ -239,75 +236,70 @@ export class BrokerHandlers {
     const image = this.ctx.image();
     let bytes = 0;
     let error = false;
-    const topics = req.topics.map((t) => ({
-      name: t.name,
-      partitions: (t.partitions ?? []).map((p) => {
-        const partition = p.partition ?? 0;
-        try {
-          const hp = this.ctx.replicas.leaderFor(image, t.name ?? '', partition);
-          if (p.currentLeaderEpoch != null && p.currentLeaderEpoch >= 0) {
-            if (p.currentLeaderEpoch < hp.leaderEpoch)
-              throw new MillraceError(
-                'FENCED_LEADER_EPOCH',
-                `leader epoch ${p.currentLeaderEpoch} is older than ${hp.leaderEpoch}`,
-              );
-            if (p.currentLeaderEpoch > hp.leaderEpoch)
-              throw new MillraceError(
-                'UNKNOWN_LEADER_EPOCH',
-                `leader epoch ${p.currentLeaderEpoch} is newer than ${hp.leaderEpoch}`,
-              );
-          }
-          const room = maxBytes - bytes;
-          const partMax = Math.min(
-            p.partitionMaxBytes && p.partitionMaxBytes > 0 ? p.partitionMaxBytes : 1024 * 1024,
-            room,
-          );
-          // KIP-74: the first partition with data gets at least one whole batch.
-          const read =
-            partMax > 0 || bytes === 0
-              ? hp.log.read(Number(p.fetchOffset ?? 0), Math.max(partMax, 1), hp.highWatermark, bytes === 0)
-              : null;
-          const records = read?.records ?? Buffer.alloc(0);
-          bytes += records.length;
-          return {
-            partition,
-            errorCode: 0,
-            highWatermark: hp.highWatermark,
-            logStartOffset: hp.log.logStartOffset,
-            logEndOffset: hp.log.logEndOffset,
-            records,
-          };
-        } catch (err) {
-          error = true;
-          return { partition, ...errorOf(err), highWatermark: -1, logStartOffset: -1, logEndOffset: -1 };
+    const topics = perPartition<millrace.IFetchPartition, millrace.IFetchPartitionResponse>(
+      this.ctx.replicas,
+      image,
+      req.topics,
+      (hp, p, partition) => {
+        if (p.currentLeaderEpoch != null && p.currentLeaderEpoch >= 0) {
+          if (p.currentLeaderEpoch < hp.leaderEpoch)
+            throw new MillraceError(
+              'FENCED_LEADER_EPOCH',
+              `leader epoch ${p.currentLeaderEpoch} is older than ${hp.leaderEpoch}`,
+            );
+          if (p.currentLeaderEpoch > hp.leaderEpoch)
+            throw new MillraceError(
+              'UNKNOWN_LEADER_EPOCH',
+              `leader epoch ${p.currentLeaderEpoch} is newer than ${hp.leaderEpoch}`,
+            );
         }
-      }),
-    }));
+        const room = maxBytes - bytes;
+        const partMax = Math.min(
+          p.partitionMaxBytes && p.partitionMaxBytes > 0 ? p.partitionMaxBytes : 1024 * 1024,
+          room,
+        );
+        // KIP-74: the first partition with data gets at least one whole batch.
+        const read =
+          partMax > 0 || bytes === 0
+            ? hp.log.read(Number(p.fetchOffset ?? 0), Math.max(partMax, 1), hp.highWatermark, bytes === 0)
+            : null;
+        const records = read?.records ?? Buffer.alloc(0);
+        bytes += records.length;
+        return {
+          partition,
+          errorCode: 0,
+          highWatermark: hp.highWatermark,
+          logStartOffset: hp.log.logStartOffset,
+          logEndOffset: hp.log.logEndOffset,
+          records,
+        };
+      },
+      (partition, e) => {
+        error = true;
+        return { partition, ...e, highWatermark: -1, logStartOffset: -1, logEndOffset: -1 };
+      },
+    );
     return { response: { topics }, bytes, error };
   }
 
   listOffsets(req: millrace.ListOffsetsRequest): millrace.IListOffsetsResponse {
     const image = this.ctx.image();
-    return {
-      topics: req.topics.map((t) => ({
-        name: t.name,
-        partitions: (t.partitions ?? []).map((p) => {
-          const partition = p.partition ?? 0;
-          try {
-            const hp = this.ctx.replicas.leaderFor(image, t.name ?? '', partition);
-            const timestamp = Number(p.timestamp ?? LATEST_TIMESTAMP);
-            // Consumers see up to the high watermark, so "latest" is the high watermark.
-            const found =
-              timestamp === LATEST_TIMESTAMP
-                ? { offset: hp.highWatermark, timestamp: -1 }
-                : hp.log.offsetForTimestamp(timestamp);
-            const offset = found === null ? -1 : Math.min(found.offset, hp.highWatermark);
-            return { partition, errorCode: 0, offset, timestamp: found?.timestamp ?? -1, leaderEpoch: hp.leaderEpoch };
-          } catch (err) {
-            return { partition, ...errorOf(err), offset: -1, timestamp: -1 };
-          }
-        }),
-      })),
-    };
+    const topics = perPartition<millrace.IListOffsetsPartition, millrace.IListOffsetsPartitionResponse>(
+      this.ctx.replicas,
+      image,
+      req.topics,
+      (hp, p, partition) => {
+        const timestamp = Number(p.timestamp ?? LATEST_TIMESTAMP);
+        // Consumers see up to the high watermark, so "latest" is the high watermark.
+        const found =
+          timestamp === LATEST_TIMESTAMP
+            ? { offset: hp.highWatermark, timestamp: -1 }
+            : hp.log.offsetForTimestamp(timestamp);
+        const offset = found === null ? -1 : Math.min(found.offset, hp.highWatermark);
+        return { partition, errorCode: 0, offset, timestamp: found?.timestamp ?? -1, leaderEpoch: hp.leaderEpoch };
+      },
+      (partition, error) => ({ partition, ...error, offset: -1, timestamp: -1 }),
+    );
+    return { topics };
   }
 }

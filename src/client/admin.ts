@@ -5,10 +5,8 @@ import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { request, type MessageType } from '../transport/rpc.js';
 import type { ClientContext } from './context.js';
+import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { ClusterDescription, NewTopic, TopicDescription } from './types.js';
-
-const EARLIEST = -2;
-const LATEST = -1;
 
 function firstError(results: millrace.ITopicResult[], ignore: string[] = []): MillraceError | null {
   const failed = results.filter(
@@ -195,25 +193,8 @@ export class Admin {
           return;
         }
         try {
-          const nc = await this.ctx.connection();
-          const res = await request(
-            nc,
-            subjects.brokerApi(this.ctx.cluster, leader, 'list_offsets'),
-            wire.ListOffsetsRequest,
-            {
-              replicaId: -1,
-              topics: [
-                {
-                  name: topic,
-                  partitions: partitions.map((partition) => ({ partition, timestamp, currentLeaderEpoch: -1 })),
-                },
-              ],
-            },
-            wire.ListOffsetsResponse,
-            this.ctx.requestTimeoutMs,
-          );
-          for (const p of res.topics[0]?.partitions ?? []) {
-            out.set(p.partition ?? 0, p.errorCode ? (p.errorMessage ?? 'error') : BigInt(p.offset ?? -1));
+          for (const [p, o] of await listOffsets(this.ctx, leader, topic, partitions, timestamp)) {
+            out.set(p, typeof o === 'number' ? BigInt(o) : o.detail);
           }
         } catch (err) {
           for (const p of partitions) out.set(p, (err as Error).message);

@@ -11,10 +11,8 @@ import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { request } from '../transport/rpc.js';
 import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
+import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { ConsumerBatch, ConsumerMessage, ConsumerOptions, OffsetSpec, TopicPartitionOffset } from './types.js';
-
-const EARLIEST = -2;
-const LATEST = -1;
 
 interface PartitionState {
   topic: string;
@@ -218,33 +216,11 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
           await this.ctx.metadata.partitionsOf(s.topic);
           const leader = this.ctx.metadata.leader(s.topic, s.partition);
           if (leader < 0) throw new MillraceError('LEADER_NOT_AVAILABLE', `${s.topic}-${s.partition} has no leader`);
-          const nc = await this.ctx.connection();
-          const res = await request(
-            nc,
-            subjects.brokerApi(this.ctx.cluster, leader, 'list_offsets'),
-            wire.ListOffsetsRequest,
-            {
-              replicaId: -1,
-              topics: [
-                {
-                  name: s.topic,
-                  partitions: [
-                    {
-                      partition: s.partition,
-                      timestamp: s.reset === 'earliest' ? EARLIEST : LATEST,
-                      currentLeaderEpoch: -1,
-                    },
-                  ],
-                },
-              ],
-            },
-            wire.ListOffsetsResponse,
-            this.ctx.requestTimeoutMs,
-          );
-          const p = res.topics[0]?.partitions?.[0];
-          if (!p) throw new MillraceError('UNKNOWN_SERVER_ERROR', 'empty ListOffsets response');
-          if (p.errorCode) throw MillraceError.fromCode(p.errorCode, p.errorMessage ?? '');
-          if (s.generation === generation && s.position === null) s.position = Number(p.offset);
+          const result = (
+            await listOffsets(this.ctx, leader, s.topic, [s.partition], s.reset === 'earliest' ? EARLIEST : LATEST)
+          ).get(s.partition)!;
+          if (result instanceof MillraceError) throw result;
+          if (s.generation === generation && s.position === null) s.position = result;
         } catch (err) {
           if (err instanceof MillraceError && !err.retriable) throw err;
           if (needsMetadataRefresh(err)) await this.ctx.metadata.refresh([s.topic]).catch(() => undefined);

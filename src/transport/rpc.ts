@@ -132,14 +132,7 @@ export async function request<ReqI, Res>(
   responseType: MessageType<unknown, Res>,
   timeoutMs: number,
 ): Promise<Res> {
-  const data = requestType.encode(message).finish();
-  const limit = maxPayload(nc);
-  if (data.length > limit) {
-    throw new MillraceError(
-      'RECORD_LIST_TOO_LARGE',
-      `request of ${data.length} bytes exceeds the NATS max_payload of ${limit}`,
-    );
-  }
+  const data = encodeWithinPayload(nc, requestType, message);
   let reply: Msg;
   try {
     reply = await nc.request(subject, data, { timeout: timeoutMs });
@@ -172,6 +165,16 @@ export function publish<ReqI>(
   requestType: MessageType<ReqI, unknown>,
   message: ReqI,
 ): void {
+  const data = encodeWithinPayload(nc, requestType, message);
+  nc.publish(subject, data);
+}
+
+/** Encodes a request, refusing one the server would reject for exceeding its max_payload. */
+function encodeWithinPayload<ReqI>(
+  nc: NatsConnection,
+  requestType: MessageType<ReqI, unknown>,
+  message: ReqI,
+): Uint8Array {
   const data = requestType.encode(message).finish();
   const limit = maxPayload(nc);
   if (data.length > limit) {
@@ -180,5 +183,5 @@ export function publish<ReqI>(
       `request of ${data.length} bytes exceeds the NATS max_payload of ${limit}`,
     );
   }
-  nc.publish(subject, data);
+  return data;
 }
