@@ -22,6 +22,8 @@ const partitionSetup = setup({
       | ({ type: 'BECOME_LEADER' } & RoleEvent)
       | ({ type: 'BECOME_FOLLOWER' } & RoleEvent)
       | { type: 'GO_OFFLINE' }
+      | { type: 'DIVERGED' }
+      | { type: 'TRUNCATED' }
       | { type: 'STOP' },
   },
   actions: {
@@ -70,8 +72,14 @@ export const partitionMachine = partitionSetup.createMachine({
     Leader: {
       on: { BECOME_LEADER: [{ guard: 'newer', target: 'Leader', reenter: true, actions: leaderActions }, {}] },
     },
+    // A follower fetches; when the leader reports a diverging epoch it truncates, then fetches again.
     Follower: {
+      initial: 'Fetching',
       on: { BECOME_FOLLOWER: [{ guard: 'newer', target: 'Follower', reenter: true, actions: followerActions }, {}] },
+      states: {
+        Fetching: { on: { DIVERGED: 'Truncating' } },
+        Truncating: { on: { TRUNCATED: 'Fetching' } },
+      },
     },
     Stopped: { type: 'final' },
   },

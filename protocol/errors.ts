@@ -103,11 +103,13 @@ export const ErrorCodes = {
   UNSTABLE_OFFSET_COMMIT: spec(88, true),
   THROTTLING_QUOTA_EXCEEDED: spec(89, true),
   PRODUCER_FENCED: spec(90),
+  INVALID_UPDATE_VERSION: spec(95),
   UNKNOWN_TOPIC_ID: spec(100, true),
   DUPLICATE_BROKER_REGISTRATION: spec(101),
   BROKER_ID_NOT_REGISTERED: spec(102),
   INCONSISTENT_TOPIC_ID: spec(103, true),
   INCONSISTENT_CLUSTER_ID: spec(104),
+  INELIGIBLE_REPLICA: spec(107),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ErrorCodes;

@@ -4,14 +4,16 @@
  */
 export type BrokerApi =
   'metadata' | 'produce' | 'fetch' | 'list_offsets' | 'create_topics' | 'delete_topics' | 'create_partitions';
-export type ControllerApi = 'register_broker' | 'heartbeat' | 'create_topics' | 'delete_topics' | 'create_partitions';
+export type ControllerApi =
+  'register_broker' | 'heartbeat' | 'create_topics' | 'delete_topics' | 'create_partitions' | 'alter_partition';
+export type InternalApi = 'replica_fetch';
 
 export const subjects = {
   /** Bootstrap metadata: a queue group of every broker. */
   metadata: (cluster: string): string => `mr.${cluster}.metadata`,
   brokerApi: (cluster: string, brokerId: number, api: BrokerApi): string =>
     `mr.${cluster}.broker.${brokerId}.api.${api}`,
-  brokerInternal: (cluster: string, brokerId: number, api: string): string =>
+  brokerInternal: (cluster: string, brokerId: number, api: InternalApi): string =>
     `mr.${cluster}.broker.${brokerId}.internal.${api}`,
   /** Controller RPCs carry the epoch: a zombie controller hears nothing. */
   controller: (cluster: string, epoch: number, api: ControllerApi): string =>

@@ -22,7 +22,8 @@ import { RpcServer } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
 import type { BrokerConfig } from './config.js';
 import { BrokerHandlers } from './handlers.js';
-import { ReplicaManager } from './replica-manager.js';
+import { ReplicaFetcherManager } from './replica-fetcher.js';
+import { ReplicaManager, type HostedPartition } from './replica-manager.js';
 
 const CONTROLLER_RPC_TIMEOUT_MS = 5_000;
 
@@ -30,6 +31,7 @@ export class Broker {
   private lifecycle!: Actor<typeof brokerLifecycleMachine>;
   private logs: LogManager | null = null;
   private replicas: ReplicaManager | null = null;
+  private fetchers: ReplicaFetcherManager | null = null;
   private rpc: RpcServer | null = null;
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
   private stopped!: Promise<void>;
@@ -103,6 +105,11 @@ export class Broker {
     return this.lifecycle.getSnapshot().value;
   }
 
+  /** A partition replica hosted here (for inspection: describe, tests). */
+  hosted(topic: string, partition: number): HostedPartition | undefined {
+    return this.replicas?.get(topic, partition);
+  }
+
   private onImage(image: MetadataImage): void {
     this.replicas?.reconcile(image);
   }
@@ -132,7 +139,44 @@ export class Broker {
             logger: this.logger,
           });
           this.logs.startBackgroundTasks();
-          this.replicas = new ReplicaManager(config.id, this.logs, config.logDefaults, this.logger);
+          this.fetchers = new ReplicaFetcherManager({
+            nc: this.nc,
+            cluster: config.cluster,
+            brokerId: config.id,
+            brokerEpoch: () => this.lifecycle.getSnapshot().context.brokerEpoch ?? -1,
+            requestTimeoutMs: CONTROLLER_RPC_TIMEOUT_MS,
+            logger: this.logger,
+          });
+          const fetchers = this.fetchers;
+          this.replicas = new ReplicaManager(
+            {
+              brokerId: config.id,
+              lagTimeMaxMs: config.replicaLagTimeMaxMs,
+              minInsyncReplicas: config.minInsyncReplicas,
+              logger: this.logger,
+              onFollowerChange: (hp) => fetchers.update(hp),
+              alterIsr: async (hp, newIsr) => {
+                const res = await controllerClient.call(
+                  'alter_partition',
+                  wire.AlterPartitionRequest,
+                  {
+                    brokerId: config.id,
+                    brokerEpoch: this.lifecycle.getSnapshot().context.brokerEpoch ?? -1,
+                    topic: hp.topic,
+                    partition: hp.partition,
+                    leaderEpoch: hp.leaderEpoch,
+                    partitionEpoch: hp.partitionEpoch,
+                    newIsr,
+                  },
+                  wire.AlterPartitionResponse,
+                  CONTROLLER_RPC_TIMEOUT_MS,
+                );
+                return { isr: res.isr, partitionEpoch: res.partitionEpoch };
+              },
+            },
+            this.logs,
+            config.logDefaults,
+          );
           this.replicas.reconcile(this.loader.image);
           this.rpc = new RpcServer(this.nc, this.logger, (api, error, seconds) =>
             this.metrics.observeRequest(api, error, seconds),
@@ -216,6 +260,7 @@ export class Broker {
 
   private async release(clean: boolean): Promise<void> {
     await this.rpc?.close();
+    await this.fetchers?.stop();
     this.replicas?.stop();
     if (clean) await this.logs?.close();
     await (clean ? this.controller.stop() : this.controller.halt());

@@ -25,6 +25,10 @@ export const brokerConfigSchema = z
     /** broker.heartbeat.interval.ms (Kafka: 2000). */
     heartbeatIntervalMs: z.coerce.number().int().min(50).default(500),
     controlledShutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
+    /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
+    replicaLagTimeMaxMs: z.coerce.number().int().min(100).default(30_000),
+    /** min.insync.replicas broker default (topics may override). */
+    minInsyncReplicas: z.coerce.number().int().min(1).default(1),
     metadataReplicas: z.coerce.number().int().min(1).max(5).default(1),
     /** num.partitions */
     defaultPartitions: z.coerce.number().int().min(1).default(1),

@@ -71,8 +71,6 @@ export interface HandlerContext {
 }
 
 export class BrokerHandlers {
-  private readonly warnedUnreplicated = new Set<string>();
-
   constructor(private readonly ctx: HandlerContext) {}
 
   register(rpc: RpcServer): void {
@@ -88,7 +86,14 @@ export class BrokerHandlers {
     );
     rpc.handle('metadata', api('metadata'), wire.MetadataRequest, wire.MetadataResponse, (r) => this.metadata(r));
     rpc.handle('produce', api('produce'), wire.ProduceRequest, wire.ProduceResponse, (r) => this.produce(r));
-    rpc.handle('fetch', api('fetch'), wire.FetchRequest, wire.FetchResponse, (r) => this.fetch(r));
+    rpc.handle('fetch', api('fetch'), wire.FetchRequest, wire.FetchResponse, (r) => this.fetch(r, false));
+    rpc.handle(
+      'replica_fetch',
+      subjects.brokerInternal(cluster, brokerId, 'replica_fetch'),
+      wire.FetchRequest,
+      wire.FetchResponse,
+      (r) => this.fetch(r, true),
+    );
     rpc.handle('list_offsets', api('list_offsets'), wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) =>
       this.listOffsets(r),
     );
@@ -139,57 +144,64 @@ export class BrokerHandlers {
     };
   }
 
-  produce(req: millrace.ProduceRequest): millrace.IProduceResponse | null {
+  async produce(req: millrace.ProduceRequest): Promise<millrace.IProduceResponse | null> {
     if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
       throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1 (all), got ${req.acks}`);
     }
     const image = this.ctx.image();
-    const topics = perPartition<millrace.IProducePartition, millrace.IProducePartitionResponse>(
+    const timeoutMs = req.timeoutMs > 0 ? req.timeoutMs : 30_000;
+    const topics = perPartition<
+      millrace.IProducePartition,
+      millrace.IProducePartitionResponse | Promise<millrace.IProducePartitionResponse>
+    >(
       this.ctx.replicas,
       image,
       req.topics,
       (hp, p, partition) => {
+        if (req.acks === -1 && hp.isr.length < hp.minInsync) {
+          throw new MillraceError(
+            'NOT_ENOUGH_REPLICAS',
+            `${hp.topic}-${partition} has ${hp.isr.length} in-sync replicas, fewer than min.insync.replicas ${hp.minInsync}`,
+          );
+        }
         const info = hp.log.appendAsLeader(p.records as Buffer, hp.leaderEpoch);
         hp.appended();
-        this.warnIfUnreplicated(image, hp, req.acks);
         void hp.log
           .flushIfDue()
           .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
         this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
         this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
-        return {
+        const ok = {
           partition,
           errorCode: 0,
           baseOffset: info.firstOffset,
           logAppendTime: info.logAppendTime,
           logStartOffset: hp.log.logStartOffset,
         };
+        if (req.acks !== -1) return ok;
+        // acks=all: answer once every in-sync replica has the batch (the high watermark passes it).
+        return hp.awaitCommit(info.lastOffset + 1, timeoutMs).then(
+          () => ok,
+          (err: unknown) => ({ partition, ...errorOf(err), baseOffset: info.firstOffset }),
+        );
       },
       (partition, error) => ({ partition, ...error, baseOffset: -1 }),
     );
-    return req.acks === 0 ? null : { topics };
+    if (req.acks === 0) return null;
+    return {
+      topics: await Promise.all(
+        topics.map(async (t) => ({ name: t.name, partitions: await Promise.all(t.partitions) })),
+      ),
+    };
   }
 
-  /** Replication arrives with follower fetching; until then a multi-replica ISR is led alone. */
-  private warnIfUnreplicated(image: MetadataImage, hp: HostedPartition, acks: number): void {
-    const key = `${hp.topic}-${hp.partition}`;
-    if (acks !== -1 || this.warnedUnreplicated.has(key)) return;
-    const p = image.topics.get(hp.topic)?.partitions[hp.partition];
-    if (p && p.isr.length > 1) {
-      this.warnedUnreplicated.add(key);
-      this.ctx.logger.warn(
-        { topic: hp.topic, partition: hp.partition, isr: p.isr },
-        'acks=all answered by the leader alone: follower replication is not implemented yet',
-      );
-    }
-  }
-
-  async fetch(req: millrace.FetchRequest): Promise<millrace.IFetchResponse> {
+  /** A consumer fetch (reads below the high watermark) or a follower's (to the log end, KIP-320 divergence). */
+  async fetch(req: millrace.FetchRequest, replica: boolean): Promise<millrace.IFetchResponse> {
     const limit = maxPayload(this.ctx.nc) - ENVELOPE_BYTES;
     const maxBytes = Math.min(req.maxBytes > 0 ? req.maxBytes : 50 * 1024 * 1024, limit);
     const minBytes = Math.max(req.minBytes, 0);
     const build = (): { response: millrace.IFetchResponse; bytes: number; error: boolean } =>
-      this.readFetch(req, maxBytes);
+      this.readFetch(req, maxBytes, replica);
     let result = build();
     if (result.bytes >= minBytes || result.error || req.maxWaitMs <= 0 || minBytes === 0)
       return this.sent(result.response);
@@ -213,7 +225,7 @@ export class BrokerHandlers {
       }, req.maxWaitMs);
       for (const hp of watched) hp.waiters.add(wake);
     });
-    return this.sent(result.response);
+    return replica ? result.response : this.sent(result.response);
   }
 
   private sent(response: millrace.IFetchResponse): millrace.IFetchResponse {
@@ -229,9 +241,15 @@ export class BrokerHandlers {
     return response;
   }
 
+  /**
+   * Reads a fetch's partitions. `error` means "answer now" (an error or a divergence). For a
+   * follower, the fetch offset is its log end: recorded before reading, so the high watermark and
+   * the ISR follow it.
+   */
   private readFetch(
     req: millrace.FetchRequest,
     maxBytes: number,
+    replica: boolean,
   ): { response: millrace.IFetchResponse; bytes: number; error: boolean } {
     const image = this.ctx.image();
     let bytes = 0;
@@ -241,28 +259,62 @@ export class BrokerHandlers {
       image,
       req.topics,
       (hp, p, partition) => {
-        if (p.currentLeaderEpoch != null && p.currentLeaderEpoch >= 0) {
-          if (p.currentLeaderEpoch < hp.leaderEpoch)
-            throw new MillraceError(
-              'FENCED_LEADER_EPOCH',
-              `leader epoch ${p.currentLeaderEpoch} is older than ${hp.leaderEpoch}`,
+        const fetchOffset = Number(p.fetchOffset ?? 0);
+        const epoch = p.currentLeaderEpoch ?? -1;
+        if (replica && !hp.replicas.includes(req.replicaId)) {
+          throw new MillraceError(
+            'NOT_LEADER_OR_FOLLOWER',
+            `broker ${req.replicaId} is not a replica of ${hp.topic}-${partition}`,
+          );
+        }
+        if (epoch >= 0 && epoch < hp.leaderEpoch)
+          throw new MillraceError('FENCED_LEADER_EPOCH', `leader epoch ${epoch} is older than ${hp.leaderEpoch}`);
+        if (epoch > hp.leaderEpoch)
+          throw new MillraceError('UNKNOWN_LEADER_EPOCH', `leader epoch ${epoch} is newer than ${hp.leaderEpoch}`);
+        if (replica) {
+          const lastFetchedEpoch = p.lastFetchedEpoch ?? -1;
+          if (lastFetchedEpoch >= 0) {
+            const end = hp.log.leaderEpochCache.endOffsetFor(lastFetchedEpoch, hp.log.logEndOffset);
+            if (end.epoch >= 0 && (end.epoch < lastFetchedEpoch || end.endOffset < fetchOffset)) {
+              error = true;
+              return {
+                partition,
+                errorCode: 0,
+                highWatermark: hp.highWatermark,
+                logStartOffset: hp.log.logStartOffset,
+                logEndOffset: hp.log.logEndOffset,
+                diverging: true,
+                divergingEpoch: end.epoch,
+                divergingEndOffset: end.endOffset,
+              };
+            }
+          }
+          if (fetchOffset < hp.log.logStartOffset || fetchOffset > hp.log.logEndOffset) {
+            error = true;
+            const e = new MillraceError(
+              'OFFSET_OUT_OF_RANGE',
+              `follower offset ${fetchOffset} is outside [${hp.log.logStartOffset}, ${hp.log.logEndOffset}]`,
             );
-          if (p.currentLeaderEpoch > hp.leaderEpoch)
-            throw new MillraceError(
-              'UNKNOWN_LEADER_EPOCH',
-              `leader epoch ${p.currentLeaderEpoch} is newer than ${hp.leaderEpoch}`,
-            );
+            return {
+              partition,
+              errorCode: e.code,
+              errorMessage: e.detail,
+              highWatermark: hp.highWatermark,
+              logStartOffset: hp.log.logStartOffset,
+              logEndOffset: hp.log.logEndOffset,
+            };
+          }
+          hp.followerFetched(req.replicaId, fetchOffset);
         }
         const room = maxBytes - bytes;
         const partMax = Math.min(
           p.partitionMaxBytes && p.partitionMaxBytes > 0 ? p.partitionMaxBytes : 1024 * 1024,
           room,
         );
-        // KIP-74: the first partition with data gets at least one whole batch.
+        // KIP-74: the first partition with data gets at least one whole batch. Followers read to the log end.
+        const bound = replica ? hp.log.logEndOffset : hp.highWatermark;
         const read =
-          partMax > 0 || bytes === 0
-            ? hp.log.read(Number(p.fetchOffset ?? 0), Math.max(partMax, 1), hp.highWatermark, bytes === 0)
-            : null;
+          partMax > 0 || bytes === 0 ? hp.log.read(fetchOffset, Math.max(partMax, 1), bound, bytes === 0) : null;
         const records = read?.records ?? Buffer.alloc(0);
         bytes += records.length;
         return {

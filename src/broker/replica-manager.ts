@@ -1,55 +1,112 @@
 /**
  * The partitions this broker hosts. Each has a partition actor holding its role and leader
- * epoch, reconciled against every metadata image; the data path reads the role from a plain
- * field the actor's actions set, so no event is sent per request.
+ * epoch, reconciled against every metadata image; the data path reads plain fields the actor's
+ * actions set, so no event is sent per request. As leader, a partition tracks its followers
+ * (one replica-tracker actor each), asks the controller to change its ISR, advances the high
+ * watermark and completes acks=all produces; as follower, a replica fetcher feeds it.
  */
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
 import { partitionMachine } from '../../actors/partition.js';
+import { replicaTrackerMachine } from '../../actors/replica-tracker.js';
 import { MillraceError } from '../../protocol/errors.js';
 import type { MetadataImage } from '../cluster/image.js';
-import { topicLogConfig } from '../cluster/topic-config.js';
+import type { PartitionRecord } from '../cluster/records.js';
+import { minInsyncReplicas, topicLogConfig } from '../cluster/topic-config.js';
 import type { Log } from '../storage/log.js';
 import { tpKey, type LogManager } from '../storage/log-manager.js';
+
+export interface ReplicationSettings {
+  brokerId: number;
+  /** replica.lag.time.max.ms */
+  lagTimeMaxMs: number;
+  /** min.insync.replicas broker default */
+  minInsyncReplicas: number;
+  /** Sends AlterPartition to the controller; resolves with the committed ISR and partition epoch. */
+  alterIsr: (hp: HostedPartition, newIsr: number[]) => Promise<{ isr: number[]; partitionEpoch: number }>;
+  /** Called when a partition's follower role or leader changes, for the replica fetchers. */
+  onFollowerChange: (hp: HostedPartition) => void;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** What the leader knows of one follower, from its fetches (Kafka's Replica state). */
+interface FollowerProgress {
+  /** Its log end offset: the offset of its last fetch; -1 until it fetches in this epoch. */
+  logEndOffset: number;
+  lastCaughtUpMs: number;
+  lastFetchLeaderLogEndOffset: number;
+  lastFetchMs: number;
+  tracker: Actor<typeof replicaTrackerMachine>;
+}
+
+interface DelayedProduce {
+  requiredOffset: number;
+  resolve: () => void;
+  reject: (err: MillraceError) => void;
+  timer: NodeJS.Timeout;
+}
 
 export class HostedPartition {
   isLeader = false;
   leaderEpoch = -1;
-  /** Offsets below it are committed. With one replica in the ISR it follows the log end. */
-  highWatermark = 0;
+  leader = -1;
+  highWatermark: number;
+  replicas: number[] = [];
+  isr: number[] = [];
+  partitionEpoch = -1;
+  minInsync = 1;
   /** Long-poll fetches waiting for data on this partition. */
   readonly waiters = new Set<() => void>();
   readonly actor: Actor<typeof partitionMachine>;
+  private readonly followers = new Map<number, FollowerProgress>();
+  private readonly delayed = new Set<DelayedProduce>();
+  /** The ISR of an AlterPartition in flight: counted for the high watermark until it commits. */
+  private inFlightIsr: number[] | null = null;
+  /** The leader epoch whose followers are being tracked (-1: not leading). */
+  private trackingEpoch = -1;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
     readonly log: Log,
-    logger: Logger,
+    private readonly settings: ReplicationSettings,
   ) {
-    this.highWatermark = log.logEndOffset;
+    this.now = settings.now ?? Date.now;
+    this.highWatermark = log.logStartOffset;
+    const logger = settings.logger;
     this.actor = createActor(
       partitionMachine.provide({
         actions: {
+          // Role fields only: the leader's work (trackers are actors) starts in apply(), outside any action.
           becameLeader: (_, { leaderEpoch }) => {
             this.isLeader = true;
             this.leaderEpoch = leaderEpoch;
-            // A new leader records its epoch at its log end (KIP-101).
-            this.log.leaderEpochCache.assign(leaderEpoch, this.log.logEndOffset);
-            this.highWatermark = this.log.logEndOffset;
-            logger.info({ topic, partition, leaderEpoch, logEndOffset: this.log.logEndOffset }, 'became leader');
+            this.leader = settings.brokerId;
           },
           becameFollower: (_, { leaderEpoch, leader }) => {
-            this.isLeader = false;
+            this.stopLeading(
+              new MillraceError('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} moved to broker ${leader}`),
+            );
             this.leaderEpoch = leaderEpoch;
+            this.leader = leader;
             logger.info({ topic, partition, leaderEpoch, leader }, 'became follower');
+            settings.onFollowerChange(this);
           },
           wentOffline: () => {
-            this.isLeader = false;
+            this.stopLeading(new MillraceError('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} is offline`));
+            this.leader = -1;
             logger.warn({ topic, partition }, 'partition offline: no live in-sync replica can lead');
+            settings.onFollowerChange(this);
           },
           stopped: () => {
-            this.isLeader = false;
+            this.stopLeading(
+              new MillraceError('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} is no longer hosted here`),
+            );
+            this.leader = -1;
+            settings.onFollowerChange(this);
           },
         },
       }),
@@ -58,10 +115,241 @@ export class HostedPartition {
     this.actor.start();
   }
 
-  /** After an append: the high watermark moves (one-replica ISR) and waiting fetches wake. */
-  appended(): void {
-    this.highWatermark = this.log.logEndOffset;
+  /** Applies the partition's record from a metadata image: ISR, replicas, then the role. */
+  apply(p: PartitionRecord, minInsync: number): void {
+    this.replicas = p.replicas;
+    if (p.partitionEpoch >= this.partitionEpoch) {
+      this.isr = p.isr;
+      this.partitionEpoch = p.partitionEpoch;
+    }
+    this.minInsync = minInsync;
+    const me = this.settings.brokerId;
+    if (p.leader === me) this.actor.send({ type: 'BECOME_LEADER', leaderEpoch: p.leaderEpoch, leader: p.leader });
+    else if (p.leader === -1) this.actor.send({ type: 'GO_OFFLINE' });
+    else this.actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: p.leaderEpoch, leader: p.leader });
+    if (this.isLeader && this.trackingEpoch !== this.leaderEpoch) this.startLeading();
+    if (this.isLeader) {
+      this.syncIsr();
+      this.maybeAdvanceHighWatermark();
+    }
+  }
+
+  get isFollower(): boolean {
+    return !this.isLeader && this.leader >= 0 && this.leader !== this.settings.brokerId;
+  }
+
+  /** The work of a new leadership: record the epoch, track followers, tell the fetchers. */
+  private startLeading(): void {
+    this.trackingEpoch = this.leaderEpoch;
+    // A new leader records its epoch at its log end (KIP-101).
+    this.log.leaderEpochCache.assign(this.leaderEpoch, this.log.logEndOffset);
+    this.startTracking();
+    this.settings.logger.info(
+      {
+        topic: this.topic,
+        partition: this.partition,
+        leaderEpoch: this.leaderEpoch,
+        logEndOffset: this.log.logEndOffset,
+        isr: this.isr,
+      },
+      'became leader',
+    );
+    this.maybeAdvanceHighWatermark();
+    this.settings.onFollowerChange(this);
+  }
+
+  private startTracking(): void {
+    for (const f of this.followers.values()) f.tracker.stop();
+    this.followers.clear();
+    for (const r of this.replicas) {
+      if (r === this.settings.brokerId) continue;
+      const progress: FollowerProgress = {
+        logEndOffset: -1,
+        lastCaughtUpMs: this.isr.includes(r) ? this.now() : 0,
+        lastFetchLeaderLogEndOffset: -1,
+        lastFetchMs: 0,
+        tracker: createActor(
+          replicaTrackerMachine.provide({
+            actions: {
+              fellBehind: (_, { follower }) => {
+                this.settings.logger.warn(
+                  { topic: this.topic, partition: this.partition, follower },
+                  'follower fell out of sync',
+                );
+                this.syncIsr();
+              },
+              caughtUp: (_, { follower }) => {
+                this.settings.logger.info(
+                  { topic: this.topic, partition: this.partition, follower },
+                  'follower caught up',
+                );
+                this.syncIsr();
+              },
+            },
+          }),
+          {
+            input: {
+              follower: r,
+              lagTimeMaxMs: this.settings.lagTimeMaxMs,
+              inSync: this.isr.includes(r),
+              lagging: () => this.now() - progress.lastCaughtUpMs > this.settings.lagTimeMaxMs,
+            },
+          },
+        ),
+      };
+      this.followers.set(r, progress);
+      progress.tracker.start();
+    }
+  }
+
+  private stopLeading(reason: MillraceError): void {
+    this.isLeader = false;
+    this.trackingEpoch = -1;
+    for (const f of this.followers.values()) f.tracker.stop();
+    this.followers.clear();
+    this.inFlightIsr = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const d of this.delayed) {
+      clearTimeout(d.timer);
+      d.reject(reason);
+    }
+    this.delayed.clear();
     for (const wake of [...this.waiters]) wake();
+  }
+
+  /** After an append: waiting fetches wake (followers among them) and the high watermark may move. */
+  appended(): void {
+    this.maybeAdvanceHighWatermark();
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /**
+   * A follower fetched from `fetchOffset` (its log end). Kafka's rule: it is caught up at this
+   * fetch if it reached the leader's log end, or at the previous fetch if it reached the log end
+   * the leader had then.
+   */
+  followerFetched(follower: number, fetchOffset: number): void {
+    const f = this.followers.get(follower);
+    if (!f) return;
+    const now = this.now();
+    const leaderEnd = this.log.logEndOffset;
+    if (fetchOffset >= leaderEnd) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, now);
+    else if (fetchOffset >= f.lastFetchLeaderLogEndOffset && f.lastFetchLeaderLogEndOffset >= 0)
+      f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, f.lastFetchMs);
+    f.lastFetchLeaderLogEndOffset = leaderEnd;
+    f.lastFetchMs = now;
+    f.logEndOffset = fetchOffset;
+    // Back into the ISR once it has reached the high watermark within the lag time (KIP-497's rule, simplified).
+    if (
+      !this.isr.includes(follower) &&
+      fetchOffset >= this.highWatermark &&
+      now - f.lastCaughtUpMs <= this.settings.lagTimeMaxMs
+    ) {
+      f.tracker.send({ type: 'CAUGHT_UP' });
+    }
+    this.maybeAdvanceHighWatermark();
+  }
+
+  /** The ISR the high watermark waits for: committed plus any expansion in flight. */
+  private maximalIsr(): number[] {
+    return this.inFlightIsr ? [...new Set([...this.isr, ...this.inFlightIsr])] : this.isr;
+  }
+
+  /** High watermark = least log end over the ISR; it never moves back. */
+  maybeAdvanceHighWatermark(): void {
+    if (!this.isLeader) return;
+    let hw = this.log.logEndOffset;
+    for (const r of this.maximalIsr()) {
+      if (r === this.settings.brokerId) continue;
+      const f = this.followers.get(r);
+      if (!f || f.logEndOffset < 0) return; // an ISR member not heard from in this epoch holds it
+      hw = Math.min(hw, f.logEndOffset);
+    }
+    if (hw <= this.highWatermark) return;
+    this.highWatermark = hw;
+    for (const d of [...this.delayed]) {
+      if (d.requiredOffset > hw) continue;
+      this.delayed.delete(d);
+      clearTimeout(d.timer);
+      if (this.isr.length < this.minInsync) {
+        d.reject(
+          new MillraceError(
+            'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+            `${this.topic}-${this.partition} has ${this.isr.length} in-sync replicas, fewer than min.insync.replicas ${this.minInsync}`,
+          ),
+        );
+      } else d.resolve();
+    }
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** acks=all: resolves when the high watermark reaches `requiredOffset`, or fails after `timeoutMs`. */
+  awaitCommit(requiredOffset: number, timeoutMs: number): Promise<void> {
+    if (this.highWatermark >= requiredOffset) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const d: DelayedProduce = {
+        requiredOffset,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.delayed.delete(d);
+          reject(
+            new MillraceError(
+              'REQUEST_TIMED_OUT',
+              `${this.topic}-${this.partition}: the in-sync replicas did not reach offset ${requiredOffset} within ${timeoutMs} ms`,
+            ),
+          );
+        }, timeoutMs),
+      };
+      this.delayed.add(d);
+    });
+  }
+
+  /** Brings the controller's ISR in line with the trackers, one AlterPartition at a time. */
+  private syncIsr(): void {
+    if (!this.isLeader || this.inFlightIsr || this.retryTimer) return;
+    const me = this.settings.brokerId;
+    const wanted = this.replicas.filter(
+      (r) => r === me || this.followers.get(r)?.tracker.getSnapshot().value === 'InSync',
+    );
+    if (wanted.length === this.isr.length && wanted.every((r) => this.isr.includes(r))) return;
+    this.inFlightIsr = wanted;
+    const epoch = this.leaderEpoch;
+    this.settings.alterIsr(this, wanted).then(
+      (committed) => {
+        if (!this.isLeader || this.leaderEpoch !== epoch) return;
+        this.inFlightIsr = null;
+        if (committed.partitionEpoch > this.partitionEpoch) {
+          this.isr = committed.isr;
+          this.partitionEpoch = committed.partitionEpoch;
+        }
+        this.maybeAdvanceHighWatermark();
+        this.syncIsr();
+      },
+      (err: unknown) => {
+        this.inFlightIsr = null;
+        this.settings.logger.warn(
+          { topic: this.topic, partition: this.partition, wanted, err: (err as Error).message },
+          'ISR change refused; retrying',
+        );
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.syncIsr();
+        }, 500);
+      },
+    );
+  }
+
+  /** As follower: the high watermark the leader reported, bounded by this log's end. */
+  followHighWatermark(leaderHighWatermark: number): void {
+    const hw = Math.min(leaderHighWatermark, this.log.logEndOffset);
+    if (hw > this.highWatermark) this.highWatermark = hw;
+    if (this.highWatermark > this.log.logEndOffset) this.highWatermark = this.log.logEndOffset;
+  }
+
+  stop(): void {
+    this.actor.send({ type: 'STOP' });
   }
 }
 
@@ -69,10 +357,9 @@ export class ReplicaManager {
   private readonly hosted = new Map<string, HostedPartition>();
 
   constructor(
-    private readonly brokerId: number,
+    private readonly settings: ReplicationSettings,
     private readonly logs: LogManager,
     private readonly logDefaults: Record<string, string>,
-    private readonly logger: Logger,
   ) {}
 
   get(topic: string, partition: number): HostedPartition | undefined {
@@ -89,7 +376,7 @@ export class ReplicaManager {
     }
     throw new MillraceError(
       'NOT_LEADER_OR_FOLLOWER',
-      `broker ${this.brokerId} does not lead ${topic}-${partition} (leader ${t.partitions[partition]!.leader})`,
+      `broker ${this.settings.brokerId} does not lead ${topic}-${partition} (leader ${t.partitions[partition]!.leader})`,
     );
   }
 
@@ -99,37 +386,36 @@ export class ReplicaManager {
 
   /** Brings hosted replicas in line with `image`: create, change role, stop and delete. */
   reconcile(image: MetadataImage): void {
+    const me = this.settings.brokerId;
     const wanted = new Set<string>();
     for (const topic of image.topics.values()) {
-      const config = topicLogConfig({ ...this.logDefaults, ...topic.configs });
+      const configs = { ...this.logDefaults, ...topic.configs };
+      const config = topicLogConfig(configs);
+      const minInsync = minInsyncReplicas(configs, this.settings.minInsyncReplicas);
       for (const p of topic.partitions) {
-        if (!p.replicas.includes(this.brokerId)) continue;
+        if (!p.replicas.includes(me)) continue;
         const key = tpKey({ topic: topic.name, partition: p.partition });
         wanted.add(key);
         let hp = this.hosted.get(key);
         if (!hp) {
           const log = this.logs.getOrCreate({ topic: topic.name, partition: p.partition }, config);
-          hp = new HostedPartition(topic.name, p.partition, log, this.logger);
+          hp = new HostedPartition(topic.name, p.partition, log, this.settings);
           this.hosted.set(key, hp);
         }
         hp.log.config = config;
-        if (p.leader === this.brokerId)
-          hp.actor.send({ type: 'BECOME_LEADER', leaderEpoch: p.leaderEpoch, leader: p.leader });
-        else if (p.leader === -1) hp.actor.send({ type: 'GO_OFFLINE' });
-        else hp.actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: p.leaderEpoch, leader: p.leader });
+        hp.apply(p, minInsync);
       }
     }
     for (const [key, hp] of this.hosted) {
       if (wanted.has(key)) continue;
-      hp.actor.send({ type: 'STOP' });
+      hp.stop();
       this.hosted.delete(key);
-      for (const wake of hp.waiters) wake();
       this.logs.delete({ topic: hp.topic, partition: hp.partition });
-      this.logger.info({ topic: hp.topic, partition: hp.partition }, 'replica removed: log deleted');
+      this.settings.logger.info({ topic: hp.topic, partition: hp.partition }, 'replica removed: log deleted');
     }
   }
 
   stop(): void {
-    for (const hp of this.hosted.values()) hp.actor.send({ type: 'STOP' });
+    for (const hp of this.hosted.values()) hp.stop();
   }
 }

@@ -153,6 +153,13 @@ class ActiveController {
       wire.CreatePartitionsResponse,
       (r) => this.serialized(() => this.createPartitions(r)),
     );
+    this.rpc.handle(
+      'controller.alter_partition',
+      s('alter_partition'),
+      wire.AlterPartitionRequest,
+      wire.AlterPartitionResponse,
+      (r) => this.serialized(() => this.alterPartition(r)),
+    );
     await this.nc.flush();
     this.logger.info(
       { epoch: this.epoch, brokers: this.image.brokers.size, topics: this.image.topics.size },
@@ -298,10 +305,18 @@ class ActiveController {
       await this.commit(() => this.writer.put(keys.broker(brokerId), { ...rec, fenced: true, shuttingDown }));
     }
     const live = liveBrokers(this.image, brokerId);
-    await this.updatePartitions((p) => {
+    await this.updatePartitions((p, topic) => {
       if (!p.replicas.includes(brokerId)) return p;
-      const isr = p.isr.includes(brokerId) && p.isr.length > 1 ? p.isr.filter((r) => r !== brokerId) : p.isr;
-      const leader = p.leader === brokerId ? electLeader({ ...p, isr }, live) : p.leader;
+      let isr = p.isr.includes(brokerId) && p.isr.length > 1 ? p.isr.filter((r) => r !== brokerId) : p.isr;
+      let leader = p.leader === brokerId ? electLeader({ ...p, isr }, live) : p.leader;
+      if (leader === -1 && p.leader === brokerId && topic.configs['unclean.leader.election.enable'] === 'true') {
+        // Unclean: an out-of-sync replica leads, accepting the loss of what it lacks.
+        leader = p.replicas.find((r) => live.has(r)) ?? -1;
+        if (leader !== -1) {
+          isr = [leader];
+          this.logger.warn({ topic: topic.name, partition: p.partition, leader }, 'unclean leader election');
+        }
+      }
       if (leader === p.leader && isr === p.isr) return p;
       return {
         ...p,
@@ -311,6 +326,56 @@ class ActiveController {
         partitionEpoch: p.partitionEpoch + 1,
       };
     });
+  }
+
+  /**
+   * An ISR change from a partition leader (AlterPartition): accepted only from the current
+   * leader at the current leader and partition epochs; replicas added must be live.
+   */
+  private async alterPartition(req: millrace.AlterPartitionRequest): Promise<millrace.IAlterPartitionResponse> {
+    const broker = this.image.brokers.get(req.brokerId);
+    if (!broker || broker.epoch !== req.brokerEpoch)
+      throw new MillraceError(
+        'STALE_BROKER_EPOCH',
+        `broker ${req.brokerId} epoch ${req.brokerEpoch} is not registered`,
+      );
+    const topic = this.image.topics.get(req.topic);
+    const p = topic?.partitions[req.partition];
+    if (!topic || !p)
+      throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `${req.topic}-${req.partition} does not exist`);
+    if (p.leader !== req.brokerId)
+      throw new MillraceError(
+        'NOT_LEADER_OR_FOLLOWER',
+        `broker ${req.brokerId} does not lead ${req.topic}-${req.partition}`,
+      );
+    if (req.leaderEpoch !== p.leaderEpoch)
+      throw new MillraceError(
+        'FENCED_LEADER_EPOCH',
+        `leader epoch ${req.leaderEpoch} is not the current ${p.leaderEpoch}`,
+      );
+    if (req.partitionEpoch !== p.partitionEpoch) {
+      throw new MillraceError(
+        'INVALID_UPDATE_VERSION',
+        `partition epoch ${req.partitionEpoch} is not the current ${p.partitionEpoch}`,
+      );
+    }
+    const wanted = new Set(req.newIsr);
+    if (!wanted.has(req.brokerId) || [...wanted].some((r) => !p.replicas.includes(r))) {
+      throw new MillraceError(
+        'INVALID_REQUEST',
+        `ISR [${req.newIsr.join(',')}] must hold the leader and only replicas of ${req.topic}-${req.partition}`,
+      );
+    }
+    const live = liveBrokers(this.image);
+    const ineligible = [...wanted].filter((r) => !p.isr.includes(r) && !live.has(r));
+    if (ineligible.length)
+      throw new MillraceError('INELIGIBLE_REPLICA', `replicas ${ineligible.join(',')} are fenced or shutting down`);
+    const isr = p.replicas.filter((r) => wanted.has(r));
+    const next: PartitionRecord = { ...p, isr, partitionEpoch: p.partitionEpoch + 1 };
+    const partitions = topic.partitions.map((x) => (x.partition === p.partition ? next : x));
+    await this.commit(() => this.writer.put(keys.topic(topic.name), { ...topic, partitions }));
+    this.logger.info({ topic: topic.name, partition: p.partition, isr, was: p.isr }, 'ISR changed');
+    return { leaderEpoch: next.leaderEpoch, partitionEpoch: next.partitionEpoch, isr };
   }
 
   private async controlledShutdown(brokerId: number): Promise<void> {
@@ -324,11 +389,21 @@ class ActiveController {
   private async unfence(brokerId: number): Promise<void> {
     const rec = this.image.brokers.get(brokerId)!;
     await this.commit(() => this.writer.put(keys.broker(brokerId), { ...rec, fenced: false, shuttingDown: false }));
-    await this.updatePartitions((p) =>
-      p.leader === -1 && p.isr.includes(brokerId)
-        ? { ...p, leader: brokerId, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 }
-        : p,
-    );
+    await this.updatePartitions((p, topic) => {
+      if (p.leader !== -1 || !p.replicas.includes(brokerId)) return p;
+      if (p.isr.includes(brokerId))
+        return { ...p, leader: brokerId, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
+      if (topic.configs['unclean.leader.election.enable'] !== 'true') return p;
+      // Unclean: the first replica back leads, accepting the loss of what it lacks.
+      this.logger.warn({ topic: topic.name, partition: p.partition, leader: brokerId }, 'unclean leader election');
+      return {
+        ...p,
+        leader: brokerId,
+        isr: [brokerId],
+        leaderEpoch: p.leaderEpoch + 1,
+        partitionEpoch: p.partitionEpoch + 1,
+      };
+    });
     this.logger.info({ brokerId }, 'broker unfenced');
   }
 

@@ -4,6 +4,7 @@ import { brokerLifecycleMachine, type HeartbeatInput, type HeartbeatResult } fro
 import { brokerSessionMachine } from '../../../actors/broker-session.js';
 import { controllerElectionMachine, type AcquireResult } from '../../../actors/controller-election.js';
 import { partitionMachine } from '../../../actors/partition.js';
+import { replicaTrackerMachine } from '../../../actors/replica-tracker.js';
 
 /** Lets resolved promises (invoked actors) deliver their results. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -209,7 +210,7 @@ describe('partition', () => {
     actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 2, leader: 2 });
     expect(actor.getSnapshot().value).toBe('Leader');
     actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 4, leader: 2 });
-    expect(actor.getSnapshot().value).toBe('Follower');
+    expect(actor.getSnapshot().value).toEqual({ Follower: 'Fetching' });
     expect(actor.getSnapshot().context).toMatchObject({ leaderEpoch: 4, leader: 2 });
     actor.send({ type: 'STOP' });
     expect(actor.getSnapshot().status).toBe('done');
@@ -233,5 +234,51 @@ describe('partition role restatements', () => {
     actor.send({ type: 'GO_OFFLINE' });
     expect(offline).toHaveBeenCalledTimes(1);
     expect(actor.getSnapshot().value).toBe('Offline');
+  });
+});
+
+describe('replica tracker', () => {
+  it('moves a follower out of sync after the lag time and back when it catches up', () => {
+    const clock = new SimulatedClock();
+    let lastCaughtUp = 0;
+    const fell = vi.fn();
+    const caught = vi.fn();
+    const actor = createActor(
+      replicaTrackerMachine.provide({ actions: { fellBehind: (_, p) => fell(p), caughtUp: (_, p) => caught(p) } }),
+      {
+        input: { follower: 3, lagTimeMaxMs: 10_000, inSync: true, lagging: () => clock.now() - lastCaughtUp > 10_000 },
+        clock,
+      },
+    ).start();
+    expect(actor.getSnapshot().value).toBe('InSync');
+    clock.increment(5_000);
+    lastCaughtUp = 5_000;
+    clock.increment(10_000); // checked at 10 s and 15 s: caught up 10 s ago at most
+    expect(fell).not.toHaveBeenCalled();
+    clock.increment(5_000); // 20 s: 15 s since it caught up
+    expect(fell).toHaveBeenCalledWith({ follower: 3 });
+    expect(actor.getSnapshot().value).toBe('OutOfSync');
+    actor.send({ type: 'CAUGHT_UP' });
+    expect(caught).toHaveBeenCalledWith({ follower: 3 });
+    expect(actor.getSnapshot().value).toBe('InSync');
+  });
+
+  it('starts out of sync for a replica outside the ISR', () => {
+    const actor = createActor(replicaTrackerMachine, {
+      input: { follower: 2, lagTimeMaxMs: 1000, inSync: false, lagging: () => true },
+    }).start();
+    expect(actor.getSnapshot().value).toBe('OutOfSync');
+  });
+});
+
+describe('partition follower states', () => {
+  it('truncates on divergence, then fetches', () => {
+    const actor = createActor(partitionMachine, { input: { topic: 't', partition: 0 } }).start();
+    actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 2, leader: 1 });
+    expect(actor.getSnapshot().value).toEqual({ Follower: 'Fetching' });
+    actor.send({ type: 'DIVERGED' });
+    expect(actor.getSnapshot().value).toEqual({ Follower: 'Truncating' });
+    actor.send({ type: 'TRUNCATED' });
+    expect(actor.getSnapshot().value).toEqual({ Follower: 'Fetching' });
   });
 });
