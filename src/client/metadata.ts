@@ -29,14 +29,7 @@ export class MetadataCache {
     if (this.inflight && topics.length === 0) return this.inflight;
     const run = (async () => {
       const nc = await this.nc();
-      const res = await request(
-        nc,
-        subjects.metadata(this.cluster),
-        wire.MetadataRequest,
-        { topics: [...topics], allTopics: topics.length === 0 },
-        wire.MetadataResponse,
-        this.timeoutMs,
-      );
+      const res = await this.ask(nc, topics);
       const live = res.brokers.filter((b) => !b.fenced).map((b) => b.id);
       this.brokers = live.length > 0 ? live : res.brokers.map((b) => b.id);
       for (const t of res.topics) {
@@ -60,6 +53,34 @@ export class MetadataCache {
       return await run;
     } finally {
       if (this.inflight === run) this.inflight = null;
+    }
+  }
+
+  /**
+   * Any broker answers on the metadata queue subject; NATS may pick one that is paused or dying,
+   * so a timed-out attempt is retried (another member will likely answer), as a Kafka client
+   * tries another bootstrap server.
+   */
+  private async ask(nc: NatsConnection, topics: readonly string[]): Promise<millrace.MetadataResponse> {
+    const attemptMs = Math.min(this.timeoutMs, 2_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request(
+          nc,
+          subjects.metadata(this.cluster),
+          wire.MetadataRequest,
+          { topics: [...topics], allTopics: topics.length === 0 },
+          wire.MetadataResponse,
+          attemptMs,
+        );
+      } catch (err) {
+        if (
+          !(err instanceof MillraceError) ||
+          err.errorName !== 'REQUEST_TIMED_OUT' ||
+          attempt * attemptMs >= this.timeoutMs
+        )
+          throw err;
+      }
     }
   }
 

@@ -17,6 +17,7 @@ export function spawnBroker(
   cluster: string,
   dataDir: string,
   extraEnv: Record<string, string> = {},
+  extraArgs: string[] = [],
 ): Promise<BrokerProcess> {
   requireBuild();
   const child = spawn(
@@ -34,6 +35,7 @@ export function spawnBroker(
       dataDir,
       '--metrics-port',
       '0',
+      ...extraArgs,
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],

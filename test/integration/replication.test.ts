@@ -59,11 +59,9 @@ async function restart(brokers: Map<number, TestBroker>, id: number, name: strin
 describe('replication', () => {
   it('RF=3, min.insync.replicas=2, acks=all: survives a leader crash with every acknowledged record at its offset', async () => {
     const { name, client, brokers } = await cluster([1, 2, 3]);
-    await client
-      .admin()
-      .createTopics({
-        topics: [{ topic: 'safe', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
-      });
+    await client.admin().createTopics({
+      topics: [{ topic: 'safe', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
+    });
     const producer = client.producer({ acks: 'all', lingerMs: 1, deliveryTimeoutMs: 30_000 });
     const acked: RecordMetadata[] = [];
     const values: string[] = [];
@@ -116,11 +114,9 @@ describe('replication', () => {
 
   it('refuses acks=all with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas', async () => {
     const { client, brokers } = await cluster([1, 2]);
-    await client
-      .admin()
-      .createTopics({
-        topics: [{ topic: 'strict', numPartitions: 1, replicationFactor: 2, configs: { 'min.insync.replicas': '2' } }],
-      });
+    await client.admin().createTopics({
+      topics: [{ topic: 'strict', numPartitions: 1, replicationFactor: 2, configs: { 'min.insync.replicas': '2' } }],
+    });
     await client.producer({ acks: 'all' }).send({ topic: 'strict', messages: [{ value: 'ok' }] });
     const leader = await leaderOf(client, 'strict');
     const follower = leader === 1 ? 2 : 1;
@@ -143,18 +139,16 @@ describe('replication', () => {
 
   it('KIP-101: a replica with an unreplicated tail rejoins and cuts exactly the divergent part', async () => {
     const { name, client, brokers } = await cluster([1, 2]);
-    await client
-      .admin()
-      .createTopics({
-        topics: [
-          {
-            topic: 'diverge',
-            numPartitions: 1,
-            replicationFactor: 2,
-            configs: { 'unclean.leader.election.enable': 'true' },
-          },
-        ],
-      });
+    await client.admin().createTopics({
+      topics: [
+        {
+          topic: 'diverge',
+          numPartitions: 1,
+          replicationFactor: 2,
+          configs: { 'unclean.leader.election.enable': 'true' },
+        },
+      ],
+    });
     const oldLeader = await leaderOf(client, 'diverge');
     const other = oldLeader === 1 ? 2 : 1;
     const send = (values: string[], acks: 1 | 'all') =>
