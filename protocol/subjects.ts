@@ -3,9 +3,22 @@
  * ones under `internal`, so NATS permissions can keep clients off the latter.
  */
 export type BrokerApi =
-  'metadata' | 'produce' | 'fetch' | 'list_offsets' | 'create_topics' | 'delete_topics' | 'create_partitions';
+  | 'metadata'
+  | 'produce'
+  | 'fetch'
+  | 'list_offsets'
+  | 'create_topics'
+  | 'delete_topics'
+  | 'create_partitions'
+  | 'elect_leaders';
 export type ControllerApi =
-  'register_broker' | 'heartbeat' | 'create_topics' | 'delete_topics' | 'create_partitions' | 'alter_partition';
+  | 'register_broker'
+  | 'heartbeat'
+  | 'create_topics'
+  | 'delete_topics'
+  | 'create_partitions'
+  | 'alter_partition'
+  | 'elect_leaders';
 export type InternalApi = 'replica_fetch';
 
 export const subjects = {

@@ -57,7 +57,18 @@ export class Broker {
           logEndOffset: hp.log.logEndOffset,
           highWatermark: hp.highWatermark,
           leader: hp.isLeader,
+          replicas: hp.replicas.length,
+          isr: hp.isr.length,
+          minInsync: hp.minInsync,
+          followerLag: hp.isLeader ? -1 : hp.followerLag,
         })),
+      () =>
+        controller.isActive
+          ? [...loader.image.topics.values()].reduce(
+              (n, t) => n + t.partitions.filter((p) => p.leader === -1).length,
+              0,
+            )
+          : null,
     );
   }
 
@@ -79,6 +90,8 @@ export class Broker {
         metadataReplicas: config.metadataReplicas,
         defaultPartitions: config.defaultPartitions,
         defaultReplicationFactor: config.defaultReplicationFactor,
+        leaderRebalanceIntervalMs: config.leaderRebalanceIntervalMs,
+        onLeaderElection: (reason) => broker?.metrics.leaderElections.inc({ reason }),
         requestObserver: (api, error, seconds) => broker?.metrics.observeRequest(api, error, seconds),
       },
       log,
@@ -155,6 +168,7 @@ export class Broker {
               minInsyncReplicas: config.minInsyncReplicas,
               logger: this.logger,
               onFollowerChange: (hp) => fetchers.update(hp),
+              onIsrChange: (shrunk) => (shrunk ? this.metrics.isrShrinks : this.metrics.isrExpands).inc(),
               alterIsr: async (hp, newIsr) => {
                 const res = await controllerClient.call(
                   'alter_partition',

@@ -27,6 +27,8 @@ export const brokerConfigSchema = z
     controlledShutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
     /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
     replicaLagTimeMaxMs: z.coerce.number().int().min(100).default(30_000),
+    /** leader.imbalance.check.interval: how often leaders move back to preferred replicas. */
+    leaderRebalanceIntervalMs: z.coerce.number().int().min(1000).default(300_000),
     /** min.insync.replicas broker default (topics may override). */
     minInsyncReplicas: z.coerce.number().int().min(1).default(1),
     metadataReplicas: z.coerce.number().int().min(1).max(5).default(1),

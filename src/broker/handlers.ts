@@ -99,7 +99,7 @@ export class BrokerHandlers {
     );
     // Admin requests are forwarded to the active controller (as KIP-590 forwarding does).
     const forward = <Req, Res>(
-      name: 'create_topics' | 'delete_topics' | 'create_partitions',
+      name: 'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders',
       reqType: MessageType<Req, Req>,
       resType: MessageType<Res, Res>,
     ): void =>
@@ -108,6 +108,7 @@ export class BrokerHandlers {
       );
     forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse);
     forward('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse);
+    forward('elect_leaders', wire.ElectLeadersRequest, wire.ElectLeadersResponse);
     forward('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse);
   }
 
@@ -348,7 +349,14 @@ export class BrokerHandlers {
             ? { offset: hp.highWatermark, timestamp: -1 }
             : hp.log.offsetForTimestamp(timestamp);
         const offset = found === null ? -1 : Math.min(found.offset, hp.highWatermark);
-        return { partition, errorCode: 0, offset, timestamp: found?.timestamp ?? -1, leaderEpoch: hp.leaderEpoch };
+        return {
+          partition,
+          errorCode: 0,
+          offset,
+          timestamp: found?.timestamp ?? -1,
+          leaderEpoch: hp.leaderEpoch,
+          logEndOffset: hp.log.logEndOffset,
+        };
       },
       (partition, error) => ({ partition, ...error, offset: -1, timestamp: -1 }),
     );

@@ -172,6 +172,7 @@ class ReplicaFetcher {
     if (p.logStartOffset > log.logStartOffset && p.logStartOffset <= log.logEndOffset)
       log.maybeIncrementLogStartOffset(p.logStartOffset);
     hp.followHighWatermark(p.highWatermark);
+    hp.followerLag = Math.max(0, p.logEndOffset - log.logEndOffset);
     for (const wake of [...hp.waiters]) wake();
   }
 }

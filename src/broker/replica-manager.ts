@@ -25,6 +25,8 @@ export interface ReplicationSettings {
   /** Sends AlterPartition to the controller; resolves with the committed ISR and partition epoch. */
   alterIsr: (hp: HostedPartition, newIsr: number[]) => Promise<{ isr: number[]; partitionEpoch: number }>;
   /** Called when a partition's follower role or leader changes, for the replica fetchers. */
+  /** Called when an ISR change this leader asked for is committed. */
+  onIsrChange?: (shrunk: boolean) => void;
   onFollowerChange: (hp: HostedPartition) => void;
   logger: Logger;
   now?: () => number;
@@ -56,6 +58,8 @@ export class HostedPartition {
   isr: number[] = [];
   partitionEpoch = -1;
   minInsync = 1;
+  /** As follower: the leader's log end minus ours at the last fetch. */
+  followerLag = -1;
   /** Long-poll fetches waiting for data on this partition. */
   readonly waiters = new Set<() => void>();
   readonly actor: Actor<typeof partitionMachine>;
@@ -321,6 +325,7 @@ export class HostedPartition {
         if (!this.isLeader || this.leaderEpoch !== epoch) return;
         this.inFlightIsr = null;
         if (committed.partitionEpoch > this.partitionEpoch) {
+          this.settings.onIsrChange?.(committed.isr.length < this.isr.length);
           this.isr = committed.isr;
           this.partitionEpoch = committed.partitionEpoch;
         }

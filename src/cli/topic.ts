@@ -64,7 +64,7 @@ export function topicCommand(): Command {
           );
           for (const p of t.partitions) {
             print(
-              `\tPartition: ${p.partition}\tLeader: ${p.leader}\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}\tStartOffset: ${p.earliestOffset ?? '?'}\tHighWatermark: ${p.latestOffset ?? '?'}${p.error ? `\tError: ${p.error}` : ''}`,
+              `\tPartition: ${p.partition}\tLeader: ${p.leader}\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}\tStartOffset: ${p.earliestOffset ?? '?'}\tHighWatermark: ${p.latestOffset ?? '?'}\tLogEndOffset: ${p.logEndOffset ?? '?'}${p.error ? `\tError: ${p.error}` : ''}`,
             );
           }
         }

@@ -6,7 +6,7 @@ import { wire } from '../../protocol/wire.js';
 import { request, type MessageType } from '../transport/rpc.js';
 import type { ClientContext } from './context.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
-import type { ClusterDescription, NewTopic, TopicDescription } from './types.js';
+import type { ClusterDescription, ElectionOutcome, NewTopic, TopicDescription } from './types.js';
 
 function firstError(results: millrace.ITopicResult[], ignore: string[] = []): MillraceError | null {
   const failed = results.filter(
@@ -122,6 +122,26 @@ export class Admin {
     if (!options.validateOnly) await this.waitForLeaders(options.topicPartitions.map((t) => t.topic));
   }
 
+  /**
+   * Preferred leader election: each partition's leadership goes back to its first replica when
+   * that replica is live and in sync. One result per partition considered.
+   */
+  async electLeaders(options: { topics?: string[] } = {}): Promise<ElectionOutcome[]> {
+    const res = await this.call(
+      'elect_leaders',
+      wire.ElectLeadersRequest,
+      { topics: options.topics ?? [] },
+      wire.ElectLeadersResponse,
+    );
+    return res.results.map((r) => ({
+      topic: r.topic,
+      partition: r.partition,
+      leader: r.leader,
+      outcome: r.errorCode ? MillraceError.fromCode(r.errorCode, '').errorName : 'ELECTED',
+      detail: r.errorMessage,
+    }));
+  }
+
   async listTopics(): Promise<string[]> {
     const md = await this.ctx.metadata.refresh();
     return md.topics.map((t) => t.name).sort();
@@ -159,8 +179,11 @@ export class Admin {
         for (const p of t.partitions) {
           const e = earliest.get(p.partition);
           const l = latest.get(p.partition);
-          if (typeof e === 'bigint') p.earliestOffset = e;
-          if (typeof l === 'bigint') p.latestOffset = l;
+          if (typeof e === 'object') p.earliestOffset = e.offset;
+          if (typeof l === 'object') {
+            p.latestOffset = l.offset;
+            p.logEndOffset = l.logEndOffset;
+          }
           const err = typeof e === 'string' ? e : typeof l === 'string' ? l : undefined;
           if (err) (p as { error?: string }).error = err;
         }
@@ -177,15 +200,18 @@ export class Admin {
     const offsets = await this.offsets(topic, timestamp);
     return [...offsets].map(([partition, o]) => {
       if (typeof o === 'string') throw new MillraceError('LEADER_NOT_AVAILABLE', o);
-      return { partition, offset: o };
+      return { partition, offset: o.offset };
     });
   }
 
-  private async offsets(topic: string, timestamp: number): Promise<Map<number, bigint | string>> {
+  private async offsets(
+    topic: string,
+    timestamp: number,
+  ): Promise<Map<number, { offset: bigint; logEndOffset: bigint } | string>> {
     const parts = await this.ctx.metadata.partitionsOf(topic);
     const byLeader = new Map<number, number[]>();
     for (const p of parts) byLeader.set(p.leader, [...(byLeader.get(p.leader) ?? []), p.partition]);
-    const out = new Map<number, bigint | string>();
+    const out = new Map<number, { offset: bigint; logEndOffset: bigint } | string>();
     await Promise.all(
       [...byLeader].map(async ([leader, partitions]) => {
         if (leader < 0) {
@@ -194,7 +220,12 @@ export class Admin {
         }
         try {
           for (const [p, o] of await listOffsets(this.ctx, leader, topic, partitions, timestamp)) {
-            out.set(p, typeof o === 'number' ? BigInt(o) : o.detail);
+            out.set(
+              p,
+              o instanceof MillraceError
+                ? o.detail
+                : { offset: BigInt(o.offset), logEndOffset: BigInt(o.logEndOffset) },
+            );
           }
         } catch (err) {
           for (const p of partitions) out.set(p, (err as Error).message);

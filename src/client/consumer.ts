@@ -220,7 +220,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
             await listOffsets(this.ctx, leader, s.topic, [s.partition], s.reset === 'earliest' ? EARLIEST : LATEST)
           ).get(s.partition)!;
           if (result instanceof MillraceError) throw result;
-          if (s.generation === generation && s.position === null) s.position = result;
+          if (s.generation === generation && s.position === null) s.position = result.offset;
         } catch (err) {
           if (err instanceof MillraceError && !err.retriable) throw err;
           if (needsMetadataRefresh(err)) await this.ctx.metadata.refresh([s.topic]).catch(() => undefined);

@@ -8,6 +8,12 @@ import type { ClientContext } from './context.js';
 export const EARLIEST = -2;
 export const LATEST = -1;
 
+/** An offset for a timestamp, and the leader's log end at the time. */
+export interface ListedOffset {
+  offset: number;
+  logEndOffset: number;
+}
+
 /** For each partition of `topic` led by `leader`: the offset for `timestamp`, or its error. */
 export async function listOffsets(
   ctx: ClientContext,
@@ -15,7 +21,7 @@ export async function listOffsets(
   topic: string,
   partitions: number[],
   timestamp: number,
-): Promise<Map<number, number | MillraceError>> {
+): Promise<Map<number, ListedOffset | MillraceError>> {
   const nc = await ctx.connection();
   const res = await request(
     nc,
@@ -30,11 +36,13 @@ export async function listOffsets(
     wire.ListOffsetsResponse,
     ctx.requestTimeoutMs,
   );
-  const out = new Map<number, number | MillraceError>();
+  const out = new Map<number, ListedOffset | MillraceError>();
   for (const p of res.topics[0]?.partitions ?? []) {
     out.set(
       p.partition ?? 0,
-      p.errorCode ? MillraceError.fromCode(p.errorCode, p.errorMessage ?? '') : Number(p.offset ?? -1),
+      p.errorCode
+        ? MillraceError.fromCode(p.errorCode, p.errorMessage ?? '')
+        : { offset: Number(p.offset ?? -1), logEndOffset: Number(p.logEndOffset ?? -1) },
     );
   }
   for (const p of partitions)

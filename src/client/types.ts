@@ -107,7 +107,10 @@ export interface PartitionDescription {
   replicas: number[];
   isr: number[];
   earliestOffset?: bigint;
+  /** The high watermark: consumers read below it. */
   latestOffset?: bigint;
+  /** The leader's log end: above the high watermark while followers catch up. */
+  logEndOffset?: bigint;
   error?: string;
 }
 
@@ -124,4 +127,13 @@ export interface ClusterDescription {
   controllerEpoch: number;
   brokers: Array<{ id: number; rack: string | null; fenced: boolean }>;
   metadataVersion: number;
+}
+
+export interface ElectionOutcome {
+  topic: string;
+  partition: number;
+  leader: number;
+  /** ELECTED, ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE or UNKNOWN_TOPIC_OR_PARTITION. */
+  outcome: string;
+  detail: string;
 }

@@ -18,6 +18,7 @@ import { subjects } from '../../protocol/subjects.js';
 import { topicNameProblem } from '../../protocol/topics.js';
 import { wire } from '../../protocol/wire.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
+import type { ElectionReason } from '../metrics/catalogue.js';
 import { RpcServer, type RequestObserver } from '../transport/rpc.js';
 import { assignReplicas } from './assignment.js';
 import { openLeaseBucket, openMetadataBucket } from './buckets.js';
@@ -36,7 +37,11 @@ export interface ControllerSettings {
   /** num.partitions and default.replication.factor, for requests that give -1. */
   defaultPartitions: number;
   defaultReplicationFactor: number;
+  /** leader.imbalance.check.interval.ms */
+  leaderRebalanceIntervalMs: number;
   requestObserver?: RequestObserver;
+  /** Counts leader changes by reason (for millrace_leader_elections_total). */
+  onLeaderElection?: (reason: ElectionReason) => void;
 }
 
 const MAX_PARTITIONS = 100_000;
@@ -95,6 +100,7 @@ class ActiveController {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly rpc: RpcServer;
   private stopped = false;
+  private rebalanceTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -154,6 +160,20 @@ class ActiveController {
       (r) => this.serialized(() => this.createPartitions(r)),
     );
     this.rpc.handle(
+      'controller.elect_leaders',
+      s('elect_leaders'),
+      wire.ElectLeadersRequest,
+      wire.ElectLeadersResponse,
+      (r) => this.serialized(() => this.electPreferredLeaders(r.topics)),
+    );
+    // Preferred-leader rebalance on a timer, as Kafka's auto.leader.rebalance.enable.
+    this.rebalanceTimer = setInterval(() => {
+      void this.serialized(() => this.electPreferredLeaders([])).catch((err: unknown) =>
+        this.logger.warn({ err }, 'preferred leader rebalance failed'),
+      );
+    }, this.settings.leaderRebalanceIntervalMs);
+    this.rebalanceTimer.unref();
+    this.rpc.handle(
       'controller.alter_partition',
       s('alter_partition'),
       wire.AlterPartitionRequest,
@@ -169,6 +189,7 @@ class ActiveController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
     await this.rpc.close();
     for (const s of this.sessions.values()) s.stop();
     this.sessions.clear();
@@ -309,15 +330,19 @@ class ActiveController {
       if (!p.replicas.includes(brokerId)) return p;
       let isr = p.isr.includes(brokerId) && p.isr.length > 1 ? p.isr.filter((r) => r !== brokerId) : p.isr;
       let leader = p.leader === brokerId ? electLeader({ ...p, isr }, live) : p.leader;
+      let unclean = false;
       if (leader === -1 && p.leader === brokerId && topic.configs['unclean.leader.election.enable'] === 'true') {
         // Unclean: an out-of-sync replica leads, accepting the loss of what it lacks.
         leader = p.replicas.find((r) => live.has(r)) ?? -1;
         if (leader !== -1) {
+          unclean = true;
           isr = [leader];
           this.logger.warn({ topic: topic.name, partition: p.partition, leader }, 'unclean leader election');
         }
       }
       if (leader === p.leader && isr === p.isr) return p;
+      if (leader !== p.leader)
+        this.settings.onLeaderElection?.(unclean ? 'unclean' : shuttingDown ? 'controlled_shutdown' : 'fenced');
       return {
         ...p,
         isr,
@@ -378,6 +403,48 @@ class ActiveController {
     return { leaderEpoch: next.leaderEpoch, partitionEpoch: next.partitionEpoch, isr };
   }
 
+  /**
+   * Moves each partition's leadership back to its preferred replica (the first in assignment
+   * order) when that replica is live and in the ISR.
+   */
+  private async electPreferredLeaders(topics: string[]): Promise<millrace.IElectLeadersResponse> {
+    const wanted = topics.length ? new Set(topics) : null;
+    const results: millrace.IElectionResult[] = [];
+    for (const name of wanted ?? []) {
+      if (!this.image.topics.has(name)) {
+        const e = new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+        results.push({ topic: name, partition: -1, errorCode: e.code, errorMessage: e.detail, leader: -1 });
+      }
+    }
+    const live = liveBrokers(this.image);
+    await this.updatePartitions((p, topic) => {
+      if (wanted && !wanted.has(topic.name)) return p;
+      const preferred = p.replicas[0]!;
+      const result = (
+        name: 'NONE' | 'ELECTION_NOT_NEEDED' | 'PREFERRED_LEADER_NOT_AVAILABLE',
+        leader: number,
+        message = '',
+      ): void => {
+        const code = name === 'NONE' ? 0 : new MillraceError(name, '').code;
+        results.push({ topic: topic.name, partition: p.partition, errorCode: code, errorMessage: message, leader });
+      };
+      if (p.leader === preferred) {
+        result('ELECTION_NOT_NEEDED', p.leader, 'the preferred replica leads');
+        return p;
+      }
+      if (!live.has(preferred) || !p.isr.includes(preferred)) {
+        result('PREFERRED_LEADER_NOT_AVAILABLE', p.leader, `replica ${preferred} is not live and in sync`);
+        return p;
+      }
+      this.settings.onLeaderElection?.('preferred');
+      result('NONE', preferred);
+      return { ...p, leader: preferred, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
+    });
+    const moved = results.filter((r) => r.errorCode === 0).length;
+    if (moved) this.logger.info({ moved }, 'preferred leaders elected');
+    return { results };
+  }
+
   private async controlledShutdown(brokerId: number): Promise<void> {
     this.logger.info({ brokerId }, 'controlled shutdown: moving leaderships away');
     this.sessions.get(brokerId)?.stop();
@@ -391,9 +458,12 @@ class ActiveController {
     await this.commit(() => this.writer.put(keys.broker(brokerId), { ...rec, fenced: false, shuttingDown: false }));
     await this.updatePartitions((p, topic) => {
       if (p.leader !== -1 || !p.replicas.includes(brokerId)) return p;
-      if (p.isr.includes(brokerId))
+      if (p.isr.includes(brokerId)) {
+        this.settings.onLeaderElection?.('broker_returned');
         return { ...p, leader: brokerId, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
+      }
       if (topic.configs['unclean.leader.election.enable'] !== 'true') return p;
+      this.settings.onLeaderElection?.('unclean');
       // Unclean: the first replica back leads, accepting the loss of what it lacks.
       this.logger.warn({ topic: topic.name, partition: p.partition, leader: brokerId }, 'unclean leader election');
       return {

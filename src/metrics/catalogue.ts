@@ -15,7 +15,14 @@ export interface PartitionGauges {
   logEndOffset: number;
   highWatermark: number;
   leader: boolean;
+  replicas: number;
+  isr: number;
+  minInsync: number;
+  /** As follower: the leader's log end minus this log's end at the last fetch; -1 as leader. */
+  followerLag: number;
 }
+
+export type ElectionReason = 'fenced' | 'controlled_shutdown' | 'broker_returned' | 'preferred' | 'unclean';
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -26,10 +33,15 @@ export class BrokerMetrics {
   readonly messagesOut: Counter<'topic'>;
   readonly bytesOut: Counter<'topic'>;
   readonly activeController: Gauge;
+  readonly isrShrinks: Counter;
+  readonly isrExpands: Counter;
+  readonly leaderElections: Counter<'reason'>;
 
   constructor(
     info: { brokerId: number; cluster: string; rack: string | null; version: string },
     partitions: () => PartitionGauges[],
+    /** Partitions without a leader, counted by the active controller (null elsewhere). */
+    offlinePartitions: () => number | null = () => null,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'millrace_' });
@@ -84,6 +96,46 @@ export class BrokerMetrics {
       { broker_id: String(info.brokerId), cluster: info.cluster, rack: info.rack ?? '', version: info.version },
       1,
     );
+    this.isrShrinks = new Counter({
+      name: 'millrace_isr_shrinks_total',
+      help: 'ISR shrinks committed for partitions this broker leads',
+      registers,
+    });
+    this.isrExpands = new Counter({
+      name: 'millrace_isr_expands_total',
+      help: 'ISR expansions committed for partitions this broker leads',
+      registers,
+    });
+    this.leaderElections = new Counter({
+      name: 'millrace_leader_elections_total',
+      help: 'Leader changes made by this broker as controller, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'millrace_under_replicated_partitions',
+      help: 'Partitions led here whose ISR is smaller than their replica set',
+      registers,
+      collect() {
+        this.set(partitions().filter((p) => p.leader && p.isr < p.replicas).length);
+      },
+    });
+    new Gauge({
+      name: 'millrace_under_min_isr_partitions',
+      help: 'Partitions led here whose ISR is below min.insync.replicas (acks=all fails)',
+      registers,
+      collect() {
+        this.set(partitions().filter((p) => p.leader && p.isr < p.minInsync).length);
+      },
+    });
+    new Gauge({
+      name: 'millrace_offline_partitions',
+      help: 'Partitions without a leader (reported by the active controller, 0 elsewhere)',
+      registers,
+      collect() {
+        this.set(offlinePartitions() ?? 0);
+      },
+    });
     const perPartition = (name: string, help: string, pick: (p: PartitionGauges) => number): void => {
       new Gauge({
         name,
@@ -99,7 +151,12 @@ export class BrokerMetrics {
     perPartition('millrace_log_size_bytes', 'Bytes of the partition log on disk', (p) => p.size);
     perPartition('millrace_log_start_offset', 'First offset of the partition log', (p) => p.logStartOffset);
     perPartition('millrace_log_end_offset', 'Offset after the last record of the partition log', (p) => p.logEndOffset);
-    perPartition('millrace_high_watermark', 'High watermark of the partition (leaders)', (p) => p.highWatermark);
+    perPartition('millrace_high_watermark', 'High watermark of the partition', (p) => p.highWatermark);
+    perPartition(
+      'millrace_follower_lag_offsets',
+      "As follower: offsets behind the leader's log end at the last fetch (-1 as leader)",
+      (p) => p.followerLag,
+    );
     new Gauge({
       name: 'millrace_partitions',
       help: 'Partition replicas hosted by this broker',

@@ -78,11 +78,9 @@ beforeAll(async () => {
     'three live brokers',
     async () => (await client.admin().describeCluster()).brokers.filter((b) => !b.fenced).length === 3,
   );
-  await client
-    .admin()
-    .createTopics({
-      topics: [{ topic: 'orders', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
-    });
+  await client.admin().createTopics({
+    topics: [{ topic: 'orders', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
+  });
 });
 
 afterAll(async () => {

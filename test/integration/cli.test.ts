@@ -33,7 +33,7 @@ describe('millrace CLI against a running broker', () => {
       /Topic: events\tTopicId: [0-9a-f-]+\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: retention.ms=3600000/,
     );
     expect(described).toMatch(
-      /Partition: 2\tLeader: 1\tLeaderEpoch: 0\tReplicas: 1\tIsr: 1\tStartOffset: 0\tHighWatermark: 0/,
+      /Partition: 2\tLeader: 1\tLeaderEpoch: 0\tReplicas: 1\tIsr: 1\tStartOffset: 0\tHighWatermark: 0\tLogEndOffset: 0/,
     );
     const dup = await runCli(['topic', 'create', 'events', ...conn]);
     expect(dup.status).toBe(1);

@@ -195,4 +195,33 @@ describe('replication', () => {
     expect(followerLog.slice(100)).toEqual(Array.from({ length: 20 }, (_, i) => `${100 + i}:new-${i}`));
     expect(followerLog.some((e) => e.includes('old-tail'))).toBe(false);
   });
+
+  it('moves leadership back to the preferred replica on demand', async () => {
+    const { name, client, brokers } = await cluster([1, 2, 3]);
+    await client.admin().createTopics({ topics: [{ topic: 'prefer', numPartitions: 3, replicationFactor: 3 }] });
+    const [t] = await client.admin().describeTopics(['prefer']);
+    const p0 = t!.partitions[0]!;
+    const preferred = p0.replicas[0]!;
+    expect(p0.leader).toBe(preferred);
+    expect((await client.admin().electLeaders({ topics: ['prefer'] })).map((r) => r.outcome)).toEqual([
+      'ELECTION_NOT_NEEDED',
+      'ELECTION_NOT_NEEDED',
+      'ELECTION_NOT_NEEDED',
+    ]);
+    await brokers.get(preferred)!.broker.crash();
+    await waitFor('leadership moved', async () => {
+      const l = await leaderOf(client, 'prefer');
+      return l > 0 && l !== preferred;
+    });
+    await restart(brokers, preferred, name);
+    await waitFor(
+      'preferred replica back in the ISR',
+      async () => (await client.admin().describeTopics(['prefer']))[0]!.partitions[0]!.isr.includes(preferred),
+      20_000,
+    );
+    const results = await client.admin().electLeaders({ topics: ['prefer'] });
+    expect(results.find((r) => r.partition === 0)).toMatchObject({ outcome: 'ELECTED', leader: preferred });
+    expect(await leaderOf(client, 'prefer')).toBe(preferred);
+    expect((await client.admin().electLeaders({ topics: ['nope'] }))[0]!.outcome).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
 });
