@@ -2,7 +2,14 @@
 import { Command, Option } from 'commander';
 import { Millrace, type Acks, type CompressionName } from '../client/index.js';
 import { integer, print } from '../cli/common.js';
-import { consumeWorkload, e2eWorkload, produceWorkload, startBenchCluster, type WorkloadOptions } from './workloads.js';
+import {
+  consumeWorkload,
+  e2eWorkload,
+  failoverWorkload,
+  produceWorkload,
+  startBenchCluster,
+  type WorkloadOptions,
+} from './workloads.js';
 
 interface BenchFlags {
   nats?: string;
@@ -91,5 +98,53 @@ export function benchCommand(): Command {
         }
       });
   }
+  bench
+    .command('failover')
+    .description(
+      'acks=all production across a SIGKILL of the partition leader: the unavailability window (starts 3 broker processes)',
+    )
+    .option('--duration-ms <ms>', 'how long to produce', integer('--duration-ms', 1000), 10_000)
+    .option('--kill-at-ms <ms>', 'when to kill the leader', integer('--kill-at-ms', 0), 3_000)
+    .option('--rate <records/s>', 'offered load', integer('--rate', 1), 10_000)
+    .action(async (flags: { durationMs: number; killAtMs: number; rate: number }) => {
+      const own = await startBenchCluster(3);
+      const client = new Millrace({
+        servers: own.nats,
+        cluster: own.cluster,
+        clientId: 'millrace-bench-failover',
+        requestTimeoutMs: 5_000,
+      });
+      try {
+        const topic = `bench-failover-${Date.now()}`;
+        await client
+          .admin()
+          .createTopics({
+            topics: [{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
+          });
+        const result = await failoverWorkload(client, topic, own, {
+          durationMs: flags.durationMs,
+          killAtMs: flags.killAtMs,
+          ratePerSec: flags.rate,
+        });
+        print(
+          JSON.stringify(
+            {
+              bench: 'failover',
+              brokers: 3,
+              replicationFactor: 3,
+              minInsyncReplicas: 2,
+              acks: 'all',
+              ...flags,
+              ...result,
+            },
+            null,
+            2,
+          ),
+        );
+      } finally {
+        await client.close();
+        await own.stop();
+      }
+    });
   return bench;
 }

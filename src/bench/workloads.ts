@@ -14,6 +14,8 @@ import { startNatsServer, type NatsServerHandle } from '../transport/nats-server
 export interface BenchCluster {
   nats: string;
   cluster: string;
+  /** SIGKILLs a broker process this module started. */
+  kill(brokerId: number): void;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,9 @@ export async function startBenchCluster(brokers = 1): Promise<BenchCluster> {
   return {
     nats: nats.url,
     cluster,
+    kill(brokerId: number) {
+      children[brokerId - 1]?.kill('SIGKILL');
+    },
     async stop() {
       await Promise.all(
         children.map(
@@ -218,5 +223,56 @@ export async function e2eWorkload(
     received,
     endToEndLatencyMs: percentiles(latencies),
     latencyUnit: 'record timestamp (set at send) to consumption, ms resolution',
+  };
+}
+
+/**
+ * Produces with acks=all at a steady rate, SIGKILLs the partition leader, and measures how long
+ * production stalls: the longest gap between acknowledgements and the time from the kill to
+ * the first acknowledgement after it.
+ */
+export async function failoverWorkload(
+  client: Millrace,
+  topic: string,
+  cluster: BenchCluster,
+  o: { durationMs: number; killAtMs: number; ratePerSec: number },
+): Promise<Record<string, unknown>> {
+  const producer = client.producer({ acks: 'all', lingerMs: 0, deliveryTimeoutMs: 60_000 });
+  const value = Buffer.alloc(100, 0x61);
+  const ackTimes: number[] = [];
+  const failures: string[] = [];
+  const pending = new Set<Promise<unknown>>();
+  const started = Date.now();
+  let killedAt = 0;
+  let killedLeader = -1;
+  const perTick = Math.max(1, Math.round(o.ratePerSec / 100));
+  while (Date.now() - started < o.durationMs) {
+    if (!killedAt && Date.now() - started >= o.killAtMs) {
+      killedLeader = (await client.admin().describeTopics([topic]))[0]!.partitions[0]!.leader;
+      cluster.kill(killedLeader);
+      killedAt = Date.now();
+    }
+    const p = producer.send({ topic, messages: Array.from({ length: perTick }, () => ({ value })) }).then(
+      () => ackTimes.push(Date.now()),
+      (err: Error) => failures.push(err.message),
+    );
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Promise.all(pending);
+  ackTimes.sort((a, b) => a - b);
+  let maxGap = 0;
+  for (let i = 1; i < ackTimes.length; i++) maxGap = Math.max(maxGap, ackTimes[i]! - ackTimes[i - 1]!);
+  const firstAfterKill = ackTimes.find((t) => t > killedAt);
+  const newLeader = (await client.admin().describeTopics([topic]))[0]!.partitions[0]!.leader;
+  return {
+    killedLeader,
+    newLeader,
+    acknowledgedSends: ackTimes.length,
+    failedSends: failures.length,
+    failures: failures.slice(0, 3),
+    unavailabilityMs: maxGap,
+    killToFirstAckMs: firstAfterKill ? firstAfterKill - killedAt : null,
   };
 }

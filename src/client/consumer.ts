@@ -11,6 +11,7 @@ import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { request } from '../transport/rpc.js';
 import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
+import { whileBrokerAlive } from './liveness.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { ConsumerBatch, ConsumerMessage, ConsumerOptions, OffsetSpec, TopicPartitionOffset } from './types.js';
 
@@ -251,19 +252,23 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     let res;
     try {
       const nc = await this.ctx.connection();
-      res = await request(
-        nc,
-        subjects.brokerApi(this.ctx.cluster, leader, 'fetch'),
-        wire.FetchRequest,
-        {
-          replicaId: -1,
-          maxWaitMs: this.opts.maxWaitMs,
-          minBytes: this.opts.minBytes,
-          maxBytes: Math.min(this.opts.maxBytes, maxPayload(nc) - 64 * 1024),
-          topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
-        },
-        wire.FetchResponse,
-        this.ctx.requestTimeoutMs + this.opts.maxWaitMs,
+      res = await whileBrokerAlive(
+        this.ctx,
+        leader,
+        request(
+          nc,
+          subjects.brokerApi(this.ctx.cluster, leader, 'fetch'),
+          wire.FetchRequest,
+          {
+            replicaId: -1,
+            maxWaitMs: this.opts.maxWaitMs,
+            minBytes: this.opts.minBytes,
+            maxBytes: Math.min(this.opts.maxBytes, maxPayload(nc) - 64 * 1024),
+            topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+          },
+          wire.FetchResponse,
+          this.ctx.requestTimeoutMs + this.opts.maxWaitMs,
+        ),
       );
     } catch (err) {
       if (err instanceof MillraceError && !err.retriable) throw err;

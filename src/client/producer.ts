@@ -11,6 +11,7 @@ import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { publish, request } from '../transport/rpc.js';
 import { needsMetadataRefresh, type ClientContext } from './context.js';
+import { whileBrokerAlive } from './liveness.js';
 import { defaultPartitioner, type Partitioner } from './partitioners.js';
 import type { HeadersInput, Message, ProducerOptions, RecordMetadata } from './types.js';
 
@@ -333,13 +334,10 @@ export class Producer {
         for (const b of batches) this.complete(b, -1);
         return;
       }
-      const res = await request(
-        nc,
-        subject,
-        wire.ProduceRequest,
-        message,
-        wire.ProduceResponse,
-        this.ctx.requestTimeoutMs,
+      const res = await whileBrokerAlive(
+        this.ctx,
+        leader,
+        request(nc, subject, wire.ProduceRequest, message, wire.ProduceResponse, this.ctx.requestTimeoutMs),
       );
       const results = new Map<string, { errorCode: number; errorMessage: string; baseOffset: number }>();
       for (const t of res.topics)
@@ -378,7 +376,9 @@ export class Producer {
     const expired = Date.now() - batch.createdAt >= this.opts.deliveryTimeoutMs;
     if (err.retriable && batch.attempts <= this.opts.retries && !expired) {
       if (needsMetadataRefresh(err)) this.ctx.metadata.refresh().catch(() => undefined);
-      batch.notBefore = Date.now() + Math.min(this.opts.retryBackoffMs * 2 ** Math.min(batch.attempts - 1, 5), 1_000);
+      // Leadership moves resolve within a metadata refresh: retry those quickly (Kafka: retry.backoff.ms 100).
+      const cap = needsMetadataRefresh(err) ? 250 : 1_000;
+      batch.notBefore = Date.now() + Math.min(this.opts.retryBackoffMs * 2 ** Math.min(batch.attempts - 1, 5), cap);
       this.queueOf(batch).ready.unshift(batch);
       return;
     }

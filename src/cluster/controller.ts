@@ -19,7 +19,7 @@ import { topicNameProblem } from '../../protocol/topics.js';
 import { wire } from '../../protocol/wire.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import type { ElectionReason } from '../metrics/catalogue.js';
-import { RpcServer, type RequestObserver } from '../transport/rpc.js';
+import { RpcServer, request, type RequestObserver } from '../transport/rpc.js';
 import { assignReplicas } from './assignment.js';
 import { openLeaseBucket, openMetadataBucket } from './buckets.js';
 import { MetadataLoader, type MetadataImage } from './image.js';
@@ -122,6 +122,9 @@ class ActiveController {
     // The first write fences every older controller: their expected sequence is now stale.
     await this.commit(() => this.writer.put(keys.controller, { brokerId: this.settings.brokerId, epoch: this.epoch }));
     for (const b of this.image.brokers.values()) if (!b.fenced && !b.shuttingDown) this.startSession(b.id);
+    // A broker that crashed with the old controller is gone from NATS already: fence it now
+    // instead of after a whole session timeout.
+    void this.fenceVanishedBrokers();
     const { cluster } = this.settings;
     const s = (api: Parameters<typeof subjects.controller>[2]) => subjects.controller(cluster, this.epoch, api);
     this.rpc.handle(
@@ -185,6 +188,26 @@ class ActiveController {
       { epoch: this.epoch, brokers: this.image.brokers.size, topics: this.image.topics.size },
       'active controller',
     );
+  }
+
+  private async fenceVanishedBrokers(): Promise<void> {
+    for (const b of [...this.image.brokers.values()].filter((x) => !x.fenced && x.id !== this.settings.brokerId)) {
+      try {
+        await request(
+          this.nc,
+          subjects.brokerApi(this.settings.cluster, b.id, 'list_offsets'),
+          wire.ListOffsetsRequest,
+          { topics: [] },
+          wire.ListOffsetsResponse,
+          1_000,
+        );
+      } catch (err) {
+        if (err instanceof MillraceError && err.errorName === 'NETWORK_EXCEPTION' && !this.stopped) {
+          this.logger.warn({ brokerId: b.id }, 'broker has no subscription on NATS: fencing it now');
+          await this.serialized(() => this.fence(b.id, false)).catch(() => undefined);
+        }
+      }
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,50 @@
+/**
+ * NATS request-reply does not tell a requester that its responder died, where a Kafka client
+ * sees its TCP connection drop. So while a request to a broker is slow, the client probes that
+ * broker's own subject: once the broker process is gone NATS answers "no responders" at once,
+ * and the request fails as retriable instead of waiting out its timeout.
+ */
+import { MillraceError } from '../../protocol/errors.js';
+import { subjects } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
+import { request } from '../transport/rpc.js';
+import type { ClientContext } from './context.js';
+
+const PROBE_AFTER_MS = 500;
+const PROBE_TIMEOUT_MS = 1_000;
+
+export async function whileBrokerAlive<T>(ctx: ClientContext, brokerId: number, call: Promise<T>): Promise<T> {
+  let done = false;
+  let timer: NodeJS.Timeout | null = null;
+  const gone = new Promise<never>((_, reject) => {
+    const probe = async (): Promise<void> => {
+      if (done) return;
+      try {
+        const nc = await ctx.connection();
+        // An empty ListOffsets: the cheapest request a broker answers.
+        await request(
+          nc,
+          subjects.brokerApi(ctx.cluster, brokerId, 'list_offsets'),
+          wire.ListOffsetsRequest,
+          { replicaId: -1, topics: [] },
+          wire.ListOffsetsResponse,
+          PROBE_TIMEOUT_MS,
+        );
+      } catch (err) {
+        if (!done && err instanceof MillraceError && err.errorName === 'NETWORK_EXCEPTION') {
+          reject(new MillraceError('NETWORK_EXCEPTION', `broker ${brokerId} is gone (${err.detail})`));
+          return;
+        }
+      }
+      if (!done) timer = setTimeout(() => void probe(), PROBE_AFTER_MS);
+    };
+    timer = setTimeout(() => void probe(), PROBE_AFTER_MS);
+  });
+  try {
+    return await Promise.race([call, gone]);
+  } finally {
+    done = true;
+    if (timer) clearTimeout(timer);
+    call.catch(() => undefined);
+  }
+}
