@@ -1,17 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
 // One JSON report for every run: .ci/run counts passed and failed tests from it.
+// Projects run in groupOrder: unit, then integration, then chaos.
 export default defineConfig({
   test: {
     reporters: ['default', 'json'],
     outputFile: { json: 'reports/vitest.json' },
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000, sequence: { groupOrder: 0 } } },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/harness/global-nats.ts'],
+          sequence: { groupOrder: 1 },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -23,6 +25,8 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // Fault timing (sessions, lag) needs the cores: chaos runs after the other projects.
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -116,11 +116,9 @@ export function benchCommand(): Command {
       });
       try {
         const topic = `bench-failover-${Date.now()}`;
-        await client
-          .admin()
-          .createTopics({
-            topics: [{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
-          });
+        await client.admin().createTopics({
+          topics: [{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
+        });
         const result = await failoverWorkload(client, topic, own, {
           durationMs: flags.durationMs,
           killAtMs: flags.killAtMs,

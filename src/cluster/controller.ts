@@ -245,7 +245,25 @@ class ActiveController {
   /** Writes, then waits until this controller's image includes the write. */
   private async commit(write: () => Promise<number>): Promise<void> {
     const seq = await write();
-    await this.loader.waitFor(seq);
+    // Bounded: a stalled watch must not block every later mutation behind this one.
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new MillraceError(
+              'REQUEST_TIMED_OUT',
+              `metadata write ${seq} not seen by the controller's watch within 10 s`,
+            ),
+          ),
+        10_000,
+      );
+    });
+    try {
+      await Promise.race([this.loader.waitFor(seq), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private startSession(brokerId: number): void {

@@ -68,6 +68,7 @@ export class MetadataLoader {
   private current: MetadataImage = emptyImage;
   private stopWatch: (() => void) | null = null;
   private loaded = false;
+  private stopped = false;
   private waiters: Array<{ version: number; resolve: () => void }> = [];
 
   constructor(
@@ -91,18 +92,44 @@ export class MetadataLoader {
       this.onImage(this.current, true);
       resolveLoaded();
     };
-    const watch = await this.kv.watch();
-    this.stopWatch = () => watch.stop();
     if (target === 0) markLoaded();
+    await this.watchFrom(null, (entry) => {
+      if (!this.loaded && entry.revision >= target) markLoaded();
+    });
+    await initialized;
+  }
+
+  /**
+   * Watches the bucket, from the beginning or from `revision`, applying every entry. A watch that
+   * ends while the loader runs (its consumer lost under load, a NATS restart) is started again
+   * after the last revision applied, so the image never silently freezes.
+   */
+  private async watchFrom(revision: number | null, onEntry: (entry: KvWatchEntry) => void): Promise<void> {
+    const watch = await this.kv.watch(revision === null ? {} : { resumeFromRevision: revision });
+    this.stopWatch = () => {
+      this.stopped = true;
+      watch.stop();
+    };
     void (async () => {
       for await (const entry of watch) {
+        if (entry.revision <= this.current.version && revision !== null) continue;
         this.current = applyEntry(this.current, entry, this.logger);
+        onEntry(entry);
         if (this.loaded) this.onImage(this.current, false);
-        else if (entry.revision >= target) markLoaded();
         this.releaseWaiters();
       }
-    })().catch((err: unknown) => this.logger.error({ err }, 'metadata watch ended'));
-    await initialized;
+    })()
+      .catch((err: unknown) => this.logger.warn({ err }, 'metadata watch failed'))
+      .finally(() => {
+        if (this.stopped) return;
+        this.logger.warn({ version: this.current.version }, 'metadata watch ended: watching again');
+        setTimeout(() => {
+          if (!this.stopped)
+            this.watchFrom(this.current.version + 1, () => undefined).catch((err: unknown) =>
+              this.logger.error({ err }, 'cannot watch metadata again'),
+            );
+        }, 200).unref();
+      });
   }
 
   /** Resolves when the image includes the metadata-log entry at `version`. */
@@ -119,6 +146,7 @@ export class MetadataLoader {
   }
 
   stop(): void {
+    this.stopped = true;
     this.stopWatch?.();
     for (const w of this.waiters) w.resolve();
     this.waiters = [];

@@ -160,6 +160,12 @@ describe('replication with broker processes', () => {
         ),
       20_000,
     );
+    // Paused past its session, the zombie's broker was fenced; it is unfenced once it heartbeats the new controller.
+    await waitFor(
+      'three live brokers again',
+      async () => (await client.admin().describeCluster()).brokers.filter((b) => !b.fenced).length === 3,
+      20_000,
+    );
     const settled = await client.admin().describeCluster();
     expect(settled.controllerEpoch).toBeGreaterThanOrEqual(after.controllerEpoch);
     expect(
