@@ -261,6 +261,14 @@ export class BrokerHandlers {
       req.topics,
       (hp, p, partition) => {
         const fetchOffset = Number(p.fetchOffset ?? 0);
+        // Read when answering: recording a follower's fetch can move the high watermark.
+        const positions = () => ({
+          partition,
+          errorCode: 0,
+          highWatermark: hp.highWatermark,
+          logStartOffset: hp.log.logStartOffset,
+          logEndOffset: hp.log.logEndOffset,
+        });
         const epoch = p.currentLeaderEpoch ?? -1;
         if (replica && !hp.replicas.includes(req.replicaId)) {
           throw new MillraceError(
@@ -279,11 +287,7 @@ export class BrokerHandlers {
             if (end.epoch >= 0 && (end.epoch < lastFetchedEpoch || end.endOffset < fetchOffset)) {
               error = true;
               return {
-                partition,
-                errorCode: 0,
-                highWatermark: hp.highWatermark,
-                logStartOffset: hp.log.logStartOffset,
-                logEndOffset: hp.log.logEndOffset,
+                ...positions(),
                 diverging: true,
                 divergingEpoch: end.epoch,
                 divergingEndOffset: end.endOffset,
@@ -296,14 +300,7 @@ export class BrokerHandlers {
               'OFFSET_OUT_OF_RANGE',
               `follower offset ${fetchOffset} is outside [${hp.log.logStartOffset}, ${hp.log.logEndOffset}]`,
             );
-            return {
-              partition,
-              errorCode: e.code,
-              errorMessage: e.detail,
-              highWatermark: hp.highWatermark,
-              logStartOffset: hp.log.logStartOffset,
-              logEndOffset: hp.log.logEndOffset,
-            };
+            return { ...positions(), errorCode: e.code, errorMessage: e.detail };
           }
           hp.followerFetched(req.replicaId, fetchOffset);
         }
@@ -318,14 +315,7 @@ export class BrokerHandlers {
           partMax > 0 || bytes === 0 ? hp.log.read(fetchOffset, Math.max(partMax, 1), bound, bytes === 0) : null;
         const records = read?.records ?? Buffer.alloc(0);
         bytes += records.length;
-        return {
-          partition,
-          errorCode: 0,
-          highWatermark: hp.highWatermark,
-          logStartOffset: hp.log.logStartOffset,
-          logEndOffset: hp.log.logEndOffset,
-          records,
-        };
+        return { ...positions(), records };
       },
       (partition, e) => {
         error = true;
