@@ -10,7 +10,8 @@ export type BrokerApi =
   | 'create_topics'
   | 'delete_topics'
   | 'create_partitions'
-  | 'elect_leaders';
+  | 'elect_leaders'
+  | 'alter_reassignments';
 export type ControllerApi =
   | 'register_broker'
   | 'heartbeat'
@@ -18,7 +19,8 @@ export type ControllerApi =
   | 'delete_topics'
   | 'create_partitions'
   | 'alter_partition'
-  | 'elect_leaders';
+  | 'elect_leaders'
+  | 'alter_reassignments';
 export type InternalApi = 'replica_fetch';
 
 export const subjects = {

@@ -99,7 +99,7 @@ export class BrokerHandlers {
     );
     // Admin requests are forwarded to the active controller (as KIP-590 forwarding does).
     const forward = <Req, Res>(
-      name: 'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders',
+      name: 'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments',
       reqType: MessageType<Req, Req>,
       resType: MessageType<Res, Res>,
     ): void =>
@@ -109,6 +109,7 @@ export class BrokerHandlers {
     forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse);
     forward('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse);
     forward('elect_leaders', wire.ElectLeadersRequest, wire.ElectLeadersResponse);
+    forward('alter_reassignments', wire.AlterReassignmentsRequest, wire.AlterReassignmentsResponse);
     forward('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse);
   }
 

@@ -132,6 +132,7 @@ export class HostedPartition {
     else if (p.leader === -1) this.actor.send({ type: 'GO_OFFLINE' });
     else this.actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: p.leaderEpoch, leader: p.leader });
     if (this.isLeader && this.trackingEpoch !== this.leaderEpoch) this.startLeading();
+    else if (this.isLeader) this.syncTrackers();
     if (this.isLeader) {
       this.syncIsr();
       this.maybeAdvanceHighWatermark();
@@ -165,8 +166,18 @@ export class HostedPartition {
   private startTracking(): void {
     for (const f of this.followers.values()) f.tracker.stop();
     this.followers.clear();
+    this.syncTrackers();
+  }
+
+  /** One tracker per follower replica: added and removed as a reassignment changes the replicas. */
+  private syncTrackers(): void {
+    for (const [r, f] of this.followers) {
+      if (this.replicas.includes(r)) continue;
+      f.tracker.stop();
+      this.followers.delete(r);
+    }
     for (const r of this.replicas) {
-      if (r === this.settings.brokerId) continue;
+      if (r === this.settings.brokerId || this.followers.has(r)) continue;
       const progress: FollowerProgress = {
         logEndOffset: -1,
         lastCaughtUpMs: this.isr.includes(r) ? this.now() : 0,
@@ -180,14 +191,15 @@ export class HostedPartition {
                   { topic: this.topic, partition: this.partition, follower },
                   'follower fell out of sync',
                 );
-                this.syncIsr();
+                // After the transition: the tracker reads its new state only once it has committed.
+                queueMicrotask(() => this.syncIsr());
               },
               caughtUp: (_, { follower }) => {
                 this.settings.logger.info(
                   { topic: this.topic, partition: this.partition, follower },
                   'follower caught up',
                 );
-                this.syncIsr();
+                queueMicrotask(() => this.syncIsr());
               },
             },
           }),

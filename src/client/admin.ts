@@ -142,6 +142,28 @@ export class Admin {
     }));
   }
 
+  /**
+   * Moves partitions to new replica sets (KIP-455): the new replicas catch up and join the ISR,
+   * then the old ones are removed (leadership moves when the leader leaves). Resolves once the
+   * moves have started; `describeTopics` shows them complete.
+   */
+  async alterPartitionReassignments(options: {
+    partitions: Array<{ topic: string; partition: number; replicas: number[] }>;
+  }): Promise<void> {
+    const res = await this.call(
+      'alter_reassignments',
+      wire.AlterReassignmentsRequest,
+      { partitions: options.partitions },
+      wire.AlterReassignmentsResponse,
+    );
+    const failed = res.results.filter((r) => r.errorCode);
+    if (failed.length)
+      throw MillraceError.fromCode(
+        failed[0]!.errorCode,
+        failed.map((r) => `${r.topic}-${r.partition}: ${r.errorMessage}`).join('; '),
+      );
+  }
+
   async listTopics(): Promise<string[]> {
     const md = await this.ctx.metadata.refresh();
     return md.topics.map((t) => t.name).sort();

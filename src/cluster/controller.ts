@@ -177,6 +177,13 @@ class ActiveController {
     }, this.settings.leaderRebalanceIntervalMs);
     this.rebalanceTimer.unref();
     this.rpc.handle(
+      'controller.alter_reassignments',
+      s('alter_reassignments'),
+      wire.AlterReassignmentsRequest,
+      wire.AlterReassignmentsResponse,
+      (r) => this.serialized(() => this.alterReassignments(r)),
+    );
+    this.rpc.handle(
       'controller.alter_partition',
       s('alter_partition'),
       wire.AlterPartitionRequest,
@@ -412,7 +419,7 @@ class ActiveController {
     if (p.leader !== req.brokerId)
       throw new MillraceError(
         'NOT_LEADER_OR_FOLLOWER',
-        `broker ${req.brokerId} does not lead ${req.topic}-${req.partition}`,
+        `broker ${req.brokerId} does not lead ${req.topic}-${req.partition} (leader ${p.leader}, replicas ${p.replicas.join(',')})`,
       );
     if (req.leaderEpoch !== p.leaderEpoch)
       throw new MillraceError(
@@ -441,6 +448,7 @@ class ActiveController {
     const partitions = topic.partitions.map((x) => (x.partition === p.partition ? next : x));
     await this.commit(() => this.writer.put(keys.topic(topic.name), { ...topic, partitions }));
     this.logger.info({ topic: topic.name, partition: p.partition, isr, was: p.isr }, 'ISR changed');
+    if (next.targetReplicas) await this.completeReassignments();
     return { leaderEpoch: next.leaderEpoch, partitionEpoch: next.partitionEpoch, isr };
   }
 
@@ -484,6 +492,84 @@ class ActiveController {
     const moved = results.filter((r) => r.errorCode === 0).length;
     if (moved) this.logger.info({ moved }, 'preferred leaders elected');
     return { results };
+  }
+
+  /** Starts reassignments: replicas widen to old + target; the new ones catch up and join the ISR. */
+  private async alterReassignments(
+    req: millrace.AlterReassignmentsRequest,
+  ): Promise<millrace.IAlterReassignmentsResponse> {
+    const results: millrace.IReassignResult[] = [];
+    for (const r of req.partitions) {
+      const fail = (
+        name: 'UNKNOWN_TOPIC_OR_PARTITION' | 'INVALID_REPLICA_ASSIGNMENT' | 'REASSIGNMENT_IN_PROGRESS',
+        message: string,
+      ): void => {
+        const e = new MillraceError(name, message);
+        results.push({ topic: r.topic, partition: r.partition, errorCode: e.code, errorMessage: e.detail });
+      };
+      const topic = this.image.topics.get(r.topic);
+      const p = topic?.partitions[r.partition];
+      if (!topic || !p) {
+        fail('UNKNOWN_TOPIC_OR_PARTITION', `${r.topic}-${r.partition} does not exist`);
+        continue;
+      }
+      const target = r.replicas;
+      if (
+        target.length === 0 ||
+        new Set(target).size !== target.length ||
+        target.some((b) => !this.image.brokers.has(b))
+      ) {
+        fail('INVALID_REPLICA_ASSIGNMENT', `replicas [${target.join(',')}] must be distinct registered brokers`);
+        continue;
+      }
+      if (p.targetReplicas) {
+        fail(
+          'REASSIGNMENT_IN_PROGRESS',
+          `${r.topic}-${r.partition} is already moving to [${p.targetReplicas.join(',')}]`,
+        );
+        continue;
+      }
+      const replicas = [...p.replicas, ...target.filter((b) => !p.replicas.includes(b))];
+      const next: PartitionRecord = { ...p, replicas, targetReplicas: target, partitionEpoch: p.partitionEpoch + 1 };
+      await this.commit(() =>
+        this.writer.put(keys.topic(topic.name), {
+          ...topic,
+          partitions: topic.partitions.map((x) => (x.partition === p.partition ? next : x)),
+        }),
+      );
+      this.logger.info(
+        { topic: topic.name, partition: p.partition, from: p.replicas, to: target },
+        'reassignment started',
+      );
+      results.push({ topic: r.topic, partition: r.partition, errorCode: 0 });
+    }
+    await this.completeReassignments();
+    return { results };
+  }
+
+  /** Finishes every reassignment whose target replicas are all in sync: replicas and ISR narrow to the target. */
+  private async completeReassignments(): Promise<void> {
+    const live = liveBrokers(this.image);
+    await this.updatePartitions((p) => {
+      const target = p.targetReplicas;
+      if (!target || !target.every((b) => p.isr.includes(b))) return p;
+      const isr = target.filter((b) => p.isr.includes(b));
+      let leader = p.leader;
+      if (!target.includes(leader)) {
+        leader = electLeader({ ...p, replicas: target, isr }, live);
+        this.settings.onLeaderElection?.('reassignment');
+      }
+      const { targetReplicas: _done, ...rest } = p;
+      this.logger.info({ partition: p.partition, replicas: target, leader }, 'reassignment completed');
+      return {
+        ...rest,
+        replicas: target,
+        isr,
+        leader,
+        leaderEpoch: leader !== p.leader ? p.leaderEpoch + 1 : p.leaderEpoch,
+        partitionEpoch: p.partitionEpoch + 1,
+      };
+    });
   }
 
   private async controlledShutdown(brokerId: number): Promise<void> {

@@ -28,6 +28,8 @@ export const partitionRecord = z.object({
   leader: z.number().int(),
   leaderEpoch: z.number().int(),
   partitionEpoch: z.number().int(),
+  /** During a reassignment: the replica set to move to once every one of them is in sync. */
+  targetReplicas: z.array(z.number().int()).optional(),
 });
 export type PartitionRecord = z.infer<typeof partitionRecord>;
 

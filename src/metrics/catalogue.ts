@@ -22,7 +22,8 @@ export interface PartitionGauges {
   followerLag: number;
 }
 
-export type ElectionReason = 'fenced' | 'controlled_shutdown' | 'broker_returned' | 'preferred' | 'unclean';
+export type ElectionReason =
+  'fenced' | 'controlled_shutdown' | 'broker_returned' | 'preferred' | 'unclean' | 'reassignment';
 
 export class BrokerMetrics {
   readonly registry = new Registry();

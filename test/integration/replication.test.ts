@@ -2,6 +2,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { decodeRecordBatches } from '../../protocol/records/index.js';
 import { Millrace, type RecordMetadata } from '../../src/client/index.js';
 import type { Broker } from '../../src/broker/broker.js';
+import { runCli } from '../harness/cli.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
 const running: TestBroker[] = [];
@@ -223,5 +224,78 @@ describe('replication', () => {
     expect(results.find((r) => r.partition === 0)).toMatchObject({ outcome: 'ELECTED', leader: preferred });
     expect(await leaderOf(client, 'prefer')).toBe(preferred);
     expect((await client.admin().electLeaders({ topics: ['nope'] }))[0]!.outcome).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
+
+  it('reassigns a partition: new replicas catch up, old ones are removed, leadership moves', async () => {
+    const { client, brokers } = await cluster([1, 2, 3]);
+    await client.admin().createTopics({ topics: [{ topic: 'move', numPartitions: 1, replicationFactor: 2 }] });
+    const before = (await client.admin().describeTopics(['move']))[0]!.partitions[0]!;
+    const leaving = before.leader;
+    const staying = before.replicas.find((r) => r !== leaving)!;
+    const joining = [1, 2, 3].find((r) => !before.replicas.includes(r))!;
+    await client
+      .producer({ acks: 'all' })
+      .send({ topic: 'move', messages: Array.from({ length: 500 }, (_, i) => ({ value: `m${i}` })) });
+    await client
+      .admin()
+      .alterPartitionReassignments({ partitions: [{ topic: 'move', partition: 0, replicas: [joining, staying] }] });
+    const after = await waitFor(
+      'the move to complete',
+      async () => {
+        const p = (await client.admin().describeTopics(['move']))[0]!.partitions[0]!;
+        return p.replicas.join() === [joining, staying].join() ? p : false;
+      },
+      30_000,
+    );
+    expect(after.isr.sort()).toEqual([joining, staying].sort());
+    expect(after.leader).not.toBe(leaving);
+    await waitFor('the old replica deleted', () => brokers.get(leaving)!.broker.hosted('move', 0) === undefined);
+    const leaderLog = replicaContents(brokers.get(after.leader)!.broker, 'move', 0);
+    expect(leaderLog).toHaveLength(500);
+    await waitFor(
+      'the new replica caught up',
+      () => replicaContents(brokers.get(joining)!.broker, 'move', 0).length === 500,
+    );
+    expect(replicaContents(brokers.get(joining)!.broker, 'move', 0)).toEqual(leaderLog);
+    await expect(
+      client.admin().alterPartitionReassignments({ partitions: [{ topic: 'move', partition: 0, replicas: [9] }] }),
+    ).rejects.toMatchObject({ errorName: 'INVALID_REPLICA_ASSIGNMENT' });
+  });
+
+  it('reassigns and elects leaders from the CLI', async () => {
+    const { name, client } = await cluster([1, 2]);
+    await client.admin().createTopics({ topics: [{ topic: 'cli-move', numPartitions: 1, replicationFactor: 1 }] });
+    const from = (await client.admin().describeTopics(['cli-move']))[0]!.partitions[0]!.leader;
+    const to = from === 1 ? 2 : 1;
+    const conn = ['--nats', inject('natsUrl'), '--cluster', name];
+    const moved = await runCli([
+      'partitions',
+      'reassign',
+      '--topic',
+      'cli-move',
+      '--partition',
+      '0',
+      '--replicas',
+      String(to),
+      ...conn,
+    ]);
+    expect(moved.stderr).toBe('');
+    expect(moved.stdout).toContain(`done: replicas [${to}], isr [${to}], leader ${to}`);
+    const elected = await runCli(['partitions', 'elect-leaders', '--topic', 'cli-move', '--json', ...conn]);
+    expect(JSON.parse(elected.stdout)).toEqual([
+      expect.objectContaining({ topic: 'cli-move', partition: 0, outcome: 'ELECTION_NOT_NEEDED', leader: to }),
+    ]);
+    const bad = await runCli([
+      'partitions',
+      'reassign',
+      '--topic',
+      'cli-move',
+      '--partition',
+      '0',
+      '--replicas',
+      '7',
+      ...conn,
+    ]);
+    expect(bad.stderr).toMatch(/INVALID_REPLICA_ASSIGNMENT/);
   });
 });
