@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { MillraceError } from '../../protocol/errors.js';
+import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { RECORD_COUNT, LOG_OVERHEAD } from '../../protocol/records/batch.js';
 import { subjects } from '../../protocol/subjects.js';
@@ -139,7 +139,7 @@ export class BrokerHandlers {
           configs: t.configs,
           partitions: t.partitions.map((p) => ({
             ...p,
-            errorCode: p.leader === -1 ? new MillraceError('LEADER_NOT_AVAILABLE', '').code : 0,
+            errorCode: p.leader === -1 ? ErrorCodes.LEADER_NOT_AVAILABLE.code : 0,
           })),
         };
       }),

@@ -106,9 +106,10 @@ class ReplicaFetcher {
       wire.FetchResponse,
       this.ctx.requestTimeoutMs + MAX_WAIT_MS,
     );
+    const byKey = new Map(batch.map((hp) => [`${hp.topic}\u0000${hp.partition}`, hp]));
     for (const t of res.topics) {
       for (const p of t.partitions) {
-        const hp = batch.find((x) => x.topic === t.name && x.partition === p.partition);
+        const hp = byKey.get(`${t.name}\u0000${p.partition}`);
         // Drop replies for partitions whose role or epoch changed while the fetch was out.
         if (!hp || !hp.isFollower || hp.leader !== this.leader || hp.leaderEpoch !== epochs.get(hp)) continue;
         try {

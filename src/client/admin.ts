@@ -1,5 +1,5 @@
 /** Admin: topics and cluster description, as kafkajs's admin client offers them. */
-import { MillraceError } from '../../protocol/errors.js';
+import { MillraceError, errorNameOf } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
@@ -9,9 +9,7 @@ import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { ClusterDescription, ElectionOutcome, NewTopic, TopicDescription } from './types.js';
 
 function firstError(results: millrace.ITopicResult[], ignore: string[] = []): MillraceError | null {
-  const failed = results.filter(
-    (r) => r.errorCode && !ignore.includes(MillraceError.fromCode(r.errorCode, '').errorName),
-  );
+  const failed = results.filter((r) => r.errorCode && !ignore.includes(errorNameOf(r.errorCode)));
   if (failed.length === 0) return null;
   const first = MillraceError.fromCode(
     failed[0]!.errorCode!,
@@ -30,7 +28,7 @@ export class Admin {
     message: ReqI,
     responseType: MessageType<unknown, Res>,
   ): Promise<Res> {
-    return this.ctx.retry(`${api}`, async () => {
+    return this.ctx.retry(async () => {
       let broker = this.ctx.metadata.anyBroker();
       if (broker === undefined) {
         await this.ctx.metadata.refresh();
@@ -82,7 +80,7 @@ export class Admin {
   }
 
   private async waitForLeaders(topics: string[]): Promise<void> {
-    await this.ctx.retry('wait for leaders', async () => {
+    await this.ctx.retry(async () => {
       const md = await this.ctx.metadata.refresh(topics);
       for (const t of md.topics) {
         if (t.errorCode || (t.partitions ?? []).some((p) => (p.leader ?? -1) < 0)) {
@@ -137,7 +135,7 @@ export class Admin {
       topic: r.topic,
       partition: r.partition,
       leader: r.leader,
-      outcome: r.errorCode ? MillraceError.fromCode(r.errorCode, '').errorName : 'ELECTED',
+      outcome: r.errorCode ? errorNameOf(r.errorCode) : 'ELECTED',
       detail: r.errorMessage,
     }));
   }

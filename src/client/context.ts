@@ -10,7 +10,7 @@ export interface ClientContext {
   connection(): Promise<NatsConnection>;
   metadata: MetadataCache;
   /** Retries retriable errors with backoff (refreshing metadata) until `deadlineMs` passes. */
-  retry<T>(what: string, fn: () => Promise<T>, deadlineMs?: number): Promise<T>;
+  retry<T>(fn: () => Promise<T>, deadlineMs?: number): Promise<T>;
 }
 
 /** Errors after which the client's view of leaders is stale. */

@@ -5,9 +5,7 @@
  * and the request fails as retriable instead of waiting out its timeout.
  */
 import { MillraceError } from '../../protocol/errors.js';
-import { subjects } from '../../protocol/subjects.js';
-import { wire } from '../../protocol/wire.js';
-import { request } from '../transport/rpc.js';
+import { brokerGone } from '../transport/rpc.js';
 import type { ClientContext } from './context.js';
 
 const PROBE_AFTER_MS = 500;
@@ -19,22 +17,9 @@ export async function whileBrokerAlive<T>(ctx: ClientContext, brokerId: number, 
   const gone = new Promise<never>((_, reject) => {
     const probe = async (): Promise<void> => {
       if (done) return;
-      try {
-        const nc = await ctx.connection();
-        // An empty ListOffsets: the cheapest request a broker answers.
-        await request(
-          nc,
-          subjects.brokerApi(ctx.cluster, brokerId, 'list_offsets'),
-          wire.ListOffsetsRequest,
-          { replicaId: -1, topics: [] },
-          wire.ListOffsetsResponse,
-          PROBE_TIMEOUT_MS,
-        );
-      } catch (err) {
-        if (!done && err instanceof MillraceError && err.errorName === 'NETWORK_EXCEPTION') {
-          reject(new MillraceError('NETWORK_EXCEPTION', `broker ${brokerId} is gone (${err.detail})`));
-          return;
-        }
+      if (await brokerGone(await ctx.connection(), ctx.cluster, brokerId, PROBE_TIMEOUT_MS).catch(() => false)) {
+        if (!done) reject(new MillraceError('NETWORK_EXCEPTION', `broker ${brokerId} is gone from NATS`));
+        return;
       }
       if (!done) timer = setTimeout(() => void probe(), PROBE_AFTER_MS);
     };

@@ -16,7 +16,7 @@ export class Millrace {
   private readonly ctx: ClientContext;
   private readonly closables: Array<{ close(): Promise<void> }> = [];
 
-  constructor(private readonly options: MillraceOptions) {
+  constructor(options: MillraceOptions) {
     if (!CLUSTER_NAME.test(options.cluster ?? '')) {
       throw new MillraceError(
         'INVALID_CONFIG',
@@ -41,7 +41,7 @@ export class Millrace {
       requestTimeoutMs,
       connection,
       metadata,
-      async retry<T>(what: string, fn: () => Promise<T>, deadlineMs = requestTimeoutMs): Promise<T> {
+      async retry<T>(fn: () => Promise<T>, deadlineMs = requestTimeoutMs): Promise<T> {
         const deadline = Date.now() + deadlineMs;
         for (let attempt = 0; ; attempt++) {
           try {

@@ -124,11 +124,7 @@ export class Producer {
       throw new MillraceError('INVALID_TOPIC_EXCEPTION', 'send needs a topic name');
     if (!Array.isArray(messages) || messages.length === 0)
       throw new MillraceError('INVALID_REQUEST', 'send needs at least one message');
-    const partitions = await this.ctx.retry(
-      `metadata for ${topic}`,
-      () => this.ctx.metadata.partitionsOf(topic),
-      this.opts.deliveryTimeoutMs,
-    );
+    const partitions = await this.ctx.retry(() => this.ctx.metadata.partitionsOf(topic), this.opts.deliveryTimeoutMs);
     const count = partitions.length;
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const pending = new PendingSend(messages.length, resolve, reject);
@@ -258,7 +254,7 @@ export class Producer {
   }
 
   private async drain(): Promise<void> {
-    if (![...this.allQueues()].some((q) => q.ready.length > 0 && !q.inflight)) return;
+    if (!this.hasSendableBatch()) return;
     const nc = await this.ctx.connection();
     const limit = maxPayload(nc) - REQUEST_ENVELOPE_BYTES;
     const now = Date.now();
@@ -310,6 +306,11 @@ export class Producer {
 
   private queueOf(batch: ProducerBatch): PartitionQueue {
     return this.queueFor(batch.topic, batch.partition);
+  }
+
+  private hasSendableBatch(): boolean {
+    for (const q of this.allQueues()) if (q.ready.length > 0 && !q.inflight) return true;
+    return false;
   }
 
   private *allQueues(): Generator<PartitionQueue> {

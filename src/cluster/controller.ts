@@ -13,13 +13,13 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { brokerSessionMachine } from '../../actors/broker-session.js';
 import { controllerElectionMachine } from '../../actors/controller-election.js';
-import { MillraceError } from '../../protocol/errors.js';
+import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
 import { subjects } from '../../protocol/subjects.js';
 import { topicNameProblem } from '../../protocol/topics.js';
 import { wire } from '../../protocol/wire.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import type { ElectionReason } from '../metrics/catalogue.js';
-import { RpcServer, request, type RequestObserver } from '../transport/rpc.js';
+import { RpcServer, brokerGone, type RequestObserver } from '../transport/rpc.js';
 import { assignReplicas } from './assignment.js';
 import { openLeaseBucket, openMetadataBucket } from './buckets.js';
 import { MetadataLoader, type MetadataImage } from './image.js';
@@ -199,21 +199,9 @@ class ActiveController {
 
   private async fenceVanishedBrokers(): Promise<void> {
     for (const b of [...this.image.brokers.values()].filter((x) => !x.fenced && x.id !== this.settings.brokerId)) {
-      try {
-        await request(
-          this.nc,
-          subjects.brokerApi(this.settings.cluster, b.id, 'list_offsets'),
-          wire.ListOffsetsRequest,
-          { topics: [] },
-          wire.ListOffsetsResponse,
-          1_000,
-        );
-      } catch (err) {
-        if (err instanceof MillraceError && err.errorName === 'NETWORK_EXCEPTION' && !this.stopped) {
-          this.logger.warn({ brokerId: b.id }, 'broker has no subscription on NATS: fencing it now');
-          await this.serialized(() => this.fence(b.id, false)).catch(() => undefined);
-        }
-      }
+      if (!(await brokerGone(this.nc, this.settings.cluster, b.id, 1_000)) || this.stopped) continue;
+      this.logger.warn({ brokerId: b.id }, 'broker has no subscription on NATS: fencing it now');
+      await this.serialized(() => this.fence(b.id, false)).catch(() => undefined);
     }
   }
 
@@ -474,7 +462,7 @@ class ActiveController {
         leader: number,
         message = '',
       ): void => {
-        const code = name === 'NONE' ? 0 : new MillraceError(name, '').code;
+        const code = name === 'NONE' ? 0 : ErrorCodes[name].code;
         results.push({ topic: topic.name, partition: p.partition, errorCode: code, errorMessage: message, leader });
       };
       if (p.leader === preferred) {

@@ -6,7 +6,8 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { ErrorCodes, MillraceError, type ErrorName } from '../../protocol/errors.js';
+import { ErrorCodes, MillraceError, errorNameOf, type ErrorName } from '../../protocol/errors.js';
+import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from './connection.js';
 
@@ -86,7 +87,7 @@ export class RpcServer {
       const response = await handler(request, msg);
       reply = response === null ? null : responseType.encode(response).finish();
       const code = response === null ? 0 : ((response as WithError).errorCode ?? 0);
-      if (code !== 0) outcome = MillraceError.fromCode(code, '').errorName;
+      if (code !== 0) outcome = errorNameOf(code);
     } catch (err) {
       const e =
         err instanceof MillraceError
@@ -184,4 +185,30 @@ function encodeWithinPayload<ReqI>(
     );
   }
   return data;
+}
+
+/**
+ * Whether a broker is gone from NATS: an empty ListOffsets (the cheapest request a broker answers)
+ * to its own subject gets "no responders" at once when the process has no subscription left. A
+ * broker that is alive, or paused, is not gone (a pause shows as a timeout).
+ */
+export async function brokerGone(
+  nc: NatsConnection,
+  cluster: string,
+  brokerId: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  try {
+    await request(
+      nc,
+      subjects.brokerApi(cluster, brokerId, 'list_offsets'),
+      wire.ListOffsetsRequest,
+      { replicaId: -1, topics: [] },
+      wire.ListOffsetsResponse,
+      timeoutMs,
+    );
+    return false;
+  } catch (err) {
+    return err instanceof MillraceError && err.errorName === 'NETWORK_EXCEPTION';
+  }
 }

@@ -268,34 +268,16 @@ describe('replication', () => {
     const from = (await client.admin().describeTopics(['cli-move']))[0]!.partitions[0]!.leader;
     const to = from === 1 ? 2 : 1;
     const conn = ['--nats', inject('natsUrl'), '--cluster', name];
-    const moved = await runCli([
-      'partitions',
-      'reassign',
-      '--topic',
-      'cli-move',
-      '--partition',
-      '0',
-      '--replicas',
-      String(to),
-      ...conn,
-    ]);
+    const reassign = (replicas: string) =>
+      runCli(['partitions', 'reassign', '--topic', 'cli-move', '--partition', '0', '--replicas', replicas, ...conn]);
+    const moved = await reassign(String(to));
     expect(moved.stderr).toBe('');
     expect(moved.stdout).toContain(`done: replicas [${to}], isr [${to}], leader ${to}`);
     const elected = await runCli(['partitions', 'elect-leaders', '--topic', 'cli-move', '--json', ...conn]);
     expect(JSON.parse(elected.stdout)).toEqual([
       expect.objectContaining({ topic: 'cli-move', partition: 0, outcome: 'ELECTION_NOT_NEEDED', leader: to }),
     ]);
-    const bad = await runCli([
-      'partitions',
-      'reassign',
-      '--topic',
-      'cli-move',
-      '--partition',
-      '0',
-      '--replicas',
-      '7',
-      ...conn,
-    ]);
+    const bad = await reassign('7');
     expect(bad.stderr).toMatch(/INVALID_REPLICA_ASSIGNMENT/);
   });
 });
