@@ -133,6 +133,26 @@ export function stampBatch(buf: Uint8Array, pos: number, baseOffset: number, par
   (buf as Buffer).writeInt32BE(partitionLeaderEpoch, pos + PARTITION_LEADER_EPOCH);
 }
 
+/**
+ * Sets the idempotent-producer fields of the batch at pos and recomputes its CRC-32C (they lie
+ * inside it). A producer does this when it first sends a batch, and again when it must
+ * re-sequence one under a new epoch.
+ */
+export function stampProducer(
+  buf: Uint8Array,
+  pos: number,
+  producerId: number,
+  producerEpoch: number,
+  baseSequence: number,
+): void {
+  const b = buf as Buffer;
+  writeInt64(b, pos + PRODUCER_ID, producerId);
+  b.writeInt16BE(producerEpoch, pos + PRODUCER_EPOCH);
+  b.writeInt32BE(baseSequence, pos + BASE_SEQUENCE);
+  const end = pos + b.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
+  b.writeUInt32BE(crc32c(b.subarray(pos + ATTRIBUTES, end)), pos + CRC);
+}
+
 /** Why a stretch of bytes is not a whole valid batch. */
 export type BatchProblem = { kind: 'truncated'; message: string } | { kind: 'corrupt'; message: string };
 

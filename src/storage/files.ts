@@ -42,12 +42,12 @@ export function fsyncDirectory(dir: string): void {
 }
 
 /** Replaces `file` with `content` atomically and durably: temp file, fsync, rename, fsync dir. */
-export function writeFileAtomic(file: string, content: string): void {
+export function writeFileAtomic(file: string, content: string | Uint8Array): void {
   const tmp = `${file}.tmp`;
   io('write', tmp, () => {
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, content);
+      fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

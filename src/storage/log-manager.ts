@@ -38,6 +38,8 @@ export interface LogManagerOptions {
   configFor?: (topic: string) => LogConfig;
   now?: () => number;
   logger?: Logger;
+  /** producer.id.expiration.ms: an idempotent producer idle this long is forgotten (Kafka: 1 day). */
+  producerIdExpirationMs?: number;
 }
 
 export interface BackgroundIntervals {
@@ -47,6 +49,8 @@ export interface BackgroundIntervals {
   flushCheckMs?: number;
   /** log.flush.offset.checkpoint.interval.ms */
   checkpointMs?: number;
+  /** producer.id.expiration.check.interval.ms */
+  producerIdExpirationCheckMs?: number;
 }
 
 export class LogManager {
@@ -58,6 +62,7 @@ export class LogManager {
   private readonly configFor: (topic: string) => LogConfig;
   private readonly now: () => number;
   private readonly logger: Logger;
+  private readonly producerIdExpirationMs: number;
   private closed = false;
 
   private constructor(
@@ -67,6 +72,7 @@ export class LogManager {
     this.configFor = options.configFor ?? (() => logConfig());
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? pino({ level: 'silent' });
+    this.producerIdExpirationMs = options.producerIdExpirationMs ?? 86_400_000;
     io('create directory', dataDir, () => fs.mkdirSync(dataDir, { recursive: true }));
     const marker = path.join(dataDir, CLEAN_SHUTDOWN_MARKER);
     this.hadCleanShutdown = fs.existsSync(marker);
@@ -161,6 +167,13 @@ export class LogManager {
     return deleted;
   }
 
+  /** Forgets idle producers in every log; returns how many. */
+  expireProducers(): number {
+    let removed = 0;
+    for (const log of this.logs.values()) removed += log.removeExpiredProducers(this.producerIdExpirationMs);
+    return removed;
+  }
+
   async flushDue(): Promise<void> {
     await Promise.all([...this.logs.values()].map((log) => log.flushIfDue()));
   }
@@ -185,6 +198,7 @@ export class LogManager {
     every(intervals.retentionCheckMs ?? 300_000, 'retention', () => this.cleanupLogs());
     every(intervals.flushCheckMs ?? 1_000, 'scheduled flush', () => this.flushDue());
     every(intervals.checkpointMs ?? 60_000, 'checkpoint', () => this.checkpoint());
+    every(intervals.producerIdExpirationCheckMs ?? 600_000, 'producer id expiration', () => this.expireProducers());
   }
 
   /** Flushes and closes every log, writes the checkpoints, then the clean-shutdown marker. */

@@ -11,16 +11,20 @@ import {
   ATTRIBUTES,
   CRC,
   MAX_TIMESTAMP,
+  RECORD_BATCH_OVERHEAD,
   TIMESTAMP_TYPE_MASK,
   checkBatch,
   crc32c,
+  lastOffsetOf,
   newBatchHeader,
+  readBatchHeader,
   stampBatch,
   writeInt64,
 } from '../../protocol/records/index.js';
 import type { LogConfig } from './config.js';
 import { io } from './files.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
+import { ProducerStateManager, type ProducerEntry } from './producer-state.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX } from './segment.js';
 
 /** ListOffsets special timestamps, as Kafka defines them. */
@@ -38,6 +42,8 @@ export interface LogAppendInfo {
   batchCount: number;
   recordCount: number;
   sizeInBytes: number;
+  /** An idempotent producer's retry of a batch already in the log: nothing was appended. */
+  duplicate: boolean;
 }
 
 export interface LogReadResult {
@@ -76,6 +82,7 @@ export class Log {
   private lastFlushMs: number;
   private flushing: Promise<void> = Promise.resolve();
   readonly leaderEpochCache: LeaderEpochCache;
+  readonly producerState: ProducerStateManager;
   private readonly now: () => number;
   private readonly logger: Logger;
   private closed = false;
@@ -93,6 +100,8 @@ export class Log {
     this.leaderEpochCache = new LeaderEpochCache(dir);
     this.leaderEpochCache.truncateFromEnd(this.logEnd);
     this.leaderEpochCache.truncateFromStart(this.logStart);
+    this.producerState = new ProducerStateManager(dir, this.logger);
+    this.rebuildProducerState();
   }
 
   /** Opens (creating if needed) the log in `dir`, recovering it after an unclean stop. */
@@ -194,8 +203,28 @@ export class Log {
   appendAsLeader(records: Buffer, leaderEpoch: number): LogAppendInfo {
     this.ensureOpen();
     const info = this.validate(records, true);
-    let offset = this.logEnd;
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
+    // Idempotence first: a duplicate or a sequence error leaves the log and the state untouched.
+    const producers = new Map<number, ProducerEntry>();
+    let offset = this.logEnd;
+    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
+      checkBatch(records, p, records.length, scratch);
+      const duplicate = this.producerState.check(scratch, producers);
+      if (duplicate !== null) {
+        if (info.batchCount > 1) {
+          throw new MillraceError(
+            'DUPLICATE_SEQUENCE_NUMBER',
+            `batch at byte ${p} repeats sequences ${duplicate.firstSeq}-${duplicate.lastSeq} of producer ${scratch.producerId}`,
+          );
+        }
+        return { ...info, firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, duplicate: true };
+      }
+      scratch.baseOffset = offset;
+      if (logAppendTime >= 0) scratch.maxTimestamp = logAppendTime;
+      this.producerState.update(scratch, producers);
+      offset += scratch.lastOffsetDelta + 1;
+    }
+    offset = this.logEnd;
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
       checkBatch(records, p, records.length, scratch);
       stampBatch(records, p, offset, leaderEpoch);
@@ -217,6 +246,7 @@ export class Log {
     this.maybeRoll(records.length, info.maxTimestamp, info.lastOffset, this.logEnd);
     this.leaderEpochCache.assign(leaderEpoch, info.firstOffset);
     this.write(records, info);
+    this.producerState.commit(producers);
     return info;
   }
 
@@ -236,6 +266,10 @@ export class Log {
       this.leaderEpochCache.assign(scratch.partitionLeaderEpoch, scratch.baseOffset);
     }
     this.write(records, info);
+    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
+      readBatchHeader(records, p, scratch);
+      this.producerState.update(scratch);
+    }
     return info;
   }
 
@@ -256,6 +290,7 @@ export class Log {
       batchCount: 0,
       recordCount: 0,
       sizeInBytes: records.length,
+      duplicate: false,
     };
     let previousLast = -1;
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
@@ -304,6 +339,8 @@ export class Log {
       old.delete();
     }
     this.segments.push(LogSegment.create(this.dir, baseOffset, this.config, this.now()));
+    // The new segment's producers can be rebuilt from here without reading the older ones.
+    this.producerState.takeSnapshot(this.logEnd);
     this.logger.debug({ dir: this.dir, baseOffset }, 'rolled segment');
   }
 
@@ -398,7 +435,33 @@ export class Log {
     this.leaderEpochCache.truncateFromEnd(this.logEnd);
     this.recovery = Math.min(this.recovery, this.logEnd);
     this.logStart = Math.min(this.logStart, this.logEnd);
+    this.rebuildProducerState();
     return true;
+  }
+
+  /**
+   * Producer state from the newest snapshot at or below the log end, plus the batches after it
+   * (read by header only). Runs on open and after a truncation removed batches it had applied.
+   */
+  private rebuildProducerState(): void {
+    const from = Math.max(this.producerState.loadSnapshot(this.logEnd), this.logStart);
+    const header = newBatchHeader();
+    let next = from;
+    while (next < this.logEnd) {
+      const { records } = this.read(next, 1024 * 1024, this.logEnd);
+      if (records.length === 0) break;
+      for (let p = 0; p + RECORD_BATCH_OVERHEAD <= records.length; p += header.sizeInBytes) {
+        readBatchHeader(records, p, header);
+        if (lastOffsetOf(header) >= next) this.producerState.update(header);
+      }
+      next = lastOffsetOf(header) + 1;
+    }
+    if (next > from) this.logger.info({ from, to: next, producers: this.producerState.producerCount }, 'rebuilt producer state');
+  }
+
+  /** Forgets producers idle longer than producer.id.expiration.ms; returns how many. */
+  removeExpiredProducers(expirationMs: number): number {
+    return this.producerState.removeExpired(this.now(), expirationMs);
   }
 
   /** Empties the log and starts it again at `offset` (a follower far behind a leader's log start). */
@@ -410,6 +473,8 @@ export class Log {
     this.logStart = offset;
     this.recovery = offset;
     this.leaderEpochCache.clear();
+    this.producerState.clear();
+    for (const o of this.producerState.snapshotOffsets()) this.producerState.deleteSnapshot(o);
   }
 
   /** Moves the log start forward (DeleteRecords, or a follower following its leader's start). */
@@ -456,6 +521,7 @@ export class Log {
     if (deleted > 0) {
       this.logStart = Math.max(this.logStart, this.segments[0]!.baseOffset);
       this.leaderEpochCache.truncateFromStart(this.logStart);
+      this.producerState.deleteSnapshotsBelow(this.segments[0]!.baseOffset);
     }
     return deleted;
   }
@@ -493,6 +559,8 @@ export class Log {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
+    // A clean restart loads this and reads no batch to rebuild producer state.
+    this.producerState.takeSnapshot(this.logEnd);
     this.closed = true;
     for (const s of this.segments) s.close();
   }

@@ -1,0 +1,253 @@
+/**
+ * Idempotent-producer state of one partition replica (Kafka's ProducerStateManager): per producer
+ * id, its epoch and the last five batches it wrote (sequences and offsets). The leader checks each
+ * produced batch against it: a batch seen before is a duplicate, answered with its first offsets;
+ * a gap is OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH. Followers
+ * apply the same batches as they replicate, so a new leader already knows every producer.
+ *
+ * Snapshots `<20-digit offset>.snapshot` hold the state of every batch below that offset; they
+ * are written on segment roll and clean close, and the state is rebuilt from the latest snapshot
+ * at or below the log end plus the batches after it (on open and after a truncation).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import { MillraceError } from '../../protocol/errors.js';
+import {
+  CONTROL_MASK,
+  NO_PRODUCER_ID,
+  type RecordBatchHeader,
+  crc32c,
+  readInt64,
+  writeInt64,
+} from '../../protocol/records/index.js';
+import { io, writeFileAtomic } from './files.js';
+
+/** Batches remembered per producer: the most a producer keeps in flight per partition. */
+export const PRODUCER_BATCHES_RETAINED = 5;
+export const SNAPSHOT_SUFFIX = '.snapshot';
+const SNAPSHOT_VERSION = 1;
+const INT32_MAX = 0x7fffffff;
+
+export interface ProducerBatchMetadata {
+  firstSeq: number;
+  lastSeq: number;
+  firstOffset: number;
+  lastOffset: number;
+  timestamp: number;
+}
+
+export interface ProducerEntry {
+  producerId: number;
+  producerEpoch: number;
+  /** Oldest first, at most PRODUCER_BATCHES_RETAINED. */
+  batches: ProducerBatchMetadata[];
+  /** The largest batch timestamp seen: idle producers expire from it. */
+  lastTimestamp: number;
+}
+
+/** The sequence after `seq`: sequences wrap from Int32 max to 0, as Kafka's do. */
+const nextSeq = (seq: number): number => (seq === INT32_MAX ? 0 : seq + 1);
+const lastSeqOf = (h: RecordBatchHeader): number => (h.baseSequence + h.lastOffsetDelta) % (INT32_MAX + 1);
+
+export const snapshotFileName = (offset: number): string => `${String(offset).padStart(20, '0')}${SNAPSHOT_SUFFIX}`;
+
+export class ProducerStateManager {
+  private readonly producers = new Map<number, ProducerEntry>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get producerCount(): number {
+    return this.producers.size;
+  }
+
+  entry(producerId: number): ProducerEntry | undefined {
+    return this.producers.get(producerId);
+  }
+
+  /**
+   * Checks a batch from a producer before it is appended. Returns the earlier batch when this one
+   * is a duplicate of it, else null; throws the Kafka error for a bad epoch or sequence.
+   * `pending` holds what earlier batches of the same request would change.
+   */
+  check(h: RecordBatchHeader, pending?: ReadonlyMap<number, ProducerEntry>): ProducerBatchMetadata | null {
+    if (h.producerId === NO_PRODUCER_ID || (h.attributes & CONTROL_MASK) !== 0) return null;
+    if (h.baseSequence < 0 || h.producerEpoch < 0) {
+      throw new MillraceError(
+        'INVALID_RECORD',
+        `batch of producer ${h.producerId} has epoch ${h.producerEpoch} and sequence ${h.baseSequence}`,
+      );
+    }
+    const entry = pending?.get(h.producerId) ?? this.producers.get(h.producerId);
+    const firstSeq = h.baseSequence;
+    if (!entry || h.producerEpoch > entry.producerEpoch) {
+      if (firstSeq === 0) return null;
+      if (!entry) {
+        throw new MillraceError(
+          'UNKNOWN_PRODUCER_ID',
+          `no state for producer ${h.producerId} (expired or removed) and sequence ${firstSeq} is not 0`,
+        );
+      }
+      throw new MillraceError(
+        'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        `producer ${h.producerId} moved to epoch ${h.producerEpoch} with sequence ${firstSeq}: a new epoch starts at 0`,
+      );
+    }
+    if (h.producerEpoch < entry.producerEpoch) {
+      throw new MillraceError(
+        'INVALID_PRODUCER_EPOCH',
+        `producer ${h.producerId} epoch ${h.producerEpoch} is older than its current epoch ${entry.producerEpoch}`,
+      );
+    }
+    const lastSeq = lastSeqOf(h);
+    const duplicate = entry.batches.find((b) => b.firstSeq === firstSeq && b.lastSeq === lastSeq);
+    if (duplicate) return duplicate;
+    const expected = nextSeq(entry.batches.at(-1)!.lastSeq);
+    if (firstSeq !== expected) {
+      throw new MillraceError(
+        'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        `producer ${h.producerId} epoch ${h.producerEpoch}: expected sequence ${expected}, got ${firstSeq}`,
+      );
+    }
+    return null;
+  }
+
+  /** Records an appended batch (its offsets assigned). Into `into` when given, else the live state. */
+  update(h: RecordBatchHeader, into: Map<number, ProducerEntry> = this.producers): void {
+    if (h.producerId === NO_PRODUCER_ID || (h.attributes & CONTROL_MASK) !== 0) return;
+    const base = into.get(h.producerId) ?? this.producers.get(h.producerId);
+    const batch: ProducerBatchMetadata = {
+      firstSeq: h.baseSequence,
+      lastSeq: lastSeqOf(h),
+      firstOffset: h.baseOffset,
+      lastOffset: h.baseOffset + h.lastOffsetDelta,
+      timestamp: h.maxTimestamp,
+    };
+    const sameEpoch = base !== undefined && base.producerEpoch === h.producerEpoch;
+    const batches = sameEpoch ? [...base.batches, batch].slice(-PRODUCER_BATCHES_RETAINED) : [batch];
+    into.set(h.producerId, {
+      producerId: h.producerId,
+      producerEpoch: h.producerEpoch,
+      batches,
+      lastTimestamp: Math.max(base?.lastTimestamp ?? -1, h.maxTimestamp),
+    });
+  }
+
+  /** Applies the entries a checked request produced. */
+  commit(pending: ReadonlyMap<number, ProducerEntry>): void {
+    for (const [id, e] of pending) this.producers.set(id, e);
+  }
+
+  /** Forgets producers idle for `expirationMs` (producer.id.expiration.ms); returns how many. */
+  removeExpired(now: number, expirationMs: number): number {
+    let removed = 0;
+    for (const [id, e] of this.producers) {
+      if (now - e.lastTimestamp < expirationMs) continue;
+      this.producers.delete(id);
+      removed++;
+    }
+    return removed;
+  }
+
+  clear(): void {
+    this.producers.clear();
+  }
+
+  /** Offsets of the snapshot files on disk, ascending. */
+  snapshotOffsets(): number[] {
+    return io('list', this.dir, () => fs.readdirSync(this.dir))
+      .filter((n) => n.endsWith(SNAPSHOT_SUFFIX))
+      .map((n) => Number(n.slice(0, -SNAPSHOT_SUFFIX.length)))
+      .filter(Number.isSafeInteger)
+      .sort((a, b) => a - b);
+  }
+
+  /** Writes the state as of `offset` (every batch below it applied). */
+  takeSnapshot(offset: number): void {
+    let size = 10;
+    for (const e of this.producers.values()) size += 19 + e.batches.length * 32;
+    const buf = Buffer.alloc(size);
+    buf.writeInt16BE(SNAPSHOT_VERSION, 0);
+    buf.writeInt32BE(this.producers.size, 6);
+    let p = 10;
+    for (const e of this.producers.values()) {
+      writeInt64(buf, p, e.producerId);
+      buf.writeInt16BE(e.producerEpoch, p + 8);
+      writeInt64(buf, p + 10, e.lastTimestamp);
+      buf.writeInt8(e.batches.length, p + 18);
+      p += 19;
+      for (const b of e.batches) {
+        buf.writeInt32BE(b.firstSeq, p);
+        buf.writeInt32BE(b.lastSeq, p + 4);
+        writeInt64(buf, p + 8, b.firstOffset);
+        writeInt64(buf, p + 16, b.lastOffset);
+        writeInt64(buf, p + 24, b.timestamp);
+        p += 32;
+      }
+    }
+    buf.writeUInt32BE(crc32c(buf.subarray(6)), 2);
+    writeFileAtomic(path.join(this.dir, snapshotFileName(offset)), buf);
+  }
+
+  /**
+   * Loads the newest valid snapshot at or below `maxOffset`, deleting newer ones and any that do
+   * not parse. Returns its offset, or -1 when none is usable (the state is then empty).
+   */
+  loadSnapshot(maxOffset: number): number {
+    this.producers.clear();
+    const offsets = this.snapshotOffsets();
+    for (const offset of offsets.filter((o) => o > maxOffset)) this.deleteSnapshot(offset);
+    for (const offset of offsets.filter((o) => o <= maxOffset).reverse()) {
+      const file = path.join(this.dir, snapshotFileName(offset));
+      const problem = this.readSnapshot(io('read', file, () => fs.readFileSync(file)));
+      if (problem === null) return offset;
+      this.logger.warn({ file, problem }, 'producer state snapshot unreadable: deleted, using an older one');
+      this.producers.clear();
+      this.deleteSnapshot(offset);
+    }
+    return -1;
+  }
+
+  private readSnapshot(buf: Buffer): string | null {
+    if (buf.length < 10) return `${buf.length} bytes is shorter than the header`;
+    if (buf.readInt16BE(0) !== SNAPSHOT_VERSION) return `version ${buf.readInt16BE(0)} is not ${SNAPSHOT_VERSION}`;
+    if (buf.readUInt32BE(2) !== crc32c(buf.subarray(6))) return 'CRC-32C mismatch';
+    const count = buf.readInt32BE(6);
+    let p = 10;
+    for (let i = 0; i < count; i++) {
+      if (p + 19 > buf.length) return 'truncated entry';
+      const producerId = readInt64(buf, p);
+      const producerEpoch = buf.readInt16BE(p + 8);
+      const lastTimestamp = readInt64(buf, p + 10);
+      const n = buf.readInt8(p + 18);
+      p += 19;
+      if (n < 1 || n > PRODUCER_BATCHES_RETAINED || p + n * 32 > buf.length) return 'bad batch count';
+      const batches: ProducerBatchMetadata[] = [];
+      for (let j = 0; j < n; j++, p += 32) {
+        batches.push({
+          firstSeq: buf.readInt32BE(p),
+          lastSeq: buf.readInt32BE(p + 4),
+          firstOffset: readInt64(buf, p + 8),
+          lastOffset: readInt64(buf, p + 16),
+          timestamp: readInt64(buf, p + 24),
+        });
+      }
+      this.producers.set(producerId, { producerId, producerEpoch, batches, lastTimestamp });
+    }
+    return p === buf.length ? null : 'trailing bytes';
+  }
+
+  deleteSnapshot(offset: number): void {
+    const file = path.join(this.dir, snapshotFileName(offset));
+    io('delete', file, () => fs.rmSync(file, { force: true }));
+  }
+
+  /** Deletes snapshots below `offset` except the newest of them (the base a rebuild would start from). */
+  deleteSnapshotsBelow(offset: number): void {
+    const below = this.snapshotOffsets().filter((o) => o < offset);
+    for (const o of below.slice(0, -1)) this.deleteSnapshot(o);
+  }
+}
