@@ -11,7 +11,8 @@ export type BrokerApi =
   | 'delete_topics'
   | 'create_partitions'
   | 'elect_leaders'
-  | 'alter_reassignments';
+  | 'alter_reassignments'
+  | 'init_producer_id';
 export type ControllerApi =
   | 'register_broker'
   | 'heartbeat'
@@ -20,7 +21,8 @@ export type ControllerApi =
   | 'create_partitions'
   | 'alter_partition'
   | 'elect_leaders'
-  | 'alter_reassignments';
+  | 'alter_reassignments'
+  | 'allocate_producer_ids';
 export type InternalApi = 'replica_fetch';
 
 export const subjects = {

@@ -22,6 +22,7 @@ import { RpcServer } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
 import type { BrokerConfig } from './config.js';
 import { BrokerHandlers } from './handlers.js';
+import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
 import { ReplicaManager, type HostedPartition } from './replica-manager.js';
 
@@ -150,8 +151,9 @@ export class Broker {
             configFor: (topic) =>
               topicLogConfig({ ...config.logDefaults, ...(this.loader.image.topics.get(topic)?.configs ?? {}) }),
             logger: this.logger,
+            producerIdExpirationMs: config.producerIdExpirationMs,
           });
-          this.logs.startBackgroundTasks();
+          this.logs.startBackgroundTasks({ producerIdExpirationCheckMs: config.producerIdExpirationCheckMs });
           this.fetchers = new ReplicaFetcherManager({
             nc: this.nc,
             cluster: config.cluster,
@@ -202,6 +204,12 @@ export class Broker {
             image: () => this.loader.image,
             replicas: this.replicas,
             controller: controllerClient,
+            producerIds: new ProducerIdManager(
+              config.id,
+              () => this.lifecycle.getSnapshot().context.brokerEpoch ?? -1,
+              controllerClient,
+              CONTROLLER_RPC_TIMEOUT_MS,
+            ),
             metrics: this.metrics,
             logger: this.logger,
           }).register(this.rpc);

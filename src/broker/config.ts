@@ -29,6 +29,10 @@ export const brokerConfigSchema = z
     replicaLagTimeMaxMs: z.coerce.number().int().min(100).default(30_000),
     /** leader.imbalance.check.interval: how often leaders move back to preferred replicas. */
     leaderRebalanceIntervalMs: z.coerce.number().int().min(1000).default(300_000),
+    /** producer.id.expiration.ms: an idempotent producer idle this long is forgotten. */
+    producerIdExpirationMs: z.coerce.number().int().min(1).default(86_400_000),
+    /** producer.id.expiration.check.interval.ms */
+    producerIdExpirationCheckMs: z.coerce.number().int().min(100).default(600_000),
     /** min.insync.replicas broker default (topics may override). */
     minInsyncReplicas: z.coerce.number().int().min(1).default(1),
     metadataReplicas: z.coerce.number().int().min(1).max(5).default(1),

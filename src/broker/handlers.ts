@@ -16,6 +16,7 @@ import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
 import { maxPayload } from '../transport/connection.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
+import type { ProducerIdManager } from './producer-ids.js';
 import type { HostedPartition, ReplicaManager } from './replica-manager.js';
 
 /** Room left in a reply for everything but record bytes. */
@@ -66,6 +67,7 @@ export interface HandlerContext {
   image: () => MetadataImage;
   replicas: ReplicaManager;
   controller: ControllerClient;
+  producerIds: ProducerIdManager;
   metrics: BrokerMetrics;
   logger: Logger;
 }
@@ -93,6 +95,13 @@ export class BrokerHandlers {
       wire.FetchRequest,
       wire.FetchResponse,
       (r) => this.fetch(r, true),
+    );
+    rpc.handle(
+      'init_producer_id',
+      api('init_producer_id'),
+      wire.InitProducerIdRequest,
+      wire.InitProducerIdResponse,
+      async () => ({ producerId: await this.ctx.producerIds.generate(), producerEpoch: 0 }),
     );
     rpc.handle('list_offsets', api('list_offsets'), wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) =>
       this.listOffsets(r),
@@ -167,12 +176,15 @@ export class BrokerHandlers {
           );
         }
         const info = hp.log.appendAsLeader(p.records as Buffer, hp.leaderEpoch);
-        hp.appended();
-        void hp.log
-          .flushIfDue()
-          .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
-        this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
-        this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
+        // A duplicate from an idempotent producer's retry appended nothing: it gets the original offsets.
+        if (!info.duplicate) {
+          hp.appended();
+          void hp.log
+            .flushIfDue()
+            .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
+          this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
+          this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
+        } else this.ctx.metrics.duplicateBatches.inc({ topic: hp.topic });
         const ok = {
           partition,
           errorCode: 0,

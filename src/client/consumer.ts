@@ -28,6 +28,8 @@ interface PartitionState {
   highWatermark: number;
   /** Bumped by seek/assign: replies to older fetches are dropped. */
   generation: number;
+  /** The generation its fetch in flight was sent for; -1 when none is. */
+  fetchingGeneration: number;
   retryAt: number;
 }
 
@@ -81,6 +83,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
         bufferedBytes: 0,
         highWatermark: -1,
         generation: 0,
+        fetchingGeneration: -1,
         retryAt: 0,
       };
       this.applySeek(state, tp.offset);
@@ -184,7 +187,12 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
         }
         // A fetch reply is bounded by the NATS max_payload (1 MiB by default), so several
         // fetches per broker, over disjoint partitions, keep the pipe full.
-        const key = `${leader}:${s.partition % this.opts.fetchConcurrency}`;
+        if (s.fetchingGeneration === s.generation) continue;
+        // A partition seeked while its long poll waits must not wait for it: it fetches on its own.
+        const key =
+          s.fetchingGeneration >= 0
+            ? `${leader}:${keyOf(s.topic, s.partition)}`
+            : `${leader}:${s.partition % this.opts.fetchConcurrency}`;
         if (this.inflight.has(key)) continue;
         const group = groups.get(key) ?? { leader, states: [] };
         group.states.push(s);
@@ -233,6 +241,17 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   private async fetchFrom(leader: number, states: PartitionState[]): Promise<void> {
     const generations = states.map((s) => s.generation);
+    for (const s of states) s.fetchingGeneration = s.generation;
+    try {
+      await this.fetchPartitions(leader, states, generations);
+    } finally {
+      states.forEach((s, i) => {
+        if (s.fetchingGeneration === generations[i]) s.fetchingGeneration = -1;
+      });
+    }
+  }
+
+  private async fetchPartitions(leader: number, states: PartitionState[], generations: number[]): Promise<void> {
     const positions = states.map((s) => s.position!);
     const topics = new Map<
       string,

@@ -1,11 +1,24 @@
 /**
  * The producer. Records are encoded straight into a per-partition RecordBatch builder; a batch
- * closes when it reaches batchSize or lingerMs passes; closed batches are grouped by leader into
- * one ProduceRequest per broker. One batch per partition is in flight at a time, so a retry
- * never reorders a partition; requests per broker are bounded by maxInFlight.
+ * closes when it reaches batchSize or lingerMs passes; ready batches are grouped by leader into
+ * one ProduceRequest per broker (one batch per partition each); requests per broker are bounded
+ * by maxInFlight.
+ *
+ * Idempotent (the default with acks=all, as Kafka's since 3.0): the producer gets a producer id
+ * and numbers each partition's batches with sequences when it first sends them, so up to five
+ * batches per partition are in flight and the leader drops retried duplicates and refuses gaps.
+ * A retry goes out only when nothing earlier of its partition is in flight, so retries keep
+ * order. When a partition's sequence cannot continue (the broker forgot the producer, or a batch
+ * failed for good), the partition moves to the next producer epoch and re-numbers from 0 (KIP-360).
+ * Without idempotence one batch per partition is in flight, so retries never reorder either.
  */
 import { MillraceError } from '../../protocol/errors.js';
-import { RecordBatchBuilder, type RecordHeader, type RecordInput } from '../../protocol/records/index.js';
+import {
+  RecordBatchBuilder,
+  stampProducer,
+  type RecordHeader,
+  type RecordInput,
+} from '../../protocol/records/index.js';
 import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
@@ -18,6 +31,11 @@ import type { HeadersInput, Message, ProducerOptions, RecordMetadata } from './t
 /** Stays under NATS's default max_payload with room for the request envelope. */
 const MAX_BATCH_BYTES = 1024 * 1024 - 1024;
 const REQUEST_ENVELOPE_BYTES = 4 * 1024;
+/** What the broker remembers per producer (and Kafka's max.in.flight limit with idempotence). */
+const MAX_IN_FLIGHT_PER_PARTITION = 5;
+const MAX_PRODUCER_EPOCH = 32_767;
+const SEQUENCE_LIMIT = 2 ** 31;
+const SEQUENCE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
 
 class PendingSend {
   remaining: number;
@@ -41,10 +59,14 @@ class ProducerBatch {
   built: Buffer | null = null;
   attempts = 0;
   notBefore = 0;
+  /** Idempotence: the sequence of its first record, set when first sent; -1 before. */
+  baseSequence = -1;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
+    /** Close order within its partition: queues are kept in this order. */
+    readonly order: number,
     readonly createdAt: number,
     compression: ProducerOptions['compression'],
     capacity: number,
@@ -57,8 +79,23 @@ interface PartitionQueue {
   topic: string;
   partition: number;
   open: ProducerBatch | null;
+  /** Waiting to be sent, in close order (so retries come before fresh batches). */
   ready: ProducerBatch[];
-  inflight: boolean;
+  inflight: ProducerBatch[];
+  opened: number;
+  /** Idempotence: the id and epoch this partition's batches carry, and the next sequence. */
+  producerId: number;
+  producerEpoch: number;
+  nextSequence: number;
+  /** Set when the sequence cannot continue: the next send starts a new epoch at sequence 0. */
+  needsNewEpoch: boolean;
+}
+
+/** Inserts a batch into a queue kept in close order. */
+function requeue(ready: ProducerBatch[], batch: ProducerBatch): void {
+  let i = 0;
+  while (i < ready.length && ready[i]!.order < batch.order) i++;
+  ready.splice(i, 0, batch);
 }
 
 function toBuffer(v: Buffer | string | null | undefined, what: string): Buffer | null {
@@ -89,7 +126,10 @@ export class Producer {
   private readonly sticky = new Map<string, number>();
   private readonly inflightByBroker = new Map<number, number>();
   private readonly acks: number;
-  private readonly opts: Required<Omit<ProducerOptions, 'partitioner' | 'compression' | 'acks'>>;
+  private readonly opts: Required<Omit<ProducerOptions, 'partitioner' | 'compression' | 'acks' | 'idempotent'>>;
+  readonly idempotent: boolean;
+  private producerId = -1;
+  private initializing: Promise<void> | null = null;
   private readonly partitioner: Partitioner;
   private lingerTimer: NodeJS.Timeout | null = null;
   private drainScheduled = false;
@@ -105,6 +145,15 @@ export class Producer {
     this.acks = acks === 'all' ? -1 : acks;
     if (![0, 1, -1].includes(this.acks))
       throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1, -1 or 'all', got ${String(acks)}`);
+    // As Kafka: idempotence is the default only where it can hold (acks=all); asking for it elsewhere is an error.
+    this.idempotent = options.idempotent ?? this.acks === -1;
+    if (this.idempotent && this.acks !== -1)
+      throw new MillraceError('INVALID_CONFIG', `an idempotent producer needs acks 'all', got ${String(acks)}`);
+    if (this.idempotent && options.maxInFlight !== undefined && options.maxInFlight > MAX_IN_FLIGHT_PER_PARTITION)
+      throw new MillraceError(
+        'INVALID_CONFIG',
+        `an idempotent producer allows at most ${MAX_IN_FLIGHT_PER_PARTITION} requests in flight, got ${options.maxInFlight}`,
+      );
     this.opts = {
       lingerMs: options.lingerMs ?? 5,
       batchSize: Math.min(options.batchSize ?? 16_384, MAX_BATCH_BYTES),
@@ -190,6 +239,7 @@ export class Producer {
       q.open = new ProducerBatch(
         topic,
         partition,
+        q.opened++,
         Date.now(),
         this.options.compression,
         Math.min(this.opts.batchSize + 1024, MAX_BATCH_BYTES),
@@ -246,15 +296,83 @@ export class Producer {
       err instanceof MillraceError
         ? err
         : new MillraceError('NETWORK_EXCEPTION', String((err as Error)?.message ?? err));
-    for (const q of this.allQueues()) {
-      if (q.inflight) continue;
-      for (const batch of q.ready.splice(0).reverse()) this.retryOrFail(batch, e);
-    }
+    for (const q of this.allQueues()) for (const batch of q.ready.splice(0)) this.retryOrFail(batch, e);
     if (e.retriable) this.scheduleDrain(this.opts.retryBackoffMs);
   }
 
+  /** Gets this producer's id from a broker (InitProducerId), once; batches wait for it. */
+  private initProducerId(): void {
+    this.initializing ??= this.ctx
+      .retry(async () => {
+        const broker =
+          this.ctx.metadata.anyBroker() ?? (await this.ctx.metadata.refresh(), this.ctx.metadata.anyBroker());
+        if (broker === undefined)
+          throw new MillraceError('BROKER_NOT_AVAILABLE', `no live broker in cluster '${this.ctx.cluster}'`);
+        return request(
+          await this.ctx.connection(),
+          subjects.brokerApi(this.ctx.cluster, broker, 'init_producer_id'),
+          wire.InitProducerIdRequest,
+          {},
+          wire.InitProducerIdResponse,
+          this.ctx.requestTimeoutMs,
+        );
+      }, this.opts.deliveryTimeoutMs)
+      .then(
+        (res) => {
+          this.producerId = res.producerId;
+          for (const q of this.allQueues()) if (q.producerId < 0) q.producerId = res.producerId;
+        },
+        (err: unknown) => this.drainFailed(err),
+      )
+      .finally(() => {
+        this.initializing = null;
+        this.scheduleDrain();
+      });
+  }
+
+  /**
+   * The next batch of a partition that may go now, or null. Idempotent: up to five in flight;
+   * a retry (it has a sequence) only once nothing earlier is in flight; a new epoch only once
+   * nothing is. Otherwise one batch at a time.
+   */
+  private sendable(q: PartitionQueue): ProducerBatch | null {
+    const batch = q.ready[0];
+    if (!batch) return null;
+    if (!this.idempotent) return q.inflight.length === 0 ? batch : null;
+    if (q.producerId < 0) {
+      this.initProducerId();
+      return null;
+    }
+    if (q.needsNewEpoch) {
+      if (q.inflight.length > 0) return null;
+      this.startNewEpoch(q);
+    }
+    if (batch.baseSequence >= 0) return q.inflight.length === 0 ? batch : null;
+    return q.inflight.length < Math.min(MAX_IN_FLIGHT_PER_PARTITION, this.opts.maxInFlight) ? batch : null;
+  }
+
+  /** Numbers a batch on its first send: the sequence lives in its header (inside the CRC). */
+  private assignSequence(q: PartitionQueue, batch: ProducerBatch): void {
+    if (!this.idempotent || batch.baseSequence >= 0) return;
+    batch.baseSequence = q.nextSequence;
+    stampProducer(batch.built!, 0, q.producerId, q.producerEpoch, batch.baseSequence);
+    q.nextSequence = (q.nextSequence + batch.sends.length) % SEQUENCE_LIMIT;
+  }
+
+  /** Bumps the partition's epoch (locally, as Kafka's idempotent producer does) and re-numbers waiting batches from 0. */
+  private startNewEpoch(q: PartitionQueue): void {
+    q.needsNewEpoch = false;
+    if (q.producerEpoch >= MAX_PRODUCER_EPOCH) {
+      // Epochs exhausted: a fresh producer id starts again at epoch 0.
+      q.producerId = -1;
+      q.producerEpoch = 0;
+      this.producerId = -1;
+    } else q.producerEpoch++;
+    q.nextSequence = 0;
+    for (const b of q.ready) b.baseSequence = -1;
+  }
+
   private async drain(): Promise<void> {
-    if (!this.hasSendableBatch()) return;
     const nc = await this.ctx.connection();
     const limit = maxPayload(nc) - REQUEST_ENVELOPE_BYTES;
     const now = Date.now();
@@ -262,9 +380,10 @@ export class Producer {
     const bytes = new Map<number, number>();
     let missingLeader = false;
     let earliestRetry = Infinity;
+    let more = false;
     for (const q of this.allQueues()) {
-      const batch = q.ready[0];
-      if (!batch || q.inflight) continue;
+      const batch = this.sendable(q);
+      if (!batch) continue;
       if (batch.notBefore > now) {
         earliestRetry = Math.min(earliestRetry, batch.notBefore - now);
         continue;
@@ -279,11 +398,17 @@ export class Producer {
       const used = bytes.get(leader) ?? 0;
       if (used > 0 && used + size > limit) continue;
       bytes.set(leader, used + size);
-      byLeader.set(leader, [...(byLeader.get(leader) ?? []), batch]);
-      q.inflight = true;
+      let batches = byLeader.get(leader);
+      if (!batches) byLeader.set(leader, (batches = []));
+      batches.push(batch);
+      this.assignSequence(q, batch);
+      q.inflight.push(batch);
       q.ready.shift();
+      if (q.ready.length > 0) more = true;
     }
     for (const [leader, batches] of byLeader) void this.sendTo(leader, batches);
+    // One batch per partition per request: a partition with more waiting goes in the next round.
+    if (more && byLeader.size > 0) this.scheduleDrain();
     if (missingLeader) {
       this.ctx.metadata.refresh().catch(() => undefined);
       this.scheduleDrain(this.opts.retryBackoffMs);
@@ -298,7 +423,18 @@ export class Producer {
     }
     let q = byPartition[partition];
     if (!q) {
-      q = { topic, partition, open: null, ready: [], inflight: false };
+      q = {
+        topic,
+        partition,
+        open: null,
+        ready: [],
+        inflight: [],
+        opened: 0,
+        producerId: this.producerId,
+        producerEpoch: 0,
+        nextSequence: 0,
+        needsNewEpoch: false,
+      };
       byPartition[partition] = q;
     }
     return q;
@@ -306,11 +442,6 @@ export class Producer {
 
   private queueOf(batch: ProducerBatch): PartitionQueue {
     return this.queueFor(batch.topic, batch.partition);
-  }
-
-  private hasSendableBatch(): boolean {
-    for (const q of this.allQueues()) if (q.ready.length > 0 && !q.inflight) return true;
-    return false;
   }
 
   private *allQueues(): Generator<PartitionQueue> {
@@ -367,24 +498,51 @@ export class Producer {
       for (const b of batches) this.retryOrFail(b, e);
     } finally {
       this.inflightByBroker.set(leader, (this.inflightByBroker.get(leader) ?? 1) - 1);
-      for (const b of batches) this.queueOf(b).inflight = false;
       this.scheduleDrain();
     }
   }
 
+  /** A batch's reply (or failure) arrived: it is no longer in flight. */
+  private landed(batch: ProducerBatch): PartitionQueue {
+    const q = this.queueOf(batch);
+    const i = q.inflight.indexOf(batch);
+    if (i >= 0) q.inflight.splice(i, 1);
+    return q;
+  }
+
+  /**
+   * Idempotence errors that say the partition's sequence cannot continue as numbered: the
+   * broker forgot this producer (UNKNOWN_PRODUCER_ID), saw a newer epoch, or saw a gap that no
+   * earlier batch of ours explains. A gap behind an earlier batch that failed is just retried.
+   */
+  private sequenceBroken(q: PartitionQueue, batch: ProducerBatch, err: MillraceError): boolean {
+    if (err.errorName !== 'OUT_OF_ORDER_SEQUENCE_NUMBER') return true;
+    const earlier = (b: ProducerBatch): boolean => b.order < batch.order;
+    return !q.inflight.some(earlier) && !q.ready.some(earlier);
+  }
+
   private retryOrFail(batch: ProducerBatch, err: MillraceError): void {
+    const q = this.landed(batch);
+    let retriable = err.retriable;
+    // Sequence errors are the idempotent producer's to repair: retried, after a new epoch where needed.
+    if (this.idempotent && SEQUENCE_ERRORS.has(err.errorName)) {
+      if (this.sequenceBroken(q, batch, err)) q.needsNewEpoch = true;
+      retriable = true;
+    }
     batch.attempts++;
     const expired = Date.now() - batch.createdAt >= this.opts.deliveryTimeoutMs;
-    if (err.retriable && batch.attempts <= this.opts.retries && !expired) {
+    if (retriable && batch.attempts <= this.opts.retries && !expired) {
       if (needsMetadataRefresh(err)) this.ctx.metadata.refresh().catch(() => undefined);
       // Leadership moves resolve within a metadata refresh: retry those quickly (Kafka: retry.backoff.ms 100).
       const cap = needsMetadataRefresh(err) ? 250 : 1_000;
       batch.notBefore = Date.now() + Math.min(this.opts.retryBackoffMs * 2 ** Math.min(batch.attempts - 1, 5), cap);
-      this.queueOf(batch).ready.unshift(batch);
+      requeue(q.ready, batch);
       return;
     }
+    // A numbered batch that fails for good leaves a gap the batches after it cannot cross.
+    if (batch.baseSequence >= 0) q.needsNewEpoch = true;
     const final =
-      expired && err.retriable
+      expired && retriable
         ? new MillraceError(
             'REQUEST_TIMED_OUT',
             `not acknowledged within delivery.timeout.ms (${this.opts.deliveryTimeoutMs} ms): ${err.message}`,
@@ -400,6 +558,7 @@ export class Producer {
   }
 
   private complete(batch: ProducerBatch, baseOffset: number): void {
+    this.landed(batch);
     for (let i = 0; i < batch.sends.length; i++) {
       const send = batch.sends[i]!;
       send.results[batch.slots[i]!] = {

@@ -40,8 +40,13 @@ export interface ProducerOptions {
   lingerMs?: number;
   /** batch.size in bytes (uncompressed). */
   batchSize?: number;
-  /** Produce requests in flight per broker. */
+  /** Produce requests in flight per broker (at most 5 when idempotent, which is also the per-partition limit). */
   maxInFlight?: number;
+  /**
+   * enable.idempotence: each record is written once per partition and in order through retries
+   * and leader changes. Default: true with acks 'all' (Kafka's default since 3.0), else false.
+   */
+  idempotent?: boolean;
   /** Retries of a retriable failure within deliveryTimeoutMs. */
   retries?: number;
   retryBackoffMs?: number;

@@ -45,6 +45,8 @@ export interface ControllerSettings {
 }
 
 const MAX_PARTITIONS = 100_000;
+/** Kafka's ProducerIdsBlock size. */
+const PRODUCER_ID_BLOCK_SIZE = 1000;
 const encoder = new TextEncoder();
 
 class FencedError extends Error {}
@@ -182,6 +184,13 @@ class ActiveController {
       wire.AlterReassignmentsRequest,
       wire.AlterReassignmentsResponse,
       (r) => this.serialized(() => this.alterReassignments(r)),
+    );
+    this.rpc.handle(
+      'controller.allocate_producer_ids',
+      s('allocate_producer_ids'),
+      wire.AllocateProducerIdsRequest,
+      wire.AllocateProducerIdsResponse,
+      (r) => this.serialized(() => this.allocateProducerIds(r)),
     );
     this.rpc.handle(
       'controller.alter_partition',
@@ -393,13 +402,31 @@ class ActiveController {
    * An ISR change from a partition leader (AlterPartition): accepted only from the current
    * leader at the current leader and partition epochs; replicas added must be live.
    */
+  private checkBrokerEpoch(brokerId: number, brokerEpoch: number): void {
+    const broker = this.image.brokers.get(brokerId);
+    if (!broker || broker.epoch !== brokerEpoch)
+      throw new MillraceError('STALE_BROKER_EPOCH', `broker ${brokerId} epoch ${brokerEpoch} is not registered`);
+  }
+
+  /** Hands a broker the next block of producer ids, recorded in the metadata log so none is reused. */
+  private async allocateProducerIds(
+    req: millrace.AllocateProducerIdsRequest,
+  ): Promise<millrace.IAllocateProducerIdsResponse> {
+    this.checkBrokerEpoch(req.brokerId, req.brokerEpoch);
+    const start = this.image.producerIds?.nextProducerId ?? 0;
+    await this.commit(() =>
+      this.writer.put(keys.producerIds, {
+        nextProducerId: start + PRODUCER_ID_BLOCK_SIZE,
+        brokerId: req.brokerId,
+        brokerEpoch: req.brokerEpoch,
+      }),
+    );
+    this.logger.info({ brokerId: req.brokerId, start, length: PRODUCER_ID_BLOCK_SIZE }, 'producer id block allocated');
+    return { producerIdStart: start, producerIdLen: PRODUCER_ID_BLOCK_SIZE };
+  }
+
   private async alterPartition(req: millrace.AlterPartitionRequest): Promise<millrace.IAlterPartitionResponse> {
-    const broker = this.image.brokers.get(req.brokerId);
-    if (!broker || broker.epoch !== req.brokerEpoch)
-      throw new MillraceError(
-        'STALE_BROKER_EPOCH',
-        `broker ${req.brokerId} epoch ${req.brokerEpoch} is not registered`,
-      );
+    this.checkBrokerEpoch(req.brokerId, req.brokerEpoch);
     const topic = this.image.topics.get(req.topic);
     const p = topic?.partitions[req.partition];
     if (!topic || !p)

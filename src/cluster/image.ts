@@ -9,9 +9,12 @@ import type { z } from 'zod';
 import {
   brokerRecord,
   controllerRecord,
+  keys,
+  producerIdsRecord,
   topicRecord,
   type BrokerRecord,
   type ControllerRecord,
+  type ProducerIdsRecord,
   type TopicRecord,
 } from './records.js';
 
@@ -21,9 +24,16 @@ export interface MetadataImage {
   readonly controller: ControllerRecord | null;
   readonly brokers: ReadonlyMap<number, BrokerRecord>;
   readonly topics: ReadonlyMap<string, TopicRecord>;
+  readonly producerIds: ProducerIdsRecord | null;
 }
 
-export const emptyImage: MetadataImage = { version: 0, controller: null, brokers: new Map(), topics: new Map() };
+export const emptyImage: MetadataImage = {
+  version: 0,
+  controller: null,
+  brokers: new Map(),
+  topics: new Map(),
+  producerIds: null,
+};
 
 const decoder = new TextDecoder();
 
@@ -42,6 +52,8 @@ export function applyEntry(image: MetadataImage, entry: KvWatchEntry, logger: Lo
   const next = { ...image, version: Math.max(image.version, entry.revision) };
   if (entry.key === 'controller') {
     next.controller = deleted ? null : (parse(controllerRecord, entry, logger) ?? image.controller);
+  } else if (entry.key === keys.producerIds) {
+    next.producerIds = deleted ? null : (parse(producerIdsRecord, entry, logger) ?? image.producerIds);
   } else if (entry.key.startsWith('broker.')) {
     const brokers = new Map(image.brokers);
     const id = Number(entry.key.slice('broker.'.length));

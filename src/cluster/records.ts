@@ -41,8 +41,18 @@ export const topicRecord = z.object({
 });
 export type TopicRecord = z.infer<typeof topicRecord>;
 
+/** The next producer id the controller hands out; blocks below it belong to brokers (KIP-730). */
+export const producerIdsRecord = z.object({
+  nextProducerId: z.number().int().nonnegative(),
+  /** The broker given the last block, and its epoch then. */
+  brokerId: z.number().int(),
+  brokerEpoch: z.number().int(),
+});
+export type ProducerIdsRecord = z.infer<typeof producerIdsRecord>;
+
 export const keys = {
   controller: 'controller',
+  producerIds: 'producer-ids',
   broker: (id: number): string => `broker.${id}`,
   topic: (name: string): string => `topic.${name}`,
 };

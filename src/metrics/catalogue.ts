@@ -31,6 +31,7 @@ export class BrokerMetrics {
   readonly requestSeconds: Histogram<'api'>;
   readonly messagesIn: Counter<'topic'>;
   readonly bytesIn: Counter<'topic'>;
+  readonly duplicateBatches: Counter<'topic'>;
   readonly messagesOut: Counter<'topic'>;
   readonly bytesOut: Counter<'topic'>;
   readonly activeController: Gauge;
@@ -68,6 +69,12 @@ export class BrokerMetrics {
     this.bytesIn = new Counter({
       name: 'millrace_bytes_in_total',
       help: 'Record batch bytes appended as leader',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.duplicateBatches = new Counter({
+      name: 'millrace_producer_duplicate_batches_total',
+      help: 'Retried batches of idempotent producers recognised as already written (answered, not appended)',
       labelNames: ['topic'],
       registers,
     });

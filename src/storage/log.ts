@@ -456,7 +456,8 @@ export class Log {
       }
       next = lastOffsetOf(header) + 1;
     }
-    if (next > from) this.logger.info({ from, to: next, producers: this.producerState.producerCount }, 'rebuilt producer state');
+    if (next > from)
+      this.logger.info({ from, to: next, producers: this.producerState.producerCount }, 'rebuilt producer state');
   }
 
   /** Forgets producers idle longer than producer.id.expiration.ms; returns how many. */

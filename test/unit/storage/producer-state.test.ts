@@ -106,7 +106,10 @@ describe('idempotent producer state', () => {
     const log = logIn(dir, { segmentBytes: 1024 });
     for (let i = 0; i < 20; i++) log.appendAsLeader(idempotentBatch(5, 0, i * 3), 0);
     await log.close();
-    const snapshots = fs.readdirSync(dir).filter((n) => n.endsWith(SNAPSHOT_SUFFIX)).sort();
+    const snapshots = fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith(SNAPSHOT_SUFFIX))
+      .sort();
     fs.writeFileSync(path.join(dir, snapshots.at(-1)!), 'not a snapshot');
     const reopened = logIn(dir, { segmentBytes: 1024 }, false);
     expect(reopened.producerState.entry(5)!.batches.at(-1)!.lastSeq).toBe(59);
