@@ -13,6 +13,7 @@ import {
 
 interface BenchFlags {
   nats?: string;
+  idempotent: boolean;
   cluster: string;
   records: number;
   recordSize: number;
@@ -42,6 +43,7 @@ export function benchCommand(): Command {
       .option('--replication-factor <n>', 'replication factor', integer('--replication-factor', 1), 1)
       .addOption(new Option('--acks <acks>', 'acks').choices(['0', '1', 'all']).default('1'))
       .option('--producers <n>', 'concurrent producers', integer('--producers', 1), 1)
+      .option('--no-idempotent', 'turn producer idempotence off (on by default with acks=all)')
       .option('--batch-size <bytes>', 'producer batch.size', integer('--batch-size', 1), 256 * 1024)
       .option('--linger-ms <ms>', 'producer linger.ms', integer('--linger-ms', 0), 5)
       .addOption(
@@ -73,6 +75,7 @@ export function benchCommand(): Command {
           lingerMs: flags.lingerMs,
           compression: flags.compression as CompressionName,
           throughput: flags.throughput,
+          idempotent: flags.idempotent,
         };
         try {
           const topic = `bench-${kind}-${Date.now()}`;

@@ -55,6 +55,7 @@ try {
     lingerMs: 5,
     compression: 'none',
     throughput: 0,
+    idempotent: false,
   });
   await client.close();
   const jetstreamRate = Math.round(records / jsSeconds);

@@ -96,6 +96,8 @@ export interface WorkloadOptions {
   compression: CompressionName;
   /** Records per second to offer (0: as fast as possible): latency is measured at a set rate. */
   throughput: number;
+  /** false turns idempotence off; otherwise the producer's default (on with acks=all). */
+  idempotent: boolean;
 }
 
 export function percentiles(samples: number[]): { p50: number; p99: number; p999: number; max: number } {
@@ -122,6 +124,7 @@ export async function produceWorkload(
     Array.from({ length: o.producers }, async () => {
       const producer = client.producer({
         acks: o.acks,
+        ...(o.idempotent ? {} : { idempotent: false }),
         batchSize: o.batchSize,
         lingerMs: o.lingerMs,
         compression: o.compression,

@@ -13,11 +13,19 @@ export function produceCommand(): Command {
       new Option('--acks <acks>', 'acknowledgements to wait for').choices(['0', '1', 'all', '-1']).default('all'),
     )
     .option('--linger-ms <ms>', 'batching delay', '5')
+    .option('--no-idempotent', 'turn idempotence off (on by default with acks=all)')
     .action(
-      async (topic: string, flags: ConnectionFlags & { keySeparator?: string; acks: string; lingerMs: string }) => {
+      async (
+        topic: string,
+        flags: ConnectionFlags & { keySeparator?: string; acks: string; lingerMs: string; idempotent: boolean },
+      ) => {
         const c = client(flags, 'millrace-cli-producer');
         const acks = flags.acks === 'all' ? 'all' : (Number(flags.acks) as 0 | 1 | -1);
-        const producer = c.producer({ acks, lingerMs: Number(flags.lingerMs) });
+        const producer = c.producer({
+          acks,
+          lingerMs: Number(flags.lingerMs),
+          ...(flags.idempotent ? {} : { idempotent: false }),
+        });
         const started = Date.now();
         let lines = 0;
         let bytes = 0;

@@ -130,6 +130,8 @@ export class Producer {
   readonly idempotent: boolean;
   private producerId = -1;
   private initializing: Promise<void> | null = null;
+  private metadataChain: Promise<unknown> = Promise.resolve();
+  private metadataWaits = 0;
   private readonly partitioner: Partitioner;
   private lingerTimer: NodeJS.Timeout | null = null;
   private drainScheduled = false;
@@ -173,8 +175,13 @@ export class Producer {
       throw new MillraceError('INVALID_TOPIC_EXCEPTION', 'send needs a topic name');
     if (!Array.isArray(messages) || messages.length === 0)
       throw new MillraceError('INVALID_REQUEST', 'send needs at least one message');
-    const partitions = await this.ctx.retry(() => this.ctx.metadata.partitionsOf(topic), this.opts.deliveryTimeoutMs);
-    const count = partitions.length;
+    const count = (
+      this.ctx.metadata.partitions(topic) && this.metadataWaits === 0
+        ? this.ctx.metadata.partitions(topic)!
+        : await this.afterEarlierSends(() =>
+            this.ctx.retry(() => this.ctx.metadata.partitionsOf(topic), this.opts.deliveryTimeoutMs),
+          )
+    ).length;
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const pending = new PendingSend(messages.length, resolve, reject);
       try {
@@ -213,6 +220,21 @@ export class Producer {
       }
       this.scheduleDrain();
     });
+  }
+
+  /**
+   * Runs a send's metadata wait after those of earlier sends, so records are appended in the
+   * order send() was called even when some had to wait for metadata (as Kafka's send does).
+   */
+  private async afterEarlierSends<T>(wait: () => Promise<T>): Promise<T> {
+    this.metadataWaits++;
+    const result = this.metadataChain.then(wait);
+    this.metadataChain = result.catch(() => undefined);
+    try {
+      return await result;
+    } finally {
+      this.metadataWaits--;
+    }
   }
 
   private stickyPartition(topic: string, count: number): number {
@@ -331,7 +353,8 @@ export class Producer {
   }
 
   /**
-   * The next batch of a partition that may go now, or null. Idempotent: up to five in flight;
+   * The next batch of a partition that may go now, or null. Idempotent: up to five from the
+   * oldest unacknowledged one;
    * a retry (it has a sequence) only once nothing earlier is in flight; a new epoch only once
    * nothing is. Otherwise one batch at a time.
    */
@@ -348,7 +371,12 @@ export class Producer {
       this.startNewEpoch(q);
     }
     if (batch.baseSequence >= 0) return q.inflight.length === 0 ? batch : null;
-    return q.inflight.length < Math.min(MAX_IN_FLIGHT_PER_PARTITION, this.opts.maxInFlight) ? batch : null;
+    // NATS replies are independent: a lost one does not stop later ones, as a broken Kafka
+    // connection would. So the window runs from the oldest unacknowledged batch, which must
+    // stay among the five the broker remembers for its retry to be recognised.
+    let oldest = batch.order;
+    for (const b of q.inflight) oldest = Math.min(oldest, b.order);
+    return batch.order - oldest < Math.min(MAX_IN_FLIGHT_PER_PARTITION, this.opts.maxInFlight) ? batch : null;
   }
 
   /** Numbers a batch on its first send: the sequence lives in its header (inside the CRC). */
@@ -523,6 +551,18 @@ export class Producer {
 
   private retryOrFail(batch: ProducerBatch, err: MillraceError): void {
     const q = this.landed(batch);
+    console.error(
+      'RETRY',
+      batch.topic,
+      batch.partition,
+      batch.order,
+      batch.baseSequence,
+      err.errorName,
+      err.detail,
+      this.ctx.metadata.leader(batch.topic, batch.partition),
+      q.inflight.map((b) => b.order),
+      q.ready.map((b) => b.order),
+    );
     let retriable = err.retriable;
     // Sequence errors are the idempotent producer's to repair: retried, after a new epoch where needed.
     if (this.idempotent && SEQUENCE_ERRORS.has(err.errorName)) {

@@ -64,6 +64,10 @@ export class ProducerStateManager {
     return this.producers.size;
   }
 
+  producerIds(): IterableIterator<number> {
+    return this.producers.keys();
+  }
+
   entry(producerId: number): ProducerEntry | undefined {
     return this.producers.get(producerId);
   }
@@ -107,9 +111,10 @@ export class ProducerStateManager {
     if (duplicate) return duplicate;
     const expected = nextSeq(entry.batches.at(-1)!.lastSeq);
     if (firstSeq !== expected) {
+      const known = entry.batches.map((b) => `${b.firstSeq}-${b.lastSeq}@${b.firstOffset}`).join(', ');
       throw new MillraceError(
         'OUT_OF_ORDER_SEQUENCE_NUMBER',
-        `producer ${h.producerId} epoch ${h.producerEpoch}: expected sequence ${expected}, got ${firstSeq}`,
+        `producer ${h.producerId} epoch ${h.producerEpoch}: expected sequence ${expected}, got ${firstSeq}-${lastSeq} (last batches ${known})`,
       );
     }
     return null;
