@@ -12,7 +12,17 @@ export type BrokerApi =
   | 'create_partitions'
   | 'elect_leaders'
   | 'alter_reassignments'
-  | 'init_producer_id';
+  | 'init_producer_id'
+  | 'find_coordinator'
+  | 'join_group'
+  | 'sync_group'
+  | 'heartbeat'
+  | 'leave_group'
+  | 'offset_commit'
+  | 'offset_fetch'
+  | 'list_groups'
+  | 'describe_groups'
+  | 'delete_groups';
 export type ControllerApi =
   | 'register_broker'
   | 'heartbeat'

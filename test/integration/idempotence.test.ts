@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 async function values(topic: string): Promise<string[]> {
-  const [{ offset: end }] = await client.admin().fetchTopicOffsets(topic);
+  const end = (await client.admin().fetchTopicOffsets(topic))[0]!.offset;
   const consumer = client.consumer();
   consumer.assign([{ topic, partition: 0, offset: 'earliest' }]);
   const out: string[] = [];
