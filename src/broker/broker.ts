@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { brokerLifecycleMachine, type HeartbeatInput, type HeartbeatResult } from '../../actors/broker-lifecycle.js';
 import { MillraceError } from '../../protocol/errors.js';
+import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { openMetadataBucket } from '../cluster/buckets.js';
 import { ControllerClient } from '../cluster/controller-client.js';
@@ -18,9 +19,10 @@ import { topicLogConfig } from '../cluster/topic-config.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
 import { LogManager } from '../storage/log-manager.js';
 import { connectNats } from '../transport/connection.js';
-import { RpcServer } from '../transport/rpc.js';
+import { RpcServer, request } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
 import type { BrokerConfig } from './config.js';
+import { GroupCoordinator } from './group-coordinator.js';
 import { BrokerHandlers } from './handlers.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
@@ -32,6 +34,7 @@ export class Broker {
   private lifecycle!: Actor<typeof brokerLifecycleMachine>;
   private logs: LogManager | null = null;
   private replicas: ReplicaManager | null = null;
+  private groups: GroupCoordinator | null = null;
   private fetchers: ReplicaFetcherManager | null = null;
   private rpc: RpcServer | null = null;
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
@@ -63,6 +66,8 @@ export class Broker {
           minInsync: hp.minInsync,
           followerLag: hp.isLeader ? -1 : hp.followerLag,
         })),
+      () => this.groups?.snapshot() ?? [],
+      () => this.groups?.lag() ?? [],
       () =>
         controller.isActive
           ? [...loader.image.topics.values()].reduce(
@@ -126,6 +131,43 @@ export class Broker {
 
   private onImage(image: MetadataImage): void {
     this.replicas?.reconcile(image);
+    this.groups?.sync();
+  }
+
+  /** High watermarks from the partitions' leaders (ListOffsets latest), keyed topic\0partition. */
+  private async endOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    const image = this.loader.image;
+    const byLeader = new Map<number, Map<string, number[]>>();
+    for (const { topic, partition } of partitions) {
+      const leader = image.topics.get(topic)?.partitions[partition]?.leader ?? -1;
+      if (leader < 0) continue;
+      const topics = byLeader.get(leader) ?? new Map<string, number[]>();
+      topics.set(topic, [...(topics.get(topic) ?? []), partition]);
+      byLeader.set(leader, topics);
+    }
+    const ends = new Map<string, number>();
+    await Promise.all(
+      [...byLeader].map(async ([leader, topics]) => {
+        const res = await request(
+          this.nc,
+          subjects.brokerApi(this.config.cluster, leader, 'list_offsets'),
+          wire.ListOffsetsRequest,
+          {
+            replicaId: -1,
+            topics: [...topics].map(([name, ps]) => ({
+              name,
+              partitions: ps.map((partition) => ({ partition, timestamp: -1 })),
+            })),
+          },
+          wire.ListOffsetsResponse,
+          CONTROLLER_RPC_TIMEOUT_MS,
+        );
+        for (const t of res.topics)
+          for (const p of t.partitions ?? [])
+            if (!p.errorCode) ends.set(`${t.name}\u0000${p.partition}`, Number(p.offset));
+      }),
+    );
+    return ends;
   }
 
   private runLifecycle(): Promise<void> {
@@ -197,6 +239,27 @@ export class Broker {
           this.rpc = new RpcServer(this.nc, this.logger, (api, error, seconds) =>
             this.metrics.observeRequest(api, error, seconds),
           );
+          this.groups = new GroupCoordinator(
+            {
+              brokerId: config.id,
+              offsetsTopicPartitions: config.offsetsTopicPartitions,
+              offsetsTopicReplicationFactor: config.offsetsTopicReplicationFactor,
+              initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+              minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+              maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+              offsetsRetentionMs: config.offsetsRetentionMs,
+              offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
+              offsetMetadataMaxBytes: 4096,
+              commitTimeoutMs: 5_000,
+              onRebalance: (group) => this.metrics.groupRebalances.inc({ group }),
+              endOffsets: (partitions) => this.endOffsets(partitions),
+              logger: this.logger,
+            },
+            this.replicas,
+            controllerClient,
+            () => this.loader.image,
+          );
+          this.groups.sync();
           new BrokerHandlers({
             brokerId: config.id,
             cluster: config.cluster,
@@ -210,6 +273,7 @@ export class Broker {
               controllerClient,
               CONTROLLER_RPC_TIMEOUT_MS,
             ),
+            groups: this.groups,
             metrics: this.metrics,
             logger: this.logger,
           }).register(this.rpc);
@@ -283,6 +347,7 @@ export class Broker {
   private async release(clean: boolean): Promise<void> {
     await this.rpc?.close();
     await this.fetchers?.stop();
+    this.groups?.stop();
     this.replicas?.stop();
     if (clean) await this.logs?.close();
     await (clean ? this.controller.stop() : this.controller.halt());

@@ -33,6 +33,23 @@ export const brokerConfigSchema = z
     producerIdExpirationMs: z.coerce.number().int().min(1).default(86_400_000),
     /** producer.id.expiration.check.interval.ms */
     producerIdExpirationCheckMs: z.coerce.number().int().min(100).default(600_000),
+    /** offsets.topic.num.partitions: partitions of __consumer_offsets (fixed once it exists). */
+    offsetsTopicPartitions: z.coerce.number().int().min(1).max(1000).default(50),
+    /** offsets.topic.replication.factor (capped at the live brokers when it is created). */
+    offsetsTopicReplicationFactor: z.coerce.number().int().min(1).default(3),
+    /** group.initial.rebalance.delay.ms: a new group waits this long for more members. */
+    groupInitialRebalanceDelayMs: z.coerce.number().int().min(0).default(3_000),
+    /** group.min.session.timeout.ms / group.max.session.timeout.ms */
+    groupMinSessionTimeoutMs: z.coerce.number().int().min(100).default(6_000),
+    groupMaxSessionTimeoutMs: z.coerce.number().int().min(100).default(1_800_000),
+    /** offsets.retention.ms: committed offsets of an empty group are removed this long after it emptied. */
+    offsetsRetentionMs: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(7 * 24 * 3600 * 1000),
+    /** offsets.retention.check.interval.ms */
+    offsetsRetentionCheckIntervalMs: z.coerce.number().int().min(100).default(600_000),
     /** min.insync.replicas broker default (topics may override). */
     minInsyncReplicas: z.coerce.number().int().min(1).default(1),
     metadataReplicas: z.coerce.number().int().min(1).max(5).default(1),

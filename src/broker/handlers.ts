@@ -16,6 +16,7 @@ import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
 import { maxPayload } from '../transport/connection.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
+import { OFFSETS_TOPIC, type GroupCoordinator } from './group-coordinator.js';
 import type { ProducerIdManager } from './producer-ids.js';
 import type { HostedPartition, ReplicaManager } from './replica-manager.js';
 
@@ -68,6 +69,7 @@ export interface HandlerContext {
   replicas: ReplicaManager;
   controller: ControllerClient;
   producerIds: ProducerIdManager;
+  groups: GroupCoordinator;
   metrics: BrokerMetrics;
   logger: Logger;
 }
@@ -103,6 +105,45 @@ export class BrokerHandlers {
       wire.InitProducerIdResponse,
       async () => ({ producerId: await this.ctx.producerIds.generate(), producerEpoch: 0 }),
     );
+    const groups = this.ctx.groups;
+    rpc.handle(
+      'find_coordinator',
+      api('find_coordinator'),
+      wire.FindCoordinatorRequest,
+      wire.FindCoordinatorResponse,
+      (r) => groups.findCoordinator(r),
+    );
+    rpc.handle('join_group', api('join_group'), wire.JoinGroupRequest, wire.JoinGroupResponse, (r) =>
+      groups.joinGroup(r),
+    );
+    rpc.handle('sync_group', api('sync_group'), wire.SyncGroupRequest, wire.SyncGroupResponse, (r) =>
+      groups.syncGroup(r),
+    );
+    rpc.handle('heartbeat', api('heartbeat'), wire.HeartbeatRequest, wire.HeartbeatResponse, (r) =>
+      groups.heartbeat(r),
+    );
+    rpc.handle('leave_group', api('leave_group'), wire.LeaveGroupRequest, wire.LeaveGroupResponse, (r) =>
+      groups.leaveGroup(r),
+    );
+    rpc.handle('offset_commit', api('offset_commit'), wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r) =>
+      groups.offsetCommit(r),
+    );
+    rpc.handle('offset_fetch', api('offset_fetch'), wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r) =>
+      groups.offsetFetch(r),
+    );
+    rpc.handle('list_groups', api('list_groups'), wire.ListGroupsRequest, wire.ListGroupsResponse, () =>
+      groups.listGroups(),
+    );
+    rpc.handle(
+      'describe_groups',
+      api('describe_groups'),
+      wire.DescribeGroupsRequest,
+      wire.DescribeGroupsResponse,
+      (r) => groups.describeGroups(r),
+    );
+    rpc.handle('delete_groups', api('delete_groups'), wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r) =>
+      groups.deleteGroups(r),
+    );
     rpc.handle('list_offsets', api('list_offsets'), wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) =>
       this.listOffsets(r),
     );
@@ -111,12 +152,18 @@ export class BrokerHandlers {
       name: 'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments',
       reqType: MessageType<Req, Req>,
       resType: MessageType<Res, Res>,
+      touches: (r: Req) => string[] = () => [],
     ): void =>
-      rpc.handle(name, api(name), reqType, resType, (r) =>
-        this.ctx.controller.call(name, reqType, r, resType, ADMIN_TIMEOUT_MS),
-      );
-    forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse);
-    forward('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse);
+      rpc.handle(name, api(name), reqType, resType, (r) => {
+        // The brokers create __consumer_offsets on first use; clients may not create or delete it.
+        if (touches(r).includes(OFFSETS_TOPIC))
+          throw new MillraceError('INVALID_REQUEST', `${OFFSETS_TOPIC} is internal: the brokers manage it`);
+        return this.ctx.controller.call(name, reqType, r, resType, ADMIN_TIMEOUT_MS);
+      });
+    forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse, (r) =>
+      (r.topics ?? []).map((t) => t.name ?? ''),
+    );
+    forward('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse, (r) => (r.topics ?? []).map(String));
     forward('elect_leaders', wire.ElectLeadersRequest, wire.ElectLeadersResponse);
     forward('alter_reassignments', wire.AlterReassignmentsRequest, wire.AlterReassignmentsResponse);
     forward('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse);
@@ -169,6 +216,8 @@ export class BrokerHandlers {
       image,
       req.topics,
       (hp, p, partition) => {
+        if (hp.topic === OFFSETS_TOPIC)
+          throw new MillraceError('INVALID_TOPIC_EXCEPTION', `${OFFSETS_TOPIC} is internal: commit offsets instead`);
         if (req.acks === -1 && hp.isr.length < hp.minInsync) {
           throw new MillraceError(
             'NOT_ENOUGH_REPLICAS',

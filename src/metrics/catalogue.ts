@@ -22,6 +22,21 @@ export interface PartitionGauges {
   followerLag: number;
 }
 
+export interface GroupGauges {
+  group: string;
+  state: string;
+  members: number;
+}
+
+export interface GroupLag {
+  group: string;
+  topic: string;
+  partition: number;
+  lag: number;
+}
+
+const GROUP_STATES = ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead'];
+
 export type ElectionReason =
   'fenced' | 'controlled_shutdown' | 'broker_returned' | 'preferred' | 'unclean' | 'reassignment';
 
@@ -38,10 +53,14 @@ export class BrokerMetrics {
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
   readonly leaderElections: Counter<'reason'>;
+  readonly groupRebalances: Counter<'group'>;
 
   constructor(
     info: { brokerId: number; cluster: string; rack: string | null; version: string },
     partitions: () => PartitionGauges[],
+    /** Groups this broker coordinates, and the lag of their committed offsets. */
+    groups: () => GroupGauges[],
+    groupLag: () => GroupLag[],
     /** Partitions without a leader, counted by the active controller (null elsewhere). */
     offlinePartitions: () => number | null = () => null,
   ) {
@@ -119,6 +138,43 @@ export class BrokerMetrics {
       help: 'Leader changes made by this broker as controller, by reason',
       labelNames: ['reason'],
       registers,
+    });
+    this.groupRebalances = new Counter({
+      name: 'millrace_consumer_group_rebalances_total',
+      help: 'Rebalances started, for groups this broker coordinates',
+      labelNames: ['group'],
+      registers,
+    });
+    new Gauge({
+      name: 'millrace_consumer_group_members',
+      help: 'Members of each group this broker coordinates',
+      labelNames: ['group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of groups()) this.set({ group: g.group }, g.members);
+      },
+    });
+    new Gauge({
+      name: 'millrace_consumer_group_state',
+      help: "1 for each coordinated group's current state (Empty, PreparingRebalance, CompletingRebalance, Stable)",
+      labelNames: ['group', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of groups())
+          for (const s of GROUP_STATES) this.set({ group: g.group, state: s }, s === g.state ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'millrace_consumer_group_lag',
+      help: 'High watermark minus committed offset, per partition of each coordinated group (refreshed every 5 s)',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of groupLag()) this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
+      },
     });
     new Gauge({
       name: 'millrace_under_replicated_partitions',

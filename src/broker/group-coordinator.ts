@@ -1,0 +1,849 @@
+/**
+ * The group coordinator. Group G lives on the leader of `__consumer_offsets` partition
+ * hash(G) mod N (Kafka's rule, Java's String.hashCode). Each group is a consumer-group actor;
+ * this runtime checks requests against its snapshot, holds JoinGroup and SyncGroup replies until
+ * the actor completes the rebalance, and writes commits and group metadata as records of the
+ * partition at acks=all. A broker that becomes a partition's leader replays it (answering
+ * COORDINATOR_LOAD_IN_PROGRESS meanwhile) and restores its groups; one that loses it answers
+ * NOT_COORDINATOR.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { createActor, type Actor } from 'xstate';
+import {
+  consumerGroupMachine,
+  isRejoinUnchanged,
+  type GroupContext,
+  type GroupMember,
+  type GroupState,
+  type JoiningMember,
+} from '../../actors/consumer-group.js';
+import { ErrorCodes, MillraceError, type ErrorName } from '../../protocol/errors.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
+import { decodeRecordBatches, encodeRecordBatch } from '../../protocol/records/index.js';
+import { wire } from '../../protocol/wire.js';
+import type { ControllerClient } from '../cluster/controller-client.js';
+import type { MetadataImage } from '../cluster/image.js';
+import type { HostedPartition, ReplicaManager } from './replica-manager.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+const OFFSET_KEY = 1;
+const LAG_REFRESH_MS = 5_000;
+const GROUP_KEY = 2;
+
+export interface GroupCoordinatorSettings {
+  brokerId: number;
+  /** offsets.topic.num.partitions */
+  offsetsTopicPartitions: number;
+  /** offsets.topic.replication.factor (capped at the live brokers, with a warning) */
+  offsetsTopicReplicationFactor: number;
+  /** group.initial.rebalance.delay.ms */
+  initialRebalanceDelayMs: number;
+  /** group.min.session.timeout.ms / group.max.session.timeout.ms */
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  /** offsets.retention.ms: committed offsets of an empty group expire this long after it emptied */
+  offsetsRetentionMs: number;
+  /** offsets.retention.check.interval.ms */
+  offsetsRetentionCheckIntervalMs: number;
+  /** offset.metadata.max.bytes */
+  offsetMetadataMaxBytes: number;
+  /** offsets.commit.timeout.ms: how long a commit waits for the in-sync replicas */
+  commitTimeoutMs: number;
+  onRebalance?: (group: string) => void;
+  /** High watermarks of partitions (from their leaders), for the lag of committed offsets. */
+  endOffsets?: (partitions: Array<{ topic: string; partition: number }>) => Promise<Map<string, number>>;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Java's String.hashCode, so a group maps to the partition a Kafka broker would choose. */
+export function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+export const offsetsPartitionFor = (group: string, partitions: number): number =>
+  (javaStringHash(group) & 0x7fffffff) % partitions;
+
+export interface CommittedOffset {
+  offset: number;
+  leaderEpoch: number;
+  metadata: string;
+  commitTimestamp: number;
+}
+
+type Resolve<T> = (value: T) => void;
+
+class GroupRuntime {
+  readonly actor: Actor<typeof consumerGroupMachine>;
+  readonly offsets = new Map<string, CommittedOffset>();
+  readonly pendingJoins = new Map<string, Resolve<millrace.IJoinGroupResponse>>();
+  readonly pendingSyncs = new Map<string, Resolve<millrace.ISyncGroupResponse>>();
+  /** When the group last became empty (offsets expire from then), or when restored empty. */
+  emptySince: number;
+
+  constructor(
+    readonly groupId: string,
+    readonly partition: OffsetsPartition,
+    coordinator: GroupCoordinator,
+    initialRebalanceDelayMs: number,
+    now: () => number,
+  ) {
+    this.emptySince = now();
+    this.actor = createActor(
+      consumerGroupMachine.provide({
+        actions: {
+          joinCompleted: ({ context }) => this.answerJoins(context),
+          syncCompleted: ({ context }) => this.answerSyncs(context),
+          membersRemoved: ({ context }) => this.failRemoved(context),
+          rebalanceStarted: ({ context }) => {
+            coordinator.rebalanceStarted(context.groupId);
+            this.failSyncs('REBALANCE_IN_PROGRESS', 'the group is rebalancing: join again');
+          },
+          persist: ({ context }) => coordinator.persistGroup(this, context),
+        },
+      }),
+      { input: { groupId, initialRebalanceDelayMs } },
+    );
+    this.actor.subscribe((s) => {
+      if (s.value === 'Empty' && Object.keys(s.context.members).length === 0 && this.emptySince < 0)
+        this.emptySince = now();
+      else if (s.value !== 'Empty') this.emptySince = -1;
+    });
+    this.actor.start();
+  }
+
+  get state(): GroupState {
+    return this.actor.getSnapshot().value as GroupState;
+  }
+
+  get context(): GroupContext {
+    return this.actor.getSnapshot().context;
+  }
+
+  joinResponse(ctx: GroupContext, memberId: string): millrace.IJoinGroupResponse {
+    const members =
+      memberId === ctx.leader
+        ? Object.values(ctx.members).map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId ?? '',
+            metadata: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
+          }))
+        : [];
+    return {
+      generationId: ctx.generation,
+      protocolType: ctx.protocolType ?? '',
+      protocolName: ctx.protocol ?? '',
+      leader: ctx.leader ?? '',
+      memberId,
+      members,
+    };
+  }
+
+  private answerJoins(ctx: GroupContext): void {
+    for (const [memberId, resolve] of this.pendingJoins) {
+      if (ctx.members[memberId]) resolve(this.joinResponse(ctx, memberId));
+    }
+    this.pendingJoins.clear();
+  }
+
+  private answerSyncs(ctx: GroupContext): void {
+    for (const [memberId, resolve] of this.pendingSyncs)
+      resolve({ assignment: ctx.members[memberId]?.assignment ?? new Uint8Array(0) });
+    this.pendingSyncs.clear();
+  }
+
+  private failRemoved(ctx: GroupContext): void {
+    const fail = errorFields('UNKNOWN_MEMBER_ID', 'the member was removed from the group');
+    for (const [id, resolve] of this.pendingJoins) if (!ctx.members[id]) (resolve(fail), this.pendingJoins.delete(id));
+    for (const [id, resolve] of this.pendingSyncs) if (!ctx.members[id]) (resolve(fail), this.pendingSyncs.delete(id));
+  }
+
+  failSyncs(name: ErrorName, message: string): void {
+    for (const resolve of this.pendingSyncs.values()) resolve(errorFields(name, message));
+    this.pendingSyncs.clear();
+  }
+
+  failAll(name: ErrorName, message: string): void {
+    for (const resolve of this.pendingJoins.values()) resolve(errorFields(name, message));
+    this.pendingJoins.clear();
+    this.failSyncs(name, message);
+  }
+}
+
+const errorFields = (name: ErrorName, message: string): { errorCode: number; errorMessage: string } => ({
+  errorCode: ErrorCodes[name].code,
+  errorMessage: message,
+});
+
+/** The groups of one __consumer_offsets partition this broker leads. */
+class OffsetsPartition {
+  readonly groups = new Map<string, GroupRuntime>();
+  loading = true;
+  /** Dynamic members told MEMBER_ID_REQUIRED: they may join with that id until the deadline. */
+  readonly pendingMembers = new Map<string, number>();
+
+  constructor(
+    readonly hp: HostedPartition,
+    readonly leaderEpoch: number,
+  ) {}
+
+  get stale(): boolean {
+    return !this.hp.isLeader || this.hp.leaderEpoch !== this.leaderEpoch;
+  }
+}
+
+const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class GroupCoordinator {
+  private readonly partitions = new Map<number, OffsetsPartition>();
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private lagTimer: NodeJS.Timeout | null = null;
+  /** High watermark per committed partition (topic\0partition), refreshed for the lag metric. */
+  private readonly ends = new Map<string, number>();
+  private creating: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly settings: GroupCoordinatorSettings,
+    private readonly replicas: ReplicaManager,
+    private readonly controller: ControllerClient,
+    private readonly image: () => MetadataImage,
+  ) {
+    this.now = settings.now ?? Date.now;
+    this.logger = settings.logger.child({ component: 'group-coordinator' });
+    this.expiryTimer = setInterval(() => this.expireOffsets(), settings.offsetsRetentionCheckIntervalMs);
+    this.expiryTimer.unref();
+    this.lagTimer = setInterval(() => void this.refreshEnds(), LAG_REFRESH_MS);
+    this.lagTimer.unref();
+  }
+
+  private async refreshEnds(): Promise<void> {
+    if (!this.settings.endOffsets) return;
+    const wanted = new Set<string>();
+    for (const g of this.snapshot()) for (const k of g.offsets.keys()) wanted.add(k);
+    if (wanted.size === 0) return;
+    const partitions = [...wanted].map((k) => {
+      const [topic, partition] = k.split('\u0000') as [string, string];
+      return { topic, partition: Number(partition) };
+    });
+    try {
+      const ends = await this.settings.endOffsets(partitions);
+      this.ends.clear();
+      for (const [k, v] of ends) this.ends.set(k, v);
+    } catch (err) {
+      this.logger.debug({ err }, 'cannot refresh end offsets for the lag metric');
+    }
+  }
+
+  /** Lag of each committed offset of the loaded groups: high watermark minus committed offset. */
+  lag(): Array<{ group: string; topic: string; partition: number; lag: number }> {
+    const out = [];
+    for (const g of this.snapshot()) {
+      for (const [k, c] of g.offsets) {
+        const end = this.ends.get(k);
+        if (end === undefined) continue;
+        const [topic, partition] = k.split('\u0000') as [string, string];
+        out.push({ group: g.group, topic, partition: Number(partition), lag: Math.max(0, end - c.offset) });
+      }
+    }
+    return out;
+  }
+
+  /** Loads partitions this broker now leads and unloads those it no longer does (after each metadata image). */
+  sync(): void {
+    const topic = this.image().topics.get(OFFSETS_TOPIC);
+    for (const [p, op] of this.partitions) {
+      if (!op.stale) continue;
+      this.unload(p, op);
+    }
+    if (!topic) return;
+    for (const { partition } of topic.partitions) {
+      const hp = this.replicas.get(OFFSETS_TOPIC, partition);
+      if (!hp?.isLeader || this.partitions.has(partition)) continue;
+      const op = new OffsetsPartition(hp, hp.leaderEpoch);
+      this.partitions.set(partition, op);
+      void this.load(partition, op);
+    }
+  }
+
+  private unload(partition: number, op: OffsetsPartition): void {
+    this.partitions.delete(partition);
+    for (const g of op.groups.values()) {
+      g.failAll('NOT_COORDINATOR', `broker ${this.settings.brokerId} no longer coordinates ${g.groupId}`);
+      g.actor.stop();
+    }
+    this.logger.info({ partition, groups: op.groups.size }, 'unloaded groups: leadership moved');
+  }
+
+  /** Replays the partition (offset commits and group metadata, last record per key wins), then restores the groups. */
+  private async load(partition: number, op: OffsetsPartition): Promise<void> {
+    const started = this.now();
+    const offsets = new Map<string, Map<string, CommittedOffset>>();
+    const metadata = new Map<string, millrace.GroupMetadataValue>();
+    const log = op.hp.log;
+    let next = log.logStartOffset;
+    try {
+      while (next < log.logEndOffset) {
+        if (op.stale) return;
+        const { records } = log.read(next, 1024 * 1024, log.logEndOffset);
+        if (records.length === 0) break;
+        for (const batch of decodeRecordBatches(records).batches) {
+          for (const r of batch.records) {
+            if (r.offset < next || !r.key) continue;
+            this.replay(r.key, r.value, offsets, metadata);
+          }
+          next = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      this.logger.error({ err, partition }, 'cannot load __consumer_offsets partition');
+      if (this.partitions.get(partition) === op) this.partitions.delete(partition);
+      return;
+    }
+    if (op.stale) return;
+    const now = this.now();
+    for (const groupId of new Set([...offsets.keys(), ...metadata.keys()])) {
+      const g = new GroupRuntime(groupId, op, this, this.settings.initialRebalanceDelayMs, this.now);
+      for (const [k, v] of offsets.get(groupId) ?? []) g.offsets.set(k, v);
+      const meta = metadata.get(groupId);
+      if (meta && meta.members.length > 0) {
+        g.actor.send({
+          type: 'RESTORE',
+          generation: meta.generation,
+          protocolType: meta.protocolType,
+          protocol: meta.protocol,
+          leader: meta.leader,
+          members: meta.members.map((m): GroupMember => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId || null,
+            clientId: m.clientId,
+            sessionTimeoutMs: m.sessionTimeoutMs,
+            rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+            protocols: [{ name: meta.protocol, metadata: Buffer.from(m.subscription) }],
+            assignment: Buffer.from(m.assignment),
+            joined: true,
+          })),
+        });
+      } else if (meta) g.emptySince = Number(meta.currentStateTimestamp) || now;
+      else g.emptySince = Math.max(0, ...[...g.offsets.values()].map((o) => o.commitTimestamp));
+      op.groups.set(groupId, g);
+    }
+    op.loading = false;
+    this.logger.info({ partition, groups: op.groups.size, ms: this.now() - started }, 'loaded groups');
+  }
+
+  private replay(
+    key: Buffer,
+    value: Buffer | null,
+    offsets: Map<string, Map<string, CommittedOffset>>,
+    metadata: Map<string, millrace.GroupMetadataValue>,
+  ): void {
+    const type = key.readInt16BE(0);
+    if (type === OFFSET_KEY) {
+      const k = wire.OffsetCommitKey.decode(key.subarray(2));
+      let byGroup = offsets.get(k.group);
+      if (!byGroup) offsets.set(k.group, (byGroup = new Map()));
+      if (value === null) byGroup.delete(keyOf(k.topic, k.partition));
+      else {
+        const v = wire.OffsetCommitValue.decode(value);
+        byGroup.set(keyOf(k.topic, k.partition), {
+          offset: Number(v.offset),
+          leaderEpoch: v.leaderEpoch,
+          metadata: v.metadata,
+          commitTimestamp: Number(v.commitTimestamp),
+        });
+      }
+    } else if (type === GROUP_KEY) {
+      const k = wire.GroupMetadataKey.decode(key.subarray(2));
+      if (value === null) {
+        metadata.delete(k.group);
+        offsets.delete(k.group);
+      } else metadata.set(k.group, wire.GroupMetadataValue.decode(value));
+    }
+  }
+
+  /** FindCoordinator: creates __consumer_offsets on first use. */
+  async findCoordinator(req: millrace.FindCoordinatorRequest): Promise<millrace.IFindCoordinatorResponse> {
+    const group = req.key;
+    if (!group) throw new MillraceError('INVALID_GROUP_ID', 'a group id must not be empty');
+    const topic = this.image().topics.get(OFFSETS_TOPIC);
+    if (!topic) {
+      await this.createOffsetsTopic();
+      throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} is being created`);
+    }
+    const leader = topic.partitions[offsetsPartitionFor(group, topic.partitions.length)]!.leader;
+    if (leader < 0)
+      throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `the coordinator partition of '${group}' has no leader`);
+    return { nodeId: leader };
+  }
+
+  private async createOffsetsTopic(): Promise<void> {
+    this.creating ??= (async () => {
+      const live = [...this.image().brokers.values()].filter((b) => !b.fenced && !b.shuttingDown).length;
+      const rf = Math.max(1, Math.min(this.settings.offsetsTopicReplicationFactor, live));
+      if (rf < this.settings.offsetsTopicReplicationFactor)
+        this.logger.warn(
+          { wanted: this.settings.offsetsTopicReplicationFactor, live },
+          `${OFFSETS_TOPIC} created with fewer replicas than offsets.topic.replication.factor: only ${live} live brokers`,
+        );
+      const res = await this.controller.call(
+        'create_topics',
+        wire.CreateTopicsRequest,
+        {
+          topics: [
+            {
+              name: OFFSETS_TOPIC,
+              numPartitions: this.settings.offsetsTopicPartitions,
+              replicationFactor: rf,
+              configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) },
+            },
+          ],
+        },
+        wire.CreateTopicsResponse,
+        30_000,
+      );
+      const r = res.results[0];
+      if (r?.errorCode && r.errorCode !== ErrorCodes.TOPIC_ALREADY_EXISTS.code)
+        this.logger.warn({ error: r.errorMessage }, `cannot create ${OFFSETS_TOPIC}`);
+    })()
+      .catch((err: unknown) => this.logger.warn({ err }, `cannot create ${OFFSETS_TOPIC}`))
+      .finally(() => (this.creating = null));
+    await this.creating;
+  }
+
+  /** The partition coordinating `group` here, or NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS. */
+  private partitionOf(group: string): OffsetsPartition {
+    if (!group) throw new MillraceError('INVALID_GROUP_ID', 'a group id must not be empty');
+    const topic = this.image().topics.get(OFFSETS_TOPIC);
+    if (!topic) throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} does not exist yet`);
+    const op = this.partitions.get(offsetsPartitionFor(group, topic.partitions.length));
+    if (!op || op.stale)
+      throw new MillraceError(
+        'NOT_COORDINATOR',
+        `broker ${this.settings.brokerId} is not the coordinator of '${group}'`,
+      );
+    if (op.loading)
+      throw new MillraceError('COORDINATOR_LOAD_IN_PROGRESS', `the offsets of '${group}' are still being loaded`);
+    return op;
+  }
+
+  private existing(group: string): GroupRuntime | undefined {
+    const g = this.partitionOf(group).groups.get(group);
+    return g && g.state !== 'Dead' ? g : undefined;
+  }
+
+  private getOrCreate(group: string): GroupRuntime {
+    const op = this.partitionOf(group);
+    let g = op.groups.get(group);
+    if (!g || g.state === 'Dead') {
+      g = new GroupRuntime(group, op, this, this.settings.initialRebalanceDelayMs, this.now);
+      op.groups.set(group, g);
+    }
+    return g;
+  }
+
+  /** The member a request names: UNKNOWN_MEMBER_ID, or FENCED_INSTANCE_ID when its instance moved to a newer member. */
+  private member(g: GroupRuntime, memberId: string, instanceId: string): GroupMember {
+    const ctx = g.context;
+    const m = ctx.members[memberId];
+    if (instanceId) {
+      const holder = Object.values(ctx.members).find((x) => x.groupInstanceId === instanceId);
+      if (holder && holder.memberId !== memberId)
+        throw new MillraceError('FENCED_INSTANCE_ID', `instance '${instanceId}' is now member ${holder.memberId}`);
+    }
+    if (!m) throw new MillraceError('UNKNOWN_MEMBER_ID', `member '${memberId}' is not in group '${g.groupId}'`);
+    return m;
+  }
+
+  private checkGeneration(g: GroupRuntime, generation: number): void {
+    if (generation !== g.context.generation)
+      throw new MillraceError(
+        'ILLEGAL_GENERATION',
+        `generation ${generation} is not the current ${g.context.generation} of '${g.groupId}'`,
+      );
+  }
+
+  async joinGroup(req: millrace.JoinGroupRequest): Promise<millrace.IJoinGroupResponse> {
+    const { sessionTimeoutMs, groupInstanceId } = req;
+    if (sessionTimeoutMs < this.settings.minSessionTimeoutMs || sessionTimeoutMs > this.settings.maxSessionTimeoutMs)
+      throw new MillraceError(
+        'INVALID_SESSION_TIMEOUT',
+        `session timeout ${sessionTimeoutMs} ms is outside [${this.settings.minSessionTimeoutMs}, ${this.settings.maxSessionTimeoutMs}]`,
+      );
+    if (!req.protocolType || req.protocols.length === 0)
+      throw new MillraceError('INCONSISTENT_GROUP_PROTOCOL', 'a join needs a protocol type and at least one protocol');
+    const g = this.getOrCreate(req.groupId);
+    const ctx = g.context;
+    const members = Object.values(ctx.members);
+    if (
+      members.length > 0 &&
+      (ctx.protocolType !== req.protocolType ||
+        !req.protocols.some((p) => members.every((m) => m.protocols.some((q) => q.name === p.name))))
+    )
+      throw new MillraceError(
+        'INCONSISTENT_GROUP_PROTOCOL',
+        `group '${req.groupId}' uses ${ctx.protocolType} with protocols no member of it shares with this one`,
+      );
+    const joining = (memberId: string): JoiningMember => ({
+      memberId,
+      groupInstanceId: groupInstanceId || null,
+      clientId: req.clientId,
+      sessionTimeoutMs,
+      rebalanceTimeoutMs: req.rebalanceTimeoutMs > 0 ? req.rebalanceTimeoutMs : sessionTimeoutMs,
+      protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+    });
+    const op = g.partition;
+    let memberId = req.memberId;
+    if (!memberId && groupInstanceId) {
+      memberId = `${groupInstanceId}-${randomUUID()}`;
+      const previous = members.find((m) => m.groupInstanceId === groupInstanceId);
+      if (previous) {
+        // A static member back under a new id: it takes its old place; unchanged, no rebalance (KIP-345).
+        const unchanged = isRejoinUnchanged(ctx, { ...joining(previous.memberId) });
+        g.actor.send({ type: 'REPLACE_STATIC', oldMemberId: previous.memberId, member: joining(memberId) });
+        if (unchanged && g.state === 'Stable') return g.joinResponse(g.context, memberId);
+      }
+    } else if (!memberId) {
+      // KIP-394: a new dynamic member first gets its id, then joins with it.
+      memberId = `${req.clientId || 'member'}-${randomUUID()}`;
+      op.pendingMembers.set(memberId, this.now() + sessionTimeoutMs);
+      return { ...errorFields('MEMBER_ID_REQUIRED', 'join again with the member id given'), memberId };
+    } else if (op.pendingMembers.has(memberId)) {
+      op.pendingMembers.delete(memberId);
+    } else {
+      const m = this.member(g, memberId, groupInstanceId);
+      const stableOrSyncing = g.state === 'Stable' || g.state === 'CompletingRebalance';
+      // A follower rejoining with nothing changed gets the current generation again.
+      if (stableOrSyncing && isRejoinUnchanged(ctx, joining(m.memberId)) && ctx.leader !== memberId) {
+        g.actor.send({ type: 'HEARTBEAT', memberId });
+        return g.joinResponse(ctx, memberId);
+      }
+    }
+    for (const [id, deadline] of op.pendingMembers) if (deadline < this.now()) op.pendingMembers.delete(id);
+    const id = memberId;
+    return new Promise((resolve) => {
+      g.pendingJoins.get(id)?.(errorFields('REBALANCE_IN_PROGRESS', 'replaced by a newer join of the same member'));
+      g.pendingJoins.set(id, resolve);
+      g.actor.send({ type: 'JOIN', member: joining(id), protocolType: req.protocolType });
+    });
+  }
+
+  async syncGroup(req: millrace.SyncGroupRequest): Promise<millrace.ISyncGroupResponse> {
+    const g = this.existing(req.groupId);
+    if (!g) throw new MillraceError('UNKNOWN_MEMBER_ID', `group '${req.groupId}' has no members`);
+    this.member(g, req.memberId, req.groupInstanceId);
+    this.checkGeneration(g, req.generationId);
+    if (g.state === 'PreparingRebalance')
+      throw new MillraceError('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is rebalancing: join again`);
+    g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
+    if (g.state === 'Stable') return { assignment: g.context.members[req.memberId]!.assignment };
+    return new Promise((resolve) => {
+      g.pendingSyncs.set(req.memberId, resolve);
+      if (req.memberId === g.context.leader) {
+        const assignments: Record<string, Uint8Array> = {};
+        for (const a of req.assignments) assignments[a.memberId] = Buffer.from(a.assignment);
+        g.actor.send({ type: 'SYNC_LEADER', assignments });
+      }
+    });
+  }
+
+  heartbeat(req: millrace.HeartbeatRequest): millrace.IHeartbeatResponse {
+    const g = this.existing(req.groupId);
+    if (!g) throw new MillraceError('UNKNOWN_MEMBER_ID', `group '${req.groupId}' has no members`);
+    this.member(g, req.memberId, req.groupInstanceId);
+    this.checkGeneration(g, req.generationId);
+    g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
+    if (g.state === 'PreparingRebalance')
+      return errorFields('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is rebalancing: join again`);
+    return {};
+  }
+
+  leaveGroup(req: millrace.LeaveGroupRequest): millrace.ILeaveGroupResponse {
+    const g = this.existing(req.groupId);
+    if (!g) throw new MillraceError('UNKNOWN_MEMBER_ID', `group '${req.groupId}' has no members`);
+    let unknown = 0;
+    for (const m of req.members) {
+      const member = m.memberId
+        ? g.context.members[m.memberId]
+        : Object.values(g.context.members).find((x) => x.groupInstanceId === m.groupInstanceId);
+      if (!member || (m.groupInstanceId && member.groupInstanceId !== m.groupInstanceId)) {
+        unknown++;
+        continue;
+      }
+      this.logger.info({ group: req.groupId, member: member.memberId, reason: m.reason }, 'member left');
+      g.actor.send({ type: 'LEAVE', memberId: member.memberId });
+    }
+    return unknown > 0
+      ? errorFields('UNKNOWN_MEMBER_ID', `${unknown} of the leaving members are not in the group`)
+      : {};
+  }
+
+  async offsetCommit(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
+    const g = this.getOrCreate(req.groupId);
+    if (req.generationId < 0 && !req.memberId) {
+      if (Object.keys(g.context.members).length > 0)
+        throw new MillraceError(
+          'UNKNOWN_MEMBER_ID',
+          `group '${req.groupId}' has members: only they commit its offsets (stop them first)`,
+        );
+    } else {
+      this.member(g, req.memberId, req.groupInstanceId);
+      this.checkGeneration(g, req.generationId);
+      if (g.state === 'CompletingRebalance')
+        throw new MillraceError('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is completing a rebalance`);
+      g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
+    }
+    const now = this.now();
+    const records: Array<{ key: Buffer; value: Buffer | null }> = [];
+    const accepted: Array<{ key: string; value: CommittedOffset }> = [];
+    const topics = req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => {
+        if (Buffer.byteLength(p.metadata) > this.settings.offsetMetadataMaxBytes)
+          return {
+            partition: p.partition,
+            ...errorFields(
+              'OFFSET_METADATA_TOO_LARGE',
+              `metadata exceeds ${this.settings.offsetMetadataMaxBytes} bytes`,
+            ),
+          };
+        const value: CommittedOffset = {
+          offset: Number(p.offset),
+          leaderEpoch: p.leaderEpoch,
+          metadata: p.metadata,
+          commitTimestamp: now,
+        };
+        records.push({ key: offsetKey(req.groupId, t.name, p.partition), value: offsetValue(value) });
+        accepted.push({ key: keyOf(t.name, p.partition), value });
+        return { partition: p.partition, errorCode: 0 };
+      }),
+    }));
+    if (records.length > 0) {
+      try {
+        await this.append(g.partition, records);
+      } catch (err) {
+        const e = commitError(err);
+        return { topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p, ...e })) })) };
+      }
+      for (const a of accepted) g.offsets.set(a.key, a.value);
+    }
+    return { topics };
+  }
+
+  offsetFetch(req: millrace.OffsetFetchRequest): millrace.IOffsetFetchResponse {
+    const op = this.partitionOf(req.groupId);
+    const g = op.groups.get(req.groupId);
+    const committed = g?.offsets ?? new Map<string, CommittedOffset>();
+    const asked =
+      req.topics.length > 0
+        ? req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partition) }))
+        : groupByTopic([...committed.keys()]);
+    return {
+      topics: asked.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((partition) => {
+          const c = committed.get(keyOf(t.name, partition));
+          return { partition, offset: c?.offset ?? -1, leaderEpoch: c?.leaderEpoch ?? -1, metadata: c?.metadata ?? '' };
+        }),
+      })),
+    };
+  }
+
+  listGroups(): millrace.IListGroupsResponse {
+    const groups: millrace.IListedGroup[] = [];
+    for (const op of this.partitions.values()) {
+      if (op.loading || op.stale) continue;
+      for (const g of op.groups.values()) {
+        if (g.state === 'Dead') continue;
+        groups.push({ groupId: g.groupId, protocolType: g.context.protocolType ?? '', state: g.state });
+      }
+    }
+    return { groups };
+  }
+
+  describeGroups(req: millrace.DescribeGroupsRequest): millrace.IDescribeGroupsResponse {
+    return {
+      groups: req.groups.map((groupId): millrace.IDescribedGroup => {
+        try {
+          const g = this.existing(groupId);
+          if (!g) return { groupId, state: 'Dead', members: [] };
+          const ctx = g.context;
+          return {
+            groupId,
+            state: g.state,
+            protocolType: ctx.protocolType ?? '',
+            protocol: ctx.protocol ?? '',
+            generationId: ctx.generation,
+            members: Object.values(ctx.members).map((m) => ({
+              memberId: m.memberId,
+              groupInstanceId: m.groupInstanceId ?? '',
+              clientId: m.clientId,
+              metadata: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
+              assignment: m.assignment,
+            })),
+          };
+        } catch (err) {
+          const e = err as MillraceError;
+          return { groupId, ...errorFields(e.errorName, e.detail) };
+        }
+      }),
+    };
+  }
+
+  async deleteGroups(req: millrace.DeleteGroupsRequest): Promise<millrace.IDeleteGroupsResponse> {
+    const results: millrace.IDeletedGroup[] = [];
+    for (const groupId of req.groups) {
+      try {
+        const g = this.existing(groupId);
+        if (!g) throw new MillraceError('GROUP_ID_NOT_FOUND', `group '${groupId}' does not exist`);
+        if (g.state !== 'Empty')
+          throw new MillraceError('NON_EMPTY_GROUP', `group '${groupId}' has members (state ${g.state})`);
+        await this.removeGroup(g);
+        results.push({ groupId, errorCode: 0 });
+      } catch (err) {
+        const e = err instanceof MillraceError ? err : new MillraceError('UNKNOWN_SERVER_ERROR', String(err));
+        results.push({ groupId, errorCode: e.code, errorMessage: e.detail });
+      }
+    }
+    return { results };
+  }
+
+  /** Tombstones for the group's offsets and metadata, then the group is gone. */
+  private async removeGroup(g: GroupRuntime): Promise<void> {
+    const records = [...g.offsets.keys()].map((k) => {
+      const [topic, partition] = k.split('\u0000') as [string, string];
+      return { key: offsetKey(g.groupId, topic, Number(partition)), value: null };
+    });
+    records.push({ key: groupKey(g.groupId), value: null });
+    await this.append(g.partition, records);
+    g.actor.send({ type: 'DELETE' });
+    g.partition.groups.delete(g.groupId);
+  }
+
+  /** Removes the offsets of groups empty for longer than offsets.retention.ms (KIP-211). */
+  expireOffsets(): void {
+    const now = this.now();
+    for (const op of this.partitions.values()) {
+      if (op.loading || op.stale) continue;
+      for (const g of [...op.groups.values()]) {
+        if (g.state !== 'Empty' || g.emptySince < 0 || now - g.emptySince < this.settings.offsetsRetentionMs) continue;
+        this.logger.info({ group: g.groupId, offsets: g.offsets.size }, 'committed offsets expired');
+        void this.removeGroup(g).catch((err: unknown) =>
+          this.logger.warn({ err, group: g.groupId }, 'cannot expire offsets'),
+        );
+      }
+    }
+  }
+
+  /** Writes the group's metadata record (fire and forget: a lost one costs members a rejoin). */
+  persistGroup(g: GroupRuntime, ctx: GroupContext): void {
+    if (g.partition.stale) return;
+    const value = wire.GroupMetadataValue.encode({
+      protocolType: ctx.protocolType ?? '',
+      generation: ctx.generation,
+      protocol: ctx.protocol ?? '',
+      leader: ctx.leader ?? '',
+      currentStateTimestamp: this.now(),
+      members: Object.values(ctx.members).map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId ?? '',
+        clientId: m.clientId,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        subscription: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
+        assignment: m.assignment,
+      })),
+    }).finish();
+    this.append(g.partition, [{ key: groupKey(ctx.groupId), value: Buffer.from(value) }]).catch((err: unknown) =>
+      this.logger.warn({ err, group: ctx.groupId }, 'cannot persist group metadata'),
+    );
+  }
+
+  rebalanceStarted(group: string): void {
+    this.logger.info({ group }, 'rebalance started');
+    this.settings.onRebalance?.(group);
+  }
+
+  /** Appends records to the coordinator partition and waits for the in-sync replicas (acks=all). */
+  private async append(op: OffsetsPartition, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void> {
+    if (op.stale) throw new MillraceError('NOT_COORDINATOR', 'the coordinator partition moved');
+    const hp = op.hp;
+    if (hp.isr.length < hp.minInsync)
+      throw new MillraceError('NOT_ENOUGH_REPLICAS', `${OFFSETS_TOPIC}-${hp.partition} is below min.insync.replicas`);
+    const now = this.now();
+    const batch = encodeRecordBatch(records.map((r) => ({ key: r.key, value: r.value, timestamp: now })));
+    const info = hp.log.appendAsLeader(batch, hp.leaderEpoch);
+    hp.appended();
+    await hp.awaitCommit(info.lastOffset + 1, this.settings.commitTimeoutMs);
+  }
+
+  /** Committed offsets and states of the loaded groups, for the metrics. */
+  snapshot(): Array<{ group: string; state: GroupState; members: number; offsets: Map<string, CommittedOffset> }> {
+    const out = [];
+    for (const op of this.partitions.values()) {
+      if (op.loading || op.stale) continue;
+      for (const g of op.groups.values())
+        out.push({
+          group: g.groupId,
+          state: g.state,
+          members: Object.keys(g.context.members).length,
+          offsets: g.offsets,
+        });
+    }
+    return out;
+  }
+
+  stop(): void {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    for (const [p, op] of this.partitions) this.unload(p, op);
+  }
+}
+
+function offsetKey(group: string, topic: string, partition: number): Buffer {
+  return typedKey(OFFSET_KEY, wire.OffsetCommitKey.encode({ group, topic, partition }).finish());
+}
+
+function groupKey(group: string): Buffer {
+  return typedKey(GROUP_KEY, wire.GroupMetadataKey.encode({ group }).finish());
+}
+
+function typedKey(type: number, body: Uint8Array): Buffer {
+  const key = Buffer.allocUnsafe(2 + body.length);
+  key.writeInt16BE(type, 0);
+  key.set(body, 2);
+  return key;
+}
+
+function offsetValue(v: CommittedOffset): Buffer {
+  return Buffer.from(wire.OffsetCommitValue.encode(v).finish());
+}
+
+function groupByTopic(keys: string[]): Array<{ name: string; partitions: number[] }> {
+  const byTopic = new Map<string, number[]>();
+  for (const k of keys) {
+    const [topic, partition] = k.split('\u0000') as [string, string];
+    byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(partition)]);
+  }
+  return [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+}
+
+/** Kafka's mapping of append failures to what a committing client should do. */
+function commitError(err: unknown): { errorCode: number; errorMessage: string } {
+  const e = err instanceof MillraceError ? err : new MillraceError('UNKNOWN_SERVER_ERROR', String(err));
+  const name: ErrorName = ['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'REQUEST_TIMED_OUT'].includes(
+    e.errorName,
+  )
+    ? 'COORDINATOR_NOT_AVAILABLE'
+    : ['NOT_LEADER_OR_FOLLOWER', 'KAFKA_STORAGE_ERROR'].includes(e.errorName)
+      ? 'NOT_COORDINATOR'
+      : ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(e.errorName)
+        ? 'INVALID_COMMIT_OFFSET_SIZE'
+        : e.errorName;
+  return errorFields(name, e.detail);
+}
