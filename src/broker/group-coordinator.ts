@@ -157,8 +157,13 @@ class GroupRuntime {
 
   private failRemoved(ctx: GroupContext): void {
     const fail = errorFields('UNKNOWN_MEMBER_ID', 'the member was removed from the group');
-    for (const [id, resolve] of this.pendingJoins) if (!ctx.members[id]) (resolve(fail), this.pendingJoins.delete(id));
-    for (const [id, resolve] of this.pendingSyncs) if (!ctx.members[id]) (resolve(fail), this.pendingSyncs.delete(id));
+    for (const held of [this.pendingJoins, this.pendingSyncs] as Array<Map<string, Resolve<typeof fail>>>) {
+      for (const [id, resolve] of held) {
+        if (ctx.members[id]) continue;
+        resolve(fail);
+        held.delete(id);
+      }
+    }
   }
 
   failSyncs(name: ErrorName, message: string): void {
@@ -400,7 +405,7 @@ export class GroupCoordinator {
               name: OFFSETS_TOPIC,
               numPartitions: this.settings.offsetsTopicPartitions,
               replicationFactor: rf,
-              configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) },
+              configs: { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'segment.bytes': String(100 * 1024 * 1024) },
             },
           ],
         },

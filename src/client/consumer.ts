@@ -1,8 +1,9 @@
 /**
- * The consumer (manual assignment; consumer groups come later). Fetching runs ahead of the
- * application: one long-poll fetch per leader broker at a time, each partition buffering up to
- * maxBufferedBytesPerPartition before its fetching pauses. Messages are handed out round-robin
- * across partitions, in offset order within each.
+ * The consumer: manual assignment (`assign`), or a member of a consumer group (`groupId` and
+ * `subscribe`, see group.ts). Fetching runs ahead of the application: long-poll fetches per leader
+ * broker, each partition buffering up to maxBufferedBytesPerPartition before its fetching pauses.
+ * Messages are handed out round-robin across partitions, in offset order within each; a
+ * partition's position to commit moves once the application has finished a message.
  */
 import { MillraceError } from '../../protocol/errors.js';
 import { checkBatch, decodeBatchRecords, newBatchHeader, type RecordHeader } from '../../protocol/records/index.js';
@@ -13,7 +14,17 @@ import { request } from '../transport/rpc.js';
 import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
 import { whileBrokerAlive } from './liveness.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
-import type { ConsumerBatch, ConsumerMessage, ConsumerOptions, OffsetSpec, TopicPartitionOffset } from './types.js';
+import type { TopicPartition } from './assignors.js';
+import { GroupMember, type GroupHost } from './group.js';
+import type {
+  ConsumerBatch,
+  ConsumerMessage,
+  ConsumerOptions,
+  FetchOptions,
+  OffsetSpec,
+  RebalanceListener,
+  TopicPartitionOffset,
+} from './types.js';
 
 interface PartitionState {
   topic: string;
@@ -30,6 +41,8 @@ interface PartitionState {
   generation: number;
   /** The generation its fetch in flight was sent for; -1 when none is. */
   fetchingGeneration: number;
+  /** The offset after the last message the application finished: what a commit records. */
+  consumed: number | null;
   retryAt: number;
 }
 
@@ -43,7 +56,10 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   private readonly ready: PartitionState[] = [];
   /** Fetches in flight, by leader and partition group. */
   private readonly inflight = new Set<string>();
-  private readonly opts: Required<ConsumerOptions>;
+  private readonly opts: Required<FetchOptions>;
+  private group: GroupMember | null = null;
+  /** When the application's handler started on the current message or batch (0: not running). */
+  private busySince = 0;
   private running = false;
   private closed = false;
   private loop: Promise<void> | null = null;
@@ -53,7 +69,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   constructor(
     private readonly ctx: ClientContext,
-    options: ConsumerOptions = {},
+    private readonly options: ConsumerOptions = {},
   ) {
     const maxBytesPerPartition = options.maxBytesPerPartition ?? 1024 * 1024;
     this.opts = {
@@ -69,8 +85,66 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   /** Replaces the assignment. Each partition starts at its offset, or by autoOffsetReset. */
   assign(partitions: TopicPartitionOffset[]): void {
+    if (this.options.groupId)
+      throw new MillraceError('INVALID_REQUEST', 'a consumer with a groupId gets its partitions from subscribe()');
     this.states.clear();
     this.ready.length = 0;
+    this.addPartitions(partitions);
+    this.start();
+  }
+
+  /**
+   * Joins the consumer's group for these topics (names or patterns); partitions arrive as the group
+   * assigns them, starting at the committed offsets (or the earliest / latest without one).
+   */
+  subscribe(subscription: {
+    topics: Array<string | RegExp>;
+    fromBeginning?: boolean;
+    listener?: RebalanceListener;
+  }): void {
+    const { groupId } = this.options;
+    if (!groupId) throw new MillraceError('INVALID_REQUEST', 'subscribe needs a consumer created with a groupId');
+    if (this.group) throw new MillraceError('INVALID_REQUEST', 'the consumer is already subscribed');
+    if (!Array.isArray(subscription.topics) || subscription.topics.length === 0)
+      throw new MillraceError('INVALID_REQUEST', 'subscribe needs at least one topic or pattern');
+    this.group = new GroupMember(
+      this.ctx,
+      this.host(),
+      { ...this.options, groupId },
+      { topics: subscription.topics, fromBeginning: subscription.fromBeginning ?? false },
+      subscription.listener,
+    );
+    this.group.start();
+    this.start();
+  }
+
+  /** Commits offsets (default: the position of every partition the member owns). */
+  async commit(offsets?: Array<{ topic: string; partition: number; offset: bigint | number }>): Promise<void> {
+    if (!this.group) throw new MillraceError('INVALID_REQUEST', 'commit needs a subscribed group consumer');
+    await this.group.commit(
+      offsets?.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })),
+    );
+  }
+
+  /** The member's side of the group protocol sees the consumer through this. */
+  private host(): GroupHost {
+    return {
+      addPartitions: (tps) => {
+        this.addPartitions(tps);
+        this.kick();
+      },
+      removePartitions: (tps) => this.removePartitions(tps),
+      positions: (tps) =>
+        tps.flatMap((tp) => {
+          const s = this.states.get(keyOf(tp.topic, tp.partition));
+          return s?.consumed != null ? [{ topic: tp.topic, partition: tp.partition, offset: s.consumed }] : [];
+        }),
+      busyForMs: () => (this.busySince > 0 ? Date.now() - this.busySince : 0),
+      fail: (err) => this.fail(err),
+    };
+  }
+
+  private addPartitions(partitions: TopicPartitionOffset[]): void {
     for (const tp of partitions) {
       const state: PartitionState = {
         topic: tp.topic,
@@ -84,16 +158,32 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
         highWatermark: -1,
         generation: 0,
         fetchingGeneration: -1,
+        consumed: null,
         retryAt: 0,
       };
       this.applySeek(state, tp.offset);
       this.states.set(keyOf(tp.topic, tp.partition), state);
     }
-    this.start();
+  }
+
+  private removePartitions(partitions: TopicPartition[]): void {
+    for (const tp of partitions) {
+      const s = this.states.get(keyOf(tp.topic, tp.partition));
+      if (!s) continue;
+      this.states.delete(keyOf(tp.topic, tp.partition));
+      const i = this.ready.indexOf(s);
+      if (i >= 0) this.ready.splice(i, 1);
+    }
   }
 
   assignment(): Array<{ topic: string; partition: number }> {
     return [...this.states.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  /** Records that the application finished the messages of a partition up to `offset` (inclusive). */
+  private finished(topic: string, partition: number, offset: bigint): void {
+    const s = this.states.get(keyOf(topic, partition));
+    if (s) s.consumed = Number(offset) + 1;
   }
 
   /** Moves a partition's position; buffered messages from the old position are dropped. */
@@ -120,6 +210,8 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       if (!Number.isSafeInteger(n) || n < 0)
         throw new MillraceError('INVALID_REQUEST', `offset ${String(offset)} is not a non-negative integer`);
       state.position = n;
+      // A seek is what a commit records from then on, as Kafka's position after seek.
+      state.consumed = n;
     } else state.position = null;
   }
 
@@ -377,6 +469,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   /** The next batch of buffered messages of one partition, waiting for data when there is none. */
   private async nextBatch(maxMessages: number): Promise<ConsumerBatch | null> {
+    this.group?.polled();
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.closed) return null;
@@ -404,7 +497,15 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     for (;;) {
       const batch = await this.nextBatch(1);
       if (!batch) return;
-      yield batch.messages[0]!;
+      const m = batch.messages[0]!;
+      this.busySince = Date.now();
+      try {
+        yield m;
+      } finally {
+        // The application asked for the next message (or stopped): this one is done.
+        this.busySince = 0;
+        this.finished(m.topic, m.partition, m.offset);
+      }
     }
   }
 
@@ -422,18 +523,33 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       const batch = await this.nextBatch(handlers.eachBatch ? 10_000 : 1_000);
       if (!batch) return;
       try {
-        if (handlers.eachBatch) await handlers.eachBatch({ batch });
-        else
-          for (const message of batch.messages)
+        if (handlers.eachBatch) {
+          this.busySince = Date.now();
+          await handlers.eachBatch({ batch });
+          this.finished(batch.topic, batch.partition, batch.messages.at(-1)!.offset);
+        } else {
+          for (const message of batch.messages) {
+            // A partition revoked meanwhile: the rest of its batch belongs to another member now.
+            if (!this.states.has(keyOf(batch.topic, batch.partition))) break;
+            this.busySince = Date.now();
             await handlers.eachMessage!({ topic: batch.topic, partition: batch.partition, message });
+            this.finished(batch.topic, batch.partition, message.offset);
+          }
+        }
       } catch (err) {
+        this.busySince = 0;
         await this.close();
         throw err;
+      } finally {
+        this.busySince = 0;
       }
     }
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    // The member commits and revokes what it owns (and leaves) while the partitions are still here.
+    await this.group?.close();
     this.closed = true;
     this.running = false;
     this.kick();

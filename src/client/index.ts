@@ -4,6 +4,14 @@ export { Admin } from './admin.js';
 export { Producer } from './producer.js';
 export { Consumer } from './consumer.js';
 export {
+  cooperativeStickyAssignor,
+  rangeAssignor,
+  roundRobinAssignor,
+  type Assignor,
+  type AssignorMember,
+  type TopicPartition,
+} from './assignors.js';
+export {
   defaultPartitioner,
   murmur2,
   roundRobinPartitioner,

@@ -106,6 +106,11 @@ export class MetadataCache {
     return this.topics.get(topic)?.[partition]?.leaderEpoch ?? -1;
   }
 
+  /** The brokers of the last refresh, live ones (all of them when none is live). */
+  liveBrokers(): number[] {
+    return [...this.brokers];
+  }
+
   /** A broker to send an admin request to, live ones preferred. */
   anyBroker(): number | undefined {
     return this.brokers[Math.floor(Math.random() * this.brokers.length)];

@@ -1,4 +1,5 @@
 import type { CompressionName } from '../../protocol/records/compression.js';
+import type { Assignor, TopicPartition } from './assignors.js';
 import type { Partitioner } from './partitioners.js';
 
 export interface MillraceOptions {
@@ -75,7 +76,10 @@ export interface ConsumerBatch {
 
 export type OffsetSpec = bigint | number | 'earliest' | 'latest';
 
-export interface ConsumerOptions {
+/** Consumer options: fetching, plus the group's when `groupId` is set (then `subscribe`, not `assign`). */
+export type ConsumerOptions = FetchOptions & Partial<GroupOptions>;
+
+export interface FetchOptions {
   /** fetch.max.wait.ms */
   maxWaitMs?: number;
   /** fetch.min.bytes */
@@ -90,6 +94,35 @@ export interface ConsumerOptions {
   autoOffsetReset?: 'earliest' | 'latest' | 'none';
   /** Concurrent fetches per broker, each over its own share of the partitions. */
   fetchConcurrency?: number;
+}
+
+export interface GroupOptions {
+  groupId: string;
+  /** group.instance.id: a static member gets its partitions back after a restart within its session, with no rebalance. */
+  groupInstanceId?: string;
+  /** session.timeout.ms (Kafka's default: 45000). */
+  sessionTimeoutMs?: number;
+  /** heartbeat.interval.ms: heartbeats run on their own timer, never behind message handling. */
+  heartbeatIntervalMs?: number;
+  /** max.poll.interval.ms: a handler running longer makes the member leave the group until it returns. */
+  maxPollIntervalMs?: number;
+  /** How long the group waits for members to rejoin (default: maxPollIntervalMs, as Kafka). */
+  rebalanceTimeoutMs?: number;
+  /** In order of preference; the group uses one every member offers. Default: cooperative-sticky. */
+  assignors?: Array<'range' | 'roundrobin' | 'cooperative-sticky' | Assignor>;
+  autoCommit?: boolean;
+  autoCommitIntervalMs?: number;
+  /** metadata.max.age.ms: how often pattern subscriptions and partition counts are checked. */
+  metadataMaxAgeMs?: number;
+}
+
+/** Called around rebalances; a returned promise is awaited. */
+export interface RebalanceListener {
+  assigned?: (partitions: TopicPartition[]) => Promise<void> | void;
+  /** Before revoked partitions go to other members (their positions were committed with autoCommit). */
+  revoked?: (partitions: TopicPartition[]) => Promise<void> | void;
+  /** The member fell out of the group: these partitions may already be consumed elsewhere. */
+  lost?: (partitions: TopicPartition[]) => Promise<void> | void;
 }
 
 export interface TopicPartitionOffset {
@@ -141,4 +174,25 @@ export interface ElectionOutcome {
   /** ELECTED, ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE or UNKNOWN_TOPIC_OR_PARTITION. */
   outcome: string;
   detail: string;
+}
+
+export interface GroupListing {
+  groupId: string;
+  protocolType: string;
+  state: string;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  /** Empty, PreparingRebalance, CompletingRebalance, Stable or Dead. */
+  state: string;
+  protocolType: string;
+  protocol: string;
+  generation: number;
+  members: Array<{
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    assignment: TopicPartition[];
+  }>;
 }

@@ -133,6 +133,21 @@ export async function request<ReqI, Res>(
   responseType: MessageType<unknown, Res>,
   timeoutMs: number,
 ): Promise<Res> {
+  const response = await exchange(nc, subject, requestType, message, responseType, timeoutMs);
+  const { errorCode, errorMessage } = response as WithError;
+  if (errorCode) throw MillraceError.fromCode(errorCode, errorMessage || `error from ${subject}`);
+  return response;
+}
+
+/** A request whose reply is returned even when it carries an error code (for replies with data beside it). */
+export async function exchange<ReqI, Res>(
+  nc: NatsConnection,
+  subject: string,
+  requestType: MessageType<ReqI, unknown>,
+  message: ReqI,
+  responseType: MessageType<unknown, Res>,
+  timeoutMs: number,
+): Promise<Res> {
   const data = encodeWithinPayload(nc, requestType, message);
   let reply: Msg;
   try {
@@ -154,8 +169,6 @@ export async function request<ReqI, Res>(
   } catch (err) {
     throw new MillraceError('CORRUPT_MESSAGE', `cannot decode reply from ${subject}: ${(err as Error).message}`);
   }
-  const { errorCode, errorMessage } = response as WithError;
-  if (errorCode) throw MillraceError.fromCode(errorCode, errorMessage || `error from ${subject}`);
   return response;
 }
 

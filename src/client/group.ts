@@ -1,0 +1,510 @@
+/**
+ * A consumer's membership of its group (Kafka's classic protocol, client side): find the
+ * coordinator, join (MEMBER_ID_REQUIRED first), let the leader run the assignor, sync, then
+ * heartbeat on its own timer, never behind message handling. Eager assignors give everything up
+ * before each join; cooperative ones keep consuming and give up only what moves, rejoining at
+ * once so the partitions reach their new owner. Commits carry the generation; a member whose
+ * handler runs past maxPollIntervalMs leaves the group and rejoins when the handler returns.
+ */
+import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
+import { subjects, type BrokerApi } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
+import { exchange, request, type MessageType } from '../transport/rpc.js';
+import { ASSIGNORS, type Assignor, type TopicPartition } from './assignors.js';
+import type { ClientContext } from './context.js';
+import type { GroupOptions, OffsetSpec, RebalanceListener } from './types.js';
+
+/** What the member needs from its consumer. */
+export interface GroupHost {
+  addPartitions(tps: Array<TopicPartition & { offset: OffsetSpec }>): void;
+  removePartitions(tps: TopicPartition[]): void;
+  /** The next offset to commit per owned partition: after the last message the application finished. */
+  positions(tps: TopicPartition[]): Array<TopicPartition & { offset: number }>;
+  /** How long the application's handler has been running (0 when it is not). */
+  busyForMs(): number;
+  fail(err: Error): void;
+}
+
+const COORDINATOR_ERRORS = new Set([
+  'NOT_COORDINATOR',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NETWORK_EXCEPTION',
+  'REQUEST_TIMED_OUT',
+]);
+const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
+
+function grouped(tps: TopicPartition[]): Array<{ topic: string; partitions: number[] }> {
+  const byTopic = new Map<string, number[]>();
+  for (const tp of tps) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+const flattened = (list: Array<{ topic?: string | null; partitions?: number[] | null }>): TopicPartition[] =>
+  list.flatMap((t) => (t.partitions ?? []).map((partition) => ({ topic: t.topic ?? '', partition })));
+
+/** The broker coordinating `groupId` (FindCoordinator through any live broker). */
+export async function findCoordinator(ctx: ClientContext, groupId: string): Promise<number> {
+  let broker = ctx.metadata.anyBroker();
+  if (broker === undefined) {
+    await ctx.metadata.refresh();
+    broker = ctx.metadata.anyBroker();
+  }
+  if (broker === undefined)
+    throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `no live broker in cluster '${ctx.cluster}'`);
+  const res = await request(
+    await ctx.connection(),
+    subjects.brokerApi(ctx.cluster, broker, 'find_coordinator'),
+    wire.FindCoordinatorRequest,
+    { key: groupId },
+    wire.FindCoordinatorResponse,
+    ctx.requestTimeoutMs,
+  );
+  return res.nodeId;
+}
+
+export class GroupMember {
+  memberId = '';
+  generation = -1;
+  protocol: string | null = null;
+  private owned: TopicPartition[] = [];
+  private coordinator = -1;
+  private rejoinNeeded = true;
+  private closed = false;
+  private leftForPollTimeout = false;
+  private topics: string[] = [];
+  private partitionCounts = new Map<string, number>();
+  private lastMetadataCheck = 0;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private autoCommitTimer: NodeJS.Timeout | null = null;
+  private readonly assignors: Assignor[];
+  private readonly opts: Required<Omit<GroupOptions, 'groupInstanceId' | 'assignors'>> & { groupInstanceId: string };
+
+  constructor(
+    private readonly ctx: ClientContext,
+    private readonly host: GroupHost,
+    options: GroupOptions,
+    private readonly subscription: { topics: Array<string | RegExp>; fromBeginning: boolean },
+    private readonly listener: RebalanceListener = {},
+  ) {
+    const maxPollIntervalMs = options.maxPollIntervalMs ?? 300_000;
+    this.opts = {
+      groupId: options.groupId,
+      groupInstanceId: options.groupInstanceId ?? '',
+      sessionTimeoutMs: options.sessionTimeoutMs ?? 45_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 3_000,
+      maxPollIntervalMs,
+      rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? maxPollIntervalMs,
+      autoCommit: options.autoCommit ?? true,
+      autoCommitIntervalMs: options.autoCommitIntervalMs ?? 5_000,
+      metadataMaxAgeMs: options.metadataMaxAgeMs ?? 300_000,
+    };
+    this.assignors = (options.assignors ?? ['cooperative-sticky']).map((a) => {
+      if (typeof a !== 'string') return a;
+      const found = ASSIGNORS[a];
+      if (!found)
+        throw new MillraceError('INVALID_CONFIG', `unknown assignor '${a}' (${Object.keys(ASSIGNORS).join(', ')})`);
+      return found;
+    });
+    if (this.assignors.length === 0) throw new MillraceError('INVALID_CONFIG', 'a group consumer needs an assignor');
+    if (this.opts.heartbeatIntervalMs >= this.opts.sessionTimeoutMs)
+      throw new MillraceError('INVALID_CONFIG', 'heartbeatIntervalMs must be below sessionTimeoutMs');
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.owned];
+  }
+
+  start(): void {
+    this.loop = this.run();
+    if (this.opts.autoCommit) {
+      this.autoCommitTimer = setInterval(() => {
+        if (this.generation >= 0 && this.owned.length > 0) this.commit().catch(() => undefined); // the next interval, a revoke or close commits again
+      }, this.opts.autoCommitIntervalMs);
+      this.autoCommitTimer.unref();
+    }
+  }
+
+  private async run(): Promise<void> {
+    let backoffMs = 100;
+    while (!this.closed) {
+      try {
+        if (this.host.busyForMs() > this.opts.maxPollIntervalMs) {
+          if (!this.leftForPollTimeout) await this.leaveForPollTimeout();
+          await this.pause(this.opts.heartbeatIntervalMs);
+          continue;
+        }
+        if (this.leftForPollTimeout) {
+          this.leftForPollTimeout = false;
+          this.rejoinNeeded = true;
+        }
+        if (this.coordinator < 0) await this.findCoordinator();
+        if (this.rejoinNeeded) await this.joinAndSync();
+        else {
+          await this.heartbeat();
+          await this.checkMetadata();
+          await this.pause(this.opts.heartbeatIntervalMs);
+        }
+        backoffMs = 100;
+      } catch (err) {
+        if (this.closed) return;
+        const e = err instanceof MillraceError ? err : new MillraceError('UNKNOWN_SERVER_ERROR', String(err));
+        if (!this.recover(e)) {
+          this.host.fail(e);
+          return;
+        }
+        await this.pause(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 1_000);
+      }
+    }
+  }
+
+  /** Handles a group error; false when the member cannot go on. */
+  private recover(e: MillraceError): boolean {
+    switch (e.errorName) {
+      case 'REBALANCE_IN_PROGRESS':
+        this.rejoinNeeded = true;
+        return true;
+      case 'ILLEGAL_GENERATION':
+        this.lose();
+        return true;
+      case 'UNKNOWN_MEMBER_ID':
+        this.memberId = '';
+        this.lose();
+        return true;
+      case 'FENCED_INSTANCE_ID':
+        return false;
+      case 'COORDINATOR_LOAD_IN_PROGRESS':
+        return true;
+      default:
+        if (COORDINATOR_ERRORS.has(e.errorName)) {
+          this.coordinator = -1;
+          return true;
+        }
+        return e.retriable;
+    }
+  }
+
+  /** Wakes the heartbeat loop (a rejoin is wanted). */
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      timer.unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async findCoordinator(): Promise<void> {
+    this.coordinator = await findCoordinator(this.ctx, this.opts.groupId);
+  }
+
+  /** A request to the coordinator; coordinator errors make the next call find it again. */
+  private async call<ReqI, Res>(
+    api: BrokerApi,
+    requestType: MessageType<ReqI, unknown>,
+    message: ReqI,
+    responseType: MessageType<unknown, Res>,
+    timeoutMs = this.ctx.requestTimeoutMs,
+    raw = false,
+  ): Promise<Res> {
+    if (this.coordinator < 0) await this.findCoordinator();
+    try {
+      return await (raw ? exchange : request)(
+        await this.ctx.connection(),
+        subjects.brokerApi(this.ctx.cluster, this.coordinator, api),
+        requestType,
+        message,
+        responseType,
+        timeoutMs,
+      );
+    } catch (err) {
+      if (err instanceof MillraceError && COORDINATOR_ERRORS.has(err.errorName)) this.coordinator = -1;
+      throw err;
+    }
+  }
+
+  private get cooperative(): boolean {
+    return this.assignors.find((a) => a.name === this.protocol)?.cooperative ?? this.assignors[0]!.cooperative;
+  }
+
+  private async joinAndSync(): Promise<void> {
+    // Eager protocols give up everything before joining; cooperative ones keep consuming.
+    if (this.owned.length > 0 && !this.cooperative) await this.revoke(this.owned);
+    await this.resolveTopics();
+    const metadata = wire.ConsumerSubscription.encode({
+      topics: this.topics,
+      ownedPartitions: grouped(this.owned).map((g) => ({ topic: g.topic, partitions: g.partitions })),
+      generationId: this.generation,
+    }).finish();
+    const join = async (memberId: string) => {
+      const res = await this.call(
+        'join_group',
+        wire.JoinGroupRequest,
+        {
+          groupId: this.opts.groupId,
+          sessionTimeoutMs: this.opts.sessionTimeoutMs,
+          rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
+          memberId,
+          groupInstanceId: this.opts.groupInstanceId,
+          protocolType: 'consumer',
+          protocols: this.assignors.map((a) => ({ name: a.name, metadata })),
+          clientId: this.ctx.clientId,
+        },
+        wire.JoinGroupResponse,
+        this.opts.rebalanceTimeoutMs + 5_000,
+        true,
+      );
+      // KIP-394: a new member is given its id with MEMBER_ID_REQUIRED, and joins again with it.
+      if (res.errorCode === ErrorCodes.MEMBER_ID_REQUIRED.code && res.memberId) this.memberId = res.memberId;
+      return res;
+    };
+    let res = await join(this.memberId);
+    if (res.errorCode === ErrorCodes.MEMBER_ID_REQUIRED.code) res = await join(this.memberId);
+    if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage);
+    this.memberId = res.memberId;
+    this.generation = res.generationId;
+    this.protocol = res.protocolName;
+    const assignments = res.leader === res.memberId ? await this.assign(res.members) : [];
+    const sync = await this.call(
+      'sync_group',
+      wire.SyncGroupRequest,
+      {
+        groupId: this.opts.groupId,
+        generationId: this.generation,
+        memberId: this.memberId,
+        groupInstanceId: this.opts.groupInstanceId,
+        assignments,
+      },
+      wire.SyncGroupResponse,
+      this.opts.rebalanceTimeoutMs + 5_000,
+    );
+    this.rejoinNeeded = false;
+    await this.apply(flattened(wire.ConsumerAssignment.decode(sync.assignment).partitions));
+  }
+
+  /** As leader: the chosen assignor over every member's subscription. */
+  private async assign(members: Array<{ memberId: string; groupInstanceId: string; metadata: Uint8Array }>) {
+    const assignor = this.assignors.find((a) => a.name === this.protocol);
+    if (!assignor) throw new MillraceError('INCONSISTENT_GROUP_PROTOCOL', `no assignor named '${this.protocol}'`);
+    const subs = members.map((m) => {
+      const s = wire.ConsumerSubscription.decode(m.metadata);
+      return {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId || null,
+        topics: s.topics,
+        owned: flattened(s.ownedPartitions),
+        generation: s.generationId,
+      };
+    });
+    const topics = [...new Set(subs.flatMap((s) => s.topics))];
+    const counts = await this.partitionCountsOf(topics);
+    const result = assignor.assign(subs, counts);
+    return [...result].map(([memberId, tps]) => ({
+      memberId,
+      assignment: wire.ConsumerAssignment.encode({ partitions: grouped(tps) }).finish(),
+    }));
+  }
+
+  private async partitionCountsOf(topics: string[]): Promise<Map<string, number>> {
+    if (topics.length > 0) await this.ctx.metadata.refresh(topics);
+    const counts = new Map<string, number>();
+    for (const t of topics) {
+      const parts = this.ctx.metadata.partitions(t);
+      if (parts) counts.set(t, parts.length);
+    }
+    return counts;
+  }
+
+  /** Names for the subscription: exact names, plus every topic a pattern matches (internal ones excluded). */
+  private async resolveTopics(): Promise<void> {
+    const names = this.subscription.topics.filter((t): t is string => typeof t === 'string');
+    const patterns = this.subscription.topics.filter((t): t is RegExp => t instanceof RegExp);
+    if (patterns.length > 0) {
+      const all = (await this.ctx.metadata.refresh()).topics.filter((t) => !t.errorCode).map((t) => t.name);
+      for (const name of all) if (!name.startsWith('__') && patterns.some((p) => p.test(name))) names.push(name);
+    }
+    this.topics = [...new Set(names)].sort();
+    this.partitionCounts = await this.partitionCountsOf(this.topics);
+    this.lastMetadataCheck = Date.now();
+  }
+
+  /** Every metadata.max.age: new topics matching a pattern, or more partitions, mean a rejoin. */
+  private async checkMetadata(): Promise<void> {
+    if (Date.now() - this.lastMetadataCheck < this.opts.metadataMaxAgeMs) return;
+    const topics = this.topics;
+    const counts = this.partitionCounts;
+    await this.resolveTopics();
+    const changed =
+      topics.join('\u0000') !== this.topics.join('\u0000') ||
+      [...this.partitionCounts].some(([t, n]) => counts.get(t) !== n);
+    if (changed) this.rejoinNeeded = true;
+  }
+
+  /** Applies a new assignment: revoke what is gone, fetch committed offsets for what is new. */
+  private async apply(assigned: TopicPartition[]): Promise<void> {
+    const next = new Set(assigned.map(tpKey));
+    const current = new Set(this.owned.map(tpKey));
+    const revoked = this.owned.filter((tp) => !next.has(tpKey(tp)));
+    const added = assigned.filter((tp) => !current.has(tpKey(tp)));
+    if (revoked.length > 0) {
+      await this.revoke(revoked);
+      // Cooperative: the revoked partitions reach their new owner in a follow-up rebalance.
+      if (this.cooperative) this.rejoinNeeded = true;
+    }
+    if (added.length > 0) {
+      const committed = await this.committed(added);
+      this.host.addPartitions(
+        added.map((tp) => {
+          const offset = committed.get(tpKey(tp)) ?? -1;
+          return { ...tp, offset: offset >= 0 ? offset : this.subscription.fromBeginning ? 'earliest' : 'latest' };
+        }),
+      );
+      this.owned.push(...added);
+      await this.listener.assigned?.(added);
+    }
+  }
+
+  private async revoke(tps: TopicPartition[]): Promise<void> {
+    const positions = this.host.positions(tps);
+    this.host.removePartitions(tps);
+    const gone = new Set(tps.map(tpKey));
+    this.owned = this.owned.filter((tp) => !gone.has(tpKey(tp)));
+    if (this.opts.autoCommit) await this.commitPositions(positions).catch(() => undefined);
+    await this.listener.revoked?.(tps);
+  }
+
+  /** Partitions now owned by others (the member fell out of the group): no commit, they are not ours. */
+  private lose(): void {
+    this.generation = -1;
+    this.rejoinNeeded = true;
+    if (this.owned.length === 0) return;
+    const lost = this.owned;
+    this.owned = [];
+    this.host.removePartitions(lost);
+    void Promise.resolve(this.listener.lost?.(lost)).catch(() => undefined);
+  }
+
+  private async committed(tps: TopicPartition[]): Promise<Map<string, number>> {
+    const res = await this.ctx.retry(() =>
+      this.call(
+        'offset_fetch',
+        wire.OffsetFetchRequest,
+        {
+          groupId: this.opts.groupId,
+          topics: grouped(tps).map((g) => ({
+            name: g.topic,
+            partitions: g.partitions.map((partition) => ({ partition })),
+          })),
+        },
+        wire.OffsetFetchResponse,
+      ),
+    );
+    const out = new Map<string, number>();
+    for (const t of res.topics)
+      for (const p of t.partitions) out.set(tpKey({ topic: t.name, partition: p.partition }), Number(p.offset));
+    return out;
+  }
+
+  /** Commits the given offsets, or the position of every owned partition. */
+  async commit(offsets?: Array<TopicPartition & { offset: number }>): Promise<void> {
+    await this.commitPositions(offsets ?? this.host.positions(this.owned));
+  }
+
+  private async commitPositions(positions: Array<TopicPartition & { offset: number }>): Promise<void> {
+    if (positions.length === 0) return;
+    if (this.generation < 0)
+      throw new MillraceError(
+        'REBALANCE_IN_PROGRESS',
+        'the member is not in a generation of its group: commit after it joins',
+      );
+    const byTopic = new Map<
+      string,
+      Array<{ partition: number; offset: number; leaderEpoch: number; metadata: string }>
+    >();
+    for (const p of positions)
+      byTopic.set(p.topic, [
+        ...(byTopic.get(p.topic) ?? []),
+        { partition: p.partition, offset: p.offset, leaderEpoch: -1, metadata: '' },
+      ]);
+    const res = await this.ctx.retry(() =>
+      this.call(
+        'offset_commit',
+        wire.OffsetCommitRequest,
+        {
+          groupId: this.opts.groupId,
+          generationId: this.generation,
+          memberId: this.memberId,
+          groupInstanceId: this.opts.groupInstanceId,
+          topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+        },
+        wire.OffsetCommitResponse,
+      ),
+    );
+    for (const t of res.topics)
+      for (const p of t.partitions)
+        if (p.errorCode) throw MillraceError.fromCode(p.errorCode, `${t.name}-${p.partition}: ${p.errorMessage}`);
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.call(
+      'heartbeat',
+      wire.HeartbeatRequest,
+      {
+        groupId: this.opts.groupId,
+        generationId: this.generation,
+        memberId: this.memberId,
+        groupInstanceId: this.opts.groupInstanceId,
+      },
+      wire.HeartbeatResponse,
+      Math.min(this.ctx.requestTimeoutMs, this.opts.sessionTimeoutMs),
+    );
+  }
+
+  /** The handler ran past maxPollIntervalMs: leave, so the group moves on without this member. */
+  private async leaveForPollTimeout(): Promise<void> {
+    this.leftForPollTimeout = true;
+    await this.leave(`the handler ran longer than maxPollIntervalMs (${this.opts.maxPollIntervalMs} ms)`);
+    this.memberId = '';
+    this.lose();
+  }
+
+  private async leave(reason: string): Promise<void> {
+    if (!this.memberId || this.coordinator < 0) return;
+    await this.call(
+      'leave_group',
+      wire.LeaveGroupRequest,
+      {
+        groupId: this.opts.groupId,
+        members: [{ memberId: this.memberId, groupInstanceId: this.opts.groupInstanceId, reason }],
+      },
+      wire.LeaveGroupResponse,
+    ).catch(() => undefined);
+  }
+
+  /** Commits and revokes what it owns, and leaves (a static member stays, to come back without a rebalance). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.autoCommitTimer) clearInterval(this.autoCommitTimer);
+    this.poke();
+    await this.loop;
+    if (this.owned.length > 0 && this.generation >= 0) await this.revoke(this.owned).catch(() => undefined);
+    if (!this.opts.groupInstanceId) await this.leave('the consumer is closing');
+  }
+
+  /** Called by the consumer when the application asks for messages again: a left member rejoins. */
+  polled(): void {
+    if (this.leftForPollTimeout) this.poke();
+  }
+}
