@@ -23,6 +23,7 @@ export function consumeCommand(): Command {
     .option('--offset <o>', 'start at this offset (with --partition)', integer('--offset', 0))
     .option('--max-messages <n>', 'stop after n records', integer('--max-messages', 1))
     .option('--json', 'one JSON object per line: topic, partition, offset, key, value, headers, timestamp')
+    .option('--group <id>', 'consume as a member of this consumer group (offsets are committed)')
     .action(
       async (
         topic: string,
@@ -32,12 +33,18 @@ export function consumeCommand(): Command {
           offset?: number;
           maxMessages?: number;
           json?: boolean;
+          group?: string;
         },
       ) => {
         if (flags.offset !== undefined && flags.partition === undefined)
           throw new MillraceError('INVALID_REQUEST', '--offset needs --partition');
+        if (flags.group !== undefined && flags.partition !== undefined)
+          throw new MillraceError('INVALID_REQUEST', '--group gets its partitions from the group: drop --partition');
         const c = client(flags, 'millrace-cli-consumer');
-        const consumer = c.consumer({ autoOffsetReset: flags.fromBeginning ? 'earliest' : 'latest' });
+        const consumer = c.consumer({
+          autoOffsetReset: flags.fromBeginning ? 'earliest' : 'latest',
+          ...(flags.group !== undefined ? { groupId: flags.group } : {}),
+        });
         const stop = (): void => void consumer.close();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
@@ -50,13 +57,15 @@ export function consumeCommand(): Command {
             );
           }
           const chosen = flags.partition !== undefined ? [flags.partition] : parts;
-          consumer.assign(
-            chosen.map((partition) => ({
-              topic,
-              partition,
-              offset: flags.offset !== undefined ? BigInt(flags.offset) : undefined,
-            })),
-          );
+          if (flags.group !== undefined) consumer.subscribe({ topics: [topic], fromBeginning: flags.fromBeginning });
+          else
+            consumer.assign(
+              chosen.map((partition) => ({
+                topic,
+                partition,
+                offset: flags.offset !== undefined ? BigInt(flags.offset) : undefined,
+              })),
+            );
           let n = 0;
           for await (const m of consumer) {
             print(

@@ -9,6 +9,7 @@ import { clusterCommand } from './cluster.js';
 import { consumeCommand } from './consume.js';
 import { devCommand } from './dev.js';
 import { dumpLog } from './dump-log.js';
+import { groupCommand } from './group.js';
 import { partitionsCommand } from './partitions.js';
 import { produceCommand } from './produce.js';
 import { topicCommand } from './topic.js';
@@ -25,6 +26,7 @@ for (const cmd of [
   topicCommand(),
   produceCommand(),
   consumeCommand(),
+  groupCommand(),
   clusterCommand(),
   partitionsCommand(),
   benchCommand(),

@@ -8,12 +8,63 @@ const brokers: TestBroker[] = [];
 let conn: string[];
 
 beforeAll(async () => {
-  brokers.push(await startBroker(inject('natsUrl'), cluster, 1));
+  brokers.push(
+    await startBroker(inject('natsUrl'), cluster, 1, { groupInitialRebalanceDelayMs: 100, offsetsTopicPartitions: 5 }),
+  );
   conn = ['--nats', inject('natsUrl'), '--cluster', cluster];
 });
 afterAll(() => stopAll(brokers));
 
 describe('millrace CLI against a running broker', () => {
+  it('consumes as a group member, then lists, describes with lag, resets and deletes the group', async () => {
+    expect((await runCli(['topic', 'create', 'grouped', '--partitions', '2', ...conn])).status).toBe(0);
+    const input = Array.from({ length: 100 }, (_, i) => `v${i}`).join('\n') + '\n';
+    expect((await runCli(['produce', 'grouped', '--acks', '1', ...conn], input)).status).toBe(0);
+    const read = (extra: string[] = []) =>
+      runCli([
+        'consume',
+        'grouped',
+        '--group',
+        'cli-g',
+        '--from-beginning',
+        '--max-messages',
+        '100',
+        ...extra,
+        ...conn,
+      ]);
+    const first = await read();
+    expect(first.stderr).toBe('');
+    expect(first.stdout.trim().split('\n')).toHaveLength(100);
+    expect((await runCli(['group', 'list', ...conn])).stdout).toMatch(/^cli-g\tEmpty\tconsumer$/m);
+    const described = JSON.parse((await runCli(['group', 'describe', 'cli-g', '--json', ...conn])).stdout) as {
+      state: string;
+      partitions: Array<{ committed: string; logEnd: string; lag: string }>;
+    };
+    expect(described.state).toBe('Empty');
+    expect(described.partitions.reduce((n, p) => n + Number(p.committed), 0)).toBe(100);
+    expect(described.partitions.every((p) => p.lag === '0')).toBe(true);
+    expect((await runCli(['group', 'describe', 'cli-g', ...conn])).stdout).toMatch(
+      /TOPIC\tPARTITION\tCOMMITTED\tLOG-END\tLAG/,
+    );
+    const reset = await runCli(['group', 'reset-offsets', 'cli-g', '--topic', 'grouped', '--to-earliest', ...conn]);
+    expect(reset.stdout).toBe('grouped\t0\t0\ngrouped\t1\t0\n');
+    const both = await runCli([
+      'group',
+      'reset-offsets',
+      'cli-g',
+      '--topic',
+      'grouped',
+      '--to-earliest',
+      '--to-latest',
+      ...conn,
+    ]);
+    expect(both.status).toBe(1);
+    expect(both.stderr).toMatch(/exactly one of/);
+    expect((await read()).stdout.trim().split('\n')).toHaveLength(100);
+    expect((await runCli(['group', 'delete', 'cli-g', ...conn])).stdout).toContain('deleted group cli-g');
+    expect((await runCli(['group', 'delete', 'cli-g', ...conn])).stderr).toMatch(/GROUP_ID_NOT_FOUND/);
+  });
+
   it('creates, lists, describes and deletes topics', async () => {
     const created = await runCli([
       'topic',
