@@ -26,7 +26,10 @@ consumer.subscribe({
   },
 });
 process.on('SIGTERM', () => {
-  void consumer.close().then(() => client.close()).then(() => process.exit(0));
+  void consumer
+    .close()
+    .then(() => client.close())
+    .then(() => process.exit(0));
 });
 consumer
   .run({
