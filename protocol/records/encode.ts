@@ -40,6 +40,11 @@ export interface BatchOptions {
   baseSequence?: number;
   transactional?: boolean;
   control?: boolean;
+  /**
+   * The batch's last offset delta when it must cover more offsets than its records (a batch the
+   * log cleaner rewrote keeps its original offset range).
+   */
+  lastOffsetDelta?: number;
   /** Bytes reserved up front; the builder grows past it when needed. */
   initialCapacity?: number;
 }
@@ -56,6 +61,7 @@ export class RecordBatchBuilder {
   private count = 0;
   private baseTimestamp = 0;
   private maxTimestamp = -1;
+  private lastDelta = -1;
   private readonly compression: CompressionCode;
 
   constructor(private readonly options: BatchOptions = {}) {
@@ -79,10 +85,12 @@ export class RecordBatchBuilder {
     return varintSize(body) + body;
   }
 
-  append(record: RecordInput, timestamp: number = record.timestamp ?? Date.now()): void {
+  /** Appends a record; `offsetDelta` (increasing) leaves gaps, as in a compacted batch. */
+  append(record: RecordInput, timestamp: number = record.timestamp ?? Date.now(), offsetDelta = this.count): void {
+    if (offsetDelta <= this.lastDelta)
+      throw new RangeError(`offset delta ${offsetDelta} does not follow ${this.lastDelta}`);
     if (this.count === 0) this.baseTimestamp = timestamp;
     const tsDelta = timestamp - this.baseTimestamp;
-    const offsetDelta = this.count;
     const body = this.bodySize(record, tsDelta, offsetDelta);
     this.ensure(varintSize(body) + body);
     const buf = this.buf;
@@ -102,6 +110,7 @@ export class RecordBatchBuilder {
     }
     this.pos = p;
     this.count++;
+    this.lastDelta = offsetDelta;
     if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
   }
 
@@ -125,7 +134,7 @@ export class RecordBatchBuilder {
     out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH);
     out.writeInt8(CURRENT_MAGIC, MAGIC);
     out.writeInt16BE(attributes, ATTRIBUTES);
-    out.writeInt32BE(Math.max(this.count - 1, 0), LAST_OFFSET_DELTA);
+    out.writeInt32BE(o.lastOffsetDelta ?? Math.max(this.lastDelta, 0), LAST_OFFSET_DELTA);
     writeInt64(out, BASE_TIMESTAMP, this.count === 0 ? -1 : this.baseTimestamp);
     writeInt64(out, MAX_TIMESTAMP, this.maxTimestamp);
     writeInt64(out, PRODUCER_ID, o.producerId ?? NO_PRODUCER_ID);
@@ -140,6 +149,7 @@ export class RecordBatchBuilder {
     this.pos = RECORD_BATCH_OVERHEAD;
     this.count = 0;
     this.maxTimestamp = -1;
+    this.lastDelta = -1;
   }
 
   private bodySize(record: RecordInput, tsDelta: number, offsetDelta: number): number {

@@ -194,8 +194,17 @@ export class Broker {
               topicLogConfig({ ...config.logDefaults, ...(this.loader.image.topics.get(topic)?.configs ?? {}) }),
             logger: this.logger,
             producerIdExpirationMs: config.producerIdExpirationMs,
+            cleaner: {
+              maxKeys: config.logCleanerMaxKeys,
+              ioBytesPerSecond:
+                config.logCleanerIoMaxBytesPerSecond > 0 ? config.logCleanerIoMaxBytesPerSecond : Infinity,
+              onCleaned: (result, maxDirtyRatio) => this.metrics.cleaned(result, maxDirtyRatio),
+            },
           });
-          this.logs.startBackgroundTasks({ producerIdExpirationCheckMs: config.producerIdExpirationCheckMs });
+          this.logs.startBackgroundTasks({
+            producerIdExpirationCheckMs: config.producerIdExpirationCheckMs,
+            cleanerBackoffMs: config.logCleanerBackoffMs,
+          });
           this.fetchers = new ReplicaFetcherManager({
             nc: this.nc,
             cluster: config.cluster,

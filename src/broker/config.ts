@@ -50,6 +50,12 @@ export const brokerConfigSchema = z
       .default(7 * 24 * 3600 * 1000),
     /** offsets.retention.check.interval.ms */
     offsetsRetentionCheckIntervalMs: z.coerce.number().int().min(100).default(600_000),
+    /** log.cleaner.backoff.ms: how often the cleaner looks for a compacted log to clean. */
+    logCleanerBackoffMs: z.coerce.number().int().min(10).default(15_000),
+    /** log.cleaner.dedupe.buffer.size, in keys: bounds the cleaner's memory. */
+    logCleanerMaxKeys: z.coerce.number().int().min(1).default(1_000_000),
+    /** log.cleaner.io.max.bytes.per.second (0: unthrottled). */
+    logCleanerIoMaxBytesPerSecond: z.coerce.number().min(0).default(0),
     /** min.insync.replicas broker default (topics may override). */
     minInsyncReplicas: z.coerce.number().int().min(1).default(1),
     metadataReplicas: z.coerce.number().int().min(1).max(5).default(1),

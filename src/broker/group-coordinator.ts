@@ -405,7 +405,7 @@ export class GroupCoordinator {
               name: OFFSETS_TOPIC,
               numPartitions: this.settings.offsetsTopicPartitions,
               replicationFactor: rf,
-              configs: { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'segment.bytes': String(100 * 1024 * 1024) },
+              configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) },
             },
           ],
         },

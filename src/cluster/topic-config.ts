@@ -25,6 +25,21 @@ const oneOf =
     return value;
   };
 
+const ratio: Parser = (value, key) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new MillraceError('INVALID_CONFIG', `${key}=${value}: expected a number from 0 to 1`);
+  return n;
+};
+
+/** delete, compact, or both in either order (Kafka accepts a list). */
+const cleanupPolicy: Parser = (value, key) => {
+  const parts = [...new Set(value.split(',').map((p) => p.trim()))].sort();
+  if (parts.length === 0 || parts.some((p) => p !== 'delete' && p !== 'compact'))
+    throw new MillraceError('INVALID_CONFIG', `${key}=${value}: expected delete, compact or compact,delete`);
+  return parts.join(',');
+};
+
 const bool: Parser = (value, key) => {
   if (value !== 'true' && value !== 'false')
     throw new MillraceError('INVALID_CONFIG', `${key}=${value}: expected true or false`);
@@ -35,7 +50,10 @@ const MAX_LONG = Number.MAX_SAFE_INTEGER;
 
 /** Kafka topic config -> [parser, LogConfig field or null when it is not a log setting]. */
 const topicConfigs: Record<string, [Parser, keyof LogConfigInput | null]> = {
-  'cleanup.policy': [oneOf('delete'), null],
+  'cleanup.policy': [cleanupPolicy, 'cleanupPolicy'],
+  'delete.retention.ms': [integer(0, MAX_LONG), 'deleteRetentionMs'],
+  'min.cleanable.dirty.ratio': [ratio, 'minCleanableDirtyRatio'],
+  'min.compaction.lag.ms': [integer(0, MAX_LONG), 'minCompactionLagMs'],
   'segment.bytes': [integer(14, 2 ** 31 - 1), 'segmentBytes'],
   'segment.ms': [integer(1, MAX_LONG), 'segmentMs'],
   'segment.jitter.ms': [integer(0, MAX_LONG), 'segmentJitterMs'],

@@ -52,6 +52,18 @@ export const logConfigSchema = z
       .default(1024 * 1024 + 12),
     /** message.timestamp.type */
     messageTimestampType: z.enum(['CreateTime', 'LogAppendTime']).default('CreateTime'),
+    /** cleanup.policy: delete old segments (retention), compact (keep the latest record per key), or both. */
+    cleanupPolicy: z.enum(['delete', 'compact', 'compact,delete']).default('delete'),
+    /** delete.retention.ms: how long a tombstone (null value) stays after it is written. */
+    deleteRetentionMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(24 * 3600 * 1000),
+    /** min.cleanable.dirty.ratio: the share of uncleaned bytes that makes a log worth cleaning. */
+    minCleanableDirtyRatio: z.number().min(0).max(1).default(0.5),
+    /** min.compaction.lag.ms: records younger than this are not compacted yet. */
+    minCompactionLagMs: z.number().int().nonnegative().default(0),
   })
   .strict();
 

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { MillraceError } from '../../protocol/errors.js';
 import { OffsetCheckpointFile } from './checkpoint.js';
+import { LogCleaner, type CleanerSettings, type CleanResult } from './cleaner.js';
 import { logConfig, type LogConfig } from './config.js';
 import { io, writeFileAtomic } from './files.js';
 import { Log } from './log.js';
@@ -40,6 +41,8 @@ export interface LogManagerOptions {
   logger?: Logger;
   /** producer.id.expiration.ms: an idempotent producer idle this long is forgotten (Kafka: 1 day). */
   producerIdExpirationMs?: number;
+  /** Compaction: the cleaner's bounds, and who hears of each pass (metrics). */
+  cleaner?: CleanerSettings & { onCleaned?: (result: CleanResult, maxDirtyRatio: number) => void };
 }
 
 export interface BackgroundIntervals {
@@ -51,6 +54,8 @@ export interface BackgroundIntervals {
   checkpointMs?: number;
   /** producer.id.expiration.check.interval.ms */
   producerIdExpirationCheckMs?: number;
+  /** log.cleaner.backoff.ms: how often the cleaner looks for a compacted log worth cleaning. */
+  cleanerBackoffMs?: number;
 }
 
 export class LogManager {
@@ -63,6 +68,9 @@ export class LogManager {
   private readonly now: () => number;
   private readonly logger: Logger;
   private readonly producerIdExpirationMs: number;
+  private readonly cleaner: LogCleaner;
+  private readonly onCleaned: (result: CleanResult, maxDirtyRatio: number) => void;
+  private cleaning = false;
   private closed = false;
 
   private constructor(
@@ -73,6 +81,12 @@ export class LogManager {
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.producerIdExpirationMs = options.producerIdExpirationMs ?? 86_400_000;
+    this.cleaner = new LogCleaner({
+      maxKeys: options.cleaner?.maxKeys ?? 1_000_000,
+      ioBytesPerSecond: options.cleaner?.ioBytesPerSecond ?? Infinity,
+      now: this.now,
+    });
+    this.onCleaned = options.cleaner?.onCleaned ?? (() => undefined);
     io('create directory', dataDir, () => fs.mkdirSync(dataDir, { recursive: true }));
     const marker = path.join(dataDir, CLEAN_SHUTDOWN_MARKER);
     this.hadCleanShutdown = fs.existsSync(marker);
@@ -174,6 +188,35 @@ export class LogManager {
     return removed;
   }
 
+  /**
+   * One compaction pass on the dirtiest compacted log whose dirty share reaches its
+   * min.cleanable.dirty.ratio; one pass at a time. Returns what it did, or null.
+   */
+  async cleanDirtiest(): Promise<CleanResult | null> {
+    if (this.cleaning || this.closed) return null;
+    this.cleaning = true;
+    try {
+      let best: { log: Log; ratio: number } | null = null;
+      let maxRatio = 0;
+      for (const log of this.logs.values()) {
+        if (log.config.cleanupPolicy === 'delete') continue;
+        const dirty = this.cleaner.dirtyState(log);
+        maxRatio = Math.max(maxRatio, dirty.ratio);
+        if (dirty.cleanableEnd <= dirty.firstDirtyOffset || dirty.ratio < log.config.minCleanableDirtyRatio) continue;
+        if (!best || dirty.ratio > best.ratio) best = { log, ratio: dirty.ratio };
+      }
+      if (!best) return null;
+      const result = await this.cleaner.clean(best.log);
+      if (result) {
+        this.logger.info({ ...result, dirtyRatio: best.ratio }, 'cleaned log');
+        this.onCleaned(result, maxRatio);
+      }
+      return result;
+    } finally {
+      this.cleaning = false;
+    }
+  }
+
   async flushDue(): Promise<void> {
     await Promise.all([...this.logs.values()].map((log) => log.flushIfDue()));
   }
@@ -199,6 +242,7 @@ export class LogManager {
     every(intervals.flushCheckMs ?? 1_000, 'scheduled flush', () => this.flushDue());
     every(intervals.checkpointMs ?? 60_000, 'checkpoint', () => this.checkpoint());
     every(intervals.producerIdExpirationCheckMs ?? 600_000, 'producer id expiration', () => this.expireProducers());
+    every(intervals.cleanerBackoffMs ?? 15_000, 'log cleaner', () => this.cleanDirtiest());
   }
 
   /** Flushes and closes every log, writes the checkpoints, then the clean-shutdown marker. */

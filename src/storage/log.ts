@@ -15,6 +15,7 @@ import {
   TIMESTAMP_TYPE_MASK,
   checkBatch,
   crc32c,
+  decodeValidBatch,
   lastOffsetOf,
   newBatchHeader,
   readBatchHeader,
@@ -22,10 +23,10 @@ import {
   writeInt64,
 } from '../../protocol/records/index.js';
 import type { LogConfig } from './config.js';
-import { io } from './files.js';
+import { io, readFileIfExists, writeFileAtomic } from './files.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { ProducerStateManager, type ProducerEntry } from './producer-state.js';
-import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX } from './segment.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, segmentFileName } from './segment.js';
 
 /** ListOffsets special timestamps, as Kafka defines them. */
 export const LATEST_TIMESTAMP = -1;
@@ -71,6 +72,9 @@ export interface LogOpenOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Where the cleaner writes a segment's cleaned copy before it replaces the original. */
+export const CLEANER_STAGING_DIR = '.cleaner';
+const CLEANER_CHECKPOINT = 'cleaner-offset-checkpoint';
 const scratch = newBatchHeader();
 
 export class Log {
@@ -140,6 +144,9 @@ export class Log {
   }
 
   private loadSegments(options: LogOpenOptions): void {
+    // A cleaning cut short by a crash left its copies here; the originals are still in place.
+    const staging = path.join(this.dir, CLEANER_STAGING_DIR);
+    io('delete', staging, () => fs.rmSync(staging, { recursive: true, force: true }));
     const names = io('list', this.dir, () => fs.readdirSync(this.dir));
     const bases = new Set<number>();
     for (const name of names) {
@@ -203,6 +210,7 @@ export class Log {
   appendAsLeader(records: Buffer, leaderEpoch: number): LogAppendInfo {
     this.ensureOpen();
     const info = this.validate(records, true);
+    if (this.config.cleanupPolicy !== 'delete') this.requireKeys(records);
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
     // Idempotence first: a duplicate or a sequence error leaves the log and the state untouched.
     const producers = new Map<number, ProducerEntry>();
@@ -271,6 +279,20 @@ export class Log {
       this.producerState.update(scratch);
     }
     return info;
+  }
+
+  /** A compacted topic keeps the latest record per key: a record without a key has no place in it (as Kafka). */
+  private requireKeys(records: Buffer): void {
+    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
+      checkBatch(records, p, records.length, scratch);
+      for (const r of decodeValidBatch(records, p, scratch).records) {
+        if (r.key === null)
+          throw new MillraceError(
+            'INVALID_RECORD',
+            `compacted topic ${path.basename(this.dir)} cannot accept a record without a key (offset delta ${r.offset - scratch.baseOffset})`,
+          );
+      }
+    }
   }
 
   private validate(records: Buffer, fromProducer: boolean): LogAppendInfo {
@@ -499,7 +521,10 @@ export class Log {
   deleteOldSegments(): number {
     this.ensureOpen();
     const now = this.now();
-    const { retentionMs, retentionBytes } = this.config;
+    // A compact-only topic keeps its segments: only the log start deletes them.
+    const deletes = this.config.cleanupPolicy !== 'compact';
+    const retentionMs = deletes ? this.config.retentionMs : -1;
+    const retentionBytes = deletes ? this.config.retentionBytes : -1;
     let excess = retentionBytes >= 0 ? this.size - retentionBytes : -1;
     let deleted = 0;
     while (this.segments.length > 1) {
@@ -525,6 +550,47 @@ export class Log {
       this.producerState.deleteSnapshotsBelow(this.segments[0]!.baseOffset);
     }
     return deleted;
+  }
+
+  /** Every segment but the active one, oldest first: what the cleaner may rewrite. */
+  closedSegments(): readonly LogSegment[] {
+    return this.segments.slice(0, -1);
+  }
+
+  /** The cleaner's first dirty offset: segments below it were compacted already. */
+  readFirstDirtyOffset(): number {
+    const text = readFileIfExists(path.join(this.dir, CLEANER_CHECKPOINT));
+    const n = text === null ? 0 : Number(text.trim());
+    return Number.isSafeInteger(n) && n >= 0 ? Math.max(n, this.logStart) : this.logStart;
+  }
+
+  writeFirstDirtyOffset(offset: number): void {
+    writeFileAtomic(path.join(this.dir, CLEANER_CHECKPOINT), `${offset}\n`);
+  }
+
+  /**
+   * Replaces a closed segment with its cleaned copy, written as a segment of the same base
+   * offset in the staging directory. The old indexes go first, then the log file is renamed over
+   * the old one (atomic), then the new indexes: a crash at any point leaves a log file whose
+   * indexes are rebuilt at start-up. False when the segment is no longer part of the log.
+   */
+  replaceSegment(old: LogSegment): boolean {
+    const i = this.segments.indexOf(old);
+    if (this.closed || i < 0 || i === this.segments.length - 1) return false;
+    const staging = path.join(this.dir, CLEANER_STAGING_DIR);
+    old.close();
+    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+      const file = path.join(this.dir, segmentFileName(old.baseOffset, suffix));
+      io('delete', file, () => fs.rmSync(file, { force: true }));
+    }
+    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+      const name = segmentFileName(old.baseOffset, suffix);
+      io('rename', name, () => fs.renameSync(path.join(staging, name), path.join(this.dir, name)));
+    }
+    const fresh = LogSegment.open(this.dir, old.baseOffset, this.config, this.now());
+    if (!fresh.loadIndexes()) fresh.recover();
+    this.segments[i] = fresh;
+    return true;
   }
 
   /** fsyncs every unflushed segment; the recovery point moves to the log end seen at the call. */
