@@ -551,18 +551,6 @@ export class Producer {
 
   private retryOrFail(batch: ProducerBatch, err: MillraceError): void {
     const q = this.landed(batch);
-    console.error(
-      'RETRY',
-      batch.topic,
-      batch.partition,
-      batch.order,
-      batch.baseSequence,
-      err.errorName,
-      err.detail,
-      this.ctx.metadata.leader(batch.topic, batch.partition),
-      q.inflight.map((b) => b.order),
-      q.ready.map((b) => b.order),
-    );
     let retriable = err.retriable;
     // Sequence errors are the idempotent producer's to repair: retried, after a new epoch where needed.
     if (this.idempotent && SEQUENCE_ERRORS.has(err.errorName)) {

@@ -136,3 +136,30 @@ describe('consumer groups', () => {
 });
 
 export type { Consumer };
+
+describe('offsets retention', () => {
+  it('removes the committed offsets of a group empty for offsets.retention', async () => {
+    const expiring = uniqueCluster('expiry');
+    const broker = await startBroker(inject('natsUrl'), expiring, 1, {
+      offsetsTopicPartitions: 1,
+      offsetsRetentionMs: 1_000,
+      offsetsRetentionCheckIntervalMs: 200,
+    });
+    const c = new Millrace({ servers: inject('natsUrl'), cluster: expiring });
+    try {
+      await c.admin().createTopics({ topics: [{ topic: 'ledger', numPartitions: 1 }] });
+      await c.admin().setOffsets({ groupId: 'idle', topic: 'ledger', partitions: [{ partition: 0, offset: 0 }] });
+      expect(await c.admin().fetchOffsets({ groupId: 'idle' })).toEqual([
+        { topic: 'ledger', partition: 0, offset: 0n },
+      ]);
+      await waitFor(
+        'the idle group’s offsets to expire',
+        async () => (await c.admin().fetchOffsets({ groupId: 'idle' })).length === 0,
+      );
+      expect((await c.admin().listGroups()).map((g) => g.groupId)).not.toContain('idle');
+    } finally {
+      await c.close();
+      await stopAll([broker]);
+    }
+  });
+});
