@@ -138,14 +138,20 @@ export class Broker {
   private async endOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
     const image = this.loader.image;
     const byLeader = new Map<number, Map<string, number[]>>();
+    const ends = new Map<string, number>();
     for (const { topic, partition } of partitions) {
       const leader = image.topics.get(topic)?.partitions[partition]?.leader ?? -1;
       if (leader < 0) continue;
+      // Led here: read it (the broker's connection does not hear its own requests: noEcho).
+      const local = this.replicas?.get(topic, partition);
+      if (local?.isLeader) {
+        ends.set(`${topic}\u0000${partition}`, local.highWatermark);
+        continue;
+      }
       const topics = byLeader.get(leader) ?? new Map<string, number[]>();
       topics.set(topic, [...(topics.get(topic) ?? []), partition]);
       byLeader.set(leader, topics);
     }
-    const ends = new Map<string, number>();
     await Promise.all(
       [...byLeader].map(async ([leader, topics]) => {
         const res = await request(

@@ -116,6 +116,71 @@ describe('consumer groups', () => {
     await m.consumer.close();
   });
 
+  it('fences the older of two members claiming one static instance id', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'fence', numPartitions: 1 }] });
+    const first = client.consumer({ groupId: 'fenced', groupInstanceId: 'only-one', ...GROUP_SETTINGS });
+    first.subscribe({ topics: ['fence'] });
+    const failed = first.run({ eachMessage: () => undefined }).catch((e: unknown) => e as MillraceError);
+    await waitFor('the first member assigned', () => count(first.assignment()) === 1);
+    const second = client.consumer({ groupId: 'fenced', groupInstanceId: 'only-one', ...GROUP_SETTINGS });
+    second.subscribe({ topics: ['fence'] });
+    void second.run({ eachMessage: () => undefined });
+    expect(((await failed) as MillraceError).errorName).toBe('FENCED_INSTANCE_ID');
+    await waitFor('the second member assigned', () => count(second.assignment()) === 1);
+    await second.close();
+  });
+
+  it('leaves the group while a handler overruns maxPollIntervalMs, and rejoins after it', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'slowpoke', numPartitions: 2 }] });
+    await produce('slowpoke', 2, 2);
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const slow = client.consumer({ groupId: 'poll', ...GROUP_SETTINGS, maxPollIntervalMs: 800 });
+    slow.subscribe({ topics: ['slowpoke'], fromBeginning: true });
+    let handled = 0;
+    const running = slow.run({
+      eachMessage: async () => {
+        if (handled++ === 0) await stuck;
+      },
+    });
+    await waitFor(
+      'the handler stuck on its first message, with both partitions',
+      () => handled === 1 && count(slow.assignment()) === 2,
+    );
+    await waitFor(
+      'the slow member out of the group',
+      async () => (await client.admin().describeGroups(['poll']))[0]!.members.length === 0,
+    );
+    expect(slow.assignment()).toEqual([]);
+    release();
+    await waitFor('the member back with both partitions', () => count(slow.assignment()) === 2);
+    await slow.close();
+    await running;
+  });
+
+  it('commits manually and reports lag on the coordinator’s metrics', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'manual', numPartitions: 1 }] });
+    await produce('manual', 10, 1);
+    const c = client.consumer({ groupId: 'manual-g', ...GROUP_SETTINGS, autoCommit: false });
+    c.subscribe({ topics: ['manual'], fromBeginning: true });
+    let n = 0;
+    void c.run({ eachMessage: () => void n++ });
+    await waitFor('ten consumed', () => n === 10);
+    await c.commit([{ topic: 'manual', partition: 0, offset: 4n }]);
+    expect(await client.admin().fetchOffsets({ groupId: 'manual-g' })).toEqual([
+      { topic: 'manual', partition: 0, offset: 4n },
+    ]);
+    const metrics = `http://127.0.0.1:${brokers[0]!.broker.metricsPort}/metrics`;
+    await waitFor('lag 6 in the metrics', async () =>
+      (await (await fetch(metrics)).text()).includes(
+        'millrace_consumer_group_lag{group="manual-g",topic="manual",partition="0"} 6',
+      ),
+    );
+    await c.commit();
+    expect((await client.admin().fetchOffsets({ groupId: 'manual-g' }))[0]!.offset).toBe(10n);
+    await c.close();
+  });
+
   it('refuses bad group use with clear errors', async () => {
     const c = client.consumer({ groupId: 'x' });
     expect(() => c.assign([{ topic: 'orders', partition: 0 }])).toThrow(/subscribe/);
