@@ -8,8 +8,8 @@
 import * as net from 'node:net';
 
 export interface FaultProxyOptions {
-  /** The nats-server to forward to. */
-  target: { host: string; port: number };
+  /** The nats-servers to forward to: each connection goes to the next one that accepts it. */
+  targets: Array<{ host: string; port: number }>;
   /** Seed for the drop and jitter choices, so a run can be repeated. */
   seed?: number;
   host?: string;
@@ -82,6 +82,7 @@ export class FaultProxy {
   private delayMs = 0;
   private jitterMs = 0;
   private replyDropRate = 0;
+  private nextTarget = 0;
   readonly stats: FaultProxyStats = { connections: 0, droppedReplies: 0, forwardedReplies: 0, cuts: 0 };
 
   private constructor(
@@ -147,7 +148,33 @@ export class FaultProxy {
       return;
     }
     this.stats.connections++;
-    const server = net.connect(this.options.target.port, this.options.target.host);
+    client.pause();
+    client.on('error', () => client.destroy());
+    // NATS servers speak first, so nothing from the client is lost while a dead server is skipped.
+    const { targets } = this.options;
+    const first = this.nextTarget++;
+    const attempt = (n: number): void => {
+      if (n >= targets.length || client.destroyed) {
+        client.destroy();
+        return;
+      }
+      const t = targets[(first + n) % targets.length]!;
+      const server = net.connect(t.port, t.host);
+      const failed = (): void => {
+        server.destroy();
+        attempt(n + 1);
+      };
+      server.once('error', failed);
+      server.once('connect', () => {
+        server.off('error', failed);
+        this.link(client, server);
+        client.resume();
+      });
+    };
+    attempt(0);
+  }
+
+  private link(client: net.Socket, server: net.Socket): void {
     const link: Link = { client, server };
     this.links.add(link);
     client.setNoDelay(true);

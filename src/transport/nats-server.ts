@@ -21,6 +21,8 @@ export interface NatsServerOptions {
   port?: number;
   binary?: string;
   startTimeoutMs?: number;
+  /** A node of a NATS cluster (JetStream replicated over its routes). */
+  cluster?: { name: string; serverName: string; port: number; routes: number[] };
 }
 
 export const NATS_INSTALL_HINT =
@@ -36,6 +38,13 @@ export function startNatsServer(options: NatsServerOptions): Promise<NatsServerH
   if (!natsServerAvailable(binary)) return Promise.reject(new MillraceError('BROKER_NOT_AVAILABLE', NATS_INSTALL_HINT));
   fs.mkdirSync(options.storeDir, { recursive: true });
   const args = ['-a', '127.0.0.1', '-p', String(options.port ?? -1), '-js', '-sd', options.storeDir];
+  const c = options.cluster;
+  if (c) {
+    args.push('--server_name', c.serverName, '--cluster_name', c.name, '--cluster', `nats://127.0.0.1:${c.port}`);
+    args.push('--routes', c.routes.map((p) => `nats://127.0.0.1:${p}`).join(','));
+    // Clients learn no other node's address: a fault proxy in front of a client stays in its path.
+    args.push('--no_advertise=true');
+  }
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let log = '';

@@ -137,7 +137,7 @@ beforeAll(async () => {
   );
   nats = await startNatsServer({ storeDir: path.join(root, 'nats') });
   for (const id of [1, 2, 3]) await start(id);
-  proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: nats.port }, seed: 6 });
+  proxy = await FaultProxy.start({ targets: [{ host: '127.0.0.1', port: nats.port }], seed: 6 });
   direct = new Millrace({ servers: nats.url, cluster, requestTimeoutMs: 5_000 });
   // A short request timeout: a dropped reply costs the producer this long before it retries.
   proxied = new Millrace({ servers: proxy.url, cluster, requestTimeoutMs: 1_000 });

@@ -11,7 +11,7 @@ let served = 0;
 
 beforeAll(async () => {
   const url = new URL(inject('natsUrl').replace('nats://', 'http://'));
-  proxy = await FaultProxy.start({ target: { host: url.hostname, port: Number(url.port) }, seed: 3 });
+  proxy = await FaultProxy.start({ targets: [{ host: url.hostname, port: Number(url.port) }], seed: 3 });
   server = await connectNats({ servers: inject('natsUrl'), name: 'proxy-test-server' });
   server.subscribe('proxy.test.echo', {
     callback: (_, msg) => {
