@@ -228,6 +228,11 @@ export class ChaosCluster {
     return t?.partitions.find((p) => p.partition === partition)?.leader ?? -1;
   }
 
+  /** Brokers registered and not fenced, as the metadata says. */
+  async liveBrokers(): Promise<number> {
+    return (await this.client.admin().describeCluster()).brokers.filter((b) => !b.fenced).length;
+  }
+
   /** Brokers not killed (paused ones included). */
   running(): number[] {
     return this.brokerIds.filter((id) => this.brokers.get(id));

@@ -5,6 +5,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { benchCommand } from '../bench/command.js';
 import { VERSION } from '../version.js';
 import { brokerCommand } from './broker.js';
+import { chaosCommand } from './chaos.js';
 import { clusterCommand } from './cluster.js';
 import { consumeCommand } from './consume.js';
 import { devCommand } from './dev.js';
@@ -30,6 +31,7 @@ for (const cmd of [
   clusterCommand(),
   partitionsCommand(),
   benchCommand(),
+  chaosCommand(),
 ])
   program.addCommand(cmd);
 

@@ -1,0 +1,194 @@
+/**
+ * Runs a chaos scenario: starts the cluster, creates the topic, runs the workload while the
+ * fault schedule injects one fault at a time (each healed after the fault's duration), then
+ * heals everything, lets the consumers catch up, reads every partition twice and checks the
+ * history.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Millrace } from '../client/index.js';
+import { check, summarize, type Verdict } from './checker.js';
+import { ChaosCluster } from './cluster.js';
+import { seededRandom } from './fault-proxy.js';
+import type { FaultKind, Scenario } from './scenario.js';
+import { Workload } from './workload.js';
+
+export interface RunOptions {
+  /** Progress lines for a person (stderr in the CLI). */
+  log?: (line: string) => void;
+  /** Keep the cluster's files (default: removed after the run). */
+  keepDir?: boolean;
+}
+
+export interface RunResult {
+  scenario: string;
+  seed: number;
+  durationMs: number;
+  faults: { total: number; byKind: Partial<Record<FaultKind, number>> };
+  verdict: Verdict;
+  summary: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Settings that make failover quick on a small machine; a scenario's brokerConfig overrides them. */
+const CHAOS_BROKER_DEFAULTS = {
+  sessionTimeoutMs: 2_000,
+  heartbeatIntervalMs: 200,
+  controllerLeaseMs: 2_000,
+  replicaLagTimeMaxMs: 5_000,
+  offsetsTopicPartitions: 6,
+  groupInitialRebalanceDelayMs: 500,
+  groupMinSessionTimeoutMs: 1_000,
+};
+
+export async function runScenario(s: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const log = options.log ?? (() => undefined);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `millrace-chaos-${s.name}-`));
+  const random = seededRandom(s.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const started = Date.now();
+  const cluster = await ChaosCluster.start({
+    brokers: s.brokers,
+    natsNodes: s.natsNodes,
+    dir,
+    cluster: `chaos_${s.name.replace(/[^a-zA-Z0-9_-]/g, '_')}_${s.seed}`,
+    seed: s.seed,
+    brokerConfig: { ...CHAOS_BROKER_DEFAULTS, ...s.brokerConfig },
+  });
+  const workload = new Workload({
+    servers: cluster.natsUrls,
+    cluster: cluster.options.cluster,
+    topic: s.topic.name,
+    partitions: s.topic.partitions,
+    producers: s.workload.producers,
+    rate: s.workload.rate,
+    consumers: s.workload.consumers,
+    group: 'chaos-consumers',
+  });
+  const byKind: Partial<Record<FaultKind, number>> = {};
+  let total = 0;
+  try {
+    const setup = new Millrace({
+      servers: cluster.natsUrls,
+      cluster: cluster.options.cluster,
+      requestTimeoutMs: 10_000,
+    });
+    await setup.admin().createTopics({
+      topics: [
+        {
+          topic: s.topic.name,
+          numPartitions: s.topic.partitions,
+          replicationFactor: Math.min(s.topic.replicationFactor, s.brokers),
+          configs: { 'min.insync.replicas': String(Math.min(s.topic.minInsyncReplicas, s.brokers)) },
+        },
+      ],
+    });
+    await setup.close();
+    log(`${s.name}: cluster of ${s.brokers} brokers on ${s.natsNodes} NATS node(s) up; workload running`);
+    workload.start();
+    const end = started + s.durationMs;
+    while (Date.now() < end) {
+      await sleep(s.faults.intervalMs);
+      if (Date.now() >= end) break;
+      const kind = pick(s.faults.kinds);
+      const target = await chooseBroker(cluster, s, pick);
+      log(`fault ${total + 1}: ${kind}${describeTarget(kind, target)}`);
+      await inject(cluster, kind, target, s.faults.durationMs, pick);
+      total++;
+      byKind[kind] = (byKind[kind] ?? 0) + 1;
+      await waitHealthy(cluster, log);
+    }
+    log('faults over: stopping producers, letting consumers catch up, reading every partition');
+    await workload.stopProducers();
+    await workload.drainConsumers(60_000);
+    await workload.finalReads(2);
+  } finally {
+    await workload.stop();
+    await cluster.stop();
+    if (!options.keepDir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const verdict = check(workload.history);
+  return {
+    scenario: s.name,
+    seed: s.seed,
+    durationMs: Date.now() - started,
+    faults: { total, byKind },
+    verdict,
+    summary: `${s.name} (seed ${s.seed}): ${total} faults; ${summarize(verdict)}`,
+  };
+}
+
+function describeTarget(kind: FaultKind, target: number): string {
+  return kind === 'kill-broker' || kind === 'pause-broker' || kind === 'partition-broker' ? ` on broker ${target}` : '';
+}
+
+/** The broker a broker fault hits: the active controller, partition 0's leader, or any. */
+async function chooseBroker(cluster: ChaosCluster, s: Scenario, pick: <T>(items: readonly T[]) => T): Promise<number> {
+  try {
+    if (s.faults.target === 'controller') {
+      const id = await cluster.controller();
+      if (id > 0) return id;
+    } else if (s.faults.target === 'leader') {
+      const id = await cluster.leaderOf(s.topic.name, 0);
+      if (id > 0) return id;
+    }
+  } catch {
+    // No answer (the cluster is busy recovering): any broker will do.
+  }
+  return pick(cluster.running());
+}
+
+async function inject(
+  cluster: ChaosCluster,
+  kind: FaultKind,
+  broker: number,
+  durationMs: number,
+  pick: <T>(items: readonly T[]) => T,
+): Promise<void> {
+  switch (kind) {
+    case 'kill-broker':
+      await cluster.killBroker(broker);
+      await sleep(durationMs);
+      await cluster.startBroker(broker);
+      return;
+    case 'pause-broker':
+      cluster.pauseBroker(broker);
+      await sleep(durationMs);
+      cluster.resumeBroker(broker);
+      return;
+    case 'partition-broker':
+      cluster.partitionBroker(broker);
+      await sleep(durationMs);
+      cluster.healBroker(broker);
+      return;
+    case 'kill-nats': {
+      const node = pick(cluster.nodes.map((_, i) => i));
+      await cluster.killNats(node);
+      await sleep(durationMs);
+      await cluster.restartNats(node);
+      return;
+    }
+    case 'rolling-restart':
+      await cluster.rollingRestart();
+      return;
+    case 'restart-all':
+      await cluster.restartAll();
+      return;
+  }
+}
+
+/** Waits (bounded) until every broker is registered and unfenced again. */
+async function waitHealthy(cluster: ChaosCluster, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await cluster.liveBrokers()) === cluster.brokerIds.length) return;
+    } catch {
+      // not answering yet
+    }
+    await sleep(250);
+  }
+  log('the cluster did not recover every broker within 30 s; going on');
+}

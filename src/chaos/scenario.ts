@@ -1,0 +1,88 @@
+/**
+ * Chaos scenario files (ops/chaos/*.json): the cluster, the topic, the workload and the fault
+ * schedule, validated with zod so a bad file names its problem.
+ */
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import { MillraceError } from '../../protocol/errors.js';
+
+export const FAULT_KINDS = [
+  'kill-broker',
+  'pause-broker',
+  'partition-broker',
+  'kill-nats',
+  'rolling-restart',
+  'restart-all',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(''),
+    brokers: z.number().int().min(1).max(9).default(3),
+    natsNodes: z.union([z.literal(1), z.literal(3)]).default(1),
+    seed: z.number().int().default(1),
+    durationMs: z.number().int().min(1_000).default(60_000),
+    topic: z
+      .object({
+        name: z.string().default('chaos'),
+        partitions: z.number().int().min(1).default(6),
+        replicationFactor: z.number().int().min(1).default(3),
+        minInsyncReplicas: z.number().int().min(1).default(2),
+      })
+      .strict()
+      .prefault({}),
+    workload: z
+      .object({
+        /** Idempotent acks=all producers of unique numbered values. */
+        producers: z.number().int().min(1).default(2),
+        /** Records per second per producer. */
+        rate: z.number().int().min(1).default(300),
+        /** Members of one consumer group, committing offsets. */
+        consumers: z.number().int().min(0).default(2),
+      })
+      .strict()
+      .prefault({}),
+    faults: z
+      .object({
+        kinds: z.array(z.enum(FAULT_KINDS)).min(1),
+        /** Which broker a broker fault hits. */
+        target: z.enum(['random', 'controller', 'leader']).default('random'),
+        /** Pause between the end of one fault and the start of the next. */
+        intervalMs: z.number().int().min(0).default(2_000),
+        /** How long a fault lasts before it is healed. */
+        durationMs: z.number().int().min(0).default(3_000),
+      })
+      .strict(),
+    /** Broker settings (camelCase, as the broker's JSON config file). */
+    brokerConfig: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+
+export function parseScenario(text: string, source: string): Scenario {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new MillraceError('INVALID_CONFIG', `${source} is not JSON: ${(err as Error).message}`);
+  }
+  const result = scenarioSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(scenario)'}: ${i.message}`).join('; ');
+    throw new MillraceError('INVALID_CONFIG', `${source}: ${problems}`);
+  }
+  return result.data;
+}
+
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new MillraceError('INVALID_CONFIG', `cannot read scenario ${file}: ${(err as Error).message}`);
+  }
+  return parseScenario(text, file);
+}
