@@ -19,6 +19,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Keep the cluster's files (default: removed after the run). */
   keepDir?: boolean;
+  /** Write the recorded history here as JSON, for a closer look at a verdict. */
+  historyFile?: string;
 }
 
 export interface RunResult {
@@ -109,6 +111,7 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     await cluster.stop();
     if (!options.keepDir) fs.rmSync(dir, { recursive: true, force: true });
   }
+  if (options.historyFile) fs.writeFileSync(options.historyFile, JSON.stringify(workload.history));
   const verdict = check(workload.history);
   return {
     scenario: s.name,

@@ -183,6 +183,7 @@ export class Workload {
       const client = this.client(`chaos-reader-${r}`);
       const ends = await client.admin().fetchTopicOffsets(this.o.topic);
       const read: FinalRead[] = ends.map((e) => ({ partition: e.partition, records: [] }));
+      const byPartition = new Map(read.map((r) => [r.partition, r]));
       const remaining = new Set(ends.filter((e) => e.offset > 0n).map((e) => e.partition));
       if (remaining.size > 0) {
         const consumer = client.consumer();
@@ -193,7 +194,7 @@ export class Workload {
         // Bounded: a read that cannot finish leaves its partitions short, which the checker reports.
         const timer = setTimeout(() => void consumer.close(), READ_TIMEOUT_MS);
         for await (const m of consumer) {
-          read[m.partition]!.records.push({ offset: Number(m.offset), value: Number(m.value!.toString()) });
+          byPartition.get(m.partition)!.records.push({ offset: Number(m.offset), value: Number(m.value!.toString()) });
           if (m.offset >= endOf.get(m.partition)! - 1n) remaining.delete(m.partition);
           if (remaining.size === 0) break;
         }

@@ -57,25 +57,37 @@ export function chaosCommand(): Command {
     .option('--seed <n>', 'seed for the fault schedule and fault choices', integer('--seed'))
     .option('--duration <ms>', 'how long faults are injected', integer('--duration', 1_000))
     .option('--json', 'print the results as JSON')
-    .action(async (names: string[], flags: { all?: boolean; seed?: number; duration?: number; json?: boolean }) => {
-      const files = flags.all ? scenarioFiles() : names.map(resolveScenario);
-      if (files.length === 0) throw new MillraceError('INVALID_REQUEST', 'give scenario names or --all');
-      const results: RunResult[] = [];
-      for (const file of files) {
-        const s = loadScenario(file);
-        if (flags.seed !== undefined) s.seed = flags.seed;
-        if (flags.duration !== undefined) s.durationMs = flags.duration;
-        const result = await runScenario(s, { log: (line) => process.stderr.write(`${line}\n`) });
-        results.push(result);
-        if (!flags.json) print(result.summary);
-      }
-      const faults = results.reduce((n, r) => n + r.faults.total, 0);
-      if (flags.json) print(JSON.stringify({ faults, valid: results.every((r) => r.verdict.valid), results }));
-      else
-        print(
-          `${results.length} scenarios, ${faults} faults injected, ${results.filter((r) => !r.verdict.valid).length} invalid`,
-        );
-      if (!results.every((r) => r.verdict.valid)) process.exitCode = 1;
-    });
+    .option('--history-dir <dir>', "write each run's recorded history there (<scenario>-<seed>.history.json)")
+    .action(
+      async (
+        names: string[],
+        flags: { all?: boolean; seed?: number; duration?: number; json?: boolean; historyDir?: string },
+      ) => {
+        const files = flags.all ? scenarioFiles() : names.map(resolveScenario);
+        if (files.length === 0) throw new MillraceError('INVALID_REQUEST', 'give scenario names or --all');
+        const results: RunResult[] = [];
+        for (const file of files) {
+          const s = loadScenario(file);
+          if (flags.seed !== undefined) s.seed = flags.seed;
+          if (flags.duration !== undefined) s.durationMs = flags.duration;
+          if (flags.historyDir) fs.mkdirSync(flags.historyDir, { recursive: true });
+          const result = await runScenario(s, {
+            log: (line) => process.stderr.write(`${line}\n`),
+            ...(flags.historyDir
+              ? { historyFile: path.join(flags.historyDir, `${s.name}-${s.seed}.history.json`) }
+              : {}),
+          });
+          results.push(result);
+          if (!flags.json) print(result.summary);
+        }
+        const faults = results.reduce((n, r) => n + r.faults.total, 0);
+        if (flags.json) print(JSON.stringify({ faults, valid: results.every((r) => r.verdict.valid), results }));
+        else
+          print(
+            `${results.length} scenarios, ${faults} faults injected, ${results.filter((r) => !r.verdict.valid).length} invalid`,
+          );
+        if (!results.every((r) => r.verdict.valid)) process.exitCode = 1;
+      },
+    );
   return chaos;
 }

@@ -77,6 +77,7 @@ export class GroupMember {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private autoCommitTimer: NodeJS.Timeout | null = null;
+  private commitChain: Promise<unknown> = Promise.resolve();
   private readonly assignors: Assignor[];
   private readonly opts: Required<Omit<GroupOptions, 'groupInstanceId' | 'assignors'>> & { groupInstanceId: string };
 
@@ -422,7 +423,17 @@ export class GroupMember {
     await this.commitPositions(offsets ?? this.host.positions(this.owned));
   }
 
-  private async commitPositions(positions: Array<TopicPartition & { offset: number }>): Promise<void> {
+  /**
+   * Commits one at a time: a commit retried across a coordinator failover must not land after a
+   * later one and move the group's offsets back.
+   */
+  private commitPositions(positions: Array<TopicPartition & { offset: number }>): Promise<void> {
+    const run = this.commitChain.then(() => this.sendCommit(positions));
+    this.commitChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sendCommit(positions: Array<TopicPartition & { offset: number }>): Promise<void> {
     if (positions.length === 0) return;
     if (this.generation < 0)
       throw new MillraceError(
