@@ -24,7 +24,9 @@ export interface SendRecord {
   partition: number;
   status: SendStatus;
   offset?: number;
+  /** When the send was invoked, and when its outcome was known. */
   time: number;
+  completedAt?: number;
 }
 
 export interface PollRecord {

@@ -134,7 +134,7 @@ async function chooseBroker(cluster: ChaosCluster, s: Scenario, pick: <T>(items:
       const id = await cluster.controller();
       if (id > 0) return id;
     } else if (s.faults.target === 'leader') {
-      const id = await cluster.leaderOf(s.topic.name, 0);
+      const id = await cluster.leaderOf(s.topic.name, s.faults.targetPartition);
       if (id > 0) return id;
     }
   } catch {

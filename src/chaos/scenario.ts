@@ -47,8 +47,9 @@ export const scenarioSchema = z
     faults: z
       .object({
         kinds: z.array(z.enum(FAULT_KINDS)).min(1),
-        /** Which broker a broker fault hits. */
+        /** Which broker a broker fault hits: any, the active controller, or the leader of `targetPartition`. */
         target: z.enum(['random', 'controller', 'leader']).default('random'),
+        targetPartition: z.number().int().min(0).default(0),
         /** Pause between the end of one fault and the start of the next. */
         intervalMs: z.number().int().min(0).default(2_000),
         /** How long a fault lasts before it is healed. */

@@ -105,12 +105,14 @@ export class Workload {
                 status: 'ok',
                 offset: Number(r.offset),
                 time,
+                completedAt: Date.now(),
               }),
             ),
           (err: unknown) => {
             const status = err instanceof MillraceError && DEFINITE.has(err.errorName) ? 'fail' : 'unknown';
+            const completedAt = Date.now();
             for (const v of values)
-              this.record({ producer: name, value: v, partition: v % this.o.partitions, status, time });
+              this.record({ producer: name, value: v, partition: v % this.o.partitions, status, time, completedAt });
           },
         )
         .finally(() => this.outstanding.delete(send));
