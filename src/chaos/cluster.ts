@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { subjects } from '../../protocol/subjects.js';
 import { Millrace } from '../client/index.js';
 import { connectNats } from '../transport/connection.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
@@ -226,6 +227,31 @@ export class ChaosCluster {
   async leaderOf(topic: string, partition: number): Promise<number> {
     const [t] = await this.client.admin().describeTopics([topic]);
     return t?.partitions.find((p) => p.partition === partition)?.leader ?? -1;
+  }
+
+  /**
+   * Whether every NATS node runs and the cluster's metadata streams have a leader with every
+   * replica current: a NATS fault is healed only then (two in a row could leave a stream without
+   * a quorum, which is two faults at once).
+   */
+  async natsHealthy(): Promise<boolean> {
+    if (this.nodes.some((n) => !n.handle)) return false;
+    const nc = await connectNats({ servers: this.natsUrls, name: 'millrace-chaos-health' });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const bucket of [subjects.metaBucket(this.options.cluster), subjects.leaseBucket(this.options.cluster)]) {
+        const info = await jsm.streams.info(`KV_${bucket}`);
+        if (this.nodes.length > 1) {
+          const c = info.cluster;
+          if (!c?.leader || (c.replicas ?? []).some((r) => !r.current || r.offline)) return false;
+        }
+      }
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await nc.close();
+    }
   }
 
   /** Brokers registered and not fenced, as the metadata says. */

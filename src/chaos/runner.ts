@@ -27,7 +27,7 @@ export interface RunResult {
   scenario: string;
   seed: number;
   durationMs: number;
-  faults: { total: number; byKind: Partial<Record<FaultKind, number>> };
+  faults: { total: number; byKind: Partial<Record<FaultKind, number>>; healFailures: number };
   verdict: Verdict;
   summary: string;
 }
@@ -71,6 +71,7 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
   });
   const byKind: Partial<Record<FaultKind, number>> = {};
   let total = 0;
+  let healFailures = 0;
   try {
     const setup = new Millrace({
       servers: cluster.natsUrls,
@@ -97,7 +98,14 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
       const kind = pick(s.faults.kinds);
       const target = await chooseBroker(cluster, s, pick);
       log(`fault ${total + 1}: ${kind}${describeTarget(kind, target)}`);
-      await inject(cluster, kind, target, s.faults.durationMs, pick);
+      try {
+        await inject(cluster, kind, target, s.faults.durationMs, pick);
+      } catch (err) {
+        // A heal that failed (a process that would not start) is retried; the run goes on.
+        log(`fault ${total + 1} did not heal cleanly: ${(err as Error).message.split('\n')[0]}`);
+        healFailures++;
+        await restoreEverything(cluster, log);
+      }
       total++;
       byKind[kind] = (byKind[kind] ?? 0) + 1;
       await waitHealthy(cluster, log);
@@ -117,7 +125,7 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     scenario: s.name,
     seed: s.seed,
     durationMs: Date.now() - started,
-    faults: { total, byKind },
+    faults: { total, byKind, healFailures },
     verdict,
     summary: `${s.name} (seed ${s.seed}): ${total} faults; ${summarize(verdict)}`,
   };
@@ -182,16 +190,37 @@ async function inject(
   }
 }
 
-/** Waits (bounded) until every broker is registered and unfenced again. */
+/** Starts whatever is down: NATS nodes first, then brokers, each retried a few times. */
+async function restoreEverything(cluster: ChaosCluster, log: (line: string) => void): Promise<void> {
+  for (const [i, node] of cluster.nodes.entries()) {
+    if (node.handle) continue;
+    await cluster
+      .restartNats(i)
+      .catch((err: unknown) => log(`NATS node ${i} would not start: ${(err as Error).message}`));
+  }
+  for (const id of cluster.brokerIds) {
+    cluster.resumeBroker(id);
+    cluster.healBroker(id);
+    for (let attempt = 1; !cluster.brokers.get(id) && attempt <= 3; attempt++) {
+      await cluster
+        .startBroker(id)
+        .catch((err: unknown) =>
+          log(`broker ${id} would not start (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`),
+        );
+    }
+  }
+}
+
+/** Waits (bounded) until the NATS streams are whole and every broker is registered and unfenced again. */
 async function waitHealthy(cluster: ChaosCluster, log: (line: string) => void): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     try {
-      if ((await cluster.liveBrokers()) === cluster.brokerIds.length) return;
+      if ((await cluster.natsHealthy()) && (await cluster.liveBrokers()) === cluster.brokerIds.length) return;
     } catch {
       // not answering yet
     }
     await sleep(250);
   }
-  log('the cluster did not recover every broker within 30 s; going on');
+  log('the cluster did not recover within 60 s; going on');
 }
