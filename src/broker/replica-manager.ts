@@ -334,8 +334,12 @@ export class HostedPartition {
     const epoch = this.leaderEpoch;
     this.settings.alterIsr(this, wanted).then(
       (committed) => {
-        if (!this.isLeader || this.leaderEpoch !== epoch) return;
         this.inFlightIsr = null;
+        // Leadership moved on meanwhile (a new epoch, even of this broker): start again from the new state.
+        if (!this.isLeader || this.leaderEpoch !== epoch) {
+          this.syncIsr();
+          return;
+        }
         if (committed.partitionEpoch > this.partitionEpoch) {
           this.settings.onIsrChange?.(committed.isr.length < this.isr.length);
           this.isr = committed.isr;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Millrace, type ConsumerMessage, type RecordMetadata } from '../../src/client/index.js';
 import { startNatsServer, type NatsServerHandle } from '../../src/transport/nats-server.js';
 import { waitFor } from '../harness/cluster.js';
@@ -81,6 +81,12 @@ beforeAll(async () => {
   await client.admin().createTopics({
     topics: [{ topic: 'orders', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
   });
+});
+
+// On a failure, the brokers' last log lines go with it: the evidence a rerun may not reproduce.
+afterEach((ctx) => {
+  if (ctx.task.result?.state !== 'fail') return;
+  for (const [id, b] of brokers) console.error(`--- broker ${id}, last log lines:\n${b.logs.slice(-40).join('\n')}`);
 });
 
 afterAll(async () => {
