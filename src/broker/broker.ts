@@ -81,9 +81,12 @@ export class Broker {
   /** Starts a broker and resolves once it is Running (registered, logs loaded, serving). */
   static async start(config: BrokerConfig, logger?: Logger): Promise<Broker> {
     const log = (logger ?? pino({ level: config.logLevel })).child({ brokerId: config.id, cluster: config.cluster });
+    // Start-up steps are logged: a broker that waits on NATS or JetStream says where it waits.
+    log.info({ nats: config.nats }, 'connecting to NATS');
     const nc = await connectNats({ servers: config.nats, name: `millrace-broker-${config.id}` });
     const controllerNc = await connectNats({ servers: config.nats, name: `millrace-controller-${config.id}` });
     let broker: Broker | null = null;
+    log.info({ replicas: config.metadataReplicas }, 'opening the metadata log');
     const metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas);
     const loader = new MetadataLoader(metaKv, log, (image) => broker?.onImage(image));
     const controller = new ControllerService(
