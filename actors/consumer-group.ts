@@ -116,6 +116,17 @@ export function selectProtocol(members: GroupMember[]): string | null {
 }
 
 const memberList = (ctx: GroupContext): GroupMember[] => Object.values(ctx.members);
+
+const memberGone = {
+  target: 'PreparingRebalance',
+  actions: ['removeMember', 'membersRemoved', 'resetJoined', 'rebalanceStarted'],
+} as const;
+/** In a settled group (completing or stable), a member joining, leaving or expiring starts a rebalance. */
+const membershipChanges = {
+  JOIN: { target: 'PreparingRebalance', actions: ['resetJoined', 'addMember', 'rebalanceStarted'] },
+  LEAVE: memberGone,
+  MEMBER_EXPIRED: memberGone,
+} as const;
 const allJoined = (ctx: GroupContext): boolean => memberList(ctx).every((m) => m.joined);
 
 export const consumerGroupMachine = setup({
@@ -300,30 +311,10 @@ export const consumerGroupMachine = setup({
       after: { REBALANCE_TIMEOUT: { target: 'PreparingRebalance', actions: ['resetJoined', 'rebalanceStarted'] } },
       on: {
         SYNC_LEADER: { target: 'Stable', actions: ['completeSync', 'syncCompleted', 'persist'] },
-        JOIN: { target: 'PreparingRebalance', actions: ['resetJoined', 'addMember', 'rebalanceStarted'] },
-        LEAVE: {
-          target: 'PreparingRebalance',
-          actions: ['removeMember', 'membersRemoved', 'resetJoined', 'rebalanceStarted'],
-        },
-        MEMBER_EXPIRED: {
-          target: 'PreparingRebalance',
-          actions: ['removeMember', 'membersRemoved', 'resetJoined', 'rebalanceStarted'],
-        },
+        ...membershipChanges,
       },
     },
-    Stable: {
-      on: {
-        JOIN: { target: 'PreparingRebalance', actions: ['resetJoined', 'addMember', 'rebalanceStarted'] },
-        LEAVE: {
-          target: 'PreparingRebalance',
-          actions: ['removeMember', 'membersRemoved', 'resetJoined', 'rebalanceStarted'],
-        },
-        MEMBER_EXPIRED: {
-          target: 'PreparingRebalance',
-          actions: ['removeMember', 'membersRemoved', 'resetJoined', 'rebalanceStarted'],
-        },
-      },
-    },
+    Stable: { on: membershipChanges },
     Dead: { type: 'final' },
   },
 });

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { RECORD_COUNT, LOG_OVERHEAD } from '../../protocol/records/batch.js';
-import { subjects } from '../../protocol/subjects.js';
+import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import type { ControllerClient } from '../cluster/controller-client.js';
 import type { MetadataImage } from '../cluster/image.js';
@@ -88,9 +88,16 @@ export class BrokerHandlers {
       (r) => this.metadata(r),
       'brokers',
     );
-    rpc.handle('metadata', api('metadata'), wire.MetadataRequest, wire.MetadataResponse, (r) => this.metadata(r));
-    rpc.handle('produce', api('produce'), wire.ProduceRequest, wire.ProduceResponse, (r) => this.produce(r));
-    rpc.handle('fetch', api('fetch'), wire.FetchRequest, wire.FetchResponse, (r) => this.fetch(r, false));
+    // A client-facing API on this broker's own subject, named as the API.
+    const serve = <Req, ResI>(
+      name: BrokerApi,
+      requestType: MessageType<unknown, Req>,
+      responseType: MessageType<ResI, unknown>,
+      handler: (request: Req) => Promise<ResI | null> | ResI | null,
+    ): void => rpc.handle(name, api(name), requestType, responseType, handler);
+    serve('metadata', wire.MetadataRequest, wire.MetadataResponse, (r) => this.metadata(r));
+    serve('produce', wire.ProduceRequest, wire.ProduceResponse, (r) => this.produce(r));
+    serve('fetch', wire.FetchRequest, wire.FetchResponse, (r) => this.fetch(r, false));
     rpc.handle(
       'replica_fetch',
       subjects.brokerInternal(cluster, brokerId, 'replica_fetch'),
@@ -98,55 +105,24 @@ export class BrokerHandlers {
       wire.FetchResponse,
       (r) => this.fetch(r, true),
     );
-    rpc.handle(
-      'init_producer_id',
-      api('init_producer_id'),
-      wire.InitProducerIdRequest,
-      wire.InitProducerIdResponse,
-      async () => ({ producerId: await this.ctx.producerIds.generate(), producerEpoch: 0 }),
-    );
+    serve('init_producer_id', wire.InitProducerIdRequest, wire.InitProducerIdResponse, async () => ({
+      producerId: await this.ctx.producerIds.generate(),
+      producerEpoch: 0,
+    }));
     const groups = this.ctx.groups;
-    rpc.handle(
-      'find_coordinator',
-      api('find_coordinator'),
-      wire.FindCoordinatorRequest,
-      wire.FindCoordinatorResponse,
-      (r) => groups.findCoordinator(r),
+    serve('find_coordinator', wire.FindCoordinatorRequest, wire.FindCoordinatorResponse, (r) =>
+      groups.findCoordinator(r),
     );
-    rpc.handle('join_group', api('join_group'), wire.JoinGroupRequest, wire.JoinGroupResponse, (r) =>
-      groups.joinGroup(r),
-    );
-    rpc.handle('sync_group', api('sync_group'), wire.SyncGroupRequest, wire.SyncGroupResponse, (r) =>
-      groups.syncGroup(r),
-    );
-    rpc.handle('heartbeat', api('heartbeat'), wire.HeartbeatRequest, wire.HeartbeatResponse, (r) =>
-      groups.heartbeat(r),
-    );
-    rpc.handle('leave_group', api('leave_group'), wire.LeaveGroupRequest, wire.LeaveGroupResponse, (r) =>
-      groups.leaveGroup(r),
-    );
-    rpc.handle('offset_commit', api('offset_commit'), wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r) =>
-      groups.offsetCommit(r),
-    );
-    rpc.handle('offset_fetch', api('offset_fetch'), wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r) =>
-      groups.offsetFetch(r),
-    );
-    rpc.handle('list_groups', api('list_groups'), wire.ListGroupsRequest, wire.ListGroupsResponse, () =>
-      groups.listGroups(),
-    );
-    rpc.handle(
-      'describe_groups',
-      api('describe_groups'),
-      wire.DescribeGroupsRequest,
-      wire.DescribeGroupsResponse,
-      (r) => groups.describeGroups(r),
-    );
-    rpc.handle('delete_groups', api('delete_groups'), wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r) =>
-      groups.deleteGroups(r),
-    );
-    rpc.handle('list_offsets', api('list_offsets'), wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) =>
-      this.listOffsets(r),
-    );
+    serve('join_group', wire.JoinGroupRequest, wire.JoinGroupResponse, (r) => groups.joinGroup(r));
+    serve('sync_group', wire.SyncGroupRequest, wire.SyncGroupResponse, (r) => groups.syncGroup(r));
+    serve('heartbeat', wire.HeartbeatRequest, wire.HeartbeatResponse, (r) => groups.heartbeat(r));
+    serve('leave_group', wire.LeaveGroupRequest, wire.LeaveGroupResponse, (r) => groups.leaveGroup(r));
+    serve('offset_commit', wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r) => groups.offsetCommit(r));
+    serve('offset_fetch', wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r) => groups.offsetFetch(r));
+    serve('list_groups', wire.ListGroupsRequest, wire.ListGroupsResponse, () => groups.listGroups());
+    serve('describe_groups', wire.DescribeGroupsRequest, wire.DescribeGroupsResponse, (r) => groups.describeGroups(r));
+    serve('delete_groups', wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r) => groups.deleteGroups(r));
+    serve('list_offsets', wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) => this.listOffsets(r));
     // Admin requests are forwarded to the active controller (as KIP-590 forwarding does).
     const forward = <Req, Res>(
       name: 'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments',
@@ -154,7 +130,7 @@ export class BrokerHandlers {
       resType: MessageType<Res, Res>,
       touches: (r: Req) => string[] = () => [],
     ): void =>
-      rpc.handle(name, api(name), reqType, resType, (r) => {
+      serve(name, reqType, resType, (r) => {
         // The brokers create __consumer_offsets on first use; clients may not create or delete it.
         if (touches(r).includes(OFFSETS_TOPIC))
           throw new MillraceError('INVALID_REQUEST', `${OFFSETS_TOPIC} is internal: the brokers manage it`);

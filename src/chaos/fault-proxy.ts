@@ -109,10 +109,6 @@ export class FaultProxy {
     return `nats://${this.options.host ?? '127.0.0.1'}:${this.port}`;
   }
 
-  get cut(): boolean {
-    return this.isCut;
-  }
-
   /** Drops every connection and refuses new ones until `heal()`: a network partition. */
   partition(): void {
     this.isCut = true;

@@ -30,30 +30,33 @@ export class Admin {
   constructor(private readonly ctx: ClientContext) {}
 
   /** Sends an admin request to a live broker, which forwards it to the controller. */
-  private async call<ReqI, Res>(
+  private call<ReqI, Res>(
     api: BrokerApi,
     requestType: MessageType<ReqI, unknown>,
     message: ReqI,
     responseType: MessageType<unknown, Res>,
   ): Promise<Res> {
-    return this.ctx.retry(async () => {
-      let broker = this.ctx.metadata.anyBroker();
-      if (broker === undefined) {
-        await this.ctx.metadata.refresh();
-        broker = this.ctx.metadata.anyBroker();
-      }
-      if (broker === undefined)
-        throw new MillraceError('BROKER_NOT_AVAILABLE', `no live broker in cluster '${this.ctx.cluster}'`);
-      const nc = await this.ctx.connection();
-      return request(
-        nc,
-        subjects.brokerApi(this.ctx.cluster, broker, api),
+    return this.callAt(() => this.ctx.metadata.anyBroker(), api, requestType, message, responseType);
+  }
+
+  /** A request to the broker `target` names (found again on each retry), retried while retriable. */
+  private callAt<ReqI, Res>(
+    target: () => Promise<number>,
+    api: BrokerApi,
+    requestType: MessageType<ReqI, unknown>,
+    message: ReqI,
+    responseType: MessageType<unknown, Res>,
+  ): Promise<Res> {
+    return this.ctx.retry(async () =>
+      request(
+        await this.ctx.connection(),
+        subjects.brokerApi(this.ctx.cluster, await target(), api),
         requestType,
         message,
         responseType,
         this.ctx.requestTimeoutMs,
-      );
-    });
+      ),
+    );
   }
 
   /**
@@ -271,17 +274,7 @@ export class Admin {
     message: ReqI,
     responseType: MessageType<unknown, Res>,
   ): Promise<Res> {
-    return this.ctx.retry(async () => {
-      const coordinator = await findCoordinator(this.ctx, groupId);
-      return request(
-        await this.ctx.connection(),
-        subjects.brokerApi(this.ctx.cluster, coordinator, api),
-        requestType,
-        message,
-        responseType,
-        this.ctx.requestTimeoutMs,
-      );
-    });
+    return this.callAt(() => findCoordinator(this.ctx, groupId), api, requestType, message, responseType);
   }
 
   /** Every group of the cluster (each broker lists the groups it coordinates). */

@@ -181,8 +181,8 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   }
 
   /** Records that the application finished the messages of a partition up to `offset` (inclusive). */
-  private finished(topic: string, partition: number, offset: bigint): void {
-    const s = this.states.get(keyOf(topic, partition));
+  private finished(key: string, offset: bigint): void {
+    const s = this.states.get(key);
     if (s) s.consumed = Number(offset) + 1;
   }
 
@@ -504,7 +504,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       } finally {
         // The application asked for the next message (or stopped): this one is done.
         this.busySince = 0;
-        this.finished(m.topic, m.partition, m.offset);
+        this.finished(keyOf(m.topic, m.partition), m.offset);
       }
     }
   }
@@ -523,21 +523,21 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       const batch = await this.nextBatch(handlers.eachBatch ? 10_000 : 1_000);
       if (!batch) return;
       try {
+        const key = keyOf(batch.topic, batch.partition);
         if (handlers.eachBatch) {
           this.busySince = Date.now();
           await handlers.eachBatch({ batch });
-          this.finished(batch.topic, batch.partition, batch.messages.at(-1)!.offset);
+          this.finished(key, batch.messages.at(-1)!.offset);
         } else {
           for (const message of batch.messages) {
             // A partition revoked meanwhile: the rest of its batch belongs to another member now.
-            if (!this.states.has(keyOf(batch.topic, batch.partition))) break;
+            if (!this.states.has(key)) break;
             this.busySince = Date.now();
             await handlers.eachMessage!({ topic: batch.topic, partition: batch.partition, message });
-            this.finished(batch.topic, batch.partition, message.offset);
+            this.finished(key, message.offset);
           }
         }
       } catch (err) {
-        this.busySince = 0;
         await this.close();
         throw err;
       } finally {

@@ -44,13 +44,7 @@ const flattened = (list: Array<{ topic?: string | null; partitions?: number[] | 
 
 /** The broker coordinating `groupId` (FindCoordinator through any live broker). */
 export async function findCoordinator(ctx: ClientContext, groupId: string): Promise<number> {
-  let broker = ctx.metadata.anyBroker();
-  if (broker === undefined) {
-    await ctx.metadata.refresh();
-    broker = ctx.metadata.anyBroker();
-  }
-  if (broker === undefined)
-    throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `no live broker in cluster '${ctx.cluster}'`);
+  const broker = await ctx.metadata.anyBroker('COORDINATOR_NOT_AVAILABLE');
   const res = await request(
     await ctx.connection(),
     subjects.brokerApi(ctx.cluster, broker, 'find_coordinator'),

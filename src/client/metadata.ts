@@ -1,6 +1,6 @@
 /** The client's cache of cluster metadata: leaders by partition, refreshed on demand. */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { MillraceError } from '../../protocol/errors.js';
+import { MillraceError, type ErrorName } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
@@ -111,9 +111,15 @@ export class MetadataCache {
     return [...this.brokers];
   }
 
-  /** A broker to send an admin request to, live ones preferred. */
-  anyBroker(): number | undefined {
-    return this.brokers[Math.floor(Math.random() * this.brokers.length)];
+  /**
+   * A broker for a request any broker answers (admin, InitProducerId, FindCoordinator), live ones
+   * preferred; metadata is refreshed when none is known, and `missing` is thrown when none exists.
+   */
+  async anyBroker(missing: ErrorName = 'BROKER_NOT_AVAILABLE'): Promise<number> {
+    if (this.brokers.length === 0) await this.refresh();
+    const broker = this.brokers[Math.floor(Math.random() * this.brokers.length)];
+    if (broker === undefined) throw new MillraceError(missing, `no live broker in cluster '${this.cluster}'`);
+    return broker;
   }
 
   forget(topic: string): void {

@@ -175,12 +175,12 @@ export class Producer {
       throw new MillraceError('INVALID_TOPIC_EXCEPTION', 'send needs a topic name');
     if (!Array.isArray(messages) || messages.length === 0)
       throw new MillraceError('INVALID_REQUEST', 'send needs at least one message');
+    const known = this.metadataWaits === 0 ? this.ctx.metadata.partitions(topic) : undefined;
     const count = (
-      this.ctx.metadata.partitions(topic) && this.metadataWaits === 0
-        ? this.ctx.metadata.partitions(topic)!
-        : await this.afterEarlierSends(() =>
-            this.ctx.retry(() => this.ctx.metadata.partitionsOf(topic), this.opts.deliveryTimeoutMs),
-          )
+      known ??
+      (await this.afterEarlierSends(() =>
+        this.ctx.retry(() => this.ctx.metadata.partitionsOf(topic), this.opts.deliveryTimeoutMs),
+      ))
     ).length;
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const pending = new PendingSend(messages.length, resolve, reject);
@@ -326,10 +326,7 @@ export class Producer {
   private initProducerId(): void {
     this.initializing ??= this.ctx
       .retry(async () => {
-        const broker =
-          this.ctx.metadata.anyBroker() ?? (await this.ctx.metadata.refresh(), this.ctx.metadata.anyBroker());
-        if (broker === undefined)
-          throw new MillraceError('BROKER_NOT_AVAILABLE', `no live broker in cluster '${this.ctx.cluster}'`);
+        const broker = await this.ctx.metadata.anyBroker();
         return request(
           await this.ctx.connection(),
           subjects.brokerApi(this.ctx.cluster, broker, 'init_producer_id'),

@@ -11,6 +11,7 @@ import {
   ATTRIBUTES,
   CRC,
   MAX_TIMESTAMP,
+  NO_PRODUCER_ID,
   RECORD_BATCH_OVERHEAD,
   TIMESTAMP_TYPE_MASK,
   checkBatch,
@@ -90,6 +91,8 @@ export class Log {
   private readonly now: () => number;
   private readonly logger: Logger;
   private closed = false;
+  /** The cleaner checkpoint, once read. */
+  private firstDirty: number | null = null;
 
   private constructor(
     readonly dir: string,
@@ -213,10 +216,16 @@ export class Log {
     if (this.config.cleanupPolicy !== 'delete') this.requireKeys(records);
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
     // Idempotence first: a duplicate or a sequence error leaves the log and the state untouched.
-    const producers = new Map<number, ProducerEntry>();
+    // validate() checked every batch (CRC included): from here on, headers are only read.
+    let producers: Map<number, ProducerEntry> | null = null;
     let offset = this.logEnd;
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
-      checkBatch(records, p, records.length, scratch);
+      readBatchHeader(records, p, scratch);
+      if (scratch.producerId === NO_PRODUCER_ID) {
+        offset += scratch.lastOffsetDelta + 1;
+        continue;
+      }
+      producers ??= new Map<number, ProducerEntry>();
       const duplicate = this.producerState.check(scratch, producers);
       if (duplicate !== null) {
         if (info.batchCount > 1) {
@@ -234,7 +243,7 @@ export class Log {
     }
     offset = this.logEnd;
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
-      checkBatch(records, p, records.length, scratch);
+      readBatchHeader(records, p, scratch);
       stampBatch(records, p, offset, leaderEpoch);
       if (logAppendTime >= 0) {
         // Attributes and max timestamp lie inside the CRC: Kafka recomputes it here too.
@@ -254,7 +263,7 @@ export class Log {
     this.maybeRoll(records.length, info.maxTimestamp, info.lastOffset, this.logEnd);
     this.leaderEpochCache.assign(leaderEpoch, info.firstOffset);
     this.write(records, info);
-    this.producerState.commit(producers);
+    if (producers) this.producerState.commit(producers);
     return info;
   }
 
@@ -269,13 +278,10 @@ export class Log {
       );
     }
     this.maybeRoll(records.length, info.maxTimestamp, info.lastOffset, info.firstOffset);
-    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
-      checkBatch(records, p, records.length, scratch);
-      this.leaderEpochCache.assign(scratch.partitionLeaderEpoch, scratch.baseOffset);
-    }
     this.write(records, info);
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
       readBatchHeader(records, p, scratch);
+      this.leaderEpochCache.assign(scratch.partitionLeaderEpoch, scratch.baseOffset);
       this.producerState.update(scratch);
     }
     return info;
@@ -284,7 +290,7 @@ export class Log {
   /** A compacted topic keeps the latest record per key: a record without a key has no place in it (as Kafka). */
   private requireKeys(records: Buffer): void {
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
-      checkBatch(records, p, records.length, scratch);
+      readBatchHeader(records, p, scratch);
       for (const r of decodeValidBatch(records, p, scratch).records) {
         if (r.key === null)
           throw new MillraceError(
@@ -458,6 +464,7 @@ export class Log {
     this.recovery = Math.min(this.recovery, this.logEnd);
     this.logStart = Math.min(this.logStart, this.logEnd);
     this.rebuildProducerState();
+    this.clampCleanerCheckpoint();
     return true;
   }
 
@@ -498,6 +505,7 @@ export class Log {
     this.leaderEpochCache.clear();
     this.producerState.clear();
     for (const o of this.producerState.snapshotOffsets()) this.producerState.deleteSnapshot(o);
+    this.clampCleanerCheckpoint();
   }
 
   /** Moves the log start forward (DeleteRecords, or a follower following its leader's start). */
@@ -557,15 +565,25 @@ export class Log {
     return this.segments.slice(0, -1);
   }
 
-  /** The cleaner's first dirty offset: segments below it were compacted already. */
+  /** The cleaner's first dirty offset: segments below it were compacted already. Read from its file once. */
   readFirstDirtyOffset(): number {
-    const text = readFileIfExists(path.join(this.dir, CLEANER_CHECKPOINT));
-    const n = text === null ? 0 : Number(text.trim());
-    return Number.isSafeInteger(n) && n >= 0 ? Math.max(n, this.logStart) : this.logStart;
+    if (this.firstDirty === null) {
+      const text = readFileIfExists(path.join(this.dir, CLEANER_CHECKPOINT));
+      const n = text === null ? 0 : Number(text.trim());
+      this.firstDirty = Number.isSafeInteger(n) && n >= 0 ? n : 0;
+    }
+    return Math.max(this.firstDirty, this.logStart);
+  }
+
+  /** After a truncation the cleaner must not believe offsets past the log end are clean. */
+  private clampCleanerCheckpoint(): void {
+    if (this.config.cleanupPolicy !== 'delete' && this.readFirstDirtyOffset() > this.logEnd)
+      this.writeFirstDirtyOffset(this.logEnd);
   }
 
   writeFirstDirtyOffset(offset: number): void {
     writeFileAtomic(path.join(this.dir, CLEANER_CHECKPOINT), `${offset}\n`);
+    this.firstDirty = offset;
   }
 
   /**

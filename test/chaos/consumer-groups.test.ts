@@ -10,21 +10,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offsetsPartitionFor } from '../../src/broker/group-coordinator.js';
+import { ChaosCluster } from '../../src/chaos/cluster.js';
 import { Millrace } from '../../src/client/index.js';
-import { startNatsServer, type NatsServerHandle } from '../../src/transport/nats-server.js';
 import { repoRoot } from '../harness/cli.js';
 import { waitFor } from '../harness/cluster.js';
-import { spawnBroker, type BrokerProcess } from '../harness/processes.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-chaos-groups-'));
-const configFile = path.join(root, 'broker.json');
 const cluster = 'chaosgroups';
 const TOPIC = 'work';
 const PARTITIONS = 12;
 const OFFSETS_PARTITIONS = 6;
 const SESSION_MS = 3_000;
-const brokers = new Map<number, BrokerProcess>();
-let nats: NatsServerHandle;
+let chaos: ChaosCluster;
 let client: Millrace;
 
 interface Member {
@@ -38,7 +35,7 @@ interface Member {
 const members: Member[] = [];
 
 function spawnMember(group: string, extra: Record<string, unknown> = {}): Member {
-  const options = { nats: nats.url, cluster, group, topic: TOPIC, sessionTimeoutMs: SESSION_MS, ...extra };
+  const options = { nats: chaos.natsUrls[0], cluster, group, topic: TOPIC, sessionTimeoutMs: SESSION_MS, ...extra };
   const child = spawn(
     process.execPath,
     [path.join(repoRoot, 'test/harness/group-member.mjs'), JSON.stringify(options)],
@@ -72,10 +69,6 @@ function spawnMember(group: string, extra: Record<string, unknown> = {}): Member
   return m;
 }
 
-async function startBrokerProcess(id: number): Promise<void> {
-  brokers.set(id, await spawnBroker(id, nats.url, cluster, path.join(root, `b${id}`), {}, ['--config', configFile]));
-}
-
 /** Writes numbered records round the partitions until stopped; resolves with the acknowledged values. */
 function produceUntil(stop: { now: boolean }, from: number): Promise<number[]> {
   const producer = client.producer({ lingerMs: 2 });
@@ -103,9 +96,13 @@ async function generationOf(group: string): Promise<{ generation: number; state:
 }
 
 beforeAll(async () => {
-  fs.writeFileSync(
-    configFile,
-    JSON.stringify({
+  chaos = await ChaosCluster.start({
+    brokers: 3,
+    natsNodes: 1,
+    dir: root,
+    cluster,
+    seed: 1,
+    brokerConfig: {
       sessionTimeoutMs: 2_000,
       heartbeatIntervalMs: 200,
       controllerLeaseMs: 2_000,
@@ -113,11 +110,9 @@ beforeAll(async () => {
       offsetsTopicReplicationFactor: 3,
       groupInitialRebalanceDelayMs: 300,
       groupMinSessionTimeoutMs: 1_000,
-    }),
-  );
-  nats = await startNatsServer({ storeDir: path.join(root, 'nats') });
-  for (const id of [1, 2, 3]) await startBrokerProcess(id);
-  client = new Millrace({ servers: nats.url, cluster, requestTimeoutMs: 5_000 });
+    },
+  });
+  client = new Millrace({ servers: chaos.natsUrls, cluster, requestTimeoutMs: 5_000 });
   await waitFor(
     'three live brokers',
     async () => (await client.admin().describeCluster()).brokers.filter((b) => !b.fenced).length === 3,
@@ -132,8 +127,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const m of members) m.child.kill('SIGKILL');
   await client?.close();
-  for (const b of brokers.values()) b.child.kill('SIGKILL');
-  await nats?.stop();
+  await chaos?.stop();
   fs.rmSync(root, { recursive: true, force: true });
 });
 
@@ -184,7 +178,7 @@ describe('consumer groups with member and broker processes', () => {
     const survivors = workers.slice(0, 2);
     const stop = { now: false };
     const producing = produceUntil(stop, 1_000_000);
-    brokers.get(coordinator)!.child.kill('SIGKILL');
+    await chaos.killBroker(coordinator);
     await waitFor(
       'the group stable again at a new coordinator',
       async () => {
@@ -206,7 +200,7 @@ describe('consumer groups with member and broker processes', () => {
     );
     const after = await client.admin().fetchOffsets({ groupId: 'workers', topics: [TOPIC] });
     for (const [i, b] of before.entries()) expect(after[i]!.offset).toBeGreaterThanOrEqual(b.offset);
-    await startBrokerProcess(coordinator);
+    await chaos.startBroker(coordinator);
     for (const m of survivors) m.child.kill('SIGTERM');
     await Promise.all(survivors.map((m) => m.exited));
   });

@@ -8,27 +8,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChaosCluster } from '../../src/chaos/cluster.js';
 import { FaultProxy } from '../../src/chaos/fault-proxy.js';
 import { Millrace } from '../../src/client/index.js';
-import { startNatsServer, type NatsServerHandle } from '../../src/transport/nats-server.js';
 import { waitFor } from '../harness/cluster.js';
-import { spawnBroker, type BrokerProcess } from '../harness/processes.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-chaos-idem-'));
-const configFile = path.join(root, 'broker.json');
 const cluster = 'chaosidem';
 const PARTITIONS = 4;
 const RECORDS = 12_000;
-const brokers = new Map<number, BrokerProcess>();
-let nats: NatsServerHandle;
+let chaos: ChaosCluster;
 let proxy: FaultProxy;
 /** Reads and admin go direct; the producer's traffic goes through the proxy. */
 let direct: Millrace;
 let proxied: Millrace;
-
-async function start(id: number): Promise<void> {
-  brokers.set(id, await spawnBroker(id, nats.url, cluster, path.join(root, `b${id}`), {}, ['--config', configFile]));
-}
 
 async function describe0(topic: string) {
   return (await direct.admin().describeTopics([topic]))[0]!.partitions;
@@ -63,7 +56,7 @@ async function run(topic: string, idempotent: boolean): Promise<RunResult> {
   for (let i = 0; i < RECORDS; i += 60) {
     if (killed === null && i >= RECORDS / 3) {
       killed = (await describe0(topic))[0]!.leader;
-      brokers.get(killed)!.child.kill('SIGKILL');
+      await chaos.killBroker(killed);
     }
     const values = Array.from({ length: 60 }, (_, j) => i + j);
     const send = producer
@@ -80,7 +73,7 @@ async function run(topic: string, idempotent: boolean): Promise<RunResult> {
   await producer.close();
   proxy.clear();
   // The killed broker comes back and catches up, so the next run starts with three replicas.
-  await start(killed!);
+  await chaos.startBroker(killed!);
   await waitFor(
     'every partition back to an ISR of three',
     async () => (await describe0(topic)).every((p) => p.isr.length === 3),
@@ -122,7 +115,8 @@ async function run(topic: string, idempotent: boolean): Promise<RunResult> {
 /** millrace_producer_duplicate_batches_total for `topic`, summed over the brokers. */
 async function duplicateBatchesRecognised(topic: string): Promise<number> {
   let total = 0;
-  for (const b of brokers.values()) {
+  for (const b of chaos.brokers.values()) {
+    if (!b) continue;
     const text = await (await fetch(`http://127.0.0.1:${b.metricsPort}/metrics`)).text();
     const m = new RegExp(`millrace_producer_duplicate_batches_total\\{topic="${topic}"\\} (\\d+)`).exec(text);
     total += Number(m?.[1] ?? 0);
@@ -131,14 +125,16 @@ async function duplicateBatchesRecognised(topic: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  fs.writeFileSync(
-    configFile,
-    JSON.stringify({ sessionTimeoutMs: 2000, heartbeatIntervalMs: 200, controllerLeaseMs: 2000 }),
-  );
-  nats = await startNatsServer({ storeDir: path.join(root, 'nats') });
-  for (const id of [1, 2, 3]) await start(id);
-  proxy = await FaultProxy.start({ targets: [{ host: '127.0.0.1', port: nats.port }], seed: 6 });
-  direct = new Millrace({ servers: nats.url, cluster, requestTimeoutMs: 5_000 });
+  chaos = await ChaosCluster.start({
+    brokers: 3,
+    natsNodes: 1,
+    dir: root,
+    cluster,
+    seed: 6,
+    brokerConfig: { sessionTimeoutMs: 2000, heartbeatIntervalMs: 200, controllerLeaseMs: 2000 },
+  });
+  proxy = await FaultProxy.start({ targets: [{ host: '127.0.0.1', port: chaos.nodes[0]!.port }], seed: 6 });
+  direct = new Millrace({ servers: chaos.natsUrls, cluster, requestTimeoutMs: 5_000 });
   // A short request timeout: a dropped reply costs the producer this long before it retries.
   proxied = new Millrace({ servers: proxy.url, cluster, requestTimeoutMs: 1_000 });
   await waitFor(
@@ -151,8 +147,7 @@ afterAll(async () => {
   await proxied?.close();
   await direct?.close();
   await proxy?.close();
-  for (const b of brokers.values()) b.child.kill('SIGKILL');
-  await nats?.stop();
+  await chaos?.stop();
   fs.rmSync(root, { recursive: true, force: true });
 });
 

@@ -2,15 +2,41 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { afterEach } from 'vitest';
 import {
   decodeRecordBatches,
   encodeRecordBatch,
   type CompressionName,
   type DecodedRecord,
 } from '../../protocol/records/index.js';
+import type { Log } from '../../src/storage/index.js';
 
 export function tempDir(prefix = 'millrace-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * For a test file's top level: the logs and temporary directories it hands over are closed and
+ * removed after each test.
+ */
+export function cleanedAfterEach(): { dir: () => string; log: (log: Log) => Log } {
+  const dirs: string[] = [];
+  const logs: Log[] = [];
+  afterEach(async () => {
+    for (const log of logs.splice(0)) await log.close().catch(() => undefined);
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    dir: () => {
+      const d = tempDir();
+      dirs.push(d);
+      return d;
+    },
+    log: (log) => {
+      logs.push(log);
+      return log;
+    },
+  };
 }
 
 /** A batch of `count` records whose values name their sequence number: "v<first + i>". */

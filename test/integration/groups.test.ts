@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Millrace, MillraceError, type Consumer, type TopicPartition } from '../../src/client/index.js';
+import { Millrace, MillraceError, type TopicPartition } from '../../src/client/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
 const brokers: TestBroker[] = [];
@@ -199,8 +199,6 @@ describe('consumer groups', () => {
     await c.close();
   });
 });
-
-export type { Consumer };
 
 describe('offsets retention', () => {
   it('removes the committed offsets of a group empty for offsets.retention', async () => {

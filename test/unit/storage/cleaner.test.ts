@@ -1,30 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeRecordBatch } from '../../../protocol/records/index.js';
 import { Log, LogCleaner, logConfig, type LogConfigInput } from '../../../src/storage/index.js';
-import { recordsIn, tempDir } from '../../harness/storage.js';
+import { cleanedAfterEach, recordsIn } from '../../harness/storage.js';
 
 const T0 = 1_700_000_000_000;
-const dirs: string[] = [];
-const logs: Log[] = [];
-
-afterEach(async () => {
-  for (const log of logs.splice(0)) await log.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const cleaned = cleanedAfterEach();
 
 function compactedLog(config: LogConfigInput = {}, now = () => T0): Log {
-  const d = tempDir();
-  dirs.push(d);
-  const log = Log.open({
-    dir: path.join(d, 'accounts-0'),
-    config: logConfig({ segmentBytes: 2048, cleanupPolicy: 'compact', minCleanableDirtyRatio: 0, ...config }),
-    now,
-  });
-  logs.push(log);
-  return log;
+  return cleaned.log(
+    Log.open({
+      dir: path.join(cleaned.dir(), 'accounts-0'),
+      config: logConfig({ segmentBytes: 2048, cleanupPolicy: 'compact', minCleanableDirtyRatio: 0, ...config }),
+      now,
+    }),
+  );
 }
 
 /** Appends one batch per update: [key, value] pairs, a null value being a tombstone. */
@@ -129,8 +121,7 @@ describe('log compaction', () => {
     fs.mkdirSync(path.join(log.dir, '.cleaner'));
     fs.writeFileSync(path.join(log.dir, '.cleaner', '00000000000000000000.log'), 'half a cleaning');
     await log.close();
-    const reopened = Log.open({ dir: log.dir, config: log.config, hadCleanShutdown: false });
-    logs.push(reopened);
+    const reopened = cleaned.log(Log.open({ dir: log.dir, config: log.config, hadCleanShutdown: false }));
     expect(readAll(reopened)).toEqual(expected);
     expect(fs.existsSync(path.join(log.dir, '.cleaner'))).toBe(false);
   });

@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MillraceError } from '../../../protocol/errors.js';
 import { crc32c } from '../../../protocol/records/index.js';
 import {
@@ -11,23 +10,14 @@ import {
   logConfig,
   type LogConfigInput,
 } from '../../../src/storage/index.js';
-import { batchOf, recordsIn, sequenceNumbers, tempDir } from '../../harness/storage.js';
+import { batchOf, cleanedAfterEach, recordsIn, sequenceNumbers } from '../../harness/storage.js';
 
 const T0 = 1_700_000_000_000;
-const dirs: string[] = [];
-const logs: Log[] = [];
-
-afterEach(async () => {
-  for (const log of logs.splice(0)) await log.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const cleaned = cleanedAfterEach();
 
 function openLog(config: LogConfigInput = {}, extra: Partial<Parameters<typeof Log.open>[0]> = {}, dir?: string): Log {
-  const d = dir ?? tempDir();
-  if (!dir) dirs.push(d);
-  const log = Log.open({ dir: path.join(d, 'orders-0'), config: logConfig(config), ...extra });
-  logs.push(log);
-  return log;
+  const d = dir ?? cleaned.dir();
+  return cleaned.log(Log.open({ dir: path.join(d, 'orders-0'), config: logConfig(config), ...extra }));
 }
 
 /** Appends `batches` batches of `perBatch` records numbered from 0; returns the records written. */

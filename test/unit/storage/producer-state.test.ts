@@ -1,31 +1,21 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MillraceError } from '../../../protocol/errors.js';
 import { checkBatch, encodeRecordBatch, newBatchHeader, stampProducer } from '../../../protocol/records/index.js';
 import { Log, logConfig, type LogConfigInput } from '../../../src/storage/index.js';
 import { SNAPSHOT_SUFFIX } from '../../../src/storage/producer-state.js';
-import { tempDir } from '../../harness/storage.js';
+import { cleanedAfterEach } from '../../harness/storage.js';
 
 const T0 = 1_700_000_000_000;
-const dirs: string[] = [];
-const logs: Log[] = [];
-
-afterEach(async () => {
-  for (const log of logs.splice(0)) await log.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const cleaned = cleanedAfterEach();
 
 function logIn(dir: string, config: LogConfigInput = {}, clean = true, now?: () => number): Log {
-  const log = Log.open({ dir, config: logConfig(config), hadCleanShutdown: clean, ...(now ? { now } : {}) });
-  logs.push(log);
-  return log;
+  return cleaned.log(Log.open({ dir, config: logConfig(config), hadCleanShutdown: clean, ...(now ? { now } : {}) }));
 }
 
 function newDir(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return path.join(d, 'orders-0');
+  return path.join(cleaned.dir(), 'orders-0');
 }
 
 /** A batch of `count` records from producer `pid` at `epoch` starting at sequence `seq`. */
