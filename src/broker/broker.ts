@@ -14,7 +14,8 @@ import { wire } from '../../protocol/wire.js';
 import { openMetadataBucket } from '../cluster/buckets.js';
 import { ControllerClient } from '../cluster/controller-client.js';
 import { ControllerService } from '../cluster/controller.js';
-import { MetadataLoader, type MetadataImage } from '../cluster/image.js';
+import { allOf, type ImageChanges, type MetadataImage } from '../cluster/image.js';
+import { MetadataLoader } from '../cluster/metadata-loader.js';
 import { topicLogConfig } from '../cluster/topic-config.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
 import { LogManager } from '../storage/log-manager.js';
@@ -88,7 +89,7 @@ export class Broker {
     let broker: Broker | null = null;
     log.info({ replicas: config.metadataReplicas }, 'opening the metadata log');
     const metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas);
-    const loader = new MetadataLoader(metaKv, log, (image) => broker?.onImage(image));
+    const loader = new MetadataLoader(metaKv, log, (image, changes) => broker?.onImage(image, changes));
     const controller = new ControllerService(
       controllerNc,
       {
@@ -132,9 +133,8 @@ export class Broker {
     return this.replicas?.get(topic, partition);
   }
 
-  private onImage(image: MetadataImage): void {
-    this.replicas?.reconcile(image);
-    this.groups?.sync();
+  private onImage(image: MetadataImage, changes: ImageChanges): void {
+    this.replicas?.reconcile(image, changes);
   }
 
   /** High watermarks from the partitions' leaders (ListOffsets latest), keyed topic\0partition. */
@@ -242,7 +242,7 @@ export class Broker {
                     partition: hp.partition,
                     leaderEpoch: hp.leaderEpoch,
                     partitionEpoch: hp.partitionEpoch,
-                    newIsr,
+                    newIsr: [...newIsr],
                   },
                   wire.AlterPartitionResponse,
                   CONTROLLER_RPC_TIMEOUT_MS,
@@ -252,8 +252,9 @@ export class Broker {
             },
             this.logs,
             config.logDefaults,
+            () => this.groups?.sync(),
           );
-          this.replicas.reconcile(this.loader.image);
+          this.replicas.reconcile(this.loader.image, allOf(this.loader.image));
           this.rpc = new RpcServer(this.nc, this.logger, (api, error, seconds) =>
             this.metrics.observeRequest(api, error, seconds),
           );

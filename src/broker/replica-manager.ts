@@ -6,15 +6,16 @@
  * watermark and completes acks=all produces; as follower, a replica fetcher feeds it.
  */
 import type { Logger } from 'pino';
-import { createActor, type Actor } from 'xstate';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { isrChangeMachine, type AlterResult } from '../../actors/isr-change.js';
 import { partitionMachine } from '../../actors/partition.js';
 import { replicaTrackerMachine } from '../../actors/replica-tracker.js';
 import { MillraceError } from '../../protocol/errors.js';
-import type { MetadataImage } from '../cluster/image.js';
+import { emptyImage, type ImageChanges, type MetadataImage } from '../cluster/image.js';
 import type { PartitionRecord } from '../cluster/records.js';
 import { minInsyncReplicas, topicLogConfig } from '../cluster/topic-config.js';
 import type { Log } from '../storage/log.js';
-import { tpKey, type LogManager } from '../storage/log-manager.js';
+import { tpKey, type LogManager, type TopicPartition } from '../storage/log-manager.js';
 
 export interface ReplicationSettings {
   brokerId: number;
@@ -23,10 +24,12 @@ export interface ReplicationSettings {
   /** min.insync.replicas broker default */
   minInsyncReplicas: number;
   /** Sends AlterPartition to the controller; resolves with the committed ISR and partition epoch. */
-  alterIsr: (hp: HostedPartition, newIsr: number[]) => Promise<{ isr: number[]; partitionEpoch: number }>;
-  /** Called when a partition's follower role or leader changes, for the replica fetchers. */
+  alterIsr: (hp: HostedPartition, newIsr: readonly number[]) => Promise<AlterResult>;
+  /** How long a refused ISR change waits before the leader asks again. */
+  alterPartitionRetryMs?: number;
   /** Called when an ISR change this leader asked for is committed. */
   onIsrChange?: (shrunk: boolean) => void;
+  /** Called when a partition's follower role or leader changes, for the replica fetchers. */
   onFollowerChange: (hp: HostedPartition) => void;
   logger: Logger;
   now?: () => number;
@@ -65,16 +68,17 @@ export class HostedPartition {
   readonly actor: Actor<typeof partitionMachine>;
   private readonly followers = new Map<number, FollowerProgress>();
   private readonly delayed = new Set<DelayedProduce>();
-  /** The ISR of an AlterPartition in flight: counted for the high watermark until it commits. */
-  private inFlightIsr: number[] | null = null;
+  /** This leadership's ISR changes (null: not leading). */
+  private isrChange: Actor<typeof isrChangeMachine> | null = null;
   /** The leader epoch whose followers are being tracked (-1: not leading). */
   private trackingEpoch = -1;
-  private retryTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
+    /** The incarnation of the topic this replica belongs to. */
+    readonly topicId: string,
     readonly log: Log,
     private readonly settings: ReplicationSettings,
   ) {
@@ -149,6 +153,7 @@ export class HostedPartition {
     // A new leader records its epoch at its log end (KIP-101).
     this.log.leaderEpochCache.assign(this.leaderEpoch, this.log.logEndOffset);
     this.startTracking();
+    this.startIsrChanges();
     this.settings.logger.info(
       {
         topic: this.topic,
@@ -218,14 +223,42 @@ export class HostedPartition {
     }
   }
 
+  private startIsrChanges(): void {
+    this.isrChange?.stop();
+    const { logger } = this.settings;
+    this.isrChange = createActor(
+      isrChangeMachine.provide({
+        actors: { alterPartition: fromPromise(({ input }) => this.settings.alterIsr(this, input.isr)) },
+        actions: {
+          committed: (_, committed) => {
+            if (committed.partitionEpoch > this.partitionEpoch) {
+              this.settings.onIsrChange?.(committed.isr.length < this.isr.length);
+              this.isr = committed.isr;
+              this.partitionEpoch = committed.partitionEpoch;
+            }
+            this.maybeAdvanceHighWatermark();
+            queueMicrotask(() => this.syncIsr());
+          },
+          refused: (_, { error, wanted }) =>
+            logger.warn(
+              { topic: this.topic, partition: this.partition, wanted, err: (error as Error).message },
+              'ISR change refused; retrying after a backoff',
+            ),
+          retry: () => queueMicrotask(() => this.syncIsr()),
+        },
+      }),
+      { input: { retryBackoffMs: this.settings.alterPartitionRetryMs ?? ALTER_PARTITION_RETRY_MS } },
+    );
+    this.isrChange.start();
+  }
+
   private stopLeading(reason: MillraceError): void {
     this.isLeader = false;
     this.trackingEpoch = -1;
     for (const f of this.followers.values()) f.tracker.stop();
     this.followers.clear();
-    this.inFlightIsr = null;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.isrChange?.stop();
+    this.isrChange = null;
     for (const d of this.delayed) {
       clearTimeout(d.timer);
       d.reject(reason);
@@ -268,8 +301,9 @@ export class HostedPartition {
   }
 
   /** The ISR the high watermark waits for: committed plus any expansion in flight. */
-  private maximalIsr(): number[] {
-    return this.inFlightIsr ? [...new Set([...this.isr, ...this.inFlightIsr])] : this.isr;
+  private maximalIsr(): readonly number[] {
+    const pending = this.isrChange?.getSnapshot().context.pending;
+    return pending ? [...new Set([...this.isr, ...pending])] : this.isr;
   }
 
   /** High watermark = least log end over the ISR; it never moves back. */
@@ -322,44 +356,14 @@ export class HostedPartition {
     });
   }
 
-  /** Brings the controller's ISR in line with the trackers, one AlterPartition at a time. */
+  /** Asks the ISR machine to bring the controller's ISR in line with the trackers. */
   private syncIsr(): void {
-    if (!this.isLeader || this.inFlightIsr || this.retryTimer) return;
+    if (!this.isLeader || !this.isrChange) return;
     const me = this.settings.brokerId;
     const wanted = this.replicas.filter(
       (r) => r === me || this.followers.get(r)?.tracker.getSnapshot().value === 'InSync',
     );
-    if (wanted.length === this.isr.length && wanted.every((r) => this.isr.includes(r))) return;
-    this.inFlightIsr = wanted;
-    const epoch = this.leaderEpoch;
-    this.settings.alterIsr(this, wanted).then(
-      (committed) => {
-        this.inFlightIsr = null;
-        // Leadership moved on meanwhile (a new epoch, even of this broker): start again from the new state.
-        if (!this.isLeader || this.leaderEpoch !== epoch) {
-          this.syncIsr();
-          return;
-        }
-        if (committed.partitionEpoch > this.partitionEpoch) {
-          this.settings.onIsrChange?.(committed.isr.length < this.isr.length);
-          this.isr = committed.isr;
-          this.partitionEpoch = committed.partitionEpoch;
-        }
-        this.maybeAdvanceHighWatermark();
-        this.syncIsr();
-      },
-      (err: unknown) => {
-        this.inFlightIsr = null;
-        this.settings.logger.warn(
-          { topic: this.topic, partition: this.partition, wanted, err: (err as Error).message },
-          'ISR change refused; retrying',
-        );
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = null;
-          this.syncIsr();
-        }, 500);
-      },
-    );
+    this.isrChange.send({ type: 'SYNC', wanted, committed: this.isr });
   }
 
   /** As follower: the high watermark the leader reported, bounded by this log's end. */
@@ -374,13 +378,30 @@ export class HostedPartition {
   }
 }
 
+/** Kafka retries a refused AlterPartition after a backoff of this order. */
+const ALTER_PARTITION_RETRY_MS = 500;
+
+/** A slice of reconciliation runs at most this long before yielding to timers and I/O (heartbeats). */
+const RECONCILE_SLICE_MS = 10;
+
+/**
+ * The replicas this broker hosts, reconciled against each metadata image. Only the partitions an
+ * image changes are queued, and the queue is worked through in short slices that yield to the
+ * event loop, so a broker taking on thousands of partitions still heartbeats on time.
+ */
 export class ReplicaManager {
   private readonly hosted = new Map<string, HostedPartition>();
+  private readonly pending = new Map<string, TopicPartition>();
+  private image: MetadataImage = emptyImage;
+  private draining = false;
+  private stopped = false;
 
   constructor(
     private readonly settings: ReplicationSettings,
     private readonly logs: LogManager,
     private readonly logDefaults: Record<string, string>,
+    /** Called when the queue of partitions to reconcile has emptied. */
+    private readonly onReconciled: () => void = () => undefined,
   ) {}
 
   get(topic: string, partition: number): HostedPartition | undefined {
@@ -405,38 +426,77 @@ export class ReplicaManager {
     return this.hosted.values();
   }
 
-  /** Brings hosted replicas in line with `image`: create, change role, stop and delete. */
-  reconcile(image: MetadataImage): void {
-    const me = this.settings.brokerId;
-    const wanted = new Set<string>();
-    for (const topic of image.topics.values()) {
-      const configs = { ...this.logDefaults, ...topic.configs };
-      const config = topicLogConfig(configs);
-      const minInsync = minInsyncReplicas(configs, this.settings.minInsyncReplicas);
-      for (const p of topic.partitions) {
-        if (!p.replicas.includes(me)) continue;
-        const key = tpKey({ topic: topic.name, partition: p.partition });
-        wanted.add(key);
-        let hp = this.hosted.get(key);
-        if (!hp) {
-          const log = this.logs.getOrCreate({ topic: topic.name, partition: p.partition }, config);
-          hp = new HostedPartition(topic.name, p.partition, log, this.settings);
-          this.hosted.set(key, hp);
+  /** Partitions queued for reconciliation. */
+  get backlog(): number {
+    return this.pending.size;
+  }
+
+  /** Queues what `changes` names for reconciliation against `image`. */
+  reconcile(image: MetadataImage, changes: ImageChanges): void {
+    this.image = image;
+    const enqueue = (topic: string, partition: number): void => {
+      const tp = { topic, partition };
+      this.pending.set(tpKey(tp), tp);
+    };
+    if (changes.deletedTopics.size)
+      for (const hp of this.hosted.values()) if (changes.deletedTopics.has(hp.topic)) enqueue(hp.topic, hp.partition);
+    for (const name of changes.topics)
+      for (const p of image.topics.get(name)?.partitions ?? []) enqueue(name, p.partition);
+    for (const [name, ps] of changes.partitions) for (const p of ps) enqueue(name, p);
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = true;
+    const slice = (): void => {
+      if (this.stopped) return;
+      const deadline = performance.now() + RECONCILE_SLICE_MS;
+      for (const [key, tp] of this.pending) {
+        this.pending.delete(key);
+        try {
+          this.reconcileOne(key, tp);
+        } catch (err) {
+          this.settings.logger.error({ err, ...tp }, 'reconciling a replica failed');
         }
-        hp.log.config = config;
-        hp.apply(p, minInsync);
+        if (performance.now() >= deadline) break;
       }
-    }
-    for (const [key, hp] of this.hosted) {
-      if (wanted.has(key)) continue;
+      if (this.pending.size) {
+        setImmediate(slice);
+        return;
+      }
+      this.draining = false;
+      this.onReconciled();
+    };
+    slice();
+  }
+
+  /** Brings one replica in line with the image: create, change role, or stop and delete. */
+  private reconcileOne(key: string, tp: TopicPartition): void {
+    const me = this.settings.brokerId;
+    const topic = this.image.topics.get(tp.topic);
+    const p = topic?.partitions[tp.partition];
+    let hp = this.hosted.get(key);
+    if (hp && (!topic || !p || !p.replicas.includes(me) || hp.topicId !== topic.id)) {
       hp.stop();
       this.hosted.delete(key);
-      this.logs.delete({ topic: hp.topic, partition: hp.partition });
-      this.settings.logger.info({ topic: hp.topic, partition: hp.partition }, 'replica removed: log deleted');
+      this.logs.delete(tp);
+      this.settings.logger.info(tp, 'replica removed: log deleted');
+      hp = undefined;
     }
+    if (!topic || !p || !p.replicas.includes(me)) return;
+    const configs = { ...this.logDefaults, ...topic.configs };
+    const config = topicLogConfig(configs);
+    if (!hp) {
+      hp = new HostedPartition(topic.name, p.partition, topic.id, this.logs.getOrCreate(tp, config), this.settings);
+      this.hosted.set(key, hp);
+    }
+    hp.log.config = config;
+    hp.apply(p, minInsyncReplicas(configs, this.settings.minInsyncReplicas));
   }
 
   stop(): void {
+    this.stopped = true;
     for (const hp of this.hosted.values()) hp.stop();
   }
 }

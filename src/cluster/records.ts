@@ -2,6 +2,10 @@
  * Records of the metadata log (KV bucket mr_<cluster>_meta, history 1): JSON, so operators can
  * read them with the nats CLI; validated on read, so a bad record is reported and skipped rather
  * than crashing a broker.
+ *
+ * Records are at partition granularity, as KRaft's: a topic record holds what is the topic's own
+ * (id, configs, partition count) and each partition has its own key, so a leader or ISR change
+ * writes one small record whatever the size of the cluster (DESIGN.md section 4).
  */
 import { z } from 'zod';
 
@@ -20,7 +24,7 @@ export const brokerRecord = z.object({
 });
 export type BrokerRecord = z.infer<typeof brokerRecord>;
 
-export const partitionRecord = z.object({
+export const partitionState = z.object({
   partition: z.number().int().nonnegative(),
   replicas: z.array(z.number().int()),
   isr: z.array(z.number().int()),
@@ -31,13 +35,18 @@ export const partitionRecord = z.object({
   /** During a reassignment: the replica set to move to once every one of them is in sync. */
   targetReplicas: z.array(z.number().int()).optional(),
 });
+export type PartitionState = z.infer<typeof partitionState>;
+
+/** A partition's own record (`partition.<topic>.<n>`): its state, tied to one incarnation of the topic. */
+export const partitionRecord = partitionState.extend({ topicId: z.string() });
 export type PartitionRecord = z.infer<typeof partitionRecord>;
 
 export const topicRecord = z.object({
   name: z.string(),
   id: z.string(),
   configs: z.record(z.string(), z.string()),
-  partitions: z.array(partitionRecord),
+  /** The topic has partitions 0..partitionCount-1; it is visible once all of them are in the log. */
+  partitionCount: z.number().int().nonnegative(),
 });
 export type TopicRecord = z.infer<typeof topicRecord>;
 
@@ -55,4 +64,17 @@ export const keys = {
   producerIds: 'producer-ids',
   broker: (id: number): string => `broker.${id}`,
   topic: (name: string): string => `topic.${name}`,
+  /** Topic names may hold '.': the partition number follows the last one. */
+  partition: (topic: string, partition: number): string => `partition.${topic}.${partition}`,
 };
+
+/** One write to the metadata log: a put, or a delete when `value` is null. */
+export interface MetadataRecord {
+  key: string;
+  value: ControllerRecord | BrokerRecord | TopicRecord | PartitionRecord | ProducerIdsRecord | null;
+}
+
+export const put = (key: string, value: NonNullable<MetadataRecord['value']>): MetadataRecord => ({ key, value });
+export const del = (key: string): MetadataRecord => ({ key, value: null });
+export const partitionPut = (topic: string, p: PartitionRecord): MetadataRecord =>
+  put(keys.partition(topic, p.partition), p);
