@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { Millrace, type Acks, type CompressionName } from '../client/index.js';
 import { integer, print } from '../cli/common.js';
+import { scaleBench, type ScaleOptions } from './scale.js';
 import {
   consumeWorkload,
   e2eWorkload,
@@ -146,6 +147,21 @@ export function benchCommand(): Command {
         await client.close();
         await own.stop();
       }
+    });
+  bench
+    .command('scale')
+    .description(
+      'many partitions: time to full ISR, fencing events, idle CPU and RSS, failover and rejoin of a SIGKILLed broker',
+    )
+    .option('--brokers <n>', 'broker processes', integer('--brokers', 1), 3)
+    .option('--partitions <n>', 'partitions in all', integer('--partitions', 1), 10_000)
+    .option('--replication-factor <n>', 'replication factor', integer('--replication-factor', 1), 3)
+    .option('--topic-partitions <n>', 'partitions per topic', integer('--topic-partitions', 1), 100)
+    .option('--idle-ms <ms>', 'how long to watch the idle cluster', integer('--idle-ms', 1000), 120_000)
+    .option('--timeout-ms <ms>', 'bound on each wait', integer('--timeout-ms', 1000), 300_000)
+    .option('--log-file <path>', "append the brokers' log lines to this file")
+    .action(async (flags: ScaleOptions) => {
+      print(JSON.stringify(await scaleBench(flags), null, 2));
     });
   return bench;
 }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Millrace, type Acks, type CompressionName } from '../client/index.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
@@ -14,68 +15,82 @@ import { startNatsServer, type NatsServerHandle } from '../transport/nats-server
 export interface BenchCluster {
   nats: string;
   cluster: string;
+  /** The process id of a broker this module started (undefined while it is down). */
+  pid(brokerId: number): number | undefined;
   /** SIGKILLs a broker process this module started. */
   kill(brokerId: number): void;
+  /** Starts a killed broker again on its data directory; resolves when it is running. */
+  restart(brokerId: number): Promise<void>;
   stop(): Promise<void>;
 }
 
+export interface BenchClusterOptions {
+  /** Every line a broker writes to stdout (its JSON log), for benchmarks that count events. */
+  onLog?: (brokerId: number, line: string) => void;
+  logLevel?: string;
+}
+
 /** A nats-server and `brokers` broker processes in a temporary directory. */
-export async function startBenchCluster(brokers = 1): Promise<BenchCluster> {
+export async function startBenchCluster(brokers = 1, options: BenchClusterOptions = {}): Promise<BenchCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-bench-'));
   const nats: NatsServerHandle = await startNatsServer({ storeDir: path.join(dir, 'nats') });
   const cluster = 'bench';
   const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
-  const children: ChildProcess[] = [];
-  await Promise.all(
-    Array.from(
-      { length: brokers },
-      (_, i) =>
-        new Promise<void>((resolve, reject) => {
-          const child = spawn(
-            process.execPath,
-            [
-              cli,
-              'broker',
-              '--id',
-              String(i + 1),
-              '--nats',
-              nats.url,
-              '--cluster',
-              cluster,
-              '--data-dir',
-              path.join(dir, `b${i + 1}`),
-              '--log-level',
-              'info',
-            ],
-            {
-              stdio: ['ignore', 'pipe', 'inherit'],
-            },
-          );
-          children.push(child);
-          let buffered = '';
-          child.stdout!.setEncoding('utf8');
-          child.stdout!.on('data', (d: string) => {
-            buffered += d;
-            if (buffered.includes('"msg":"running"')) {
-              child.stdout!.removeAllListeners('data');
-              child.stdout!.resume();
-              resolve();
-            }
-          });
-          child.once('exit', (code) => reject(new Error(`broker ${i + 1} exited with ${code} during start`)));
-        }),
-    ),
-  );
+  const children = new Map<number, ChildProcess>();
+  const start = (id: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          cli,
+          'broker',
+          '--id',
+          String(id),
+          '--nats',
+          nats.url,
+          '--cluster',
+          cluster,
+          '--data-dir',
+          path.join(dir, `b${id}`),
+          '--log-level',
+          options.logLevel ?? 'info',
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      children.set(id, child);
+      let running = false;
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        options.onLog?.(id, line);
+        if (!running && line.includes('"msg":"running"')) {
+          running = true;
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        if (!running) reject(new Error(`broker ${id} exited with ${code} during start`));
+      });
+    });
+  await Promise.all(Array.from({ length: brokers }, (_, i) => start(i + 1)));
+  const exited = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
   return {
     nats: nats.url,
     cluster,
+    pid: (id) => {
+      const c = children.get(id);
+      return c && !exited(c) ? c.pid : undefined;
+    },
     kill(brokerId: number) {
-      children[brokerId - 1]?.kill('SIGKILL');
+      children.get(brokerId)?.kill('SIGKILL');
+    },
+    async restart(brokerId: number) {
+      const c = children.get(brokerId);
+      if (c && !exited(c)) await new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')));
+      await start(brokerId);
     },
     async stop() {
       await Promise.all(
-        children.map(
-          (c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM')))),
+        [...children.values()].map(
+          (c) => new Promise((r) => (exited(c) ? r(null) : (c.once('exit', r), c.kill('SIGTERM')))),
         ),
       );
       await nats.stop();

@@ -34,6 +34,7 @@ import {
   createTopics,
   deleteTopics,
   electPreferredLeaders,
+  type ControlEnv,
   type ControlResult,
   type TopicDefaults,
 } from './replication-control.js';
@@ -52,6 +53,8 @@ export interface ControllerSettings extends TopicDefaults {
   /** Counts leader changes by reason (for millrace_leader_elections_total). */
   onLeaderElection?: (reason: ElectionReason) => void;
 }
+
+const CONTROL_ENV: ControlEnv = { newTopicId: randomUUID, random: (bound) => Math.floor(Math.random() * bound) };
 
 /** A write the controller's own watch has not shown within this is reported, not waited on forever. */
 const COMMIT_TIMEOUT_MS = 10_000;
@@ -101,13 +104,13 @@ export class ActiveController {
     );
     this.serve('heartbeat', wire.BrokerHeartbeatRequest, wire.BrokerHeartbeatResponse, (r) => this.heartbeat(r));
     this.serve('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse, (r) =>
-      this.serialized(() => createTopics(this.image, r, this.settings, randomUUID)),
+      this.serialized(() => createTopics(this.image, r, this.settings, CONTROL_ENV)),
     );
     this.serve('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse, (r) =>
       this.serialized(() => deleteTopics(this.image, r.topics)),
     );
     this.serve('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse, (r) =>
-      this.serialized(() => createPartitions(this.image, r)),
+      this.serialized(() => createPartitions(this.image, r, CONTROL_ENV)),
     );
     this.serve('elect_leaders', wire.ElectLeadersRequest, wire.ElectLeadersResponse, (r) =>
       this.serialized(() => electPreferredLeaders(this.image, r.topics)),

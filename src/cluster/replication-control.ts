@@ -6,7 +6,7 @@
 import { MillraceError, type ErrorName } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { topicNameProblem } from '../../protocol/topics.js';
-import { assignReplicas } from './assignment.js';
+import { assignReplicas, type Random } from './assignment.js';
 import { replayAll, type MetadataImage, type TopicImage } from './image.js';
 import {
   brokerLeaves,
@@ -27,6 +27,12 @@ export interface ControlResult<R> {
 }
 
 export const MAX_PARTITIONS = 100_000;
+
+/** Where the cores' choices come from: a topic id and the random start of replica assignment. */
+export interface ControlEnv {
+  newTopicId: () => string;
+  random: Random;
+}
 
 export interface TopicDefaults {
   /** num.partitions and default.replication.factor, for requests that give -1. */
@@ -61,7 +67,7 @@ export function createTopics(
   image: MetadataImage,
   req: millrace.ICreateTopicsRequest,
   defaults: TopicDefaults,
-  newTopicId: () => string,
+  env: ControlEnv,
 ): ControlResult<millrace.ICreateTopicsResponse> {
   const records: MetadataRecord[] = [];
   const results: millrace.ITopicResult[] = [];
@@ -86,9 +92,9 @@ export function createTopics(
       }
       const configs = { ...(t.configs ?? {}) };
       validateTopicConfigs(configs);
-      const assignment = assignReplicas(liveForAssignment(image), partitions, rf);
+      const assignment = assignReplicas(liveForAssignment(image), partitions, rf, 0, env.random);
       if (!req.validateOnly) {
-        const id = newTopicId();
+        const id = env.newTopicId();
         assignment.forEach((replicas, p) => records.push(partitionPut(name, newPartition(id, p, replicas))));
         records.push(put(keys.topic(name), { name, id, configs, partitionCount: partitions }));
       }
@@ -126,6 +132,7 @@ export function deleteTopics(
 export function createPartitions(
   image: MetadataImage,
   req: millrace.ICreatePartitionsRequest,
+  env: ControlEnv,
 ): ControlResult<millrace.ICreatePartitionsResponse> {
   const records: MetadataRecord[] = [];
   const results: millrace.ITopicResult[] = [];
@@ -143,7 +150,7 @@ export function createPartitions(
         );
       if (count > MAX_PARTITIONS) throw new MillraceError('INVALID_PARTITIONS', `at most ${MAX_PARTITIONS} partitions`);
       const rf = topic.partitions[0]!.replicas.length;
-      const added = assignReplicas(liveForAssignment(image), count - current, rf, current);
+      const added = assignReplicas(liveForAssignment(image), count - current, rf, current, env.random);
       if (!req.validateOnly) {
         added.forEach((replicas, i) => records.push(partitionPut(name, newPartition(topic.id, current + i, replicas))));
         records.push(

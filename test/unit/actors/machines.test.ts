@@ -3,6 +3,7 @@ import { SimulatedClock, createActor, fromPromise } from 'xstate';
 import { brokerLifecycleMachine, type HeartbeatInput, type HeartbeatResult } from '../../../actors/broker-lifecycle.js';
 import { brokerSessionMachine } from '../../../actors/broker-session.js';
 import { controllerElectionMachine, type AcquireResult } from '../../../actors/controller-election.js';
+import { isrChangeMachine, isrDiffers, type AlterResult } from '../../../actors/isr-change.js';
 import { partitionMachine } from '../../../actors/partition.js';
 import { replicaTrackerMachine } from '../../../actors/replica-tracker.js';
 
@@ -280,5 +281,81 @@ describe('partition follower states', () => {
     expect(actor.getSnapshot().value).toEqual({ Follower: 'Truncating' });
     actor.send({ type: 'TRUNCATED' });
     expect(actor.getSnapshot().value).toEqual({ Follower: 'Fetching' });
+  });
+});
+
+describe('ISR change (AlterPartition, one machine per leadership)', () => {
+  function isrChange(answers: Array<AlterResult | Error>) {
+    const clock = new SimulatedClock();
+    const asked: Array<readonly number[]> = [];
+    const committed: AlterResult[] = [];
+    let retries = 0;
+    const machine = isrChangeMachine.provide({
+      actors: {
+        alterPartition: fromPromise(async ({ input }: { input: { isr: readonly number[] } }) => {
+          asked.push(input.isr);
+          const answer = answers.shift();
+          if (!answer || answer instanceof Error) throw answer ?? new Error('no answer');
+          return answer;
+        }),
+      },
+      actions: {
+        committed: (_, result) => committed.push(result),
+        retry: () => retries++,
+      },
+    });
+    const actor = createActor(machine, { input: { retryBackoffMs: 500 }, clock }).start();
+    return { actor, clock, asked, committed, retries: () => retries };
+  }
+
+  it('asks only when the wanted ISR differs as a set, and holds the pending ISR until it commits', async () => {
+    expect(isrDiffers([1, 2], [2, 1])).toBe(false);
+    expect(isrDiffers([1, 2, 3], [1, 2])).toBe(true);
+    const { actor, asked, committed } = isrChange([{ isr: [1, 2, 3], partitionEpoch: 4 }]);
+    actor.send({ type: 'SYNC', wanted: [2, 1], committed: [1, 2] });
+    expect(actor.getSnapshot().value).toBe('Committed');
+    actor.send({ type: 'SYNC', wanted: [1, 2, 3], committed: [1, 2] });
+    expect(actor.getSnapshot().value).toBe('Pending');
+    expect(actor.getSnapshot().context.pending).toEqual([1, 2, 3]);
+    // A second change while one is in flight is not sent: one AlterPartition at a time.
+    actor.send({ type: 'SYNC', wanted: [1], committed: [1, 2] });
+    await settle();
+    expect(asked).toEqual([[1, 2, 3]]);
+    expect(committed).toEqual([{ isr: [1, 2, 3], partitionEpoch: 4 }]);
+    expect(actor.getSnapshot().value).toBe('Committed');
+    expect(actor.getSnapshot().context.pending).toBeNull();
+  });
+
+  it('backs off for the named delay after a refusal, then lets the leader ask again', async () => {
+    const { actor, clock, asked, retries } = isrChange([new Error('INVALID_UPDATE_VERSION'), { isr: [1], partitionEpoch: 2 }]);
+    actor.send({ type: 'SYNC', wanted: [1], committed: [1, 2] });
+    await settle();
+    expect(actor.getSnapshot().value).toBe('BackingOff');
+    actor.send({ type: 'SYNC', wanted: [1], committed: [1, 2] });
+    expect(asked).toHaveLength(1);
+    clock.increment(499);
+    expect(actor.getSnapshot().value).toBe('BackingOff');
+    clock.increment(1);
+    expect(actor.getSnapshot().value).toBe('Committed');
+    expect(retries()).toBe(1);
+    actor.send({ type: 'SYNC', wanted: [1], committed: [1, 2] });
+    await settle();
+    expect(asked).toEqual([[1], [1]]);
+  });
+
+  it('drops a late answer once the leadership has ended (the machine is stopped)', async () => {
+    let answer: (r: AlterResult) => void = () => undefined;
+    const committed: AlterResult[] = [];
+    const machine = isrChangeMachine.provide({
+      actors: { alterPartition: fromPromise(() => new Promise<AlterResult>((r) => (answer = r))) },
+      actions: { committed: (_, result) => committed.push(result) },
+    });
+    const actor = createActor(machine, { input: { retryBackoffMs: 500 } }).start();
+    actor.send({ type: 'SYNC', wanted: [1], committed: [1, 2] });
+    await settle();
+    actor.stop();
+    answer({ isr: [1], partitionEpoch: 9 });
+    await settle();
+    expect(committed).toEqual([]);
   });
 });

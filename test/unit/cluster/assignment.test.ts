@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assignReplicas, rackAlternatedBrokers } from '../../src/cluster/assignment.js';
+import { assignReplicas, rackAlternatedBrokers } from '../../../src/cluster/assignment.js';
 
 const fixed = (v: number) => () => v;
 
