@@ -18,7 +18,8 @@ export const replicaTrackerMachine = setup({
   types: {
     context: {} as TrackerInput,
     input: {} as TrackerInput,
-    events: {} as { type: 'CAUGHT_UP' } | { type: 'STOP' },
+    /** LEFT_ISR: the controller took the follower out of the ISR (it was fenced, or shut down). */
+    events: {} as { type: 'CAUGHT_UP' } | { type: 'LEFT_ISR' } | { type: 'STOP' },
   },
   actions: {
     fellBehind: (_, _params: { follower: number }) => undefined,
@@ -51,6 +52,7 @@ export const replicaTrackerMachine = setup({
           { target: 'InSync', reenter: true },
         ],
       },
+      on: { LEFT_ISR: 'OutOfSync' },
     },
     OutOfSync: {
       on: {

@@ -23,7 +23,8 @@ export interface ScaleOptions {
   logFile?: string;
 }
 
-const FENCING = /"msg":"(broker missed its session timeout: fencing it|broker has no subscription on NATS: fencing it now)"/;
+const FENCING =
+  /"msg":"(broker missed its session timeout: fencing it|broker has no subscription on NATS: fencing it now)"/;
 const METRICS = /"metrics":"(http[^"]+)"/;
 const CLOCK_TICKS = 100;
 
@@ -76,7 +77,14 @@ export async function scaleBench(o: ScaleOptions): Promise<Record<string, unknow
       if (m) metricsUrl.set(id, m[1]!);
     },
   });
-  const client = new Millrace({ servers: cluster.nats, cluster: cluster.cluster, clientId: 'millrace-bench-scale' });
+  // A short request timeout: a request in flight to the broker the bench kills is lost, and must not
+  // hold up the measurement of how fast its leaderships move.
+  const client = new Millrace({
+    servers: cluster.nats,
+    cluster: cluster.cluster,
+    clientId: 'millrace-bench-scale',
+    requestTimeoutMs: 1_000,
+  });
   const ids = Array.from({ length: o.brokers }, (_, i) => i + 1);
   const topics = Array.from({ length: Math.ceil(o.partitions / o.topicPartitions) }, (_, i) => `scale-${i}`);
   const admin = client.admin();
@@ -85,7 +93,8 @@ export async function scaleBench(o: ScaleOptions): Promise<Record<string, unknow
   const fullIsr = async (): Promise<boolean> => {
     const described = await describe();
     const all = described.flatMap((t) => t.partitions);
-    if (all.length !== o.partitions || all.some((p) => p.leader < 0 || p.isr.length !== p.replicas.length)) return false;
+    if (all.length !== o.partitions || all.some((p) => p.leader < 0 || p.isr.length !== p.replicas.length))
+      return false;
     for (const id of ids) {
       const page = await (await fetch(metricsUrl.get(id)!)).text();
       const hosted = all.filter((p) => p.replicas.includes(id)).length;
@@ -93,7 +102,8 @@ export async function scaleBench(o: ScaleOptions): Promise<Record<string, unknow
       if (sum(samples(page, 'millrace_partitions')) !== hosted) return false;
       if (sum(samples(page, 'millrace_leader_partitions')) !== leading) return false;
       // A follower's lag is -1 until its first fetch from the leader.
-      if (samples(page, 'millrace_follower_lag_offsets').filter((v) => v >= 0).length !== hosted - leading) return false;
+      if (samples(page, 'millrace_follower_lag_offsets').filter((v) => v >= 0).length !== hosted - leading)
+        return false;
       if (sum(samples(page, 'millrace_under_replicated_partitions')) !== 0) return false;
     }
     return true;
@@ -147,7 +157,9 @@ export async function scaleBench(o: ScaleOptions): Promise<Record<string, unknow
     const processStartMs = Date.now() - restartedAt;
     const rejoined = await until(
       async () =>
-        (await describe()).every((t) => t.partitions.every((p) => !p.replicas.includes(victim) || p.isr.includes(victim))),
+        (await describe()).every((t) =>
+          t.partitions.every((p) => !p.replicas.includes(victim) || p.isr.includes(victim)),
+        ),
       o.timeoutMs,
       200,
     );

@@ -42,6 +42,8 @@ export async function startBenchCluster(brokers = 1, options: BenchClusterOption
       const child = spawn(
         process.execPath,
         [
+          // Node flags for the broker processes only, to profile them: MILLRACE_BENCH_BROKER_NODE_ARGS='--cpu-prof'.
+          ...(process.env.MILLRACE_BENCH_BROKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
           cli,
           'broker',
           '--id',

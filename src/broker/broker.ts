@@ -18,6 +18,7 @@ import { allOf, type ImageChanges, type MetadataImage } from '../cluster/image.j
 import { MetadataLoader } from '../cluster/metadata-loader.js';
 import { topicLogConfig } from '../cluster/topic-config.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
+import { logFiles } from '../storage/file-handles.js';
 import { LogManager } from '../storage/log-manager.js';
 import { connectNats } from '../transport/connection.js';
 import { RpcServer, request } from '../transport/rpc.js';
@@ -197,6 +198,7 @@ export class Broker {
         }),
         recover: fromPromise(async () => {
           const started = Date.now();
+          logFiles.maxOpen = config.maxOpenLogFiles;
           this.logs = LogManager.open({
             dataDir: config.dataDir,
             configFor: (topic) =>

@@ -125,6 +125,7 @@ export class HostedPartition {
 
   /** Applies the partition's record from a metadata image: ISR, replicas, then the role. */
   apply(p: PartitionRecord, minInsync: number): void {
+    const isrBefore = this.isr;
     this.replicas = p.replicas;
     if (p.partitionEpoch >= this.partitionEpoch) {
       this.isr = p.isr;
@@ -137,6 +138,8 @@ export class HostedPartition {
     else this.actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: p.leaderEpoch, leader: p.leader });
     if (this.isLeader && this.trackingEpoch !== this.leaderEpoch) this.startLeading();
     else if (this.isLeader) this.syncTrackers();
+    // A follower the controller took out of the ISR must catch up again before it is asked back.
+    for (const r of isrBefore) if (!this.isr.includes(r)) this.followers.get(r)?.tracker.send({ type: 'LEFT_ISR' });
     if (this.isLeader) {
       this.syncIsr();
       this.maybeAdvanceHighWatermark();

@@ -91,10 +91,12 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     await setup.close();
     log(`${s.name}: cluster of ${s.brokers} brokers on ${s.natsNodes} NATS node(s) up; workload running`);
     workload.start();
-    const end = started + s.durationMs;
-    while (Date.now() < end) {
+    // The run lasts durationMs from here (the cluster's start-up does not count) and injects at least minCount faults.
+    const end = Date.now() + s.durationMs;
+    const more = (): boolean => Date.now() < end || total < s.faults.minCount;
+    while (more()) {
       await sleep(s.faults.intervalMs);
-      if (Date.now() >= end) break;
+      if (!more()) break;
       const kind = pick(s.faults.kinds);
       const target = await chooseBroker(cluster, s, pick);
       log(`fault ${total + 1}: ${kind}${describeTarget(kind, target)}`);

@@ -54,6 +54,8 @@ export const scenarioSchema = z
         intervalMs: z.number().int().min(0).default(2_000),
         /** How long a fault lasts before it is healed. */
         durationMs: z.number().int().min(0).default(3_000),
+        /** Faults injected whatever the duration: a short run on a slow machine still injects them. */
+        minCount: z.number().int().min(0).default(0),
       })
       .strict(),
     /** Broker settings (camelCase, as the broker's JSON config file). */

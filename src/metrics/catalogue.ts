@@ -5,6 +5,7 @@
  */
 import * as http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { logFiles } from '../storage/file-handles.js';
 import type { CleanResult } from '../storage/cleaner.js';
 import type { ErrorName } from '../../protocol/errors.js';
 
@@ -258,6 +259,24 @@ export class BrokerMetrics {
       "As follower: offsets behind the leader's log end at the last fetch (-1 as leader)",
       (p) => p.followerLag,
     );
+    new Gauge({
+      name: 'millrace_log_open_files',
+      help: 'Log segment and index files held open (a least-recently-used pool bounds them)',
+      registers,
+      collect() {
+        this.set(logFiles.size);
+      },
+    });
+    let evictionsCounted = 0;
+    new Counter({
+      name: 'millrace_log_file_evictions_total',
+      help: 'Log files closed by the open-file pool to stay within its bound (reopened on next use)',
+      registers,
+      collect() {
+        this.inc(logFiles.evictions - evictionsCounted);
+        evictionsCounted = logFiles.evictions;
+      },
+    });
     new Gauge({
       name: 'millrace_partitions',
       help: 'Partition replicas hosted by this broker',

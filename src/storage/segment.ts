@@ -14,6 +14,7 @@ import {
   readBatchHeader,
 } from '../../protocol/records/index.js';
 import type { LogConfig } from './config.js';
+import { logFiles, type FileHandle } from './file-handles.js';
 import { fdatasyncAsync, io, readAt, writeAllAt } from './files.js';
 import type { BatchProblem } from '../../protocol/records/index.js';
 import { scanBatches, type BatchVisitor, type ScanResult } from './scan.js';
@@ -47,7 +48,7 @@ export class LogSegment {
   /** Max timestamp of the first batch: what segment.ms counts from. */
   rollingBasedTimestamp = -1;
   private bytesSinceLastIndexEntry = 0;
-  private fd: number;
+  private readonly handle: FileHandle;
   private unflushed = false;
 
   private constructor(
@@ -68,13 +69,12 @@ export class LogSegment {
       baseOffset,
     );
     this.nextOffset = baseOffset;
-    const file = this.logFile;
-    this.fd = io('open', file, () => fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT));
+    this.handle = logFiles.handle(this.logFile);
   }
 
   static create(dir: string, baseOffset: number, config: LogConfig, nowMs: number): LogSegment {
     const seg = new LogSegment(dir, baseOffset, config, nowMs);
-    io('truncate', seg.logFile, () => fs.ftruncateSync(seg.fd, 0));
+    seg.handle.use((fd) => io('truncate', seg.logFile, () => fs.ftruncateSync(fd, 0)));
     seg.offsetIndex.rewrite();
     seg.timeIndex.rewrite();
     return seg;
@@ -83,7 +83,7 @@ export class LogSegment {
   /** Opens an existing segment; the caller then runs `loadIndexes()` or `recover()`. */
   static open(dir: string, baseOffset: number, config: LogConfig, nowMs: number): LogSegment {
     const seg = new LogSegment(dir, baseOffset, config, nowMs);
-    seg.size = io('stat', seg.logFile, () => fs.fstatSync(seg.fd).size);
+    seg.size = seg.handle.use((fd) => io('stat', seg.logFile, () => fs.fstatSync(fd).size));
     return seg;
   }
 
@@ -97,7 +97,7 @@ export class LogSegment {
     const lastPosition = this.offsetIndex.lastValue();
     if (lastPosition !== undefined) {
       // The last entry must point at a batch whose last offset is the entry's key.
-      const head = readAt(this.fd, this.logFile, lastPosition, RECORD_BATCH_OVERHEAD);
+      const head = this.handle.use((fd) => readAt(fd, this.logFile, lastPosition, RECORD_BATCH_OVERHEAD));
       if (head.length < RECORD_BATCH_OVERHEAD) return false;
       const h = readBatchHeader(head, 0);
       if (h.magic !== CURRENT_MAGIC || h.baseOffset + h.lastOffsetDelta !== this.offsetIndex.lastKey()) return false;
@@ -129,7 +129,7 @@ export class LogSegment {
       return true;
     });
     if (this.rollingBasedTimestamp < 0 && this.size > 0) {
-      const head = readAt(this.fd, this.logFile, 0, RECORD_BATCH_OVERHEAD);
+      const head = this.handle.use((fd) => readAt(fd, this.logFile, 0, RECORD_BATCH_OVERHEAD));
       if (head.length === RECORD_BATCH_OVERHEAD) this.rollingBasedTimestamp = readBatchHeader(head, 0).maxTimestamp;
     }
     return result.problem === null && result.endPosition === this.size;
@@ -153,7 +153,7 @@ export class LogSegment {
     });
     const truncatedBytes = this.size - result.endPosition;
     if (truncatedBytes > 0) {
-      io('truncate', this.logFile, () => fs.ftruncateSync(this.fd, result.endPosition));
+      this.handle.use((fd) => io('truncate', this.logFile, () => fs.ftruncateSync(fd, result.endPosition)));
       this.size = result.endPosition;
     }
     this.offsetIndex.rewrite();
@@ -205,7 +205,7 @@ export class LogSegment {
 
   /** Appends whole, already validated and stamped batches. */
   append(batches: Buffer): void {
-    writeAllAt(this.fd, this.logFile, batches, this.size);
+    this.handle.use((fd) => writeAllAt(fd, this.logFile, batches, this.size));
     const header = scratchHeader;
     for (let p = 0; p < batches.length; p += header.sizeInBytes) {
       readBatchHeader(batches, p, header);
@@ -252,7 +252,7 @@ export class LogSegment {
     if (start < 0) return null;
     const c = chunk as Buffer | null;
     if (c !== null && end <= chunkStart + c.length) return c.subarray(start - chunkStart, end - chunkStart);
-    return readAt(this.fd, this.logFile, start, end - start);
+    return this.handle.use((fd) => readAt(fd, this.logFile, start, end - start));
   }
 
   /** The first record with timestamp >= target, or null if every record here is older. */
@@ -295,7 +295,7 @@ export class LogSegment {
     });
     const removed = this.size - cut;
     if (removed === 0) return 0;
-    io('truncate', this.logFile, () => fs.ftruncateSync(this.fd, cut));
+    this.handle.use((fd) => io('truncate', this.logFile, () => fs.ftruncateSync(fd, cut)));
     this.size = cut;
     this.offsetIndex.truncateToEntries(this.offsetIndex.countValuesBelow(cut));
     this.timeIndex.truncateToEntries(this.timeIndex.countValuesBelow(cutOffset));
@@ -307,13 +307,8 @@ export class LogSegment {
 
   /** Scans batches from `from` to `to`; validating checks the CRC of each batch and stops at a bad one. */
   scan(from: number, to: number, validate: boolean, visit: BatchVisitor, chunkBytes?: number): ScanResult {
-    return scanBatches(
-      this.fd,
-      this.logFile,
-      from,
-      to,
-      { verifyCrc: validate, wholeBatches: validate, chunkBytes },
-      visit,
+    return this.handle.use((fd) =>
+      scanBatches(fd, this.logFile, from, to, { verifyCrc: validate, wholeBatches: validate, chunkBytes }, visit),
     );
   }
 
@@ -335,7 +330,7 @@ export class LogSegment {
     this.maybeAppendTimeIndex();
     this.offsetIndex.persist(true);
     this.timeIndex.persist(true);
-    await fdatasyncAsync(this.fd, this.logFile);
+    await this.handle.useAsync((fd) => fdatasyncAsync(fd, this.logFile));
   }
 
   close(): void {
@@ -344,16 +339,14 @@ export class LogSegment {
     this.offsetIndex.close();
     this.timeIndex.persist(false);
     this.timeIndex.close();
-    const fd = this.fd;
-    io('close', this.logFile, () => fs.closeSync(fd));
+    this.handle.release();
   }
 
   /** Closes and removes the segment's files. */
   delete(): void {
     this.offsetIndex.close();
     this.timeIndex.close();
-    const fd = this.fd;
-    io('close', this.logFile, () => fs.closeSync(fd));
+    this.handle.release();
     for (const file of [this.logFile, this.offsetIndex.file, this.timeIndex.file]) {
       io('delete', file, () => fs.rmSync(file, { force: true }));
     }

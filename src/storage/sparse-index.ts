@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { readInt64, writeInt64 } from '../../protocol/records/batch.js';
+import { logFiles, type FileHandle } from './file-handles.js';
 import { io, writeAllAt } from './files.js';
 
 interface EntryLayout {
@@ -40,13 +41,15 @@ export class SparseIndex {
   private values = new Float64Array(64);
   private count = 0;
   private persisted = 0;
-  private fd: number | null = null;
+  private readonly handle: FileHandle;
 
   constructor(
     readonly file: string,
     private readonly layout: EntryLayout,
     private readonly base: number,
-  ) {}
+  ) {
+    this.handle = logFiles.handle(file);
+  }
 
   get entries(): number {
     return this.count;
@@ -119,8 +122,7 @@ export class SparseIndex {
     this.count = n;
     if (this.persisted > n) {
       this.persisted = n;
-      const fd = this.open();
-      io('truncate', this.file, () => fs.ftruncateSync(fd, n * this.layout.bytes));
+      this.handle.use((fd) => io('truncate', this.file, () => fs.ftruncateSync(fd, n * this.layout.bytes)));
     }
   }
 
@@ -161,40 +163,28 @@ export class SparseIndex {
 
   /** Writes entries not yet in the file; with `sync`, also fsyncs it. */
   persist(sync: boolean): void {
-    const fd = this.open();
-    if (this.persisted < this.count) {
-      const { bytes } = this.layout;
-      const buf = Buffer.allocUnsafe((this.count - this.persisted) * bytes);
-      for (let i = this.persisted; i < this.count; i++) {
-        this.layout.write(buf, (i - this.persisted) * bytes, this.keys[i]!, this.values[i]!, this.base);
+    this.handle.use((fd) => {
+      if (this.persisted < this.count) {
+        const { bytes } = this.layout;
+        const buf = Buffer.allocUnsafe((this.count - this.persisted) * bytes);
+        for (let i = this.persisted; i < this.count; i++) {
+          this.layout.write(buf, (i - this.persisted) * bytes, this.keys[i]!, this.values[i]!, this.base);
+        }
+        writeAllAt(fd, this.file, buf, this.persisted * bytes);
+        this.persisted = this.count;
       }
-      writeAllAt(fd, this.file, buf, this.persisted * bytes);
-      this.persisted = this.count;
-    }
-    if (sync) io('sync', this.file, () => fs.fdatasyncSync(fd));
+      if (sync) io('sync', this.file, () => fs.fdatasyncSync(fd));
+    });
   }
 
   /** Rewrites the file from memory (after a rebuild). */
   rewrite(): void {
-    const fd = this.open();
-    io('truncate', this.file, () => fs.ftruncateSync(fd, 0));
+    this.handle.use((fd) => io('truncate', this.file, () => fs.ftruncateSync(fd, 0)));
     this.persisted = 0;
     this.persist(false);
   }
 
   close(): void {
-    if (this.fd !== null) {
-      const fd = this.fd;
-      this.fd = null;
-      io('close', this.file, () => fs.closeSync(fd));
-    }
-  }
-
-  private open(): number {
-    if (this.fd === null) {
-      const file = this.file;
-      this.fd = io('open', file, () => fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w+'));
-    }
-    return this.fd;
+    this.handle.release();
   }
 }

@@ -327,7 +327,10 @@ describe('ISR change (AlterPartition, one machine per leadership)', () => {
   });
 
   it('backs off for the named delay after a refusal, then lets the leader ask again', async () => {
-    const { actor, clock, asked, retries } = isrChange([new Error('INVALID_UPDATE_VERSION'), { isr: [1], partitionEpoch: 2 }]);
+    const { actor, clock, asked, retries } = isrChange([
+      new Error('INVALID_UPDATE_VERSION'),
+      { isr: [1], partitionEpoch: 2 },
+    ]);
     actor.send({ type: 'SYNC', wanted: [1], committed: [1, 2] });
     await settle();
     expect(actor.getSnapshot().value).toBe('BackingOff');

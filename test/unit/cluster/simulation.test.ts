@@ -53,7 +53,10 @@ function checkInvariants(sim: SimControlPlane, seen: Map<string, Seen>): void {
       const where = `${t.name}-${p.partition} ${JSON.stringify(p)}`;
       expect(p.topicId, where).toBe(t.id);
       expect(p.isr.length, `${where}: ISR empty`).toBeGreaterThan(0);
-      expect(p.isr.every((r) => p.replicas.includes(r)), `${where}: ISR outside replicas`).toBe(true);
+      expect(
+        p.isr.every((r) => p.replicas.includes(r)),
+        `${where}: ISR outside replicas`,
+      ).toBe(true);
       if (p.leader !== -1) {
         expect(p.isr.includes(p.leader), `${where}: leader outside ISR`).toBe(true);
         expect(out(p.leader), `${where}: fenced broker ${p.leader} leads`).toBe(false);
@@ -63,7 +66,10 @@ function checkInvariants(sim: SimControlPlane, seen: Map<string, Seen>): void {
       expect(p.leaderEpoch, `${where}: leader epoch went back`).toBeGreaterThanOrEqual(s.leaderEpoch);
       expect(p.partitionEpoch, `${where}: partition epoch went back`).toBeGreaterThanOrEqual(s.partitionEpoch);
       const earlier = s.leaders.get(p.leaderEpoch);
-      if (earlier !== undefined) expect(p.leader === earlier || p.leader === -1 || earlier === -1, `${where}: two leaders in one epoch`).toBe(true);
+      if (earlier !== undefined)
+        expect(p.leader === earlier || p.leader === -1 || earlier === -1, `${where}: two leaders in one epoch`).toBe(
+          true,
+        );
       if (p.leader !== -1) s.leaders.set(p.leaderEpoch, p.leader);
       seen.set(key, { ...s, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch });
       expect(sim.mirror.get(`${t.name}\u0000${p.partition}`), `${where}: the delta's changes missed it`).toBe(p);
@@ -145,7 +151,9 @@ function simulate(seed: number): { steps: number; records: number } {
         const at = partition();
         if (at) {
           const replicas = BROKERS.filter(() => rnd() < 0.5);
-          sim.run((image) => alterReassignments(image, { partitions: [{ topic: at.topic, partition: at.p.partition, replicas }] }));
+          sim.run((image) =>
+            alterReassignments(image, { partitions: [{ topic: at.topic, partition: at.p.partition, replicas }] }),
+          );
         }
       } else if (r < 0.75) {
         sim.run((image) => electPreferredLeaders(image, rnd() < 0.5 || !names.length ? [] : [pick(names)]));

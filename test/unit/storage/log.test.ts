@@ -10,6 +10,7 @@ import {
   logConfig,
   type LogConfigInput,
 } from '../../../src/storage/index.js';
+import { logFiles } from '../../../src/storage/file-handles.js';
 import { batchOf, cleanedAfterEach, recordsIn, sequenceNumbers } from '../../harness/storage.js';
 
 const T0 = 1_700_000_000_000;
@@ -257,5 +258,27 @@ describe('flush policy', () => {
     fill(log, 100, 5);
     await log.flushIfDue();
     expect(log.recoveryPoint).toBe(0);
+  });
+});
+
+describe('Log with a small open-file pool', () => {
+  it('appends, reads and reopens correctly when the pool holds fewer files than the logs use', () => {
+    const before = logFiles.maxOpen;
+    logFiles.maxOpen = 2;
+    try {
+      const dir = cleaned.dir();
+      const logs = [0, 1, 2, 3].map((p) =>
+        cleaned.log(Log.open({ dir: path.join(dir, `orders-${p}`), config: logConfig({ segmentBytes: 4096 }) })),
+      );
+      const written = logs.map((log) => fill(log, 20, 5, 50));
+      expect(logFiles.size).toBeLessThanOrEqual(2);
+      expect(logFiles.evictions).toBeGreaterThan(0);
+      logs.forEach((log, i) => {
+        expect(log.segmentCount).toBeGreaterThan(1);
+        expect(readAll(log)).toEqual(Array.from({ length: written[i]! }, (_, n) => n));
+      });
+    } finally {
+      logFiles.maxOpen = before;
+    }
   });
 });
