@@ -18,6 +18,7 @@ import { allOf, type ImageChanges, type MetadataImage } from '../cluster/image.j
 import { MetadataLoader } from '../cluster/metadata-loader.js';
 import { topicLogConfig } from '../cluster/topic-config.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
+import { watchEventLoop } from '../metrics/event-loop.js';
 import { logFiles } from '../storage/file-handles.js';
 import { LogManager } from '../storage/log-manager.js';
 import { connectNats } from '../transport/connection.js';
@@ -41,6 +42,7 @@ export class Broker {
   private rpc: RpcServer | null = null;
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
   private stopped!: Promise<void>;
+  private stopLoopWatch: () => void = () => undefined;
   readonly incarnationId = randomUUID();
   readonly metrics: BrokerMetrics;
 
@@ -113,6 +115,10 @@ export class Broker {
     await controller.start();
     broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost);
     log.info({ metrics: `http://${config.metricsHost}:${broker.metricsServer.port}/metrics` }, 'metrics endpoint');
+    // A third of the session timeout: a longer stall risks a late heartbeat and a false fencing.
+    broker.stopLoopWatch = watchEventLoop(config.sessionTimeoutMs / 3, (maxMs) =>
+      log.warn({ maxMs, sessionTimeoutMs: config.sessionTimeoutMs }, 'event loop stalled: heartbeats may be late'),
+    );
     await broker.runLifecycle();
     return broker;
   }
@@ -366,6 +372,7 @@ export class Broker {
   }
 
   private async release(clean: boolean): Promise<void> {
+    this.stopLoopWatch();
     await this.rpc?.close();
     await this.fetchers?.stop();
     this.groups?.stop();

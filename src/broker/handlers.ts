@@ -17,6 +17,7 @@ import { LATEST_TIMESTAMP } from '../storage/log.js';
 import { maxPayload } from '../transport/connection.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
 import { OFFSETS_TOPIC, type GroupCoordinator } from './group-coordinator.js';
+import { FetchSession, FetchSessions } from './fetch-session.js';
 import type { ProducerIdManager } from './producer-ids.js';
 import type { HostedPartition, ReplicaManager } from './replica-manager.js';
 
@@ -74,7 +75,22 @@ export interface HandlerContext {
   logger: Logger;
 }
 
+/** What a fetch reads: a request's partitions, or a fetch session's. */
+interface FetchQuery {
+  replicaId: number;
+  topics: millrace.IFetchTopic[];
+}
+
+/** A fetch's reply, its record bytes, and whether it must be sent at once (an error or a divergence). */
+interface FetchResult {
+  response: millrace.IFetchResponse;
+  bytes: number;
+  error: boolean;
+}
+
 export class BrokerHandlers {
+  private readonly fetchSessions = new FetchSessions();
+
   constructor(private readonly ctx: HandlerContext) {}
 
   register(rpc: RpcServer): void {
@@ -234,37 +250,87 @@ export class BrokerHandlers {
     };
   }
 
-  /** A consumer fetch (reads below the high watermark) or a follower's (to the log end, KIP-320 divergence). */
+  /**
+   * A consumer fetch (reads below the high watermark) or a follower's (to the log end, KIP-320
+   * divergence). A follower's request may belong to an incremental fetch session.
+   */
   async fetch(req: millrace.FetchRequest, replica: boolean): Promise<millrace.IFetchResponse> {
     const limit = maxPayload(this.ctx.nc) - ENVELOPE_BYTES;
     const maxBytes = Math.min(req.maxBytes > 0 ? req.maxBytes : 50 * 1024 * 1024, limit);
+    if (replica && req.sessionEpoch > 0) {
+      const session = this.fetchSessions.resolve(req);
+      session.update(req);
+      const watched = [...session.entries()].map((e) => ({ topic: e.topic, request: e.request }));
+      const response = await this.longPoll(() => this.readSession(session, maxBytes), watched, req, true);
+      return session.trim(response);
+    }
+    const watched = req.topics.flatMap((t) => t.partitions.map((request) => ({ topic: t.name, request })));
+    const response = await this.longPoll(() => this.readFetch(req, maxBytes, replica), watched, req, replica);
+    return replica ? response : this.sent(response);
+  }
+
+  /**
+   * A session's partitions that have something to tell: the rest (a caught-up follower at the
+   * log end of an idle partition) is recorded as fetched without building a reply for it.
+   */
+  private readSession(session: FetchSession, maxBytes: number): FetchResult {
+    const busy = new Map<string, millrace.IFetchPartition[]>();
+    for (const e of session.entries()) {
+      const hp = e.replica?.isLeader
+        ? e.replica
+        : (e.replica = this.ctx.replicas.get(e.topic, e.request.partition ?? 0));
+      const log = hp?.log;
+      if (
+        hp?.isLeader &&
+        e.request.currentLeaderEpoch === hp.leaderEpoch &&
+        FetchSession.told(e, hp.highWatermark, log!.logStartOffset, log!.logEndOffset) &&
+        hp.followerIdle(session.replicaId, Number(e.request.fetchOffset))
+      )
+        continue;
+      const ps = busy.get(e.topic);
+      if (ps) ps.push(e.request);
+      else busy.set(e.topic, [e.request]);
+    }
+    const topics = [...busy].map(([name, partitions]) => ({ name, partitions }));
+    return this.readFetch({ replicaId: session.replicaId, topics }, maxBytes, true);
+  }
+
+  /**
+   * Reads now, or parks until data arrives on a watched partition (or its leadership ends) or
+   * max wait passes, then reads once. With min bytes above 1 each arrival reads again to count.
+   */
+  private async longPoll(
+    read: () => FetchResult,
+    watched: Array<{ topic: string; request: millrace.IFetchPartition }>,
+    req: millrace.FetchRequest,
+    replica: boolean,
+  ): Promise<millrace.IFetchResponse> {
     const minBytes = Math.max(req.minBytes, 0);
-    const build = (): { response: millrace.IFetchResponse; bytes: number; error: boolean } =>
-      this.readFetch(req, maxBytes, replica);
-    let result = build();
-    if (result.bytes >= minBytes || result.error || req.maxWaitMs <= 0 || minBytes === 0)
-      return this.sent(result.response);
-    // Long poll: wait until enough data arrives on any requested partition, or max wait passes.
-    const watched = req.topics
-      .flatMap((t) => (t.partitions ?? []).map((p) => this.ctx.replicas.get(t.name ?? '', p.partition ?? 0)))
-      .filter((hp): hp is HostedPartition => hp !== undefined);
+    const first = read();
+    if (first.bytes >= minBytes || first.error || req.maxWaitMs <= 0 || minBytes === 0) return first.response;
+    const parked: Array<{ hp: HostedPartition; wake: () => void }> = [];
     await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
         clearTimeout(timer);
-        for (const hp of watched) hp.waiters.delete(wake);
+        for (const w of parked) w.hp.waiters.delete(w.wake);
         resolve();
       };
-      const wake = (): void => {
-        result = build();
-        if (result.bytes >= minBytes || result.error) done();
-      };
-      const timer = setTimeout(() => {
-        result = build();
-        done();
-      }, req.maxWaitMs);
-      for (const hp of watched) hp.waiters.add(wake);
+      for (const { topic, request } of watched) {
+        const hp = this.ctx.replicas.get(topic, request.partition ?? 0);
+        if (!hp) continue;
+        const from = Number(request.fetchOffset ?? 0);
+        const wake = (): void => {
+          const end = replica ? hp.log.logEndOffset : hp.highWatermark;
+          if (hp.isLeader && end <= from) return;
+          if (minBytes <= 1 || !hp.isLeader || read().bytes >= minBytes) done();
+        };
+        hp.waiters.add(wake);
+        parked.push({ hp, wake });
+      }
+      timer = setTimeout(done, req.maxWaitMs);
     });
-    return replica ? result.response : this.sent(result.response);
+    return read().response;
   }
 
   private sent(response: millrace.IFetchResponse): millrace.IFetchResponse {
@@ -285,11 +351,7 @@ export class BrokerHandlers {
    * follower, the fetch offset is its log end: recorded before reading, so the high watermark and
    * the ISR follow it.
    */
-  private readFetch(
-    req: millrace.FetchRequest,
-    maxBytes: number,
-    replica: boolean,
-  ): { response: millrace.IFetchResponse; bytes: number; error: boolean } {
+  private readFetch(req: FetchQuery, maxBytes: number, replica: boolean): FetchResult {
     const image = this.ctx.image();
     let bytes = 0;
     let error = false;

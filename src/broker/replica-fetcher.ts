@@ -8,6 +8,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { MillraceError } from '../../protocol/errors.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
 import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
@@ -26,8 +27,31 @@ export interface FetcherContext {
   logger: Logger;
 }
 
+/** What a follower asks of one partition; a session resends it only when it changes. */
+function fetchState(hp: HostedPartition): millrace.IFetchPartition {
+  return {
+    partition: hp.partition,
+    fetchOffset: hp.log.logEndOffset,
+    currentLeaderEpoch: hp.leaderEpoch,
+    partitionMaxBytes: 1024 * 1024,
+    logStartOffset: hp.log.logStartOffset,
+    lastFetchedEpoch: hp.log.leaderEpochCache.latestEpoch(),
+  };
+}
+
+const sameState = (a: millrace.IFetchPartition | undefined, b: millrace.IFetchPartition): boolean =>
+  !!a &&
+  a.fetchOffset === b.fetchOffset &&
+  a.currentLeaderEpoch === b.currentLeaderEpoch &&
+  a.logStartOffset === b.logStartOffset &&
+  a.lastFetchedEpoch === b.lastFetchedEpoch;
+
 class ReplicaFetcher {
   readonly partitions = new Set<HostedPartition>();
+  /** The leader's fetch session (0: none yet), its epoch, and what it holds of each partition. */
+  private sessionId = 0;
+  private sessionEpoch = 0;
+  private readonly sent = new Map<HostedPartition, millrace.IFetchPartition>();
   private running = true;
   private wake: (() => void) | null = null;
   private readonly backoffUntil = new Map<HostedPartition, number>();
@@ -77,35 +101,57 @@ class ReplicaFetcher {
     }
   }
 
+  /**
+   * One fetch from the leader, in an incremental session (KIP-227): the first request opens it
+   * with every partition; later ones send only partitions whose fetch state changed and those to
+   * forget. Any failure drops the session, so the next request is whole again.
+   */
   private async fetchOnce(batch: HostedPartition[]): Promise<void> {
-    const topics = new Map<string, HostedPartition[]>();
-    for (const hp of batch) topics.set(hp.topic, [...(topics.get(hp.topic) ?? []), hp]);
+    const states = new Map(batch.map((hp) => [hp, fetchState(hp)]));
+    const opening = this.sessionId === 0;
+    const topics = new Map<string, millrace.IFetchPartition[]>();
+    for (const [hp, state] of states) {
+      if (!opening && sameState(this.sent.get(hp), state)) continue;
+      topics.set(hp.topic, [...(topics.get(hp.topic) ?? []), state]);
+    }
+    const forgotten = new Map<string, number[]>();
+    if (!opening)
+      for (const hp of this.sent.keys())
+        if (!states.has(hp)) forgotten.set(hp.topic, [...(forgotten.get(hp.topic) ?? []), hp.partition]);
     const epochs = new Map(batch.map((hp) => [hp, hp.leaderEpoch]));
-    const res = await request(
-      this.ctx.nc,
-      subjects.brokerInternal(this.ctx.cluster, this.leader, 'replica_fetch'),
-      wire.FetchRequest,
-      {
-        replicaId: this.ctx.brokerId,
-        replicaEpoch: this.ctx.brokerEpoch(),
-        maxWaitMs: MAX_WAIT_MS,
-        minBytes: 1,
-        maxBytes: maxPayload(this.ctx.nc) - 64 * 1024,
-        topics: [...topics].map(([name, hps]) => ({
-          name,
-          partitions: hps.map((hp) => ({
-            partition: hp.partition,
-            fetchOffset: hp.log.logEndOffset,
-            currentLeaderEpoch: hp.leaderEpoch,
-            partitionMaxBytes: 1024 * 1024,
-            logStartOffset: hp.log.logStartOffset,
-            lastFetchedEpoch: hp.log.leaderEpochCache.latestEpoch(),
-          })),
-        })),
-      },
-      wire.FetchResponse,
-      this.ctx.requestTimeoutMs + MAX_WAIT_MS,
-    );
+    let res: millrace.FetchResponse;
+    try {
+      res = await request(
+        this.ctx.nc,
+        subjects.brokerInternal(this.ctx.cluster, this.leader, 'replica_fetch'),
+        wire.FetchRequest,
+        {
+          replicaId: this.ctx.brokerId,
+          replicaEpoch: this.ctx.brokerEpoch(),
+          maxWaitMs: MAX_WAIT_MS,
+          minBytes: 1,
+          maxBytes: maxPayload(this.ctx.nc) - 64 * 1024,
+          topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+          sessionId: this.sessionId,
+          sessionEpoch: opening ? 1 : this.sessionEpoch + 1,
+          forgotten: [...forgotten].map(([name, partitions]) => ({ name, partitions })),
+        },
+        wire.FetchResponse,
+        this.ctx.requestTimeoutMs + MAX_WAIT_MS,
+      );
+    } catch (err) {
+      this.sessionId = 0;
+      this.sent.clear();
+      throw err;
+    }
+    if (opening) {
+      this.sessionId = res.sessionId;
+      this.sessionEpoch = 1;
+      this.sent.clear();
+    } else this.sessionEpoch++;
+    for (const hp of this.sent.keys()) if (!states.has(hp)) this.sent.delete(hp);
+    // A leader that keeps no sessions (id 0) gets whole requests every time.
+    if (this.sessionId !== 0) for (const [hp, state] of states) this.sent.set(hp, state);
     const byKey = new Map(batch.map((hp) => [`${hp.topic}\u0000${hp.partition}`, hp]));
     for (const t of res.topics) {
       for (const p of t.partitions) {

@@ -303,6 +303,23 @@ export class HostedPartition {
     this.maybeAdvanceHighWatermark();
   }
 
+  /**
+   * A follower's fetch that changes nothing: it is at the log end, which the high watermark has
+   * reached. Records it as caught up now and returns true; false when the fetch needs the full
+   * path (followerFetched), so that an idle partition in a fetch session costs a few comparisons.
+   */
+  followerIdle(follower: number, fetchOffset: number): boolean {
+    const end = this.log.logEndOffset;
+    if (fetchOffset !== end || this.highWatermark !== end) return false;
+    const f = this.followers.get(follower);
+    if (!f || f.logEndOffset !== end || !this.isr.includes(follower)) return false;
+    const now = this.now();
+    f.lastCaughtUpMs = now;
+    f.lastFetchMs = now;
+    f.lastFetchLeaderLogEndOffset = end;
+    return true;
+  }
+
   /** The ISR the high watermark waits for: committed plus any expansion in flight. */
   private maximalIsr(): readonly number[] {
     const pending = this.isrChange?.getSnapshot().context.pending;

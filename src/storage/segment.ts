@@ -75,8 +75,10 @@ export class LogSegment {
   static create(dir: string, baseOffset: number, config: LogConfig, nowMs: number): LogSegment {
     const seg = new LogSegment(dir, baseOffset, config, nowMs);
     seg.handle.use((fd) => io('truncate', seg.logFile, () => fs.ftruncateSync(fd, 0)));
-    seg.offsetIndex.rewrite();
-    seg.timeIndex.rewrite();
+    // A new segment's indexes are empty: remove stale files of that name rather than open them
+    // (an index file appears on the first flush, roll or close; a missing one is rebuilt on load).
+    seg.offsetIndex.reset();
+    seg.timeIndex.reset();
     return seg;
   }
 

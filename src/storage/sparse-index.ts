@@ -177,6 +177,14 @@ export class SparseIndex {
     });
   }
 
+  /** Empties the index and removes its file. */
+  reset(): void {
+    this.count = 0;
+    this.persisted = 0;
+    this.handle.release();
+    io('delete', this.file, () => fs.rmSync(this.file, { force: true }));
+  }
+
   /** Rewrites the file from memory (after a rebuild). */
   rewrite(): void {
     this.handle.use((fd) => io('truncate', this.file, () => fs.ftruncateSync(fd, 0)));

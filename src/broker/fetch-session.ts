@@ -1,0 +1,146 @@
+/**
+ * Incremental fetch sessions on the leader (KIP-227), for followers. A follower that fetches
+ * thousands of partitions from one leader sends the whole list once; after that each request
+ * carries only the partitions whose fetch state changed, and each reply only the partitions with
+ * something new (records, an error, a divergence, moved offsets). An idle follower's long poll
+ * then costs bytes in proportion to what changed, not to the partitions it follows.
+ */
+import { MillraceError } from '../../protocol/errors.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
+import type { HostedPartition } from './replica-manager.js';
+
+/** A session unused this long is dropped; its follower opens a new one. */
+const SESSION_IDLE_MS = 120_000;
+
+export interface SessionPartition {
+  readonly topic: string;
+  request: millrace.IFetchPartition;
+  /** The leader replica last found for it (the caller resolves it again when it stops leading). */
+  replica: HostedPartition | undefined;
+  /** What the follower was last told: a partition is answered again only when one of them moves. */
+  sentHighWatermark: number;
+  sentLogStartOffset: number;
+  sentLogEndOffset: number;
+}
+
+export class FetchSession {
+  readonly partitions = new Map<string, Map<number, SessionPartition>>();
+  epoch: number;
+  lastUsedMs: number;
+
+  constructor(
+    readonly id: number,
+    readonly replicaId: number,
+    now: number,
+  ) {
+    this.epoch = 1;
+    this.lastUsedMs = now;
+  }
+
+  /** Applies a request's changes: added or updated partitions, then forgotten ones. */
+  update(req: millrace.FetchRequest): void {
+    for (const t of req.topics) {
+      let ps = this.partitions.get(t.name);
+      if (!ps) this.partitions.set(t.name, (ps = new Map()));
+      for (const p of t.partitions) {
+        const known = ps.get(p.partition);
+        if (known) known.request = p;
+        else
+          ps.set(p.partition, {
+            topic: t.name,
+            request: p,
+            replica: undefined,
+            sentHighWatermark: -1,
+            sentLogStartOffset: -1,
+            sentLogEndOffset: -1,
+          });
+      }
+    }
+    for (const f of req.forgotten) {
+      const ps = this.partitions.get(f.name);
+      for (const p of f.partitions) ps?.delete(p);
+      if (ps?.size === 0) this.partitions.delete(f.name);
+    }
+  }
+
+  *entries(): IterableIterator<SessionPartition> {
+    for (const ps of this.partitions.values()) yield* ps.values();
+  }
+
+  /** Whether the follower already knows these positions of a partition (nothing new to tell it). */
+  static told(s: SessionPartition, highWatermark: number, logStartOffset: number, logEndOffset: number): boolean {
+    return (
+      s.sentHighWatermark === highWatermark &&
+      s.sentLogStartOffset === logStartOffset &&
+      s.sentLogEndOffset === logEndOffset
+    );
+  }
+
+  /** Keeps the partitions of a whole reply that the follower needs to hear about, and notes what it was told. */
+  trim(response: millrace.IFetchResponse): millrace.IFetchResponse {
+    const topics: millrace.IFetchTopicResponse[] = [];
+    for (const t of response.topics ?? []) {
+      const ps = this.partitions.get(t.name ?? '');
+      const kept = (t.partitions ?? []).filter((p) => {
+        const s = ps?.get(p.partition ?? 0);
+        if (!s) return true;
+        const hw = Number(p.highWatermark ?? -1);
+        const start = Number(p.logStartOffset ?? -1);
+        const end = Number(p.logEndOffset ?? -1);
+        const news =
+          (p.records?.length ?? 0) > 0 ||
+          !!p.errorCode ||
+          !!p.diverging ||
+          hw !== s.sentHighWatermark ||
+          start !== s.sentLogStartOffset ||
+          end !== s.sentLogEndOffset;
+        if (news) {
+          s.sentHighWatermark = hw;
+          s.sentLogStartOffset = start;
+          s.sentLogEndOffset = end;
+        }
+        return news;
+      });
+      if (kept.length) topics.push({ name: t.name, partitions: kept });
+    }
+    return { topics, sessionId: this.id };
+  }
+}
+
+/** The leader's sessions, one per follower broker. */
+export class FetchSessions {
+  private readonly byId = new Map<number, FetchSession>();
+  private nextId = 1;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /**
+   * The session a follower's request belongs to: epoch 1 opens a new one (replacing that
+   * follower's old session); a later epoch must name a live session and follow its last epoch.
+   */
+  resolve(req: millrace.FetchRequest): FetchSession {
+    const now = this.now();
+    for (const [id, s] of this.byId) if (now - s.lastUsedMs > SESSION_IDLE_MS) this.byId.delete(id);
+    if (req.sessionEpoch === 1) {
+      for (const [id, s] of this.byId) if (s.replicaId === req.replicaId) this.byId.delete(id);
+      const session = new FetchSession(this.nextId++, req.replicaId, now);
+      this.byId.set(session.id, session);
+      return session;
+    }
+    const session = this.byId.get(req.sessionId);
+    if (!session || session.replicaId !== req.replicaId)
+      throw new MillraceError('FETCH_SESSION_ID_NOT_FOUND', `fetch session ${req.sessionId} is not known here`);
+    if (req.sessionEpoch !== session.epoch + 1)
+      throw new MillraceError(
+        'INVALID_FETCH_SESSION_EPOCH',
+        `fetch session ${req.sessionId} is at epoch ${session.epoch}, not ${req.sessionEpoch - 1}`,
+      );
+    session.epoch = req.sessionEpoch;
+    session.lastUsedMs = now;
+    return session;
+  }
+}
