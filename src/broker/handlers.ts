@@ -310,7 +310,7 @@ export class BrokerHandlers {
     if (first.bytes >= minBytes || first.error || req.maxWaitMs <= 0 || minBytes === 0) return first.response;
     const parked: Array<{ hp: HostedPartition; wake: () => void }> = [];
     await new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => done(), req.maxWaitMs);
       const done = (): void => {
         clearTimeout(timer);
         for (const w of parked) w.hp.waiters.delete(w.wake);
@@ -328,7 +328,6 @@ export class BrokerHandlers {
         hp.waiters.add(wake);
         parked.push({ hp, wake });
       }
-      timer = setTimeout(done, req.maxWaitMs);
     });
     return read().response;
   }
