@@ -1,8 +1,9 @@
 /**
  * The leader's view of one follower (DESIGN.md section 4): InSync while it has caught up within
- * replica.lag.time.max.ms, OutOfSync after. The fetch path records caught-up times as plain
- * data (no event per fetch); this machine checks them on a named delay and sends one event when a
- * lagging follower catches up again. The ISR changes themselves are injected actions.
+ * replica.lag.time.max.ms, OutOfSync after. The fetch path records caught-up times as plain data
+ * (no event per fetch); one sweep per broker, every half lag time, sends CHECK_LAG to the trackers
+ * of followers that look behind, and the machine decides with the pure `isLagging`. A lagging
+ * follower that catches up again sends one CAUGHT_UP. The ISR changes are injected actions.
  */
 import { setup } from 'xstate';
 
@@ -10,8 +11,11 @@ export interface TrackerInput {
   follower: number;
   lagTimeMaxMs: number;
   inSync: boolean;
-  /** Whether the follower has not caught up within the lag time (reads the fetch path's data). */
-  lagging: () => boolean;
+}
+
+/** Kafka's rule: a follower not caught up within the lag time is out of sync. */
+export function isLagging(lastCaughtUpMs: number, nowMs: number, lagTimeMaxMs: number): boolean {
+  return nowMs - lastCaughtUpMs > lagTimeMaxMs;
 }
 
 export const replicaTrackerMachine = setup({
@@ -19,18 +23,19 @@ export const replicaTrackerMachine = setup({
     context: {} as TrackerInput,
     input: {} as TrackerInput,
     /** LEFT_ISR: the controller took the follower out of the ISR (it was fenced, or shut down). */
-    events: {} as { type: 'CAUGHT_UP' } | { type: 'LEFT_ISR' } | { type: 'STOP' },
+    events: {} as
+      | { type: 'CHECK_LAG'; lastCaughtUpMs: number; nowMs: number }
+      | { type: 'CAUGHT_UP' }
+      | { type: 'LEFT_ISR' }
+      | { type: 'STOP' },
   },
   actions: {
     fellBehind: (_, _params: { follower: number }) => undefined,
     caughtUp: (_, _params: { follower: number }) => undefined,
   },
   guards: {
-    lagging: ({ context }) => context.lagging(),
-  },
-  delays: {
-    /** Checking at half the lag time bounds detection to 1.5x replica.lag.time.max.ms. */
-    LAG_CHECK: ({ context }) => Math.max(10, Math.floor(context.lagTimeMaxMs / 2)),
+    lagging: ({ context, event }) =>
+      event.type === 'CHECK_LAG' && isLagging(event.lastCaughtUpMs, event.nowMs, context.lagTimeMaxMs),
   },
 }).createMachine({
   id: 'replicaTracker',
@@ -42,17 +47,14 @@ export const replicaTrackerMachine = setup({
       always: [{ guard: ({ context }) => context.inSync, target: 'InSync' }, { target: 'OutOfSync' }],
     },
     InSync: {
-      after: {
-        LAG_CHECK: [
-          {
-            guard: 'lagging',
-            target: 'OutOfSync',
-            actions: { type: 'fellBehind', params: ({ context }) => ({ follower: context.follower }) },
-          },
-          { target: 'InSync', reenter: true },
-        ],
+      on: {
+        CHECK_LAG: {
+          guard: 'lagging',
+          target: 'OutOfSync',
+          actions: { type: 'fellBehind', params: ({ context }) => ({ follower: context.follower }) },
+        },
+        LEFT_ISR: 'OutOfSync',
       },
-      on: { LEFT_ISR: 'OutOfSync' },
     },
     OutOfSync: {
       on: {

@@ -15,8 +15,10 @@ const SESSION_IDLE_MS = 120_000;
 export interface SessionPartition {
   readonly topic: string;
   request: millrace.IFetchPartition;
-  /** The leader replica last found for it (the caller resolves it again when it stops leading). */
+  /** The leader replica it watches (the caller resolves it again when it stops leading). */
   replica: HostedPartition | undefined;
+  /** Registered with the replica: marks the partition dirty, and ends a parked poll when data arrives. */
+  readonly wake: () => void;
   /** What the follower was last told: a partition is answered again only when one of them moves. */
   sentHighWatermark: number;
   sentLogStartOffset: number;
@@ -25,8 +27,18 @@ export interface SessionPartition {
 
 export class FetchSession {
   readonly partitions = new Map<string, Map<number, SessionPartition>>();
+  /**
+   * Partitions that may have something to tell or to record: new or changed in a request, or
+   * touched on the leader (an append, a moved high watermark, a role change) since they were
+   * last found idle. Only these are looked at in a round.
+   */
+  readonly dirty = new Set<SessionPartition>();
   epoch: number;
   lastUsedMs: number;
+  /** When the follower last fetched: an idle partition's follower counts as caught up then. */
+  lastRoundMs: number;
+  /** Ends the long poll that is waiting, if one is. */
+  parked: (() => void) | null = null;
 
   constructor(
     readonly id: number,
@@ -35,6 +47,7 @@ export class FetchSession {
   ) {
     this.epoch = 1;
     this.lastUsedMs = now;
+    this.lastRoundMs = now;
   }
 
   /** Applies a request's changes: added or updated partitions, then forgotten ones. */
@@ -43,24 +56,55 @@ export class FetchSession {
       let ps = this.partitions.get(t.name);
       if (!ps) this.partitions.set(t.name, (ps = new Map()));
       for (const p of t.partitions) {
-        const known = ps.get(p.partition);
-        if (known) known.request = p;
-        else
-          ps.set(p.partition, {
-            topic: t.name,
-            request: p,
-            replica: undefined,
-            sentHighWatermark: -1,
-            sentLogStartOffset: -1,
-            sentLogEndOffset: -1,
-          });
+        let e = ps.get(p.partition);
+        if (e) e.request = p;
+        else ps.set(p.partition, (e = this.entry(t.name, p)));
+        this.dirty.add(e);
       }
     }
     for (const f of req.forgotten) {
       const ps = this.partitions.get(f.name);
-      for (const p of f.partitions) ps?.delete(p);
+      for (const p of f.partitions) {
+        const e = ps?.get(p);
+        if (!e) continue;
+        this.watch(e, undefined);
+        this.dirty.delete(e);
+        ps!.delete(p);
+      }
       if (ps?.size === 0) this.partitions.delete(f.name);
     }
+  }
+
+  private entry(topic: string, request: millrace.IFetchPartition): SessionPartition {
+    const e: SessionPartition = {
+      topic,
+      request,
+      replica: undefined,
+      wake: () => {
+        this.dirty.add(e);
+        const hp = e.replica;
+        if (this.parked && hp && (!hp.isLeader || hp.log.logEndOffset > Number(e.request.fetchOffset))) this.parked();
+      },
+      sentHighWatermark: -1,
+      sentLogStartOffset: -1,
+      sentLogEndOffset: -1,
+    };
+    return e;
+  }
+
+  /** Moves a partition's watch to the replica now found for it. */
+  watch(e: SessionPartition, replica: HostedPartition | undefined): void {
+    if (e.replica === replica) return;
+    e.replica?.waiters.delete(e.wake);
+    e.replica = replica;
+    replica?.waiters.add(e.wake);
+  }
+
+  /** Stops watching every partition (the session is dropped). */
+  close(): void {
+    this.parked?.();
+    for (const e of this.entries()) this.watch(e, undefined);
+    this.dirty.clear();
   }
 
   *entries(): IterableIterator<SessionPartition> {
@@ -124,9 +168,9 @@ export class FetchSessions {
    */
   resolve(req: millrace.FetchRequest): FetchSession {
     const now = this.now();
-    for (const [id, s] of this.byId) if (now - s.lastUsedMs > SESSION_IDLE_MS) this.byId.delete(id);
+    for (const [id, s] of this.byId) if (now - s.lastUsedMs > SESSION_IDLE_MS) this.drop(id, s);
     if (req.sessionEpoch === 1) {
-      for (const [id, s] of this.byId) if (s.replicaId === req.replicaId) this.byId.delete(id);
+      for (const [id, s] of this.byId) if (s.replicaId === req.replicaId) this.drop(id, s);
       const session = new FetchSession(this.nextId++, req.replicaId, now);
       this.byId.set(session.id, session);
       return session;
@@ -141,6 +185,17 @@ export class FetchSessions {
       );
     session.epoch = req.sessionEpoch;
     session.lastUsedMs = now;
+    session.lastRoundMs = now;
     return session;
+  }
+
+  private drop(id: number, session: FetchSession): void {
+    this.byId.delete(id);
+    session.close();
+  }
+
+  /** Drops every session (the broker stops serving). */
+  close(): void {
+    for (const [id, s] of this.byId) this.drop(id, s);
   }
 }

@@ -260,33 +260,53 @@ export class BrokerHandlers {
     if (replica && req.sessionEpoch > 0) {
       const session = this.fetchSessions.resolve(req);
       session.update(req);
-      const watched = [...session.entries()].map((e) => ({ topic: e.topic, request: e.request }));
-      const response = await this.longPoll(() => this.readSession(session, maxBytes), watched, req, true);
-      return session.trim(response);
+      return session.trim(await this.pollSession(session, req, maxBytes));
     }
     const watched = req.topics.flatMap((t) => t.partitions.map((request) => ({ topic: t.name, request })));
     const response = await this.longPoll(() => this.readFetch(req, maxBytes, replica), watched, req, replica);
     return replica ? response : this.sent(response);
   }
 
+  /** A session's round: read what is dirty; if nothing is to tell, park until data arrives or max wait. */
+  private async pollSession(
+    session: FetchSession,
+    req: millrace.FetchRequest,
+    maxBytes: number,
+  ): Promise<millrace.IFetchResponse> {
+    const first = this.readSession(session, maxBytes);
+    if (first.bytes > 0 || first.error || req.maxWaitMs <= 0 || req.minBytes <= 0) return first.response;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => session.parked?.(), req.maxWaitMs);
+      session.parked = () => {
+        clearTimeout(timer);
+        session.parked = null;
+        resolve();
+      };
+    });
+    session.lastRoundMs = Date.now();
+    return this.readSession(session, maxBytes).response;
+  }
+
   /**
-   * A session's partitions that have something to tell: the rest (a caught-up follower at the
-   * log end of an idle partition) is recorded as fetched without building a reply for it.
+   * The dirty partitions of a session that have something to tell. One found idle (a caught-up
+   * follower at the log end, nothing new to say) leaves the dirty set: until the leader touches
+   * it again it costs nothing per round, and its follower counts as caught up at each round.
    */
   private readSession(session: FetchSession, maxBytes: number): FetchResult {
     const busy = new Map<string, millrace.IFetchPartition[]>();
-    for (const e of session.entries()) {
-      const hp = e.replica?.isLeader
-        ? e.replica
-        : (e.replica = this.ctx.replicas.get(e.topic, e.request.partition ?? 0));
+    for (const e of [...session.dirty]) {
+      const hp = e.replica?.isLeader ? e.replica : this.ctx.replicas.get(e.topic, e.request.partition ?? 0);
+      session.watch(e, hp);
       const log = hp?.log;
       if (
         hp?.isLeader &&
         e.request.currentLeaderEpoch === hp.leaderEpoch &&
         FetchSession.told(e, hp.highWatermark, log!.logStartOffset, log!.logEndOffset) &&
-        hp.followerIdle(session.replicaId, Number(e.request.fetchOffset))
-      )
+        hp.followerIdle(session.replicaId, Number(e.request.fetchOffset), session)
+      ) {
+        session.dirty.delete(e);
         continue;
+      }
       const ps = busy.get(e.topic);
       if (ps) ps.push(e.request);
       else busy.set(e.topic, [e.request]);

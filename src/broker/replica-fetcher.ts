@@ -48,10 +48,14 @@ const sameState = (a: millrace.IFetchPartition | undefined, b: millrace.IFetchPa
 
 class ReplicaFetcher {
   readonly partitions = new Set<HostedPartition>();
+  /** The same partitions by topic\0partition, to match a reply's entries. */
+  private readonly byKey = new Map<string, HostedPartition>();
   /** The leader's fetch session (0: none yet), its epoch, and what it holds of each partition. */
   private sessionId = 0;
   private sessionEpoch = 0;
   private readonly sent = new Map<HostedPartition, millrace.IFetchPartition>();
+  /** Partitions whose fetch state may have moved since it was sent (appends, truncation, role). */
+  readonly changed = new Set<HostedPartition>();
   private running = true;
   private wake: (() => void) | null = null;
   private readonly backoffUntil = new Map<HostedPartition, number>();
@@ -62,6 +66,18 @@ class ReplicaFetcher {
     readonly leader: number,
   ) {
     this.done = this.loop().catch((err: unknown) => ctx.logger.error({ err, leader }, 'replica fetcher stopped'));
+  }
+
+  add(hp: HostedPartition): void {
+    this.partitions.add(hp);
+    this.byKey.set(`${hp.topic}\u0000${hp.partition}`, hp);
+    this.changed.add(hp);
+  }
+
+  remove(hp: HostedPartition): void {
+    this.partitions.delete(hp);
+    if (this.byKey.get(`${hp.topic}\u0000${hp.partition}`) === hp)
+      this.byKey.delete(`${hp.topic}\u0000${hp.partition}`);
   }
 
   kick(): void {
@@ -107,17 +123,27 @@ class ReplicaFetcher {
    * forget. Any failure drops the session, so the next request is whole again.
    */
   private async fetchOnce(batch: HostedPartition[]): Promise<void> {
-    const states = new Map(batch.map((hp) => [hp, fetchState(hp)]));
     const opening = this.sessionId === 0;
+    const inBatch = new Set(batch);
+    // Only partitions that may have moved get a new fetch state; the session holds the others'.
+    const states = new Map<HostedPartition, millrace.IFetchPartition>();
+    for (const hp of batch) if (opening || this.changed.has(hp) || !this.sent.has(hp)) states.set(hp, fetchState(hp));
+    this.changed.clear();
     const topics = new Map<string, millrace.IFetchPartition[]>();
     for (const [hp, state] of states) {
       if (!opening && sameState(this.sent.get(hp), state)) continue;
-      topics.set(hp.topic, [...(topics.get(hp.topic) ?? []), state]);
+      const ps = topics.get(hp.topic);
+      if (ps) ps.push(state);
+      else topics.set(hp.topic, [state]);
     }
     const forgotten = new Map<string, number[]>();
     if (!opening)
-      for (const hp of this.sent.keys())
-        if (!states.has(hp)) forgotten.set(hp.topic, [...(forgotten.get(hp.topic) ?? []), hp.partition]);
+      for (const hp of this.sent.keys()) {
+        if (inBatch.has(hp)) continue;
+        const ps = forgotten.get(hp.topic);
+        if (ps) ps.push(hp.partition);
+        else forgotten.set(hp.topic, [hp.partition]);
+      }
     const epochs = new Map(batch.map((hp) => [hp, hp.leaderEpoch]));
     let res: millrace.FetchResponse;
     try {
@@ -142,6 +168,7 @@ class ReplicaFetcher {
     } catch (err) {
       this.sessionId = 0;
       this.sent.clear();
+      for (const hp of batch) this.changed.add(hp);
       throw err;
     }
     if (opening) {
@@ -149,15 +176,18 @@ class ReplicaFetcher {
       this.sessionEpoch = 1;
       this.sent.clear();
     } else this.sessionEpoch++;
-    for (const hp of this.sent.keys()) if (!states.has(hp)) this.sent.delete(hp);
+    for (const hp of this.sent.keys()) if (!inBatch.has(hp)) this.sent.delete(hp);
     // A leader that keeps no sessions (id 0) gets whole requests every time.
     if (this.sessionId !== 0) for (const [hp, state] of states) this.sent.set(hp, state);
-    const byKey = new Map(batch.map((hp) => [`${hp.topic}\u0000${hp.partition}`, hp]));
+    else this.sent.clear();
     for (const t of res.topics) {
       for (const p of t.partitions) {
-        const hp = byKey.get(`${t.name}\u0000${p.partition}`);
+        const hp = this.byKey.get(`${t.name}\u0000${p.partition}`);
         // Drop replies for partitions whose role or epoch changed while the fetch was out.
-        if (!hp || !hp.isFollower || hp.leader !== this.leader || hp.leaderEpoch !== epochs.get(hp)) continue;
+        if (!hp || !inBatch.has(hp) || !hp.isFollower || hp.leader !== this.leader || hp.leaderEpoch !== epochs.get(hp))
+          continue;
+        // Whatever a reply says of a partition may move its fetch state (appends, truncation, log start).
+        this.changed.add(hp);
         try {
           this.applyPartition(hp, p);
         } catch (err) {
@@ -233,7 +263,7 @@ export class ReplicaFetcherManager {
   /** Moves a partition to the fetcher of its current leader (or out of all when it leads or is offline). */
   update(hp: HostedPartition): void {
     for (const [leader, f] of this.fetchers) {
-      if (f.partitions.has(hp) && (!hp.isFollower || hp.leader !== leader)) f.partitions.delete(hp);
+      if (f.partitions.has(hp) && (!hp.isFollower || hp.leader !== leader)) f.remove(hp);
     }
     if (!hp.isFollower) return;
     let fetcher = this.fetchers.get(hp.leader);
@@ -241,7 +271,7 @@ export class ReplicaFetcherManager {
       fetcher = new ReplicaFetcher(this.ctx, hp.leader);
       this.fetchers.set(hp.leader, fetcher);
     }
-    fetcher.partitions.add(hp);
+    fetcher.add(hp);
     fetcher.kick();
   }
 

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { isrChangeMachine, type AlterResult } from '../../actors/isr-change.js';
 import { partitionMachine } from '../../actors/partition.js';
-import { replicaTrackerMachine } from '../../actors/replica-tracker.js';
+import { isLagging, replicaTrackerMachine } from '../../actors/replica-tracker.js';
 import { MillraceError } from '../../protocol/errors.js';
 import { emptyImage, type ImageChanges, type MetadataImage } from '../cluster/image.js';
 import type { PartitionRecord } from '../cluster/records.js';
@@ -42,7 +42,19 @@ interface FollowerProgress {
   lastCaughtUpMs: number;
   lastFetchLeaderLogEndOffset: number;
   lastFetchMs: number;
+  /**
+   * The fetch session in which it was last found idle at the log end: while the log end stays
+   * there, it counts as caught up at every round of that session (no per-partition work per round).
+   */
+  idleIn: { lastRoundMs: number } | null;
   tracker: Actor<typeof replicaTrackerMachine>;
+}
+
+/** When a follower was last caught up, counting the rounds of the session it idles in. */
+function lastCaughtUp(f: FollowerProgress, logEndOffset: number): number {
+  return f.idleIn && f.logEndOffset === logEndOffset
+    ? Math.max(f.lastCaughtUpMs, f.idleIn.lastRoundMs)
+    : f.lastCaughtUpMs;
 }
 
 interface DelayedProduce {
@@ -153,8 +165,11 @@ export class HostedPartition {
   /** The work of a new leadership: record the epoch, track followers, tell the fetchers. */
   private startLeading(): void {
     this.trackingEpoch = this.leaderEpoch;
-    // A new leader records its epoch at its log end (KIP-101).
-    this.log.leaderEpochCache.assign(this.leaderEpoch, this.log.logEndOffset);
+    // A new leader records its epoch at its log end (KIP-101). An empty log records it with its
+    // first append instead: no replica can hold data of this epoch before then, and a broker
+    // taking on thousands of new partitions is spared an fsync'd checkpoint for each.
+    if (this.log.logEndOffset > this.log.logStartOffset)
+      this.log.leaderEpochCache.assign(this.leaderEpoch, this.log.logEndOffset);
     this.startTracking();
     this.startIsrChanges();
     this.settings.logger.info(
@@ -191,6 +206,7 @@ export class HostedPartition {
         lastCaughtUpMs: this.isr.includes(r) ? this.now() : 0,
         lastFetchLeaderLogEndOffset: -1,
         lastFetchMs: 0,
+        idleIn: null,
         tracker: createActor(
           replicaTrackerMachine.provide({
             actions: {
@@ -216,7 +232,6 @@ export class HostedPartition {
               follower: r,
               lagTimeMaxMs: this.settings.lagTimeMaxMs,
               inSync: this.isr.includes(r),
-              lagging: () => this.now() - progress.lastCaughtUpMs > this.settings.lagTimeMaxMs,
             },
           },
         ),
@@ -270,6 +285,18 @@ export class HostedPartition {
     for (const wake of [...this.waiters]) wake();
   }
 
+  /** The lag sweep: followers that look behind are checked by their trackers. */
+  checkLag(): void {
+    if (!this.isLeader) return;
+    const now = this.now();
+    const end = this.log.logEndOffset;
+    for (const f of this.followers.values()) {
+      const last = lastCaughtUp(f, end);
+      if (isLagging(last, now, this.settings.lagTimeMaxMs) && f.tracker.getSnapshot().value === 'InSync')
+        f.tracker.send({ type: 'CHECK_LAG', lastCaughtUpMs: last, nowMs: now });
+    }
+  }
+
   /** After an append: waiting fetches wake (followers among them) and the high watermark may move. */
   appended(): void {
     this.maybeAdvanceHighWatermark();
@@ -308,7 +335,7 @@ export class HostedPartition {
    * reached. Records it as caught up now and returns true; false when the fetch needs the full
    * path (followerFetched), so that an idle partition in a fetch session costs a few comparisons.
    */
-  followerIdle(follower: number, fetchOffset: number): boolean {
+  followerIdle(follower: number, fetchOffset: number, session: { lastRoundMs: number }): boolean {
     const end = this.log.logEndOffset;
     if (fetchOffset !== end || this.highWatermark !== end) return false;
     const f = this.followers.get(follower);
@@ -317,6 +344,7 @@ export class HostedPartition {
     f.lastCaughtUpMs = now;
     f.lastFetchMs = now;
     f.lastFetchLeaderLogEndOffset = end;
+    f.idleIn = session;
     return true;
   }
 
@@ -415,6 +443,7 @@ export class ReplicaManager {
   private image: MetadataImage = emptyImage;
   private draining = false;
   private stopped = false;
+  private readonly lagSweep: NodeJS.Timeout;
 
   constructor(
     private readonly settings: ReplicationSettings,
@@ -422,7 +451,17 @@ export class ReplicaManager {
     private readonly logDefaults: Record<string, string>,
     /** Called when the queue of partitions to reconcile has emptied. */
     private readonly onReconciled: () => void = () => undefined,
-  ) {}
+  ) {
+    // One sweep for every follower of every partition led here: at half the lag time, a follower
+    // is found out of sync within 1.5x replica.lag.time.max.ms (Kafka's isr-expiration task).
+    this.lagSweep = setInterval(
+      () => {
+        for (const hp of this.hosted.values()) hp.checkLag();
+      },
+      Math.max(10, Math.floor(settings.lagTimeMaxMs / 2)),
+    );
+    this.lagSweep.unref();
+  }
 
   get(topic: string, partition: number): HostedPartition | undefined {
     return this.hosted.get(tpKey({ topic, partition }));
@@ -517,6 +556,7 @@ export class ReplicaManager {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.lagSweep);
     for (const hp of this.hosted.values()) hp.stop();
   }
 }

@@ -5,7 +5,7 @@ import { brokerSessionMachine } from '../../../actors/broker-session.js';
 import { controllerElectionMachine, type AcquireResult } from '../../../actors/controller-election.js';
 import { isrChangeMachine, isrDiffers, type AlterResult } from '../../../actors/isr-change.js';
 import { partitionMachine } from '../../../actors/partition.js';
-import { replicaTrackerMachine } from '../../../actors/replica-tracker.js';
+import { isLagging, replicaTrackerMachine } from '../../../actors/replica-tracker.js';
 
 /** Lets resolved promises (invoked actors) deliver their results. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -239,34 +239,37 @@ describe('partition role restatements', () => {
 });
 
 describe('replica tracker', () => {
-  it('moves a follower out of sync after the lag time and back when it catches up', () => {
-    const clock = new SimulatedClock();
-    let lastCaughtUp = 0;
+  it('decides lag with the pure rule: out of sync only past the lag time', () => {
+    expect(isLagging(5_000, 15_000, 10_000)).toBe(false);
+    expect(isLagging(5_000, 15_001, 10_000)).toBe(true);
+  });
+
+  it('moves a follower out of sync when a lag check finds it behind, and back when it catches up', () => {
     const fell = vi.fn();
     const caught = vi.fn();
     const actor = createActor(
       replicaTrackerMachine.provide({ actions: { fellBehind: (_, p) => fell(p), caughtUp: (_, p) => caught(p) } }),
-      {
-        input: { follower: 3, lagTimeMaxMs: 10_000, inSync: true, lagging: () => clock.now() - lastCaughtUp > 10_000 },
-        clock,
-      },
+      { input: { follower: 3, lagTimeMaxMs: 10_000, inSync: true } },
     ).start();
     expect(actor.getSnapshot().value).toBe('InSync');
-    clock.increment(5_000);
-    lastCaughtUp = 5_000;
-    clock.increment(10_000); // checked at 10 s and 15 s: caught up 10 s ago at most
+    actor.send({ type: 'CHECK_LAG', lastCaughtUpMs: 5_000, nowMs: 15_000 });
     expect(fell).not.toHaveBeenCalled();
-    clock.increment(5_000); // 20 s: 15 s since it caught up
+    expect(actor.getSnapshot().value).toBe('InSync');
+    actor.send({ type: 'CHECK_LAG', lastCaughtUpMs: 5_000, nowMs: 20_000 });
     expect(fell).toHaveBeenCalledWith({ follower: 3 });
     expect(actor.getSnapshot().value).toBe('OutOfSync');
     actor.send({ type: 'CAUGHT_UP' });
     expect(caught).toHaveBeenCalledWith({ follower: 3 });
     expect(actor.getSnapshot().value).toBe('InSync');
+    // Taken out of the ISR by the controller: out of sync without asking for a shrink.
+    actor.send({ type: 'LEFT_ISR' });
+    expect(actor.getSnapshot().value).toBe('OutOfSync');
+    expect(fell).toHaveBeenCalledTimes(1);
   });
 
   it('starts out of sync for a replica outside the ISR', () => {
     const actor = createActor(replicaTrackerMachine, {
-      input: { follower: 2, lagTimeMaxMs: 1000, inSync: false, lagging: () => true },
+      input: { follower: 2, lagTimeMaxMs: 1000, inSync: false },
     }).start();
     expect(actor.getSnapshot().value).toBe('OutOfSync');
   });
