@@ -1,34 +1,48 @@
 /**
- * Error codes of the wire contract. Numbers and names are Kafka's wherever the meaning is the
- * same, so operators and Kafka users read them without a table; `retriable` follows Kafka's
- * RetriableException hierarchy.
+ * Error codes of the wire contract, and what a caller must do about each. Numbers and names are
+ * Kafka's wherever the meaning is the same, so operators and Kafka users read them without a
+ * table; `retriable` follows Kafka's RetriableException hierarchy; `refreshMetadata` and
+ * `coordinatorMoved` are the two other reactions a client needs (kafkajs's staleMetadata and
+ * its coordinator errors), classified here once for the SDK and the broker alike.
  */
 interface ErrorSpec {
   readonly code: number;
   readonly retriable: boolean;
+  /** The caller's view of leaders or brokers is stale: refresh metadata before retrying. */
+  readonly refreshMetadata: boolean;
+  /** The group coordinator moved or cannot be reached: find it again before retrying. */
+  readonly coordinatorMoved: boolean;
 }
 
-const spec = (code: number, retriable = false): ErrorSpec => ({ code, retriable });
+const spec = (code: number, retriable = false): ErrorSpec => ({
+  code,
+  retriable,
+  refreshMetadata: false,
+  coordinatorMoved: false,
+});
+const stale = (code: number): ErrorSpec => ({ ...spec(code, true), refreshMetadata: true });
+const moved = (code: number): ErrorSpec => ({ ...spec(code, true), coordinatorMoved: true });
 
 export const ErrorCodes = {
   UNKNOWN_SERVER_ERROR: spec(-1),
   NONE: spec(0),
   OFFSET_OUT_OF_RANGE: spec(1),
   CORRUPT_MESSAGE: spec(2, true),
-  UNKNOWN_TOPIC_OR_PARTITION: spec(3, true),
+  UNKNOWN_TOPIC_OR_PARTITION: stale(3),
   INVALID_FETCH_SIZE: spec(4),
-  LEADER_NOT_AVAILABLE: spec(5, true),
-  NOT_LEADER_OR_FOLLOWER: spec(6, true),
-  REQUEST_TIMED_OUT: spec(7, true),
+  LEADER_NOT_AVAILABLE: stale(5),
+  NOT_LEADER_OR_FOLLOWER: stale(6),
+  REQUEST_TIMED_OUT: moved(7),
   BROKER_NOT_AVAILABLE: spec(8),
   REPLICA_NOT_AVAILABLE: spec(9, true),
   MESSAGE_TOO_LARGE: spec(10),
   STALE_CONTROLLER_EPOCH: spec(11),
   OFFSET_METADATA_TOO_LARGE: spec(12),
-  NETWORK_EXCEPTION: spec(13, true),
+  // The peer is gone or slow: leaders and the coordinator may have moved with it.
+  NETWORK_EXCEPTION: { ...stale(13), coordinatorMoved: true },
   COORDINATOR_LOAD_IN_PROGRESS: spec(14, true),
-  COORDINATOR_NOT_AVAILABLE: spec(15, true),
-  NOT_COORDINATOR: spec(16, true),
+  COORDINATOR_NOT_AVAILABLE: moved(15),
+  NOT_COORDINATOR: moved(16),
   INVALID_TOPIC_EXCEPTION: spec(17),
   RECORD_LIST_TOO_LARGE: spec(18),
   NOT_ENOUGH_REPLICAS: spec(19, true),
@@ -53,7 +67,7 @@ export const ErrorCodes = {
   INVALID_REPLICATION_FACTOR: spec(38),
   INVALID_REPLICA_ASSIGNMENT: spec(39),
   INVALID_CONFIG: spec(40),
-  NOT_CONTROLLER: spec(41, true),
+  NOT_CONTROLLER: stale(41),
   INVALID_REQUEST: spec(42),
   UNSUPPORTED_FOR_MESSAGE_FORMAT: spec(43),
   POLICY_VIOLATION: spec(44),
@@ -86,8 +100,8 @@ export const ErrorCodes = {
   INVALID_FETCH_SESSION_EPOCH: spec(71, true),
   LISTENER_NOT_FOUND: spec(72, true),
   TOPIC_DELETION_DISABLED: spec(73),
-  FENCED_LEADER_EPOCH: spec(74, true),
-  UNKNOWN_LEADER_EPOCH: spec(75, true),
+  FENCED_LEADER_EPOCH: stale(74),
+  UNKNOWN_LEADER_EPOCH: stale(75),
   UNSUPPORTED_COMPRESSION_TYPE: spec(76),
   STALE_BROKER_EPOCH: spec(77),
   OFFSET_NOT_AVAILABLE: spec(78, true),
@@ -127,6 +141,12 @@ export function isRetriable(name: ErrorName): boolean {
   return ErrorCodes[name].retriable;
 }
 
+/** An error as the fields every response begins with. */
+export function errorFields(err: unknown): { errorCode: number; errorMessage: string } {
+  const e = MillraceError.from(err);
+  return { errorCode: e.code, errorMessage: e.detail };
+}
+
 /** The one error type of Millrace: carries the wire name, its code and whether a retry may help. */
 export class MillraceError extends Error {
   readonly errorName: ErrorName;
@@ -146,5 +166,20 @@ export class MillraceError extends Error {
 
   static fromCode(code: number, message: string): MillraceError {
     return new MillraceError(errorNameOf(code), message);
+  }
+
+  /** Any thrown value as a MillraceError; what is not one becomes `fallback` with its message. */
+  static from(err: unknown, fallback: ErrorName = 'UNKNOWN_SERVER_ERROR'): MillraceError {
+    if (err instanceof MillraceError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    return new MillraceError(fallback, message, { cause: err });
+  }
+
+  get refreshMetadata(): boolean {
+    return ErrorCodes[this.errorName].refreshMetadata;
+  }
+
+  get coordinatorMoved(): boolean {
+    return ErrorCodes[this.errorName].coordinatorMoved;
   }
 }

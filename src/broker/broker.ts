@@ -30,6 +30,7 @@ import { BrokerHandlers } from './handlers.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
 import { ReplicaManager, type HostedPartition } from './replica-manager.js';
+import { tpKey } from '../../protocol/topic-partition.js';
 
 const CONTROLLER_RPC_TIMEOUT_MS = 5_000;
 
@@ -155,7 +156,7 @@ export class Broker {
       // Led here: read it (the broker's connection does not hear its own requests: noEcho).
       const local = this.replicas?.get(topic, partition);
       if (local?.isLeader) {
-        ends.set(`${topic}\u0000${partition}`, local.highWatermark);
+        ends.set(tpKey(topic, partition), local.highWatermark);
         continue;
       }
       const topics = byLeader.get(leader) ?? new Map<string, number[]>();
@@ -179,8 +180,7 @@ export class Broker {
           CONTROLLER_RPC_TIMEOUT_MS,
         );
         for (const t of res.topics)
-          for (const p of t.partitions ?? [])
-            if (!p.errorCode) ends.set(`${t.name}\u0000${p.partition}`, Number(p.offset));
+          for (const p of t.partitions ?? []) if (!p.errorCode) ends.set(tpKey(t.name, p.partition), Number(p.offset));
       }),
     );
     return ends;

@@ -18,13 +18,14 @@ import {
   type GroupState,
   type JoiningMember,
 } from '../../actors/consumer-group.js';
-import { ErrorCodes, MillraceError, type ErrorName } from '../../protocol/errors.js';
+import { ErrorCodes, MillraceError, errorFields, type ErrorName } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { decodeRecordBatches, encodeRecordBatch } from '../../protocol/records/index.js';
 import { wire } from '../../protocol/wire.js';
 import type { ControllerClient } from '../cluster/controller-client.js';
 import type { MetadataImage } from '../cluster/image.js';
 import type { HostedPartition, ReplicaManager } from './replica-manager.js';
+import { tpKey, parseTpKey } from '../../protocol/topic-partition.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 const OFFSET_KEY = 1;
@@ -156,7 +157,7 @@ class GroupRuntime {
   }
 
   private failRemoved(ctx: GroupContext): void {
-    const fail = errorFields('UNKNOWN_MEMBER_ID', 'the member was removed from the group');
+    const fail = refusal('UNKNOWN_MEMBER_ID', 'the member was removed from the group');
     for (const held of [this.pendingJoins, this.pendingSyncs] as Array<Map<string, Resolve<typeof fail>>>) {
       for (const [id, resolve] of held) {
         if (ctx.members[id]) continue;
@@ -167,18 +168,19 @@ class GroupRuntime {
   }
 
   failSyncs(name: ErrorName, message: string): void {
-    for (const resolve of this.pendingSyncs.values()) resolve(errorFields(name, message));
+    for (const resolve of this.pendingSyncs.values()) resolve(refusal(name, message));
     this.pendingSyncs.clear();
   }
 
   failAll(name: ErrorName, message: string): void {
-    for (const resolve of this.pendingJoins.values()) resolve(errorFields(name, message));
+    for (const resolve of this.pendingJoins.values()) resolve(refusal(name, message));
     this.pendingJoins.clear();
     this.failSyncs(name, message);
   }
 }
 
-const errorFields = (name: ErrorName, message: string): { errorCode: number; errorMessage: string } => ({
+/** A refusal by name, as the fields every response begins with. */
+const refusal = (name: ErrorName, message: string): { errorCode: number; errorMessage: string } => ({
   errorCode: ErrorCodes[name].code,
   errorMessage: message,
 });
@@ -199,8 +201,6 @@ class OffsetsPartition {
     return !this.hp.isLeader || this.hp.leaderEpoch !== this.leaderEpoch;
   }
 }
-
-const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export class GroupCoordinator {
   private readonly partitions = new Map<number, OffsetsPartition>();
@@ -232,7 +232,7 @@ export class GroupCoordinator {
     for (const g of this.snapshot()) for (const k of g.offsets.keys()) wanted.add(k);
     if (wanted.size === 0) return;
     const partitions = [...wanted].map((k) => {
-      const [topic, partition] = k.split('\u0000') as [string, string];
+      const { topic, partition } = parseTpKey(k);
       return { topic, partition: Number(partition) };
     });
     try {
@@ -251,7 +251,7 @@ export class GroupCoordinator {
       for (const [k, c] of g.offsets) {
         const end = this.ends.get(k);
         if (end === undefined) continue;
-        const [topic, partition] = k.split('\u0000') as [string, string];
+        const { topic, partition } = parseTpKey(k);
         out.push({ group: g.group, topic, partition: Number(partition), lag: Math.max(0, end - c.offset) });
       }
     }
@@ -353,10 +353,10 @@ export class GroupCoordinator {
       const k = wire.OffsetCommitKey.decode(key.subarray(2));
       let byGroup = offsets.get(k.group);
       if (!byGroup) offsets.set(k.group, (byGroup = new Map()));
-      if (value === null) byGroup.delete(keyOf(k.topic, k.partition));
+      if (value === null) byGroup.delete(tpKey(k.topic, k.partition));
       else {
         const v = wire.OffsetCommitValue.decode(value);
-        byGroup.set(keyOf(k.topic, k.partition), {
+        byGroup.set(tpKey(k.topic, k.partition), {
           offset: Number(v.offset),
           leaderEpoch: v.leaderEpoch,
           metadata: v.metadata,
@@ -517,7 +517,7 @@ export class GroupCoordinator {
       // KIP-394: a new dynamic member first gets its id, then joins with it.
       memberId = `${req.clientId || 'member'}-${randomUUID()}`;
       op.pendingMembers.set(memberId, this.now() + sessionTimeoutMs);
-      return { ...errorFields('MEMBER_ID_REQUIRED', 'join again with the member id given'), memberId };
+      return { ...refusal('MEMBER_ID_REQUIRED', 'join again with the member id given'), memberId };
     } else if (op.pendingMembers.has(memberId)) {
       op.pendingMembers.delete(memberId);
     } else {
@@ -532,7 +532,7 @@ export class GroupCoordinator {
     for (const [id, deadline] of op.pendingMembers) if (deadline < this.now()) op.pendingMembers.delete(id);
     const id = memberId;
     return new Promise((resolve) => {
-      g.pendingJoins.get(id)?.(errorFields('REBALANCE_IN_PROGRESS', 'replaced by a newer join of the same member'));
+      g.pendingJoins.get(id)?.(refusal('REBALANCE_IN_PROGRESS', 'replaced by a newer join of the same member'));
       g.pendingJoins.set(id, resolve);
       g.actor.send({ type: 'JOIN', member: joining(id), protocolType: req.protocolType });
     });
@@ -564,7 +564,7 @@ export class GroupCoordinator {
     this.checkGeneration(g, req.generationId);
     g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
     if (g.state === 'PreparingRebalance')
-      return errorFields('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is rebalancing: join again`);
+      return refusal('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is rebalancing: join again`);
     return {};
   }
 
@@ -583,9 +583,7 @@ export class GroupCoordinator {
       this.logger.info({ group: req.groupId, member: member.memberId, reason: m.reason }, 'member left');
       g.actor.send({ type: 'LEAVE', memberId: member.memberId });
     }
-    return unknown > 0
-      ? errorFields('UNKNOWN_MEMBER_ID', `${unknown} of the leaving members are not in the group`)
-      : {};
+    return unknown > 0 ? refusal('UNKNOWN_MEMBER_ID', `${unknown} of the leaving members are not in the group`) : {};
   }
 
   async offsetCommit(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
@@ -612,10 +610,7 @@ export class GroupCoordinator {
         if (Buffer.byteLength(p.metadata) > this.settings.offsetMetadataMaxBytes)
           return {
             partition: p.partition,
-            ...errorFields(
-              'OFFSET_METADATA_TOO_LARGE',
-              `metadata exceeds ${this.settings.offsetMetadataMaxBytes} bytes`,
-            ),
+            ...refusal('OFFSET_METADATA_TOO_LARGE', `metadata exceeds ${this.settings.offsetMetadataMaxBytes} bytes`),
           };
         const value: CommittedOffset = {
           offset: Number(p.offset),
@@ -624,7 +619,7 @@ export class GroupCoordinator {
           commitTimestamp: now,
         };
         records.push({ key: offsetKey(req.groupId, t.name, p.partition), value: offsetValue(value) });
-        accepted.push({ key: keyOf(t.name, p.partition), value });
+        accepted.push({ key: tpKey(t.name, p.partition), value });
         return { partition: p.partition, errorCode: 0 };
       }),
     }));
@@ -652,7 +647,7 @@ export class GroupCoordinator {
       topics: asked.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((partition) => {
-          const c = committed.get(keyOf(t.name, partition));
+          const c = committed.get(tpKey(t.name, partition));
           return { partition, offset: c?.offset ?? -1, leaderEpoch: c?.leaderEpoch ?? -1, metadata: c?.metadata ?? '' };
         }),
       })),
@@ -694,7 +689,7 @@ export class GroupCoordinator {
           };
         } catch (err) {
           const e = err as MillraceError;
-          return { groupId, ...errorFields(e.errorName, e.detail) };
+          return { groupId, ...refusal(e.errorName, e.detail) };
         }
       }),
     };
@@ -711,8 +706,7 @@ export class GroupCoordinator {
         await this.removeGroup(g);
         results.push({ groupId, errorCode: 0 });
       } catch (err) {
-        const e = err instanceof MillraceError ? err : new MillraceError('UNKNOWN_SERVER_ERROR', String(err));
-        results.push({ groupId, errorCode: e.code, errorMessage: e.detail });
+        results.push({ groupId, ...errorFields(err) });
       }
     }
     return { results };
@@ -721,7 +715,7 @@ export class GroupCoordinator {
   /** Tombstones for the group's offsets and metadata, then the group is gone. */
   private async removeGroup(g: GroupRuntime): Promise<void> {
     const records = [...g.offsets.keys()].map((k) => {
-      const [topic, partition] = k.split('\u0000') as [string, string];
+      const { topic, partition } = parseTpKey(k);
       return { key: offsetKey(g.groupId, topic, Number(partition)), value: null };
     });
     records.push({ key: groupKey(g.groupId), value: null });
@@ -832,7 +826,7 @@ function offsetValue(v: CommittedOffset): Buffer {
 function groupByTopic(keys: string[]): Array<{ name: string; partitions: number[] }> {
   const byTopic = new Map<string, number[]>();
   for (const k of keys) {
-    const [topic, partition] = k.split('\u0000') as [string, string];
+    const { topic, partition } = parseTpKey(k);
     byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(partition)]);
   }
   return [...byTopic].map(([name, partitions]) => ({ name, partitions }));
@@ -840,7 +834,7 @@ function groupByTopic(keys: string[]): Array<{ name: string; partitions: number[
 
 /** Kafka's mapping of append failures to what a committing client should do. */
 function commitError(err: unknown): { errorCode: number; errorMessage: string } {
-  const e = err instanceof MillraceError ? err : new MillraceError('UNKNOWN_SERVER_ERROR', String(err));
+  const e = MillraceError.from(err);
   const name: ErrorName = ['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'REQUEST_TIMED_OUT'].includes(
     e.errorName,
   )
@@ -850,5 +844,5 @@ function commitError(err: unknown): { errorCode: number; errorMessage: string } 
       : ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(e.errorName)
         ? 'INVALID_COMMIT_OFFSET_SIZE'
         : e.errorName;
-  return errorFields(name, e.detail);
+  return refusal(name, e.detail);
 }

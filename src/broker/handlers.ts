@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
+import { ErrorCodes, MillraceError, errorFields } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { RECORD_COUNT, LOG_OVERHEAD } from '../../protocol/records/batch.js';
 import { subjects, type BrokerApi } from '../../protocol/subjects.js';
@@ -24,14 +24,6 @@ import type { HostedPartition, ReplicaManager } from './replica-manager.js';
 /** Room left in a reply for everything but record bytes. */
 const ENVELOPE_BYTES = 64 * 1024;
 const ADMIN_TIMEOUT_MS = 30_000;
-
-const errorOf = (err: unknown): { errorCode: number; errorMessage: string } => {
-  const e =
-    err instanceof MillraceError
-      ? err
-      : new MillraceError('UNKNOWN_SERVER_ERROR', String((err as Error)?.message ?? err));
-  return { errorCode: e.code, errorMessage: e.detail };
-};
 
 /** Records in a buffer of whole batches, from their headers. */
 function countRecords(batches: Buffer): number {
@@ -56,7 +48,7 @@ function perPartition<P extends { partition?: number | null }, R>(
       try {
         return fn(replicas.leaderFor(image, t.name ?? '', partition), p, partition);
       } catch (err) {
-        return failed(partition, errorOf(err));
+        return failed(partition, errorFields(err));
       }
     }),
   }));
@@ -237,7 +229,7 @@ export class BrokerHandlers {
         // acks=all: answer once every in-sync replica has the batch (the high watermark passes it).
         return hp.awaitCommit(info.lastOffset + 1, timeoutMs).then(
           () => ok,
-          (err: unknown) => ({ partition, ...errorOf(err), baseOffset: info.firstOffset }),
+          (err: unknown) => ({ partition, ...errorFields(err), baseOffset: info.firstOffset }),
         );
       },
       (partition, error) => ({ partition, ...error, baseOffset: -1 }),

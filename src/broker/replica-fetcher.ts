@@ -14,6 +14,7 @@ import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { request } from '../transport/rpc.js';
 import type { HostedPartition } from './replica-manager.js';
+import { tpKey } from '../../protocol/topic-partition.js';
 
 const MAX_WAIT_MS = 500;
 const BACKOFF_MS = 200;
@@ -70,14 +71,13 @@ class ReplicaFetcher {
 
   add(hp: HostedPartition): void {
     this.partitions.add(hp);
-    this.byKey.set(`${hp.topic}\u0000${hp.partition}`, hp);
+    this.byKey.set(tpKey(hp.topic, hp.partition), hp);
     this.changed.add(hp);
   }
 
   remove(hp: HostedPartition): void {
     this.partitions.delete(hp);
-    if (this.byKey.get(`${hp.topic}\u0000${hp.partition}`) === hp)
-      this.byKey.delete(`${hp.topic}\u0000${hp.partition}`);
+    if (this.byKey.get(tpKey(hp.topic, hp.partition)) === hp) this.byKey.delete(tpKey(hp.topic, hp.partition));
   }
 
   kick(): void {
@@ -182,7 +182,7 @@ class ReplicaFetcher {
     else this.sent.clear();
     for (const t of res.topics) {
       for (const p of t.partitions) {
-        const hp = this.byKey.get(`${t.name}\u0000${p.partition}`);
+        const hp = this.byKey.get(tpKey(t.name, p.partition));
         // Drop replies for partitions whose role or epoch changed while the fetch was out.
         if (!hp || !inBatch.has(hp) || !hp.isFollower || hp.leader !== this.leader || hp.leaderEpoch !== epochs.get(hp))
           continue;

@@ -15,7 +15,8 @@ import { emptyImage, type ImageChanges, type MetadataImage } from '../cluster/im
 import type { PartitionRecord } from '../cluster/records.js';
 import { minInsyncReplicas, topicLogConfig } from '../cluster/topic-config.js';
 import type { Log } from '../storage/log.js';
-import { tpKey, type LogManager, type TopicPartition } from '../storage/log-manager.js';
+import { tpKey } from '../../protocol/topic-partition.js';
+import type { LogManager, TopicPartition } from '../storage/log-manager.js';
 
 export interface ReplicationSettings {
   brokerId: number;
@@ -464,7 +465,7 @@ export class ReplicaManager {
   }
 
   get(topic: string, partition: number): HostedPartition | undefined {
-    return this.hosted.get(tpKey({ topic, partition }));
+    return this.hosted.get(tpKey(topic, partition));
   }
 
   /** The leader replica, or the Kafka error a client should see. */
@@ -495,7 +496,7 @@ export class ReplicaManager {
     this.image = image;
     const enqueue = (topic: string, partition: number): void => {
       const tp = { topic, partition };
-      this.pending.set(tpKey(tp), tp);
+      this.pending.set(tpKey(tp.topic, tp.partition), tp);
     };
     if (changes.deletedTopics.size)
       for (const hp of this.hosted.values()) if (changes.deletedTopics.has(hp.topic)) enqueue(hp.topic, hp.partition);

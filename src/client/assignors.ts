@@ -4,6 +4,8 @@
  * (KIP-429: members keep what they own; a partition that must move is first revoked by its owner
  * and assigned in the follow-up rebalance, so the rest keep consuming throughout).
  */
+import { tpKey } from '../../protocol/topic-partition.js';
+
 export interface TopicPartition {
   topic: string;
   partition: number;
@@ -27,7 +29,7 @@ export interface Assignor {
   assign(members: AssignorMember[], partitionsPerTopic: ReadonlyMap<string, number>): Assignment;
 }
 
-const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
+export const keyOfTp = (tp: TopicPartition): string => tpKey(tp.topic, tp.partition);
 const byTopicPartition = (a: TopicPartition, b: TopicPartition): number =>
   a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
 /** Static members sort by instance id, so a restart under a new member id changes nothing (as Kafka). */
@@ -102,12 +104,12 @@ export const cooperativeStickyAssignor: Assignor = {
   assign(members, partitionsPerTopic) {
     const out = emptyAssignment(members);
     const partitions = allPartitions(members, partitionsPerTopic);
-    const exists = new Set(partitions.map(tpKey));
+    const exists = new Set(partitions.map(keyOfTp));
     // The previous owner of each partition: the claim of the newest generation wins.
     const owner = new Map<string, { memberId: string; generation: number }>();
     for (const m of members) {
       for (const tp of m.owned) {
-        const k = tpKey(tp);
+        const k = keyOfTp(tp);
         if (!exists.has(k) || !m.topics.includes(tp.topic)) continue;
         const current = owner.get(k);
         if (!current || m.generation > current.generation)
@@ -122,11 +124,11 @@ export const cooperativeStickyAssignor: Assignor = {
     const kept = new Set<string>();
     const byOwned = [...sortedMembers(members)].sort(
       (a, b) =>
-        partitions.filter((tp) => owner.get(tpKey(tp))?.memberId === b.memberId).length -
-        partitions.filter((tp) => owner.get(tpKey(tp))?.memberId === a.memberId).length,
+        partitions.filter((tp) => owner.get(keyOfTp(tp))?.memberId === b.memberId).length -
+        partitions.filter((tp) => owner.get(keyOfTp(tp))?.memberId === a.memberId).length,
     );
     for (const m of byOwned) {
-      const mine = partitions.filter((tp) => owner.get(tpKey(tp))?.memberId === m.memberId);
+      const mine = partitions.filter((tp) => owner.get(keyOfTp(tp))?.memberId === m.memberId);
       let quota = minQuota;
       if (mine.length > minQuota && maxQuotaSlots > 0) {
         quota = minQuota + 1;
@@ -134,13 +136,13 @@ export const cooperativeStickyAssignor: Assignor = {
       }
       for (const tp of mine.slice(0, quota)) {
         out.get(m.memberId)!.push(tp);
-        kept.add(tpKey(tp));
+        kept.add(keyOfTp(tp));
       }
     }
     // Deal the rest to eligible members with the fewest partitions.
     const order = sortedMembers(members);
     for (const tp of partitions) {
-      if (kept.has(tpKey(tp))) continue;
+      if (kept.has(keyOfTp(tp))) continue;
       let best: AssignorMember | null = null;
       for (const m of order) {
         if (!m.topics.includes(tp.topic)) continue;
@@ -155,7 +157,7 @@ export const cooperativeStickyAssignor: Assignor = {
         memberId,
         tps
           .filter((tp) => {
-            const prev = owner.get(tpKey(tp));
+            const prev = owner.get(keyOfTp(tp));
             return !prev || prev.memberId === memberId || !live.has(prev.memberId);
           })
           .sort(byTopicPartition),

@@ -25,6 +25,7 @@ import type {
   RebalanceListener,
   TopicPartitionOffset,
 } from './types.js';
+import { tpKey } from '../../protocol/topic-partition.js';
 
 interface PartitionState {
   topic: string;
@@ -48,8 +49,6 @@ interface PartitionState {
 
 /** Shared by every message without headers. Never mutated. */
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
-
-const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export class Consumer implements AsyncIterable<ConsumerMessage> {
   private readonly states = new Map<string, PartitionState>();
@@ -136,7 +135,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       removePartitions: (tps) => this.removePartitions(tps),
       positions: (tps) =>
         tps.flatMap((tp) => {
-          const s = this.states.get(keyOf(tp.topic, tp.partition));
+          const s = this.states.get(tpKey(tp.topic, tp.partition));
           return s?.consumed != null ? [{ topic: tp.topic, partition: tp.partition, offset: s.consumed }] : [];
         }),
       busyForMs: () => (this.busySince > 0 ? Date.now() - this.busySince : 0),
@@ -162,15 +161,15 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
         retryAt: 0,
       };
       this.applySeek(state, tp.offset);
-      this.states.set(keyOf(tp.topic, tp.partition), state);
+      this.states.set(tpKey(tp.topic, tp.partition), state);
     }
   }
 
   private removePartitions(partitions: TopicPartition[]): void {
     for (const tp of partitions) {
-      const s = this.states.get(keyOf(tp.topic, tp.partition));
+      const s = this.states.get(tpKey(tp.topic, tp.partition));
       if (!s) continue;
-      this.states.delete(keyOf(tp.topic, tp.partition));
+      this.states.delete(tpKey(tp.topic, tp.partition));
       const i = this.ready.indexOf(s);
       if (i >= 0) this.ready.splice(i, 1);
     }
@@ -188,7 +187,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   /** Moves a partition's position; buffered messages from the old position are dropped. */
   seek(tp: { topic: string; partition: number; offset: OffsetSpec }): void {
-    const state = this.states.get(keyOf(tp.topic, tp.partition));
+    const state = this.states.get(tpKey(tp.topic, tp.partition));
     if (!state)
       throw new MillraceError('INVALID_REQUEST', `${tp.topic}-${tp.partition} is not assigned to this consumer`);
     this.applySeek(state, tp.offset);
@@ -283,7 +282,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
         // A partition seeked while its long poll waits must not wait for it: it fetches on its own.
         const key =
           s.fetchingGeneration >= 0
-            ? `${leader}:${keyOf(s.topic, s.partition)}`
+            ? `${leader}:${tpKey(s.topic, s.partition)}`
             : `${leader}:${s.partition % this.opts.fetchConcurrency}`;
         if (this.inflight.has(key)) continue;
         const group = groups.get(key) ?? { leader, states: [] };
@@ -387,13 +386,13 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       await sleep(100);
       return;
     }
-    const byKey = new Map(states.map((s, i) => [keyOf(s.topic, s.partition), i]));
+    const byKey = new Map(states.map((s, i) => [tpKey(s.topic, s.partition), i]));
     for (const t of res.topics) {
       for (const p of t.partitions ?? []) {
-        const i = byKey.get(keyOf(t.name, p.partition ?? 0));
+        const i = byKey.get(tpKey(t.name, p.partition ?? 0));
         if (i === undefined) continue;
         const s = states[i]!;
-        if (s.generation !== generations[i] || this.states.get(keyOf(s.topic, s.partition)) !== s) continue;
+        if (s.generation !== generations[i] || this.states.get(tpKey(s.topic, s.partition)) !== s) continue;
         if (p.errorCode) {
           this.partitionError(s, MillraceError.fromCode(p.errorCode, p.errorMessage ?? ''));
           continue;
@@ -504,7 +503,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       } finally {
         // The application asked for the next message (or stopped): this one is done.
         this.busySince = 0;
-        this.finished(keyOf(m.topic, m.partition), m.offset);
+        this.finished(tpKey(m.topic, m.partition), m.offset);
       }
     }
   }
@@ -523,7 +522,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       const batch = await this.nextBatch(handlers.eachBatch ? 10_000 : 1_000);
       if (!batch) return;
       try {
-        const key = keyOf(batch.topic, batch.partition);
+        const key = tpKey(batch.topic, batch.partition);
         if (handlers.eachBatch) {
           this.busySince = Date.now();
           await handlers.eachBatch({ batch });

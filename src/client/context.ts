@@ -13,19 +13,9 @@ export interface ClientContext {
   retry<T>(fn: () => Promise<T>, deadlineMs?: number): Promise<T>;
 }
 
-/** Errors after which the client's view of leaders is stale. */
-export const METADATA_ERRORS = new Set([
-  'NOT_LEADER_OR_FOLLOWER',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-  'LEADER_NOT_AVAILABLE',
-  'FENCED_LEADER_EPOCH',
-  'UNKNOWN_LEADER_EPOCH',
-  'NETWORK_EXCEPTION',
-  'NOT_CONTROLLER',
-]);
-
+/** Whether the client's view of leaders is stale after `err` (protocol/errors.ts classifies it). */
 export function needsMetadataRefresh(err: unknown): boolean {
-  return err instanceof MillraceError && METADATA_ERRORS.has(err.errorName);
+  return err instanceof MillraceError && err.refreshMetadata;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

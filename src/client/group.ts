@@ -10,7 +10,7 @@ import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
 import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { exchange, request, type MessageType } from '../transport/rpc.js';
-import { ASSIGNORS, type Assignor, type TopicPartition } from './assignors.js';
+import { ASSIGNORS, keyOfTp, type Assignor, type TopicPartition } from './assignors.js';
 import type { ClientContext } from './context.js';
 import type { GroupOptions, OffsetSpec, RebalanceListener } from './types.js';
 
@@ -24,14 +24,6 @@ export interface GroupHost {
   busyForMs(): number;
   fail(err: Error): void;
 }
-
-const COORDINATOR_ERRORS = new Set([
-  'NOT_COORDINATOR',
-  'COORDINATOR_NOT_AVAILABLE',
-  'NETWORK_EXCEPTION',
-  'REQUEST_TIMED_OUT',
-]);
-const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
 
 function grouped(tps: TopicPartition[]): Array<{ topic: string; partitions: number[] }> {
   const byTopic = new Map<string, number[]>();
@@ -143,7 +135,7 @@ export class GroupMember {
         backoffMs = 100;
       } catch (err) {
         if (this.closed) return;
-        const e = err instanceof MillraceError ? err : new MillraceError('UNKNOWN_SERVER_ERROR', String(err));
+        const e = MillraceError.from(err);
         if (!this.recover(e)) {
           this.host.fail(e);
           return;
@@ -172,7 +164,7 @@ export class GroupMember {
       case 'COORDINATOR_LOAD_IN_PROGRESS':
         return true;
       default:
-        if (COORDINATOR_ERRORS.has(e.errorName)) {
+        if (e.coordinatorMoved) {
           this.coordinator = -1;
           return true;
         }
@@ -225,7 +217,7 @@ export class GroupMember {
         timeoutMs,
       );
     } catch (err) {
-      if (err instanceof MillraceError && COORDINATOR_ERRORS.has(err.errorName)) this.coordinator = -1;
+      if (err instanceof MillraceError && err.coordinatorMoved) this.coordinator = -1;
       throw err;
     }
   }
@@ -349,10 +341,10 @@ export class GroupMember {
 
   /** Applies a new assignment: revoke what is gone, fetch committed offsets for what is new. */
   private async apply(assigned: TopicPartition[]): Promise<void> {
-    const next = new Set(assigned.map(tpKey));
-    const current = new Set(this.owned.map(tpKey));
-    const revoked = this.owned.filter((tp) => !next.has(tpKey(tp)));
-    const added = assigned.filter((tp) => !current.has(tpKey(tp)));
+    const next = new Set(assigned.map(keyOfTp));
+    const current = new Set(this.owned.map(keyOfTp));
+    const revoked = this.owned.filter((tp) => !next.has(keyOfTp(tp)));
+    const added = assigned.filter((tp) => !current.has(keyOfTp(tp)));
     if (revoked.length > 0) {
       await this.revoke(revoked);
       // Cooperative: the revoked partitions reach their new owner in a follow-up rebalance.
@@ -362,7 +354,7 @@ export class GroupMember {
       const committed = await this.committed(added);
       this.host.addPartitions(
         added.map((tp) => {
-          const offset = committed.get(tpKey(tp)) ?? -1;
+          const offset = committed.get(keyOfTp(tp)) ?? -1;
           return { ...tp, offset: offset >= 0 ? offset : this.subscription.fromBeginning ? 'earliest' : 'latest' };
         }),
       );
@@ -374,8 +366,8 @@ export class GroupMember {
   private async revoke(tps: TopicPartition[]): Promise<void> {
     const positions = this.host.positions(tps);
     this.host.removePartitions(tps);
-    const gone = new Set(tps.map(tpKey));
-    this.owned = this.owned.filter((tp) => !gone.has(tpKey(tp)));
+    const gone = new Set(tps.map(keyOfTp));
+    this.owned = this.owned.filter((tp) => !gone.has(keyOfTp(tp)));
     if (this.opts.autoCommit) await this.commitPositions(positions).catch(() => undefined);
     await this.listener.revoked?.(tps);
   }
@@ -408,7 +400,7 @@ export class GroupMember {
     );
     const out = new Map<string, number>();
     for (const t of res.topics)
-      for (const p of t.partitions) out.set(tpKey({ topic: t.name, partition: p.partition }), Number(p.offset));
+      for (const p of t.partitions) out.set(keyOfTp({ topic: t.name, partition: p.partition }), Number(p.offset));
     return out;
   }
 

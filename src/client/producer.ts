@@ -27,6 +27,7 @@ import { needsMetadataRefresh, type ClientContext } from './context.js';
 import { whileBrokerAlive } from './liveness.js';
 import { defaultPartitioner, type Partitioner } from './partitioners.js';
 import type { HeadersInput, Message, ProducerOptions, RecordMetadata } from './types.js';
+import { tpKey } from '../../protocol/topic-partition.js';
 
 /** Stays under NATS's default max_payload with room for the request envelope. */
 const MAX_BATCH_BYTES = 1024 * 1024 - 1024;
@@ -499,13 +500,13 @@ export class Producer {
       const results = new Map<string, { errorCode: number; errorMessage: string; baseOffset: number }>();
       for (const t of res.topics)
         for (const p of t.partitions ?? [])
-          results.set(`${t.name}\u0000${p.partition ?? 0}`, {
+          results.set(tpKey(t.name, p.partition ?? 0), {
             errorCode: p.errorCode ?? 0,
             errorMessage: p.errorMessage ?? '',
             baseOffset: Number(p.baseOffset ?? -1),
           });
       for (const b of batches) {
-        const r = results.get(`${b.topic}\u0000${b.partition}`);
+        const r = results.get(tpKey(b.topic, b.partition));
         if (!r)
           this.retryOrFail(
             b,
@@ -518,8 +519,7 @@ export class Producer {
         else this.complete(b, r.baseOffset);
       }
     } catch (err) {
-      const e =
-        err instanceof MillraceError ? err : new MillraceError('NETWORK_EXCEPTION', String((err as Error).message));
+      const e = MillraceError.from(err, 'NETWORK_EXCEPTION');
       for (const b of batches) this.retryOrFail(b, e);
     } finally {
       this.inflightByBroker.set(leader, (this.inflightByBroker.get(leader) ?? 1) - 1);

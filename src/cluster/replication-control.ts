@@ -3,7 +3,7 @@
  * a request and returns the records to write and the response. Pure: no I/O, no clock; topic ids
  * come from the caller.
  */
-import { MillraceError, type ErrorName } from '../../protocol/errors.js';
+import { MillraceError, errorFields, type ErrorName } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { topicNameProblem } from '../../protocol/topics.js';
 import { assignReplicas, type Random } from './assignment.js';
@@ -57,9 +57,10 @@ const newPartition = (topicId: string, partition: number, replicas: number[]): P
   partitionEpoch: 0,
 });
 
+/** A refusal as response fields; anything else thrown in a core is a bug and propagates. */
 const errorResult = (err: unknown): { errorCode: number; errorMessage: string } => {
   if (!(err instanceof MillraceError)) throw err;
-  return { errorCode: err.code, errorMessage: err.detail };
+  return errorFields(err);
 };
 
 /** Partition records before the topic record: a topic becomes visible only once whole. */

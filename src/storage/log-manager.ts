@@ -22,7 +22,8 @@ export interface TopicPartition {
   partition: number;
 }
 
-export const tpKey = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`;
+/** A replica's directory name (and its key here): `<topic>-<partition>`, as Kafka names it. */
+export const logDirName = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`;
 
 /** `<topic>-<partition>`: topics may contain '-', the partition follows the last one. */
 export function parseLogDirName(name: string): TopicPartition | null {
@@ -120,7 +121,7 @@ export class LogManager {
         this.logger.warn({ dir: full }, 'not a partition directory: left alone');
         continue;
       }
-      const key = tpKey(tp);
+      const key = logDirName(tp);
       this.logs.set(
         key,
         Log.open({
@@ -144,28 +145,28 @@ export class LogManager {
   }
 
   get(tp: TopicPartition): Log | undefined {
-    return this.logs.get(tpKey(tp));
+    return this.logs.get(logDirName(tp));
   }
 
   getOrCreate(tp: TopicPartition, config: LogConfig = this.configFor(tp.topic)): Log {
     this.ensureOpen();
-    const existing = this.logs.get(tpKey(tp));
+    const existing = this.logs.get(logDirName(tp));
     if (existing) return existing;
     const log = Log.open({
-      dir: path.join(this.dataDir, tpKey(tp)),
+      dir: path.join(this.dataDir, logDirName(tp)),
       config,
       hadCleanShutdown: true,
       now: this.now,
-      logger: this.logger.child({ partition: tpKey(tp) }),
+      logger: this.logger.child({ partition: logDirName(tp) }),
     });
-    this.logs.set(tpKey(tp), log);
+    this.logs.set(logDirName(tp), log);
     return log;
   }
 
   delete(tp: TopicPartition): boolean {
-    const log = this.logs.get(tpKey(tp));
+    const log = this.logs.get(logDirName(tp));
     if (!log) return false;
-    this.logs.delete(tpKey(tp));
+    this.logs.delete(logDirName(tp));
     log.delete();
     return true;
   }

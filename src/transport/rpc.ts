@@ -89,10 +89,7 @@ export class RpcServer {
       const code = response === null ? 0 : ((response as WithError).errorCode ?? 0);
       if (code !== 0) outcome = errorNameOf(code);
     } catch (err) {
-      const e =
-        err instanceof MillraceError
-          ? err
-          : new MillraceError('UNKNOWN_SERVER_ERROR', (err as Error).message ?? String(err));
+      const e = MillraceError.from(err);
       if (!(err instanceof MillraceError)) this.logger.error({ err, api }, 'request handler failed');
       outcome = e.errorName;
       reply = errorReply(e.errorName, e.detail);
