@@ -26,6 +26,7 @@ import { RpcServer, request } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
 import type { BrokerConfig } from './config.js';
 import { GroupCoordinator } from './group-coordinator.js';
+import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
@@ -205,7 +206,7 @@ export class Broker {
         recover: fromPromise(async () => {
           const started = Date.now();
           logFiles.maxOpen = config.maxOpenLogFiles;
-          this.logs = LogManager.open({
+          this.logs = await LogManager.openInSlices({
             dataDir: config.dataDir,
             configFor: (topic) =>
               topicLogConfig({ ...config.logDefaults, ...(this.loader.image.topics.get(topic)?.configs ?? {}) }),
@@ -231,6 +232,16 @@ export class Broker {
             logger: this.logger,
           });
           const fetchers = this.fetchers;
+          const alterPartitions = new AlterPartitionManager(async (partitions) => {
+            const res = await controllerClient.call(
+              'alter_partition',
+              wire.AlterPartitionRequest,
+              { brokerId: config.id, brokerEpoch: this.lifecycle.getSnapshot().context.brokerEpoch ?? -1, partitions },
+              wire.AlterPartitionResponse,
+              CONTROLLER_RPC_TIMEOUT_MS,
+            );
+            return res.results;
+          });
           this.replicas = new ReplicaManager(
             {
               brokerId: config.id,
@@ -239,24 +250,14 @@ export class Broker {
               logger: this.logger,
               onFollowerChange: (hp) => fetchers.update(hp),
               onIsrChange: (shrunk) => (shrunk ? this.metrics.isrShrinks : this.metrics.isrExpands).inc(),
-              alterIsr: async (hp, newIsr) => {
-                const res = await controllerClient.call(
-                  'alter_partition',
-                  wire.AlterPartitionRequest,
-                  {
-                    brokerId: config.id,
-                    brokerEpoch: this.lifecycle.getSnapshot().context.brokerEpoch ?? -1,
-                    topic: hp.topic,
-                    partition: hp.partition,
-                    leaderEpoch: hp.leaderEpoch,
-                    partitionEpoch: hp.partitionEpoch,
-                    newIsr: [...newIsr],
-                  },
-                  wire.AlterPartitionResponse,
-                  CONTROLLER_RPC_TIMEOUT_MS,
-                );
-                return { isr: res.isr, partitionEpoch: res.partitionEpoch };
-              },
+              alterIsr: (hp, newIsr) =>
+                alterPartitions.submit({
+                  topic: hp.topic,
+                  partition: hp.partition,
+                  leaderEpoch: hp.leaderEpoch,
+                  partitionEpoch: hp.partitionEpoch,
+                  newIsr: [...newIsr],
+                }),
             },
             this.logs,
             config.logDefaults,

@@ -258,17 +258,23 @@ export class ActiveController {
 
   private startSession(brokerId: number): void {
     this.sessions.get(brokerId)?.stop();
-    const actor = createActor(
+    const actor: Actor<typeof brokerSessionMachine> = createActor(
       brokerSessionMachine.provide({
         actions: {
           fence: (_, { brokerId: id }) => {
-            this.logger.warn(
-              { brokerId: id, sessionTimeoutMs: this.settings.sessionTimeoutMs },
-              'broker missed its session timeout: fencing it',
-            );
-            void this.serialized(() => fenceBroker(this.image, id, false)).catch((err: unknown) =>
-              this.logger.error({ err, brokerId: id }, 'fencing failed'),
-            );
+            // After a stall of this event loop, expired session timers run before the heartbeats
+            // that arrived meanwhile are read: decide once pending I/O has been read, so a
+            // heartbeat waiting in the socket revives the session instead of a live broker being fenced.
+            setImmediate(() => {
+              if (actor.getSnapshot().value !== 'Expired' || this.sessions.get(id) !== actor) return;
+              this.logger.warn(
+                { brokerId: id, sessionTimeoutMs: this.settings.sessionTimeoutMs },
+                'broker missed its session timeout: fencing it',
+              );
+              void this.serialized(() => fenceBroker(this.image, id, false)).catch((err: unknown) =>
+                this.logger.error({ err, brokerId: id }, 'fencing failed'),
+              );
+            });
           },
           revive: (_, { brokerId: id }) => this.logger.info({ brokerId: id }, 'fenced broker is heartbeating again'),
         },

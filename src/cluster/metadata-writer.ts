@@ -10,7 +10,7 @@ import type { MetadataRecord } from './records.js';
 
 const encoder = new TextEncoder();
 /** Publishes in flight at once: enough to hide the round trip, few enough to bound memory. */
-const WINDOW = 256;
+const WINDOW = 1024;
 
 export class FencedError extends Error {}
 
@@ -25,20 +25,30 @@ export class MetadataWriter {
     return this.lastSeq + 1;
   }
 
-  /** Appends the records in order; resolves with the sequence of the last one. */
+  /**
+   * Appends the records in order; resolves with the sequence of the last one. Up to WINDOW
+   * publishes are in flight, a new one starting as each is acknowledged.
+   */
   async append(records: readonly MetadataRecord[]): Promise<number> {
-    for (let i = 0; i < records.length; i += WINDOW) {
-      const slice = records.slice(i, i + WINDOW);
-      const base = this.lastSeq;
-      const acks = await Promise.allSettled(slice.map((r, j) => this.publish(r, base + j)));
-      for (const a of acks) if (a.status === 'fulfilled') this.lastSeq = Math.max(this.lastSeq, a.value.seq);
-      const failed = acks.find((a): a is PromiseRejectedResult => a.status === 'rejected');
-      if (failed) {
-        const err: unknown = failed.reason;
-        if (err instanceof JetStreamApiError && err.code === 10071)
-          throw new FencedError(`metadata log moved past ${this.lastSeq}: ${err.message}`);
-        throw err;
+    const base = this.lastSeq;
+    let next = 0;
+    let failure: unknown = null;
+    const lane = async (): Promise<void> => {
+      while (failure === null && next < records.length) {
+        const i = next++;
+        try {
+          const ack = await this.publish(records[i]!, base + i);
+          this.lastSeq = Math.max(this.lastSeq, ack.seq);
+        } catch (err) {
+          failure ??= err;
+        }
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(WINDOW, records.length) }, lane));
+    if (failure !== null) {
+      if (failure instanceof JetStreamApiError && failure.code === 10071)
+        throw new FencedError(`metadata log moved past ${this.lastSeq}: ${failure.message}`);
+      throw failure;
     }
     return this.lastSeq;
   }

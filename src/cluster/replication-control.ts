@@ -174,59 +174,87 @@ function partitionOf(image: MetadataImage, topic: string, partition: number): { 
 }
 
 /**
- * An ISR change from a partition leader (AlterPartition): accepted only from the current leader
- * at the current leader and partition epochs; replicas added must be live. The caller has
- * checked the broker epoch.
+ * ISR changes from a partition leader (AlterPartition, batched): each is accepted only from the
+ * current leader at the current leader and partition epochs, with added replicas live, and gets
+ * its own result. The caller has checked the broker epoch.
  */
 export function alterPartition(
   image: MetadataImage,
   req: millrace.IAlterPartitionRequest,
 ): ControlResult<millrace.IAlterPartitionResponse> {
-  const topic = req.topic ?? '';
-  const partition = req.partition ?? 0;
-  const { p } = partitionOf(image, topic, partition);
-  if (p.leader !== req.brokerId)
+  const live = liveBrokers(image);
+  const changed = new Map<string, { topic: string; p: PartitionRecord }>();
+  const results: millrace.IAlterPartitionResult[] = [];
+  for (const item of req.partitions ?? []) {
+    const topic = item.topic ?? '';
+    const partition = item.partition ?? 0;
+    const key = keys.partition(topic, partition);
+    try {
+      const p = changed.get(key)?.p ?? partitionOf(image, topic, partition).p;
+      const next = isrChange(p, req.brokerId ?? -1, item, live, `${topic}-${partition}`);
+      if (next) changed.set(key, { topic, p: next });
+      const now = next ?? p;
+      results.push({
+        topic,
+        partition,
+        errorCode: 0,
+        leaderEpoch: now.leaderEpoch,
+        partitionEpoch: now.partitionEpoch,
+        isr: now.isr,
+      });
+    } catch (err) {
+      results.push({ topic, partition, ...errorResult(err) });
+    }
+  }
+  const records = [...changed.values()].map(({ topic, p }) => partitionPut(topic, p));
+  const moving = [...changed.values()]
+    .filter(({ p }) => p.targetReplicas)
+    .map(({ topic, p }) => [topic, p.partition] as const);
+  if (!moving.length) return { records, response: { results }, elections: [] };
+  // A change that puts every target replica in the ISR completes its reassignment in the same write.
+  const done = completeReassignments(replayAll(image, records, image.version + 1), moving);
+  for (const r of done.records) {
+    const p = r.value as PartitionRecord;
+    for (const x of results)
+      if (!x.errorCode && keys.partition(x.topic ?? '', x.partition ?? 0) === r.key)
+        Object.assign(x, { leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr: p.isr });
+  }
+  return { records: [...records, ...done.records], response: { results }, elections: done.elections };
+}
+
+/** One partition's ISR change, or null when it asks for the ISR it has. */
+function isrChange(
+  p: PartitionRecord,
+  brokerId: number,
+  item: millrace.IAlterPartitionItem,
+  live: ReadonlySet<number>,
+  name: string,
+): PartitionRecord | null {
+  if (p.leader !== brokerId)
     throw new MillraceError(
       'NOT_LEADER_OR_FOLLOWER',
-      `broker ${req.brokerId} does not lead ${topic}-${partition} (leader ${p.leader}, replicas ${p.replicas.join(',')})`,
+      `broker ${brokerId} does not lead ${name} (leader ${p.leader}, replicas ${p.replicas.join(',')})`,
     );
-  if (req.leaderEpoch !== p.leaderEpoch)
+  if (item.leaderEpoch !== p.leaderEpoch)
     throw new MillraceError(
       'FENCED_LEADER_EPOCH',
-      `leader epoch ${req.leaderEpoch} is not the current ${p.leaderEpoch}`,
+      `leader epoch ${item.leaderEpoch} is not the current ${p.leaderEpoch}`,
     );
-  if (req.partitionEpoch !== p.partitionEpoch)
+  if (item.partitionEpoch !== p.partitionEpoch)
     throw new MillraceError(
       'INVALID_UPDATE_VERSION',
-      `partition epoch ${req.partitionEpoch} is not the current ${p.partitionEpoch}`,
+      `partition epoch ${item.partitionEpoch} is not the current ${p.partitionEpoch}`,
     );
-  const wanted = new Set(req.newIsr ?? []);
+  const wanted = new Set(item.newIsr ?? []);
   if (!wanted.has(p.leader) || [...wanted].some((r) => !p.replicas.includes(r)))
     throw new MillraceError(
       'INVALID_REQUEST',
-      `ISR [${[...wanted].join(',')}] must hold the leader and only replicas of ${topic}-${partition}`,
+      `ISR [${[...wanted].join(',')}] must hold the leader and only replicas of ${name}`,
     );
-  const live = liveBrokers(image);
   const ineligible = [...wanted].filter((r) => !p.isr.includes(r) && !live.has(r));
   if (ineligible.length)
     throw new MillraceError('INELIGIBLE_REPLICA', `replicas ${ineligible.join(',')} are fenced or shutting down`);
-  const next = changePartition(p, { isr: p.replicas.filter((r) => wanted.has(r)) });
-  if (!next)
-    return {
-      records: [],
-      response: { leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr: p.isr },
-      elections: [],
-    };
-  const records = [partitionPut(topic, next)];
-  const done = next.targetReplicas
-    ? completeReassignments(replayAll(image, records, image.version + 1), [[topic, partition]])
-    : null;
-  const final = (done?.records[0]?.value as PartitionRecord | undefined) ?? next;
-  return {
-    records: [...records, ...(done?.records ?? [])],
-    response: { leaderEpoch: final.leaderEpoch, partitionEpoch: final.partitionEpoch, isr: final.isr },
-    elections: done?.elections ?? [],
-  };
+  return changePartition(p, { isr: p.replicas.filter((r) => wanted.has(r)) });
 }
 
 /**
@@ -347,20 +375,25 @@ export function partitionsWith(
   return eachPartition(image, (t, p) => brokerReturns(p, brokerId, uncleanAllowed(t)));
 }
 
+/** The changed partitions' records, leader changes first: new leaders take over before the ISR-only changes land. */
 function eachPartition(
   image: MetadataImage,
   change: (t: TopicImage, p: PartitionRecord) => { next: PartitionRecord | null; reason?: Election['reason'] },
 ): { records: MetadataRecord[]; elections: Election[] } {
-  const records: MetadataRecord[] = [];
+  const leaderChanges: MetadataRecord[] = [];
+  const others: MetadataRecord[] = [];
   const elections: Election[] = [];
   for (const t of image.topics.values()) {
     for (const p of t.partitions) {
       const { next, reason } = change(t, p);
       if (!next) continue;
-      records.push(partitionPut(t.name, next));
-      if (reason && next.leader !== p.leader)
-        elections.push({ topic: t.name, partition: p.partition, leader: next.leader, reason });
+      if (next.leader === p.leader) {
+        others.push(partitionPut(t.name, next));
+        continue;
+      }
+      leaderChanges.push(partitionPut(t.name, next));
+      if (reason) elections.push({ topic: t.name, partition: p.partition, leader: next.leader, reason });
     }
   }
-  return { records, elections };
+  return { records: [...leaderChanges, ...others], elections };
 }

@@ -101,11 +101,27 @@ export class LogManager {
    */
   static open(options: LogManagerOptions): LogManager {
     const manager = new LogManager(options.dataDir, options);
-    manager.loadLogs();
+    for (const _ of manager.loadLogs());
     return manager;
   }
 
-  private loadLogs(): void {
+  /**
+   * As open(), in slices of at most `sliceMs` that yield to the event loop: a broker loading
+   * thousands of logs keeps heartbeating while it does.
+   */
+  static async openInSlices(options: LogManagerOptions, sliceMs = 10): Promise<LogManager> {
+    const manager = new LogManager(options.dataDir, options);
+    let deadline = performance.now() + sliceMs;
+    for (const _ of manager.loadLogs()) {
+      if (performance.now() < deadline) continue;
+      await new Promise((resolve) => setImmediate(resolve));
+      deadline = performance.now() + sliceMs;
+    }
+    return manager;
+  }
+
+  /** Loads the logs one at a time, yielding after each. */
+  private *loadLogs(): Generator<void> {
     const recoveryPoints = this.recoveryCheckpoint.read();
     const startOffsets = this.startCheckpoint.read();
     const started = this.now();
@@ -134,6 +150,7 @@ export class LogManager {
           logger: this.logger.child({ partition: key }),
         }),
       );
+      yield;
     }
     // From now until a clean close, a stop is unclean.
     const marker = path.join(this.dataDir, CLEAN_SHUTDOWN_MARKER);

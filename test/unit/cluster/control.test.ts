@@ -125,27 +125,33 @@ describe('controller cores', () => {
     );
     const image = replayAll(threeBrokers, created.records, threeBrokers.version + 1);
     const p = image.topics.get('t')!.partitions[0]!;
-    const req = { brokerId: p.leader, topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [p.leader] };
-    const shrink = alterPartition(image, req);
-    expect(shrink.response).toMatchObject({ isr: [p.leader], partitionEpoch: 1 });
-    const code = (f: () => unknown): string | undefined => {
-      try {
-        f();
-      } catch (err) {
-        return (err as MillraceError).errorName;
-      }
-      return undefined;
+    const item = { topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [p.leader] };
+    const shrink = alterPartition(image, { brokerId: p.leader, partitions: [item] });
+    expect(shrink.response.results![0]).toMatchObject({ errorCode: 0, isr: [p.leader], partitionEpoch: 1 });
+    const refusal = (img: typeof image, brokerId: number, change: Partial<typeof item>): string => {
+      const { records, response } = alterPartition(img, { brokerId, partitions: [{ ...item, ...change }] });
+      expect(records).toEqual([]);
+      return MillraceError.fromCode(response.results![0]!.errorCode!, '').errorName;
     };
-    expect(code(() => alterPartition(image, { ...req, partitionEpoch: 5 }))).toBe('INVALID_UPDATE_VERSION');
-    expect(code(() => alterPartition(image, { ...req, leaderEpoch: 3 }))).toBe('FENCED_LEADER_EPOCH');
-    expect(code(() => alterPartition(image, { ...req, brokerId: p.replicas.find((r) => r !== p.leader) }))).toBe(
-      'NOT_LEADER_OR_FOLLOWER',
-    );
+    expect(refusal(image, p.leader, { partitionEpoch: 5 })).toBe('INVALID_UPDATE_VERSION');
+    expect(refusal(image, p.leader, { leaderEpoch: 3 })).toBe('FENCED_LEADER_EPOCH');
+    expect(
+      refusal(
+        image,
+        p.replicas.find((r) => r !== p.leader)!,
+        {},
+      ),
+    ).toBe('NOT_LEADER_OR_FOLLOWER');
     const shrunk = replayAll(image, shrink.records, image.version + 1);
     const fenced = replayAll(shrunk, [broker(p.replicas[1]!, true)], shrunk.version + 1);
-    expect(code(() => alterPartition(fenced, { ...req, partitionEpoch: 1, newIsr: p.replicas }))).toBe(
-      'INELIGIBLE_REPLICA',
-    );
+    expect(refusal(fenced, p.leader, { partitionEpoch: 1, newIsr: p.replicas })).toBe('INELIGIBLE_REPLICA');
+    // A batch: each change gets its own result, and the good ones are written.
+    const batch = alterPartition(image, {
+      brokerId: p.leader,
+      partitions: [item, { ...item, partition: 7 }],
+    });
+    expect(batch.records).toHaveLength(1);
+    expect(batch.response.results!.map((r) => r.errorCode === 0)).toEqual([true, false]);
   });
 
   it('registers a broker fenced, with the sequence of its record as epoch, and unfences it when caught up', () => {

@@ -170,11 +170,15 @@ function simulate(seed: number): { steps: number; records: number } {
           sim.run((image) =>
             alterPartition(image, {
               brokerId: at.p.leader,
-              topic: at.topic,
-              partition: at.p.partition,
-              leaderEpoch: at.p.leaderEpoch - (stale && rnd() < 0.5 ? 1 : 0),
-              partitionEpoch: at.p.partitionEpoch - (stale ? 1 : 0),
-              newIsr,
+              partitions: [
+                {
+                  topic: at.topic,
+                  partition: at.p.partition,
+                  leaderEpoch: at.p.leaderEpoch - (stale && rnd() < 0.5 ? 1 : 0),
+                  partitionEpoch: at.p.partitionEpoch - (stale ? 1 : 0),
+                  newIsr,
+                },
+              ],
             }),
           );
         }

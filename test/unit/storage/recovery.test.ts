@@ -246,3 +246,28 @@ describe('LogManager', () => {
     expect(again.get({ topic: 'a-b-c', partition: 0 })!.logEndOffset).toBe(3);
   });
 });
+
+describe('LogManager.openInSlices', () => {
+  it('loads every log as open() does, yielding to the event loop between slices', async () => {
+    const dir = dataDir();
+    const first = open(dir);
+    for (let p = 0; p < 40; p++)
+      first.getOrCreate({ topic: 'many', partition: p }).appendAsLeader(batchOf(0, 5, T0), 1);
+    await first.close();
+    // Another task on the event loop gets turns while the logs load.
+    let turns = 0;
+    let loading = true;
+    const tick = (): void => {
+      if (!loading) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const m = await LogManager.openInSlices({ dataDir: dir, configFor: () => config }, 0);
+    loading = false;
+    managers.push(m);
+    expect([...m.all()].length).toBe(40);
+    expect(m.get({ topic: 'many', partition: 39 })!.logEndOffset).toBe(5);
+    expect(turns).toBeGreaterThan(10);
+  });
+});
