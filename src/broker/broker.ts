@@ -25,7 +25,7 @@ import { connectNats } from '../transport/connection.js';
 import { RpcServer, request } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
 import type { BrokerConfig } from './config.js';
-import { GroupCoordinator } from './group-coordinator.js';
+import { GroupCoordinator } from './group/coordinator.js';
 import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
 import { ProducerIdManager } from './producer-ids.js';

@@ -16,7 +16,7 @@ import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
 import { maxPayload } from '../transport/connection.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
-import { OFFSETS_TOPIC, type GroupCoordinator } from './group-coordinator.js';
+import { OFFSETS_TOPIC, type GroupCoordinator } from './group/coordinator.js';
 import { FetchSession, FetchSessions } from './fetch-session.js';
 import type { ProducerIdManager } from './producer-ids.js';
 import type { HostedPartition, ReplicaManager } from './replica-manager.js';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offsetsPartitionFor } from '../../src/broker/group-coordinator.js';
+import { offsetsPartitionFor } from '../../src/broker/group/offsets-topic.js';
 import { ChaosCluster } from '../../src/chaos/cluster.js';
 import { Millrace } from '../../src/client/index.js';
 import { repoRoot } from '../harness/cli.js';

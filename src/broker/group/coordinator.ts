@@ -9,28 +9,35 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { createActor, type Actor } from 'xstate';
 import {
-  consumerGroupMachine,
   isRejoinUnchanged,
   type GroupContext,
   type GroupMember,
   type GroupState,
   type JoiningMember,
-} from '../../actors/consumer-group.js';
-import { ErrorCodes, MillraceError, errorFields, type ErrorName } from '../../protocol/errors.js';
-import type { millrace } from '../../protocol/generated/millrace.js';
-import { decodeRecordBatches, encodeRecordBatch } from '../../protocol/records/index.js';
-import { wire } from '../../protocol/wire.js';
-import type { ControllerClient } from '../cluster/controller-client.js';
-import type { MetadataImage } from '../cluster/image.js';
-import type { HostedPartition, ReplicaManager } from './replica-manager.js';
-import { tpKey, parseTpKey } from '../../protocol/topic-partition.js';
+} from '../../../actors/consumer-group.js';
+import { ErrorCodes, MillraceError, errorFields, type ErrorName } from '../../../protocol/errors.js';
+import type { millrace } from '../../../protocol/generated/millrace.js';
+import { decodeRecordBatches, encodeRecordBatch } from '../../../protocol/records/index.js';
+import { wire } from '../../../protocol/wire.js';
+import type { ControllerClient } from '../../cluster/controller-client.js';
+import type { MetadataImage } from '../../cluster/image.js';
+import type { ReplicaManager } from '../replica-manager.js';
+import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
+import { GroupRuntime, OffsetsPartition, refusal, type GroupHooks } from './group-runtime.js';
+import {
+  OFFSETS_TOPIC,
+  groupKey,
+  offsetKey,
+  offsetValue,
+  offsetsPartitionFor,
+  replayOffsetsRecord,
+  type CommittedOffset,
+} from './offsets-topic.js';
 
-export const OFFSETS_TOPIC = '__consumer_offsets';
-const OFFSET_KEY = 1;
+export { OFFSETS_TOPIC };
+
 const LAG_REFRESH_MS = 5_000;
-const GROUP_KEY = 2;
 
 export interface GroupCoordinatorSettings {
   brokerId: number;
@@ -58,151 +65,7 @@ export interface GroupCoordinatorSettings {
   now?: () => number;
 }
 
-/** Java's String.hashCode, so a group maps to the partition a Kafka broker would choose. */
-export function javaStringHash(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
-  return h;
-}
-
-export const offsetsPartitionFor = (group: string, partitions: number): number =>
-  (javaStringHash(group) & 0x7fffffff) % partitions;
-
-export interface CommittedOffset {
-  offset: number;
-  leaderEpoch: number;
-  metadata: string;
-  commitTimestamp: number;
-}
-
-type Resolve<T> = (value: T) => void;
-
-class GroupRuntime {
-  readonly actor: Actor<typeof consumerGroupMachine>;
-  readonly offsets = new Map<string, CommittedOffset>();
-  readonly pendingJoins = new Map<string, Resolve<millrace.IJoinGroupResponse>>();
-  readonly pendingSyncs = new Map<string, Resolve<millrace.ISyncGroupResponse>>();
-  /** When the group last became empty (offsets expire from then), or when restored empty. */
-  emptySince: number;
-
-  constructor(
-    readonly groupId: string,
-    readonly partition: OffsetsPartition,
-    coordinator: GroupCoordinator,
-    initialRebalanceDelayMs: number,
-    now: () => number,
-  ) {
-    this.emptySince = now();
-    this.actor = createActor(
-      consumerGroupMachine.provide({
-        actions: {
-          joinCompleted: ({ context }) => this.answerJoins(context),
-          syncCompleted: ({ context }) => this.answerSyncs(context),
-          membersRemoved: ({ context }) => this.failRemoved(context),
-          rebalanceStarted: ({ context }) => {
-            coordinator.rebalanceStarted(context.groupId);
-            this.failSyncs('REBALANCE_IN_PROGRESS', 'the group is rebalancing: join again');
-          },
-          persist: ({ context }) => coordinator.persistGroup(this, context),
-        },
-      }),
-      { input: { groupId, initialRebalanceDelayMs } },
-    );
-    this.actor.subscribe((s) => {
-      if (s.value === 'Empty' && Object.keys(s.context.members).length === 0 && this.emptySince < 0)
-        this.emptySince = now();
-      else if (s.value !== 'Empty') this.emptySince = -1;
-    });
-    this.actor.start();
-  }
-
-  get state(): GroupState {
-    return this.actor.getSnapshot().value as GroupState;
-  }
-
-  get context(): GroupContext {
-    return this.actor.getSnapshot().context;
-  }
-
-  joinResponse(ctx: GroupContext, memberId: string): millrace.IJoinGroupResponse {
-    const members =
-      memberId === ctx.leader
-        ? Object.values(ctx.members).map((m) => ({
-            memberId: m.memberId,
-            groupInstanceId: m.groupInstanceId ?? '',
-            metadata: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
-          }))
-        : [];
-    return {
-      generationId: ctx.generation,
-      protocolType: ctx.protocolType ?? '',
-      protocolName: ctx.protocol ?? '',
-      leader: ctx.leader ?? '',
-      memberId,
-      members,
-    };
-  }
-
-  private answerJoins(ctx: GroupContext): void {
-    for (const [memberId, resolve] of this.pendingJoins) {
-      if (ctx.members[memberId]) resolve(this.joinResponse(ctx, memberId));
-    }
-    this.pendingJoins.clear();
-  }
-
-  private answerSyncs(ctx: GroupContext): void {
-    for (const [memberId, resolve] of this.pendingSyncs)
-      resolve({ assignment: ctx.members[memberId]?.assignment ?? new Uint8Array(0) });
-    this.pendingSyncs.clear();
-  }
-
-  private failRemoved(ctx: GroupContext): void {
-    const fail = refusal('UNKNOWN_MEMBER_ID', 'the member was removed from the group');
-    for (const held of [this.pendingJoins, this.pendingSyncs] as Array<Map<string, Resolve<typeof fail>>>) {
-      for (const [id, resolve] of held) {
-        if (ctx.members[id]) continue;
-        resolve(fail);
-        held.delete(id);
-      }
-    }
-  }
-
-  failSyncs(name: ErrorName, message: string): void {
-    for (const resolve of this.pendingSyncs.values()) resolve(refusal(name, message));
-    this.pendingSyncs.clear();
-  }
-
-  failAll(name: ErrorName, message: string): void {
-    for (const resolve of this.pendingJoins.values()) resolve(refusal(name, message));
-    this.pendingJoins.clear();
-    this.failSyncs(name, message);
-  }
-}
-
-/** A refusal by name, as the fields every response begins with. */
-const refusal = (name: ErrorName, message: string): { errorCode: number; errorMessage: string } => ({
-  errorCode: ErrorCodes[name].code,
-  errorMessage: message,
-});
-
-/** The groups of one __consumer_offsets partition this broker leads. */
-class OffsetsPartition {
-  readonly groups = new Map<string, GroupRuntime>();
-  loading = true;
-  /** Dynamic members told MEMBER_ID_REQUIRED: they may join with that id until the deadline. */
-  readonly pendingMembers = new Map<string, number>();
-
-  constructor(
-    readonly hp: HostedPartition,
-    readonly leaderEpoch: number,
-  ) {}
-
-  get stale(): boolean {
-    return !this.hp.isLeader || this.hp.leaderEpoch !== this.leaderEpoch;
-  }
-}
-
-export class GroupCoordinator {
+export class GroupCoordinator implements GroupHooks {
   private readonly partitions = new Map<number, OffsetsPartition>();
   private readonly now: () => number;
   private readonly logger: Logger;
@@ -299,7 +162,7 @@ export class GroupCoordinator {
         for (const batch of decodeRecordBatches(records).batches) {
           for (const r of batch.records) {
             if (r.offset < next || !r.key) continue;
-            this.replay(r.key, r.value, offsets, metadata);
+            replayOffsetsRecord(r.key, r.value, offsets, metadata);
           }
           next = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
         }
@@ -340,36 +203,6 @@ export class GroupCoordinator {
     }
     op.loading = false;
     this.logger.info({ partition, groups: op.groups.size, ms: this.now() - started }, 'loaded groups');
-  }
-
-  private replay(
-    key: Buffer,
-    value: Buffer | null,
-    offsets: Map<string, Map<string, CommittedOffset>>,
-    metadata: Map<string, millrace.GroupMetadataValue>,
-  ): void {
-    const type = key.readInt16BE(0);
-    if (type === OFFSET_KEY) {
-      const k = wire.OffsetCommitKey.decode(key.subarray(2));
-      let byGroup = offsets.get(k.group);
-      if (!byGroup) offsets.set(k.group, (byGroup = new Map()));
-      if (value === null) byGroup.delete(tpKey(k.topic, k.partition));
-      else {
-        const v = wire.OffsetCommitValue.decode(value);
-        byGroup.set(tpKey(k.topic, k.partition), {
-          offset: Number(v.offset),
-          leaderEpoch: v.leaderEpoch,
-          metadata: v.metadata,
-          commitTimestamp: Number(v.commitTimestamp),
-        });
-      }
-    } else if (type === GROUP_KEY) {
-      const k = wire.GroupMetadataKey.decode(key.subarray(2));
-      if (value === null) {
-        metadata.delete(k.group);
-        offsets.delete(k.group);
-      } else metadata.set(k.group, wire.GroupMetadataValue.decode(value));
-    }
   }
 
   /** FindCoordinator: creates __consumer_offsets on first use. */
@@ -802,25 +635,6 @@ export class GroupCoordinator {
     if (this.lagTimer) clearInterval(this.lagTimer);
     for (const [p, op] of this.partitions) this.unload(p, op);
   }
-}
-
-function offsetKey(group: string, topic: string, partition: number): Buffer {
-  return typedKey(OFFSET_KEY, wire.OffsetCommitKey.encode({ group, topic, partition }).finish());
-}
-
-function groupKey(group: string): Buffer {
-  return typedKey(GROUP_KEY, wire.GroupMetadataKey.encode({ group }).finish());
-}
-
-function typedKey(type: number, body: Uint8Array): Buffer {
-  const key = Buffer.allocUnsafe(2 + body.length);
-  key.writeInt16BE(type, 0);
-  key.set(body, 2);
-  return key;
-}
-
-function offsetValue(v: CommittedOffset): Buffer {
-  return Buffer.from(wire.OffsetCommitValue.encode(v).finish());
 }
 
 function groupByTopic(keys: string[]): Array<{ name: string; partitions: number[] }> {

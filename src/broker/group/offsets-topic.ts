@@ -1,0 +1,78 @@
+/**
+ * The records of `__consumer_offsets` (Kafka's layout: a 2-byte key type, then the key and value
+ * bodies, here protobuf) and the rule placing a group on one of its partitions.
+ */
+import type { millrace } from '../../../protocol/generated/millrace.js';
+import { tpKey } from '../../../protocol/topic-partition.js';
+import { wire } from '../../../protocol/wire.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+const OFFSET_KEY = 1;
+const GROUP_KEY = 2;
+
+export interface CommittedOffset {
+  offset: number;
+  leaderEpoch: number;
+  metadata: string;
+  commitTimestamp: number;
+}
+
+/** Java's String.hashCode, so a group maps to the partition a Kafka broker would choose. */
+export function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+export const offsetsPartitionFor = (group: string, partitions: number): number =>
+  (javaStringHash(group) & 0x7fffffff) % partitions;
+
+export function offsetKey(group: string, topic: string, partition: number): Buffer {
+  return typedKey(OFFSET_KEY, wire.OffsetCommitKey.encode({ group, topic, partition }).finish());
+}
+
+export function groupKey(group: string): Buffer {
+  return typedKey(GROUP_KEY, wire.GroupMetadataKey.encode({ group }).finish());
+}
+
+function typedKey(type: number, body: Uint8Array): Buffer {
+  const key = Buffer.allocUnsafe(2 + body.length);
+  key.writeInt16BE(type, 0);
+  key.set(body, 2);
+  return key;
+}
+
+export function offsetValue(v: CommittedOffset): Buffer {
+  return Buffer.from(wire.OffsetCommitValue.encode(v).finish());
+}
+
+/** Applies one record of the partition to the offsets and group metadata being rebuilt. */
+export function replayOffsetsRecord(
+  key: Buffer,
+  value: Buffer | null,
+  offsets: Map<string, Map<string, CommittedOffset>>,
+  metadata: Map<string, millrace.GroupMetadataValue>,
+): void {
+  const type = key.readInt16BE(0);
+  if (type === OFFSET_KEY) {
+    const k = wire.OffsetCommitKey.decode(key.subarray(2));
+    let byGroup = offsets.get(k.group);
+    if (!byGroup) offsets.set(k.group, (byGroup = new Map()));
+    if (value === null) byGroup.delete(tpKey(k.topic, k.partition));
+    else {
+      const v = wire.OffsetCommitValue.decode(value);
+      byGroup.set(tpKey(k.topic, k.partition), {
+        offset: Number(v.offset),
+        leaderEpoch: v.leaderEpoch,
+        metadata: v.metadata,
+        commitTimestamp: Number(v.commitTimestamp),
+      });
+    }
+  } else if (type === GROUP_KEY) {
+    const k = wire.GroupMetadataKey.decode(key.subarray(2));
+    if (value === null) {
+      metadata.delete(k.group);
+      offsets.delete(k.group);
+    } else metadata.set(k.group, wire.GroupMetadataValue.decode(value));
+  }
+}
