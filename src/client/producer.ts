@@ -13,12 +13,6 @@
  * Without idempotence one batch per partition is in flight, so retries never reorder either.
  */
 import { MillraceError } from '../../protocol/errors.js';
-import {
-  RecordBatchBuilder,
-  stampProducer,
-  type RecordHeader,
-  type RecordInput,
-} from '../../protocol/records/index.js';
 import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
@@ -26,100 +20,28 @@ import { publish, request } from '../transport/rpc.js';
 import { needsMetadataRefresh, type ClientContext } from './context.js';
 import { whileBrokerAlive } from './liveness.js';
 import { defaultPartitioner, type Partitioner } from './partitioners.js';
-import type { HeadersInput, Message, ProducerOptions, RecordMetadata } from './types.js';
+import {
+  MAX_BATCH_BYTES,
+  PendingSend,
+  ProducerBatch,
+  REQUEST_ENVELOPE_BYTES,
+  approximateSize,
+  requeue,
+  toBuffer,
+  toHeaders,
+  type PartitionQueue,
+} from './producer-batch.js';
+import {
+  MAX_IN_FLIGHT_PER_PARTITION,
+  SEQUENCE_ERRORS,
+  assignSequence,
+  sequenceBroken,
+  startNewEpoch,
+  withinWindow,
+} from './producer-sequence.js';
+import type { RecordInput } from '../../protocol/records/index.js';
+import type { Message, ProducerOptions, RecordMetadata } from './types.js';
 import { tpKey } from '../../protocol/topic-partition.js';
-
-/** Stays under NATS's default max_payload with room for the request envelope. */
-const MAX_BATCH_BYTES = 1024 * 1024 - 1024;
-const REQUEST_ENVELOPE_BYTES = 4 * 1024;
-/** What the broker remembers per producer (and Kafka's max.in.flight limit with idempotence). */
-const MAX_IN_FLIGHT_PER_PARTITION = 5;
-const MAX_PRODUCER_EPOCH = 32_767;
-const SEQUENCE_LIMIT = 2 ** 31;
-const SEQUENCE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
-
-class PendingSend {
-  remaining: number;
-  failed = false;
-  readonly results: RecordMetadata[];
-  constructor(
-    count: number,
-    readonly resolve: (r: RecordMetadata[]) => void,
-    readonly reject: (e: Error) => void,
-  ) {
-    this.remaining = count;
-    this.results = new Array<RecordMetadata>(count);
-  }
-}
-
-class ProducerBatch {
-  readonly builder: RecordBatchBuilder;
-  readonly sends: PendingSend[] = [];
-  readonly slots: number[] = [];
-  readonly timestamps: number[] = [];
-  built: Buffer | null = null;
-  attempts = 0;
-  notBefore = 0;
-  /** Idempotence: the sequence of its first record, set when first sent; -1 before. */
-  baseSequence = -1;
-
-  constructor(
-    readonly topic: string,
-    readonly partition: number,
-    /** Close order within its partition: queues are kept in this order. */
-    readonly order: number,
-    readonly createdAt: number,
-    compression: ProducerOptions['compression'],
-    capacity: number,
-  ) {
-    this.builder = new RecordBatchBuilder({ compression: compression ?? 'none', initialCapacity: capacity });
-  }
-}
-
-interface PartitionQueue {
-  topic: string;
-  partition: number;
-  open: ProducerBatch | null;
-  /** Waiting to be sent, in close order (so retries come before fresh batches). */
-  ready: ProducerBatch[];
-  inflight: ProducerBatch[];
-  opened: number;
-  /** Idempotence: the id and epoch this partition's batches carry, and the next sequence. */
-  producerId: number;
-  producerEpoch: number;
-  nextSequence: number;
-  /** Set when the sequence cannot continue: the next send starts a new epoch at sequence 0. */
-  needsNewEpoch: boolean;
-}
-
-/** Inserts a batch into a queue kept in close order. */
-function requeue(ready: ProducerBatch[], batch: ProducerBatch): void {
-  let i = 0;
-  while (i < ready.length && ready[i]!.order < batch.order) i++;
-  ready.splice(i, 0, batch);
-}
-
-function toBuffer(v: Buffer | string | null | undefined, what: string): Buffer | null {
-  if (v === null || v === undefined) return null;
-  if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  throw new MillraceError('INVALID_RECORD', `${what} must be a Buffer, a string or null`);
-}
-
-/** An upper bound on the bytes a record adds to a batch (varint overheads included). */
-function approximateSize(r: RecordInput): number {
-  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
-  for (const h of r.headers ?? []) n += Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 10;
-  return n;
-}
-
-const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
-
-function toHeaders(h: HeadersInput | undefined): RecordHeader[] {
-  if (!h) return NO_HEADERS;
-  const entries = Array.isArray(h) ? h.map((e) => [e.key, e.value] as const) : Object.entries(h);
-  return entries.map(([key, value]) => ({ key, value: toBuffer(value, `header '${key}'`) }));
-}
 
 export class Producer {
   /** Per topic, the queue of each partition (indexed by partition: no key string per record). */
@@ -366,36 +288,15 @@ export class Producer {
     }
     if (q.needsNewEpoch) {
       if (q.inflight.length > 0) return null;
-      this.startNewEpoch(q);
+      // Epochs exhausted: a fresh producer id starts again at epoch 0.
+      if (startNewEpoch(q)) this.producerId = -1;
     }
     if (batch.baseSequence >= 0) return q.inflight.length === 0 ? batch : null;
-    // NATS replies are independent: a lost one does not stop later ones, as a broken Kafka
-    // connection would. So the window runs from the oldest unacknowledged batch, which must
-    // stay among the five the broker remembers for its retry to be recognised.
-    let oldest = batch.order;
-    for (const b of q.inflight) oldest = Math.min(oldest, b.order);
-    return batch.order - oldest < Math.min(MAX_IN_FLIGHT_PER_PARTITION, this.opts.maxInFlight) ? batch : null;
+    return withinWindow(q, batch, this.opts.maxInFlight) ? batch : null;
   }
 
-  /** Numbers a batch on its first send: the sequence lives in its header (inside the CRC). */
   private assignSequence(q: PartitionQueue, batch: ProducerBatch): void {
-    if (!this.idempotent || batch.baseSequence >= 0) return;
-    batch.baseSequence = q.nextSequence;
-    stampProducer(batch.built!, 0, q.producerId, q.producerEpoch, batch.baseSequence);
-    q.nextSequence = (q.nextSequence + batch.sends.length) % SEQUENCE_LIMIT;
-  }
-
-  /** Bumps the partition's epoch (locally, as Kafka's idempotent producer does) and re-numbers waiting batches from 0. */
-  private startNewEpoch(q: PartitionQueue): void {
-    q.needsNewEpoch = false;
-    if (q.producerEpoch >= MAX_PRODUCER_EPOCH) {
-      // Epochs exhausted: a fresh producer id starts again at epoch 0.
-      q.producerId = -1;
-      q.producerEpoch = 0;
-      this.producerId = -1;
-    } else q.producerEpoch++;
-    q.nextSequence = 0;
-    for (const b of q.ready) b.baseSequence = -1;
+    if (this.idempotent) assignSequence(q, batch);
   }
 
   private async drain(): Promise<void> {
@@ -535,23 +436,12 @@ export class Producer {
     return q;
   }
 
-  /**
-   * Idempotence errors that say the partition's sequence cannot continue as numbered: the
-   * broker forgot this producer (UNKNOWN_PRODUCER_ID), saw a newer epoch, or saw a gap that no
-   * earlier batch of ours explains. A gap behind an earlier batch that failed is just retried.
-   */
-  private sequenceBroken(q: PartitionQueue, batch: ProducerBatch, err: MillraceError): boolean {
-    if (err.errorName !== 'OUT_OF_ORDER_SEQUENCE_NUMBER') return true;
-    const earlier = (b: ProducerBatch): boolean => b.order < batch.order;
-    return !q.inflight.some(earlier) && !q.ready.some(earlier);
-  }
-
   private retryOrFail(batch: ProducerBatch, err: MillraceError): void {
     const q = this.landed(batch);
     let retriable = err.retriable;
     // Sequence errors are the idempotent producer's to repair: retried, after a new epoch where needed.
     if (this.idempotent && SEQUENCE_ERRORS.has(err.errorName)) {
-      if (this.sequenceBroken(q, batch, err)) q.needsNewEpoch = true;
+      if (sequenceBroken(q, batch, err)) q.needsNewEpoch = true;
       retriable = true;
     }
     batch.attempts++;

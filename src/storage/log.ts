@@ -14,9 +14,7 @@ import {
   NO_PRODUCER_ID,
   RECORD_BATCH_OVERHEAD,
   TIMESTAMP_TYPE_MASK,
-  checkBatch,
   crc32c,
-  decodeValidBatch,
   lastOffsetOf,
   newBatchHeader,
   readBatchHeader,
@@ -28,25 +26,15 @@ import { io, readFileIfExists, writeFileAtomic } from './files.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { ProducerStateManager, type ProducerEntry } from './producer-state.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, segmentFileName } from './segment.js';
+import { requireKeys, validateBatches, type LogAppendInfo } from './log-validator.js';
+import { CLEANER_STAGING_DIR, loadSegments } from './log-loader.js';
 
 /** ListOffsets special timestamps, as Kafka defines them. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
 export const MAX_TIMESTAMP_LOOKUP = -3;
 
-export interface LogAppendInfo {
-  firstOffset: number;
-  lastOffset: number;
-  maxTimestamp: number;
-  offsetOfMaxTimestamp: number;
-  /** The broker time stamped on the batches with LogAppendTime, else -1. */
-  logAppendTime: number;
-  batchCount: number;
-  recordCount: number;
-  sizeInBytes: number;
-  /** An idempotent producer's retry of a batch already in the log: nothing was appended. */
-  duplicate: boolean;
-}
+export type { LogAppendInfo };
 
 export interface LogReadResult {
   /** Whole batches; the first may start before the requested offset. Empty when none. */
@@ -73,8 +61,7 @@ export interface LogOpenOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** Where the cleaner writes a segment's cleaned copy before it replaces the original. */
-export const CLEANER_STAGING_DIR = '.cleaner';
+export { CLEANER_STAGING_DIR };
 const CLEANER_CHECKPOINT = 'cleaner-offset-checkpoint';
 const scratch = newBatchHeader();
 
@@ -103,7 +90,11 @@ export class Log {
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.lastFlushMs = this.now();
     io('create directory', dir, () => fs.mkdirSync(dir, { recursive: true }));
-    this.loadSegments(options);
+    const loaded = loadSegments(dir, config, options, this.logger, this.now());
+    this.segments = loaded.segments;
+    this.logEnd = loaded.logEnd;
+    this.logStart = loaded.logStart;
+    this.recovery = loaded.recoveryPoint;
     this.leaderEpochCache = new LeaderEpochCache(dir);
     this.leaderEpochCache.truncateFromEnd(this.logEnd);
     this.leaderEpochCache.truncateFromStart(this.logStart);
@@ -146,65 +137,6 @@ export class Log {
     return this.segments[this.segments.length - 1]!;
   }
 
-  private loadSegments(options: LogOpenOptions): void {
-    // A cleaning cut short by a crash left its copies here; the originals are still in place.
-    const staging = path.join(this.dir, CLEANER_STAGING_DIR);
-    io('delete', staging, () => fs.rmSync(staging, { recursive: true, force: true }));
-    const names = io('list', this.dir, () => fs.readdirSync(this.dir));
-    const bases = new Set<number>();
-    for (const name of names) {
-      if (name.endsWith('.tmp')) io('delete', name, () => fs.rmSync(path.join(this.dir, name), { force: true }));
-      else if (name.endsWith(LOG_SUFFIX)) bases.add(Number(name.slice(0, -LOG_SUFFIX.length)));
-    }
-    // An index without its log is left over from a deleted segment.
-    for (const name of names) {
-      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
-        if (name.endsWith(suffix) && !bases.has(Number(name.slice(0, -suffix.length)))) {
-          io('delete', name, () => fs.rmSync(path.join(this.dir, name), { force: true }));
-        }
-      }
-    }
-    const sorted = [...bases].filter(Number.isSafeInteger).sort((a, b) => a - b);
-    const clean = options.hadCleanShutdown ?? false;
-    const recoveryPoint = options.recoveryPoint ?? 0;
-    const now = this.now();
-    // After an unclean stop, recover from the segment holding the recovery point onwards.
-    const recoverFrom = clean ? Infinity : (sorted.filter((b) => b <= recoveryPoint).at(-1) ?? -1);
-    for (let i = 0; i < sorted.length; i++) {
-      const segment = LogSegment.open(this.dir, sorted[i]!, this.config, now);
-      this.segments.push(segment);
-      let recover = segment.baseOffset >= recoverFrom;
-      if (!recover && !segment.loadIndexes()) {
-        this.logger.warn({ file: segment.logFile }, 'index files missing or implausible: rebuilding them from the log');
-        recover = true;
-      }
-      if (!recover) continue;
-      const result = segment.recover();
-      if (result.problem === null) continue;
-      this.logger.warn(
-        {
-          file: segment.logFile,
-          validBytes: result.validBytes,
-          truncatedBytes: result.truncatedBytes,
-          reason: result.problem.message,
-        },
-        'invalid batch found during recovery: truncated the log there',
-      );
-      for (const later of sorted.slice(i + 1)) {
-        const dropped = LogSegment.open(this.dir, later, this.config, now);
-        this.logger.warn({ file: dropped.logFile, bytes: dropped.size }, 'deleting segment after a corrupt one');
-        dropped.delete();
-      }
-      break;
-    }
-    if (this.segments.length === 0) {
-      this.segments.push(LogSegment.create(this.dir, Math.max(options.logStartOffset ?? 0, 0), this.config, now));
-    }
-    this.logEnd = this.active.nextOffset;
-    this.logStart = Math.max(this.segments[0]!.baseOffset, Math.min(options.logStartOffset ?? 0, this.logEnd));
-    this.recovery = clean ? this.logEnd : Math.min(recoveryPoint, this.logEnd);
-  }
-
   /**
    * Validates batches from a producer (length, magic, CRC-32C, record count), then assigns
    * offsets from the log end and stamps the leader epoch. Nothing is written unless every
@@ -212,8 +144,8 @@ export class Log {
    */
   appendAsLeader(records: Buffer, leaderEpoch: number): LogAppendInfo {
     this.ensureOpen();
-    const info = this.validate(records, true);
-    if (this.config.cleanupPolicy !== 'delete') this.requireKeys(records);
+    const info = validateBatches(records, this.config, true);
+    if (this.config.cleanupPolicy !== 'delete') requireKeys(records, path.basename(this.dir));
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
     // Idempotence first: a duplicate or a sequence error leaves the log and the state untouched.
     // validate() checked every batch (CRC included): from here on, headers are only read.
@@ -270,7 +202,7 @@ export class Log {
   /** Appends batches replicated from the leader, offsets and epochs as the leader assigned them. */
   appendAsFollower(records: Buffer): LogAppendInfo {
     this.ensureOpen();
-    const info = this.validate(records, false);
+    const info = validateBatches(records, this.config, false);
     if (info.firstOffset < this.logEnd) {
       throw new MillraceError(
         'INVALID_RECORD',
@@ -283,72 +215,6 @@ export class Log {
       readBatchHeader(records, p, scratch);
       this.leaderEpochCache.assign(scratch.partitionLeaderEpoch, scratch.baseOffset);
       this.producerState.update(scratch);
-    }
-    return info;
-  }
-
-  /** A compacted topic keeps the latest record per key: a record without a key has no place in it (as Kafka). */
-  private requireKeys(records: Buffer): void {
-    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
-      readBatchHeader(records, p, scratch);
-      for (const r of decodeValidBatch(records, p, scratch).records) {
-        if (r.key === null)
-          throw new MillraceError(
-            'INVALID_RECORD',
-            `compacted topic ${path.basename(this.dir)} cannot accept a record without a key (offset delta ${r.offset - scratch.baseOffset})`,
-          );
-      }
-    }
-  }
-
-  private validate(records: Buffer, fromProducer: boolean): LogAppendInfo {
-    if (records.length === 0) throw new MillraceError('INVALID_RECORD', 'no record batch in the request');
-    if (records.length > this.config.segmentBytes) {
-      throw new MillraceError(
-        'RECORD_LIST_TOO_LARGE',
-        `${records.length} bytes of batches exceed segment.bytes ${this.config.segmentBytes}`,
-      );
-    }
-    const info: LogAppendInfo = {
-      firstOffset: -1,
-      lastOffset: -1,
-      maxTimestamp: -1,
-      offsetOfMaxTimestamp: -1,
-      logAppendTime: -1,
-      batchCount: 0,
-      recordCount: 0,
-      sizeInBytes: records.length,
-      duplicate: false,
-    };
-    let previousLast = -1;
-    for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
-      const problem = checkBatch(records, p, records.length, scratch);
-      if (problem !== null) throw new MillraceError('CORRUPT_MESSAGE', `batch at byte ${p}: ${problem.message}`);
-      if (scratch.sizeInBytes > this.config.maxMessageBytes) {
-        throw new MillraceError(
-          'MESSAGE_TOO_LARGE',
-          `batch of ${scratch.sizeInBytes} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`,
-        );
-      }
-      if (fromProducer && (scratch.recordCount === 0 || scratch.recordCount !== scratch.lastOffsetDelta + 1)) {
-        throw new MillraceError(
-          'INVALID_RECORD',
-          `batch at byte ${p} holds ${scratch.recordCount} records but its last offset delta is ${scratch.lastOffsetDelta}`,
-        );
-      }
-      const last = scratch.baseOffset + scratch.lastOffsetDelta;
-      if (!fromProducer && (scratch.baseOffset <= previousLast || last < scratch.baseOffset)) {
-        throw new MillraceError('INVALID_RECORD', `replicated batch offsets go backwards at ${scratch.baseOffset}`);
-      }
-      if (info.batchCount === 0) info.firstOffset = scratch.baseOffset;
-      info.lastOffset = last;
-      previousLast = last;
-      if (scratch.maxTimestamp > info.maxTimestamp) {
-        info.maxTimestamp = scratch.maxTimestamp;
-        info.offsetOfMaxTimestamp = last;
-      }
-      info.batchCount++;
-      info.recordCount += scratch.recordCount;
     }
     return info;
   }

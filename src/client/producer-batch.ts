@@ -1,0 +1,94 @@
+/**
+ * What the producer accumulates: the pending send() calls, the batches being filled and sent, and
+ * each partition's queue of them (its idempotence state included).
+ */
+import { MillraceError } from '../../protocol/errors.js';
+import { RecordBatchBuilder, type RecordHeader, type RecordInput } from '../../protocol/records/index.js';
+import type { HeadersInput, ProducerOptions, RecordMetadata } from './types.js';
+
+/** Stays under NATS's default max_payload with room for the request envelope. */
+export const MAX_BATCH_BYTES = 1024 * 1024 - 1024;
+export const REQUEST_ENVELOPE_BYTES = 4 * 1024;
+
+export class PendingSend {
+  remaining: number;
+  failed = false;
+  readonly results: RecordMetadata[];
+  constructor(
+    count: number,
+    readonly resolve: (r: RecordMetadata[]) => void,
+    readonly reject: (e: Error) => void,
+  ) {
+    this.remaining = count;
+    this.results = new Array<RecordMetadata>(count);
+  }
+}
+
+export class ProducerBatch {
+  readonly builder: RecordBatchBuilder;
+  readonly sends: PendingSend[] = [];
+  readonly slots: number[] = [];
+  readonly timestamps: number[] = [];
+  built: Buffer | null = null;
+  attempts = 0;
+  notBefore = 0;
+  /** Idempotence: the sequence of its first record, set when first sent; -1 before. */
+  baseSequence = -1;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    /** Close order within its partition: queues are kept in this order. */
+    readonly order: number,
+    readonly createdAt: number,
+    compression: ProducerOptions['compression'],
+    capacity: number,
+  ) {
+    this.builder = new RecordBatchBuilder({ compression: compression ?? 'none', initialCapacity: capacity });
+  }
+}
+
+export interface PartitionQueue {
+  topic: string;
+  partition: number;
+  open: ProducerBatch | null;
+  /** Waiting to be sent, in close order (so retries come before fresh batches). */
+  ready: ProducerBatch[];
+  inflight: ProducerBatch[];
+  opened: number;
+  /** Idempotence: the id and epoch this partition's batches carry, and the next sequence. */
+  producerId: number;
+  producerEpoch: number;
+  nextSequence: number;
+  /** Set when the sequence cannot continue: the next send starts a new epoch at sequence 0. */
+  needsNewEpoch: boolean;
+}
+
+/** Inserts a batch into a queue kept in close order. */
+export function requeue(ready: ProducerBatch[], batch: ProducerBatch): void {
+  let i = 0;
+  while (i < ready.length && ready[i]!.order < batch.order) i++;
+  ready.splice(i, 0, batch);
+}
+
+export function toBuffer(v: Buffer | string | null | undefined, what: string): Buffer | null {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  throw new MillraceError('INVALID_RECORD', `${what} must be a Buffer, a string or null`);
+}
+
+/** An upper bound on the bytes a record adds to a batch (varint overheads included). */
+export function approximateSize(r: RecordInput): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
+  for (const h of r.headers ?? []) n += Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 10;
+  return n;
+}
+
+const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
+
+export function toHeaders(h: HeadersInput | undefined): RecordHeader[] {
+  if (!h) return NO_HEADERS;
+  const entries = Array.isArray(h) ? h.map((e) => [e.key, e.value] as const) : Object.entries(h);
+  return entries.map(([key, value]) => ({ key, value: toBuffer(value, `header '${key}'`) }));
+}
