@@ -47,7 +47,8 @@ function liveForAssignment(image: MetadataImage): Array<{ id: number; rack: stri
   return [...image.brokers.values()].filter((b) => live.has(b.id)).map((b) => ({ id: b.id, rack: b.rack }));
 }
 
-const newPartition = (topicId: string, partition: number, replicas: number[]): PartitionRecord => ({
+/** A new partition: every replica in the ISR, the first leading, epochs at 0. */
+export const newPartition = (topicId: string, partition: number, replicas: number[]): PartitionRecord => ({
   topicId,
   partition,
   replicas,

@@ -7,17 +7,10 @@ import { brokerHeartbeat, fenceBroker, registerBroker } from '../../../src/clust
 import { MetadataDelta, emptyImage, replayAll, type MetadataImage } from '../../../src/cluster/image.js';
 import { brokerLeaves, changePartition } from '../../../src/cluster/partition-change.js';
 import { keys, partitionPut, put, type MetadataRecord, type PartitionRecord } from '../../../src/cluster/records.js';
-import { alterPartition, createTopics, deleteTopics } from '../../../src/cluster/replication-control.js';
+import { alterPartition, createTopics, deleteTopics, newPartition } from '../../../src/cluster/replication-control.js';
 
-const part = (partition: number, replicas: number[], topicId = 'id-a'): PartitionRecord => ({
-  topicId,
-  partition,
-  replicas,
-  isr: replicas,
-  leader: replicas[0]!,
-  leaderEpoch: 0,
-  partitionEpoch: 0,
-});
+const part = (partition: number, replicas: number[], topicId = 'id-a'): PartitionRecord =>
+  newPartition(topicId, partition, replicas);
 
 const broker = (id: number, fenced = false): MetadataRecord =>
   put(keys.broker(id), { id, rack: null, epoch: id, incarnationId: `i${id}`, fenced, shuttingDown: false });

@@ -6,6 +6,7 @@
  * `SIM_SEED=<seed> npx vitest run test/unit/cluster/simulation.test.ts` to replay it exactly.
  */
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../src/chaos/fault-proxy.js';
 import { allocateProducerIds } from '../../../src/cluster/cluster-control.js';
 import { MetadataDelta, emptyImage, type MetadataImage } from '../../../src/cluster/image.js';
 import type { PartitionRecord } from '../../../src/cluster/records.js';
@@ -22,18 +23,6 @@ import { SESSION_TIMEOUT_MS, SimControlPlane, canonical } from './sim.js';
 const BROKERS = [1, 2, 3, 4, 5];
 const STEPS = Number(process.env.SIM_STEPS ?? 400);
 const SEEDS = process.env.SIM_SEED ? [Number(process.env.SIM_SEED)] : Array.from({ length: 12 }, (_, i) => 1000 + i);
-
-/** mulberry32: a small seeded generator, so a seed replays the same run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Seen {
   leaderEpoch: number;
@@ -86,7 +75,7 @@ function replay(sim: SimControlPlane): MetadataImage {
 }
 
 function simulate(seed: number): { steps: number; records: number } {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const sim = new SimControlPlane(rnd);
   const seen = new Map<string, Seen>();
