@@ -7,12 +7,17 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { MetadataDelta, decodeEntry, emptyImage, type ImageChanges, type MetadataImage } from './image.js';
 
+/** Entries replayed into one image at most while a burst is still arriving. */
+const MAX_ENTRIES_PER_IMAGE = 1_000;
+
 export type ImageListener = (image: MetadataImage, changes: ImageChanges, initial: boolean) => void;
 
 export class MetadataLoader {
   private current: MetadataImage = emptyImage;
   private delta: MetadataDelta | null = null;
   private publishScheduled = false;
+  /** Entries in the delta not yet published. */
+  private pendingEntries = 0;
   private stopWatch: (() => void) | null = null;
   private loaded = false;
   private loadTarget = 0;
@@ -74,8 +79,15 @@ export class MetadataLoader {
     const record = decodeEntry(entry, this.logger);
     if (record) delta.replay(record, entry.revision);
     else delta.replay({ key: '', value: null }, entry.revision);
+    this.pendingEntries++;
     if (!this.loaded) {
       if (entry.revision >= this.loadTarget) this.publish();
+      return;
+    }
+    // A long burst (a fencing writes a record per partition of the broker) is published in
+    // parts, so the first records (leader moves) take effect before the last have arrived.
+    if (this.pendingEntries >= MAX_ENTRIES_PER_IMAGE) {
+      this.publish();
       return;
     }
     if (this.publishScheduled) return;
@@ -86,6 +98,7 @@ export class MetadataLoader {
   /** Publishes what the delta holds as the current image. */
   private publish(): void {
     this.publishScheduled = false;
+    this.pendingEntries = 0;
     const delta = this.delta;
     this.delta = null;
     const initial = !this.loaded;
