@@ -26,10 +26,17 @@ import type { ReplicaManager } from '../replica-manager.js';
 import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
 import { GroupRuntime, OffsetsPartition, refusal, type GroupHooks } from './group-runtime.js';
 import {
+  admitCommit,
+  checkGeneration,
+  checkJoinProtocol,
+  checkJoinRequest,
+  memberOf,
+  planCommit,
+} from './group-rules.js';
+import {
   OFFSETS_TOPIC,
   groupKey,
   offsetKey,
-  offsetValue,
   offsetsPartitionFor,
   replayOffsetsRecord,
   type CommittedOffset,
@@ -287,46 +294,20 @@ export class GroupCoordinator implements GroupHooks {
 
   /** The member a request names: UNKNOWN_MEMBER_ID, or FENCED_INSTANCE_ID when its instance moved to a newer member. */
   private member(g: GroupRuntime, memberId: string, instanceId: string): GroupMember {
-    const ctx = g.context;
-    const m = ctx.members[memberId];
-    if (instanceId) {
-      const holder = Object.values(ctx.members).find((x) => x.groupInstanceId === instanceId);
-      if (holder && holder.memberId !== memberId)
-        throw new MillraceError('FENCED_INSTANCE_ID', `instance '${instanceId}' is now member ${holder.memberId}`);
-    }
-    if (!m) throw new MillraceError('UNKNOWN_MEMBER_ID', `member '${memberId}' is not in group '${g.groupId}'`);
-    return m;
+    return memberOf(g.context, memberId, instanceId);
   }
 
   private checkGeneration(g: GroupRuntime, generation: number): void {
-    if (generation !== g.context.generation)
-      throw new MillraceError(
-        'ILLEGAL_GENERATION',
-        `generation ${generation} is not the current ${g.context.generation} of '${g.groupId}'`,
-      );
+    checkGeneration(g.context, generation);
   }
 
   async joinGroup(req: millrace.JoinGroupRequest): Promise<millrace.IJoinGroupResponse> {
     const { sessionTimeoutMs, groupInstanceId } = req;
-    if (sessionTimeoutMs < this.settings.minSessionTimeoutMs || sessionTimeoutMs > this.settings.maxSessionTimeoutMs)
-      throw new MillraceError(
-        'INVALID_SESSION_TIMEOUT',
-        `session timeout ${sessionTimeoutMs} ms is outside [${this.settings.minSessionTimeoutMs}, ${this.settings.maxSessionTimeoutMs}]`,
-      );
-    if (!req.protocolType || req.protocols.length === 0)
-      throw new MillraceError('INCONSISTENT_GROUP_PROTOCOL', 'a join needs a protocol type and at least one protocol');
+    checkJoinRequest(req, this.settings);
     const g = this.getOrCreate(req.groupId);
     const ctx = g.context;
+    checkJoinProtocol(ctx, req);
     const members = Object.values(ctx.members);
-    if (
-      members.length > 0 &&
-      (ctx.protocolType !== req.protocolType ||
-        !req.protocols.some((p) => members.every((m) => m.protocols.some((q) => q.name === p.name))))
-    )
-      throw new MillraceError(
-        'INCONSISTENT_GROUP_PROTOCOL',
-        `group '${req.groupId}' uses ${ctx.protocolType} with protocols no member of it shares with this one`,
-      );
     const joining = (memberId: string): JoiningMember => ({
       memberId,
       groupInstanceId: groupInstanceId || null,
@@ -421,51 +402,24 @@ export class GroupCoordinator implements GroupHooks {
 
   async offsetCommit(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
     const g = this.getOrCreate(req.groupId);
-    if (req.generationId < 0 && !req.memberId) {
-      if (Object.keys(g.context.members).length > 0)
-        throw new MillraceError(
-          'UNKNOWN_MEMBER_ID',
-          `group '${req.groupId}' has members: only they commit its offsets (stop them first)`,
-        );
-    } else {
-      this.member(g, req.memberId, req.groupInstanceId);
-      this.checkGeneration(g, req.generationId);
-      if (g.state === 'CompletingRebalance')
-        throw new MillraceError('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is completing a rebalance`);
-      g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
-    }
-    const now = this.now();
-    const records: Array<{ key: Buffer; value: Buffer | null }> = [];
-    const accepted: Array<{ key: string; value: CommittedOffset }> = [];
-    const topics = req.topics.map((t) => ({
-      name: t.name,
-      partitions: t.partitions.map((p) => {
-        if (Buffer.byteLength(p.metadata) > this.settings.offsetMetadataMaxBytes)
-          return {
-            partition: p.partition,
-            ...refusal('OFFSET_METADATA_TOO_LARGE', `metadata exceeds ${this.settings.offsetMetadataMaxBytes} bytes`),
-          };
-        const value: CommittedOffset = {
-          offset: Number(p.offset),
-          leaderEpoch: p.leaderEpoch,
-          metadata: p.metadata,
-          commitTimestamp: now,
-        };
-        records.push({ key: offsetKey(req.groupId, t.name, p.partition), value: offsetValue(value) });
-        accepted.push({ key: tpKey(t.name, p.partition), value });
-        return { partition: p.partition, errorCode: 0 };
-      }),
-    }));
+    admitCommit(g.context, g.state, req);
+    if (req.memberId) g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
+    const { records, accepted, response } = planCommit(req, this.settings.offsetMetadataMaxBytes, this.now());
     if (records.length > 0) {
       try {
         await this.append(g.partition, records);
       } catch (err) {
         const e = commitError(err);
-        return { topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p, ...e })) })) };
+        return {
+          topics: response.topics!.map((t) => ({
+            name: t.name,
+            partitions: t.partitions!.map((p) => ({ ...p, ...e })),
+          })),
+        };
       }
       for (const a of accepted) g.offsets.set(a.key, a.value);
     }
-    return { topics };
+    return response;
   }
 
   offsetFetch(req: millrace.OffsetFetchRequest): millrace.IOffsetFetchResponse {
