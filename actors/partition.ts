@@ -1,7 +1,8 @@
 /**
  * One hosted replica of a partition: which role it plays and in which leader epoch. Role changes
  * come from reconciling metadata images; a change with an older leader epoch than the one held
- * is ignored. The data path reads the role from the actor's context, never sends it events.
+ * is ignored. The broker reads the role from the machine's state (Leader, Follower) and the
+ * leader epoch from its context; the data path never sends it events.
  */
 import { setup } from 'xstate';
 
@@ -27,7 +28,6 @@ const partitionSetup = setup({
       | { type: 'STOP' },
   },
   actions: {
-    becameLeader: (_, _params: { leaderEpoch: number }) => undefined,
     becameFollower: (_, _params: { leaderEpoch: number; leader: number }) => undefined,
     wentOffline: () => undefined,
     stopped: () => undefined,
@@ -42,9 +42,6 @@ const leaderActions = [
   partitionSetup.assign(({ event }) =>
     'leaderEpoch' in event ? { leaderEpoch: event.leaderEpoch, leader: event.leader } : {},
   ),
-  partitionSetup.enqueueActions(({ event, enqueue }) => {
-    if (event.type === 'BECOME_LEADER') enqueue({ type: 'becameLeader', params: { leaderEpoch: event.leaderEpoch } });
-  }),
 ];
 const followerActions = [
   partitionSetup.assign(({ event }) =>

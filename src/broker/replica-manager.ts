@@ -66,9 +66,6 @@ interface DelayedProduce {
 }
 
 export class HostedPartition {
-  isLeader = false;
-  leaderEpoch = -1;
-  leader = -1;
   highWatermark: number;
   replicas: number[] = [];
   isr: number[] = [];
@@ -101,39 +98,45 @@ export class HostedPartition {
     this.actor = createActor(
       partitionMachine.provide({
         actions: {
-          // Role fields only: the leader's work (trackers are actors) starts in apply(), outside any action.
-          becameLeader: (_, { leaderEpoch }) => {
-            this.isLeader = true;
-            this.leaderEpoch = leaderEpoch;
-            this.leader = settings.brokerId;
-          },
+          // The role is the machine's state (read through isLeader, leader, leaderEpoch); the
+          // leader's work starts in apply(), outside any action. What others must see of a role
+          // change (the fetchers, parked fetches) runs once the transition has committed.
           becameFollower: (_, { leaderEpoch, leader }) => {
             this.stopLeading(
               new MillraceError('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} moved to broker ${leader}`),
             );
-            this.leaderEpoch = leaderEpoch;
-            this.leader = leader;
             logger.info({ topic, partition, leaderEpoch, leader }, 'became follower');
-            settings.onFollowerChange(this);
           },
           wentOffline: () => {
             this.stopLeading(new MillraceError('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} is offline`));
-            this.leader = -1;
             logger.warn({ topic, partition }, 'partition offline: no live in-sync replica can lead');
-            settings.onFollowerChange(this);
           },
           stopped: () => {
             this.stopLeading(
               new MillraceError('NOT_LEADER_OR_FOLLOWER', `${topic}-${partition} is no longer hosted here`),
             );
-            this.leader = -1;
-            settings.onFollowerChange(this);
           },
         },
       }),
       { input: { topic, partition } },
     );
     this.actor.start();
+  }
+
+  /** Whether this replica leads: the partition machine is in Leader. */
+  get isLeader(): boolean {
+    return this.actor.getSnapshot().value === 'Leader';
+  }
+
+  /** The leader epoch of the role the machine holds (-1 before any). */
+  get leaderEpoch(): number {
+    return this.actor.getSnapshot().context.leaderEpoch;
+  }
+
+  /** The leader the machine knows (-1 offline or stopped). */
+  get leader(): number {
+    const snapshot = this.actor.getSnapshot();
+    return snapshot.value === 'Stopped' ? -1 : snapshot.context.leader;
   }
 
   /** Applies the partition's record from a metadata image: ISR, replicas, then the role. */
@@ -271,8 +274,8 @@ export class HostedPartition {
     this.isrChange.start();
   }
 
+  /** Ends this replica's leadership (if any) as its role changes; runs inside the machine's transition. */
   private stopLeading(reason: MillraceError): void {
-    this.isLeader = false;
     this.trackingEpoch = -1;
     for (const f of this.followers.values()) f.tracker.stop();
     this.followers.clear();
@@ -283,7 +286,11 @@ export class HostedPartition {
       d.reject(reason);
     }
     this.delayed.clear();
-    for (const wake of [...this.waiters]) wake();
+    // After the transition commits, so that the fetchers and parked fetches see the new role.
+    queueMicrotask(() => {
+      for (const wake of [...this.waiters]) wake();
+      this.settings.onFollowerChange(this);
+    });
   }
 
   /** The lag sweep: followers that look behind are checked by their trackers. */

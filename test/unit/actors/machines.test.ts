@@ -196,23 +196,20 @@ describe('broker lifecycle', () => {
 
 describe('partition', () => {
   it('takes roles in leader-epoch order and ignores stale changes', () => {
-    const leader = vi.fn();
     const follower = vi.fn();
-    const actor = createActor(
-      partitionMachine.provide({
-        actions: { becameLeader: (_, p) => leader(p), becameFollower: (_, p) => follower(p) },
-      }),
-      { input: { topic: 't', partition: 0 } },
-    ).start();
+    const actor = createActor(partitionMachine.provide({ actions: { becameFollower: (_, p) => follower(p) } }), {
+      input: { topic: 't', partition: 0 },
+    }).start();
     expect(actor.getSnapshot().value).toBe('Offline');
     actor.send({ type: 'BECOME_LEADER', leaderEpoch: 3, leader: 1 });
     expect(actor.getSnapshot().value).toBe('Leader');
-    expect(leader).toHaveBeenCalledWith({ leaderEpoch: 3 });
+    expect(actor.getSnapshot().context).toMatchObject({ leaderEpoch: 3, leader: 1 });
     actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 2, leader: 2 });
     expect(actor.getSnapshot().value).toBe('Leader');
     actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 4, leader: 2 });
     expect(actor.getSnapshot().value).toEqual({ Follower: 'Fetching' });
     expect(actor.getSnapshot().context).toMatchObject({ leaderEpoch: 4, leader: 2 });
+    expect(follower).toHaveBeenCalledWith({ leaderEpoch: 4, leader: 2 });
     actor.send({ type: 'STOP' });
     expect(actor.getSnapshot().status).toBe('done');
   });
@@ -220,17 +217,20 @@ describe('partition', () => {
 
 describe('partition role restatements', () => {
   it('runs the role effects once per leader epoch', () => {
-    const leader = vi.fn();
+    const follower = vi.fn();
     const offline = vi.fn();
     const actor = createActor(
-      partitionMachine.provide({ actions: { becameLeader: (_, p) => leader(p), wentOffline: () => offline() } }),
+      partitionMachine.provide({ actions: { becameFollower: (_, p) => follower(p), wentOffline: () => offline() } }),
       { input: { topic: 't', partition: 1 } },
     ).start();
-    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 1, leader: 1 });
-    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 1, leader: 1 });
-    expect(leader).toHaveBeenCalledTimes(1);
-    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 2, leader: 1 });
-    expect(leader).toHaveBeenCalledTimes(2);
+    actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 1, leader: 2 });
+    actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 1, leader: 2 });
+    expect(follower).toHaveBeenCalledTimes(1);
+    actor.send({ type: 'BECOME_FOLLOWER', leaderEpoch: 2, leader: 3 });
+    expect(follower).toHaveBeenCalledTimes(2);
+    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 3, leader: 1 });
+    actor.send({ type: 'BECOME_LEADER', leaderEpoch: 3, leader: 1 });
+    expect(actor.getSnapshot().context.leaderEpoch).toBe(3);
     actor.send({ type: 'GO_OFFLINE' });
     actor.send({ type: 'GO_OFFLINE' });
     expect(offline).toHaveBeenCalledTimes(1);
