@@ -30,7 +30,8 @@ import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
-import { ReplicaManager, type HostedPartition } from './replica-manager.js';
+import type { HostedPartition } from './hosted-partition.js';
+import { ReplicaManager } from './replica-manager.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 
 const CONTROLLER_RPC_TIMEOUT_MS = 5_000;

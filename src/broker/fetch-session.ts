@@ -7,7 +7,7 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
-import type { HostedPartition } from './replica-manager.js';
+import type { HostedPartition } from './hosted-partition.js';
 
 /** A session unused this long is dropped; its follower opens a new one. */
 const SESSION_IDLE_MS = 120_000;

@@ -19,7 +19,8 @@ import type { MessageType, RpcServer } from '../transport/rpc.js';
 import { OFFSETS_TOPIC, type GroupCoordinator } from './group/coordinator.js';
 import { FetchSession, FetchSessions } from './fetch-session.js';
 import type { ProducerIdManager } from './producer-ids.js';
-import type { HostedPartition, ReplicaManager } from './replica-manager.js';
+import type { HostedPartition } from './hosted-partition.js';
+import type { ReplicaManager } from './replica-manager.js';
 
 /** Room left in a reply for everything but record bytes. */
 const ENVELOPE_BYTES = 64 * 1024;

@@ -13,7 +13,7 @@ import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { request } from '../transport/rpc.js';
-import type { HostedPartition } from './replica-manager.js';
+import type { HostedPartition } from './hosted-partition.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 
 const MAX_WAIT_MS = 500;

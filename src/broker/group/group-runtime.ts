@@ -7,7 +7,7 @@ import { createActor, type Actor } from 'xstate';
 import { consumerGroupMachine, type GroupContext, type GroupState } from '../../../actors/consumer-group.js';
 import { ErrorCodes, type ErrorName } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
-import type { HostedPartition } from '../replica-manager.js';
+import type { HostedPartition } from '../hosted-partition.js';
 import type { CommittedOffset } from './offsets-topic.js';
 
 /** What a group's actor asks of its coordinator. */
