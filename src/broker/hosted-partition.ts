@@ -159,6 +159,16 @@ export class HostedPartition {
       this.syncIsr();
       this.maybeAdvanceHighWatermark();
     }
+    if (this.isr !== isrBefore) this.wakeWatchers();
+  }
+
+  /**
+   * Tells the fetches that watch this partition that it changed. A follower's fetch session then
+   * looks at it again: a follower that left the ISR is caught up only by a fetch that reaches
+   * the full path, so an ISR change must put it there even when no record arrives.
+   */
+  wakeWatchers(): void {
+    for (const wake of [...this.waiters]) wake();
   }
 
   get isFollower(): boolean {
@@ -187,6 +197,8 @@ export class HostedPartition {
     );
     this.maybeAdvanceHighWatermark();
     this.settings.onFollowerChange(this);
+    // A new leadership tracks its followers afresh: every fetch session looks at this partition again.
+    this.wakeWatchers();
   }
 
   private startTracking(): void {
@@ -256,6 +268,7 @@ export class HostedPartition {
               this.settings.onIsrChange?.(committed.isr.length < this.isr.length);
               this.isr = committed.isr;
               this.partitionEpoch = committed.partitionEpoch;
+              this.wakeWatchers();
             }
             this.maybeAdvanceHighWatermark();
             queueMicrotask(() => this.syncIsr());
@@ -287,7 +300,7 @@ export class HostedPartition {
     this.delayed.clear();
     // After the transition commits, so that the fetchers and parked fetches see the new role.
     queueMicrotask(() => {
-      for (const wake of [...this.waiters]) wake();
+      this.wakeWatchers();
       this.settings.onFollowerChange(this);
     });
   }
@@ -307,7 +320,7 @@ export class HostedPartition {
   /** After an append: waiting fetches wake (followers among them) and the high watermark may move. */
   appended(): void {
     this.maybeAdvanceHighWatermark();
-    for (const wake of [...this.waiters]) wake();
+    this.wakeWatchers();
   }
 
   /**
@@ -386,7 +399,7 @@ export class HostedPartition {
         );
       } else d.resolve();
     }
-    for (const wake of [...this.waiters]) wake();
+    this.wakeWatchers();
   }
 
   /** acks=all: resolves when the high watermark reaches `requiredOffset`, or fails after `timeoutMs`. */

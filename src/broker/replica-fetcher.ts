@@ -250,7 +250,7 @@ class ReplicaFetcher {
       log.maybeIncrementLogStartOffset(p.logStartOffset);
     hp.followHighWatermark(p.highWatermark);
     hp.followerLag = Math.max(0, p.logEndOffset - log.logEndOffset);
-    for (const wake of [...hp.waiters]) wake();
+    hp.wakeWatchers();
   }
 }
 

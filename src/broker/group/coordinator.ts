@@ -16,20 +16,23 @@ import {
   type GroupState,
   type JoiningMember,
 } from '../../../actors/consumer-group.js';
-import { ErrorCodes, MillraceError, errorFields, type ErrorName } from '../../../protocol/errors.js';
+import { ErrorCodes, MillraceError, errorFields } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
-import { decodeRecordBatches, encodeRecordBatch } from '../../../protocol/records/index.js';
+import { encodeRecordBatch } from '../../../protocol/records/index.js';
 import { wire } from '../../../protocol/wire.js';
 import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
+import { GroupLag } from './group-lag.js';
 import { GroupRuntime, OffsetsPartition, refusal, type GroupHooks } from './group-runtime.js';
 import {
   admitCommit,
   checkGeneration,
   checkJoinProtocol,
   checkJoinRequest,
+  commitError,
+  groupByTopic,
   memberOf,
   planCommit,
 } from './group-rules.js';
@@ -38,13 +41,11 @@ import {
   groupKey,
   offsetKey,
   offsetsPartitionFor,
-  replayOffsetsRecord,
+  readOffsetsPartition,
   type CommittedOffset,
 } from './offsets-topic.js';
 
 export { OFFSETS_TOPIC };
-
-const LAG_REFRESH_MS = 5_000;
 
 export interface GroupCoordinatorSettings {
   brokerId: number;
@@ -77,9 +78,7 @@ export class GroupCoordinator implements GroupHooks {
   private readonly now: () => number;
   private readonly logger: Logger;
   private expiryTimer: NodeJS.Timeout | null = null;
-  private lagTimer: NodeJS.Timeout | null = null;
-  /** High watermark per committed partition (topic\0partition), refreshed for the lag metric. */
-  private readonly ends = new Map<string, number>();
+  private readonly lagTracker: GroupLag;
   private creating: Promise<unknown> | null = null;
 
   constructor(
@@ -92,40 +91,12 @@ export class GroupCoordinator implements GroupHooks {
     this.logger = settings.logger.child({ component: 'group-coordinator' });
     this.expiryTimer = setInterval(() => this.expireOffsets(), settings.offsetsRetentionCheckIntervalMs);
     this.expiryTimer.unref();
-    this.lagTimer = setInterval(() => void this.refreshEnds(), LAG_REFRESH_MS);
-    this.lagTimer.unref();
-  }
-
-  private async refreshEnds(): Promise<void> {
-    if (!this.settings.endOffsets) return;
-    const wanted = new Set<string>();
-    for (const g of this.snapshot()) for (const k of g.offsets.keys()) wanted.add(k);
-    if (wanted.size === 0) return;
-    const partitions = [...wanted].map((k) => {
-      const { topic, partition } = parseTpKey(k);
-      return { topic, partition: Number(partition) };
-    });
-    try {
-      const ends = await this.settings.endOffsets(partitions);
-      this.ends.clear();
-      for (const [k, v] of ends) this.ends.set(k, v);
-    } catch (err) {
-      this.logger.debug({ err }, 'cannot refresh end offsets for the lag metric');
-    }
+    this.lagTracker = new GroupLag(() => this.snapshot(), settings.endOffsets, this.logger);
   }
 
   /** Lag of each committed offset of the loaded groups: high watermark minus committed offset. */
   lag(): Array<{ group: string; topic: string; partition: number; lag: number }> {
-    const out = [];
-    for (const g of this.snapshot()) {
-      for (const [k, c] of g.offsets) {
-        const end = this.ends.get(k);
-        if (end === undefined) continue;
-        const { topic, partition } = parseTpKey(k);
-        out.push({ group: g.group, topic, partition: Number(partition), lag: Math.max(0, end - c.offset) });
-      }
-    }
-    return out;
+    return this.lagTracker.lag(this.snapshot());
   }
 
   /** Loads partitions this broker now leads and unloads those it no longer does (after each metadata image). */
@@ -157,55 +128,20 @@ export class GroupCoordinator implements GroupHooks {
   /** Replays the partition (offset commits and group metadata, last record per key wins), then restores the groups. */
   private async load(partition: number, op: OffsetsPartition): Promise<void> {
     const started = this.now();
-    const offsets = new Map<string, Map<string, CommittedOffset>>();
-    const metadata = new Map<string, millrace.GroupMetadataValue>();
-    const log = op.hp.log;
-    let next = log.logStartOffset;
+    let read: Awaited<ReturnType<typeof readOffsetsPartition>>;
     try {
-      while (next < log.logEndOffset) {
-        if (op.stale) return;
-        const { records } = log.read(next, 1024 * 1024, log.logEndOffset);
-        if (records.length === 0) break;
-        for (const batch of decodeRecordBatches(records).batches) {
-          for (const r of batch.records) {
-            if (r.offset < next || !r.key) continue;
-            replayOffsetsRecord(r.key, r.value, offsets, metadata);
-          }
-          next = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      read = await readOffsetsPartition(op.hp.log, () => op.stale);
     } catch (err) {
       this.logger.error({ err, partition }, 'cannot load __consumer_offsets partition');
       if (this.partitions.get(partition) === op) this.partitions.delete(partition);
       return;
     }
+    if (!read) return;
+    const { offsets, metadata } = read;
     if (op.stale) return;
-    const now = this.now();
     for (const groupId of new Set([...offsets.keys(), ...metadata.keys()])) {
       const g = new GroupRuntime(groupId, op, this, this.settings.initialRebalanceDelayMs, this.now);
-      for (const [k, v] of offsets.get(groupId) ?? []) g.offsets.set(k, v);
-      const meta = metadata.get(groupId);
-      if (meta && meta.members.length > 0) {
-        g.actor.send({
-          type: 'RESTORE',
-          generation: meta.generation,
-          protocolType: meta.protocolType,
-          protocol: meta.protocol,
-          leader: meta.leader,
-          members: meta.members.map((m): GroupMember => ({
-            memberId: m.memberId,
-            groupInstanceId: m.groupInstanceId || null,
-            clientId: m.clientId,
-            sessionTimeoutMs: m.sessionTimeoutMs,
-            rebalanceTimeoutMs: m.rebalanceTimeoutMs,
-            protocols: [{ name: meta.protocol, metadata: Buffer.from(m.subscription) }],
-            assignment: Buffer.from(m.assignment),
-            joined: true,
-          })),
-        });
-      } else if (meta) g.emptySince = Number(meta.currentStateTimestamp) || now;
-      else g.emptySince = Math.max(0, ...[...g.offsets.values()].map((o) => o.commitTimestamp));
+      g.restore(offsets.get(groupId), metadata.get(groupId), this.now());
       op.groups.set(groupId, g);
     }
     op.loading = false;
@@ -586,31 +522,7 @@ export class GroupCoordinator implements GroupHooks {
 
   stop(): void {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    if (this.lagTimer) clearInterval(this.lagTimer);
+    this.lagTracker.stop();
     for (const [p, op] of this.partitions) this.unload(p, op);
   }
-}
-
-function groupByTopic(keys: string[]): Array<{ name: string; partitions: number[] }> {
-  const byTopic = new Map<string, number[]>();
-  for (const k of keys) {
-    const { topic, partition } = parseTpKey(k);
-    byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(partition)]);
-  }
-  return [...byTopic].map(([name, partitions]) => ({ name, partitions }));
-}
-
-/** Kafka's mapping of append failures to what a committing client should do. */
-function commitError(err: unknown): { errorCode: number; errorMessage: string } {
-  const e = MillraceError.from(err);
-  const name: ErrorName = ['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'REQUEST_TIMED_OUT'].includes(
-    e.errorName,
-  )
-    ? 'COORDINATOR_NOT_AVAILABLE'
-    : ['NOT_LEADER_OR_FOLLOWER', 'KAFKA_STORAGE_ERROR'].includes(e.errorName)
-      ? 'NOT_COORDINATOR'
-      : ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(e.errorName)
-        ? 'INVALID_COMMIT_OFFSET_SIZE'
-        : e.errorName;
-  return refusal(name, e.detail);
 }

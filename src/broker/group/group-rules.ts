@@ -5,9 +5,9 @@
  * passes the time); the coordinator runtime applies what they return.
  */
 import type { GroupContext, GroupMember, GroupState } from '../../../actors/consumer-group.js';
-import { MillraceError } from '../../../protocol/errors.js';
+import { MillraceError, type ErrorName } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
-import { tpKey } from '../../../protocol/topic-partition.js';
+import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
 import { offsetKey, offsetValue, type CommittedOffset } from './offsets-topic.js';
 
 export interface SessionBounds {
@@ -115,4 +115,29 @@ export function planCommit(req: millrace.IOffsetCommitRequest, metadataMaxBytes:
     }),
   }));
   return { records, accepted, response: { topics } };
+}
+
+/** Topic-partition keys grouped by topic, as an OffsetFetch of every committed offset answers them. */
+export function groupByTopic(keys: string[]): Array<{ name: string; partitions: number[] }> {
+  const byTopic = new Map<string, number[]>();
+  for (const k of keys) {
+    const { topic, partition } = parseTpKey(k);
+    byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(partition)]);
+  }
+  return [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+}
+
+/** Kafka's mapping of append failures to what a committing client should do. */
+export function commitError(err: unknown): { errorCode: number; errorMessage: string } {
+  const e = MillraceError.from(err);
+  const name: ErrorName = ['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'REQUEST_TIMED_OUT'].includes(
+    e.errorName,
+  )
+    ? 'COORDINATOR_NOT_AVAILABLE'
+    : ['NOT_LEADER_OR_FOLLOWER', 'KAFKA_STORAGE_ERROR'].includes(e.errorName)
+      ? 'NOT_COORDINATOR'
+      : ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(e.errorName)
+        ? 'INVALID_COMMIT_OFFSET_SIZE'
+        : e.errorName;
+  return { errorCode: new MillraceError(name, e.detail).code, errorMessage: e.detail };
 }

@@ -4,7 +4,12 @@
  * `__consumer_offsets` partition this broker leads.
  */
 import { createActor, type Actor } from 'xstate';
-import { consumerGroupMachine, type GroupContext, type GroupState } from '../../../actors/consumer-group.js';
+import {
+  consumerGroupMachine,
+  type GroupContext,
+  type GroupMember,
+  type GroupState,
+} from '../../../actors/consumer-group.js';
 import { ErrorCodes, type ErrorName } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
 import type { HostedPartition } from '../hosted-partition.js';
@@ -55,6 +60,35 @@ export class GroupRuntime {
       else if (s.value !== 'Empty') this.emptySince = -1;
     });
     this.actor.start();
+  }
+
+  /** Restores the group as its partition's records left it: offsets, and members (Stable) or when it emptied. */
+  restore(
+    offsets: ReadonlyMap<string, CommittedOffset> | undefined,
+    meta: millrace.GroupMetadataValue | undefined,
+    now: number,
+  ): void {
+    for (const [k, v] of offsets ?? []) this.offsets.set(k, v);
+    if (meta && meta.members.length > 0) {
+      this.actor.send({
+        type: 'RESTORE',
+        generation: meta.generation,
+        protocolType: meta.protocolType,
+        protocol: meta.protocol,
+        leader: meta.leader,
+        members: meta.members.map((m): GroupMember => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId || null,
+          clientId: m.clientId,
+          sessionTimeoutMs: m.sessionTimeoutMs,
+          rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+          protocols: [{ name: meta.protocol, metadata: Buffer.from(m.subscription) }],
+          assignment: Buffer.from(m.assignment),
+          joined: true,
+        })),
+      });
+    } else if (meta) this.emptySince = Number(meta.currentStateTimestamp) || now;
+    else this.emptySince = Math.max(0, ...[...this.offsets.values()].map((o) => o.commitTimestamp));
   }
 
   get state(): GroupState {

@@ -3,6 +3,8 @@
  * bodies, here protobuf) and the rule placing a group on one of its partitions.
  */
 import type { millrace } from '../../../protocol/generated/millrace.js';
+import { decodeRecordBatches } from '../../../protocol/records/index.js';
+import type { Log } from '../../storage/log.js';
 import { tpKey } from '../../../protocol/topic-partition.js';
 import { wire } from '../../../protocol/wire.js';
 
@@ -75,4 +77,34 @@ export function replayOffsetsRecord(
       offsets.delete(k.group);
     } else metadata.set(k.group, wire.GroupMetadataValue.decode(value));
   }
+}
+
+/**
+ * Replays a partition of the topic (last record per key wins) in chunks that yield to the event
+ * loop; null when `stale()` says the partition moved meanwhile.
+ */
+export async function readOffsetsPartition(
+  log: Log,
+  stale: () => boolean,
+): Promise<{
+  offsets: Map<string, Map<string, CommittedOffset>>;
+  metadata: Map<string, millrace.GroupMetadataValue>;
+} | null> {
+  const offsets = new Map<string, Map<string, CommittedOffset>>();
+  const metadata = new Map<string, millrace.GroupMetadataValue>();
+  let next = log.logStartOffset;
+  while (next < log.logEndOffset) {
+    if (stale()) return null;
+    const { records } = log.read(next, 1024 * 1024, log.logEndOffset);
+    if (records.length === 0) break;
+    for (const batch of decodeRecordBatches(records).batches) {
+      for (const r of batch.records) {
+        if (r.offset < next || !r.key) continue;
+        replayOffsetsRecord(r.key, r.value, offsets, metadata);
+      }
+      next = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return stale() ? null : { offsets, metadata };
 }
