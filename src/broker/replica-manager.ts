@@ -66,11 +66,6 @@ export class ReplicaManager {
     return this.hosted.values();
   }
 
-  /** Partitions queued for reconciliation. */
-  get backlog(): number {
-    return this.pending.size;
-  }
-
   /** Queues what `changes` names for reconciliation against `image`. */
   reconcile(image: MetadataImage, changes: ImageChanges): void {
     this.image = image;

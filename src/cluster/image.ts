@@ -101,10 +101,6 @@ export class MetadataDelta {
     this.producerIds = base.producerIds;
   }
 
-  get empty(): boolean {
-    return this.version === this.base.version && this.touched.size === 0 && !this.brokersChanged;
-  }
-
   replay(record: MetadataRecord, version: number): void {
     this.version = Math.max(this.version, version);
     const { key, value } = record;

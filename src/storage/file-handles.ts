@@ -13,7 +13,6 @@ export const DEFAULT_MAX_OPEN_FILES = 8_192;
 export class FileHandlePool {
   /** Open handles, least recently used first (Map keeps insertion order). */
   private readonly open = new Map<FileHandle, true>();
-  opens = 0;
   evictions = 0;
 
   constructor(public maxOpen = DEFAULT_MAX_OPEN_FILES) {}
@@ -36,7 +35,6 @@ export class FileHandlePool {
 
   /** @internal */
   opened(h: FileHandle): void {
-    this.opens++;
     this.open.set(h, true);
     if (this.open.size > this.maxOpen) this.trim(h);
   }
