@@ -75,6 +75,8 @@ export class HostedPartition {
   /** Long-poll fetches waiting for data on this partition. */
   readonly waiters = new Set<() => void>();
   readonly actor: Actor<typeof partitionMachine>;
+  /** The partition machine's state as of its last committed transition. */
+  private role = { isLeader: false, leader: -1, leaderEpoch: -1 };
   private readonly followers = new Map<number, FollowerProgress>();
   private readonly delayed = new Set<DelayedProduce>();
   /** This leadership's ISR changes (null: not leading). */
@@ -119,23 +121,30 @@ export class HostedPartition {
       }),
       { input: { topic, partition } },
     );
+    // The role as plain fields for the data path, copied from each committed snapshot.
+    this.actor.subscribe((snapshot) => {
+      this.role = {
+        isLeader: snapshot.value === 'Leader',
+        leader: snapshot.value === 'Stopped' ? -1 : snapshot.context.leader,
+        leaderEpoch: snapshot.context.leaderEpoch,
+      };
+    });
     this.actor.start();
   }
 
   /** Whether this replica leads: the partition machine is in Leader. */
   get isLeader(): boolean {
-    return this.actor.getSnapshot().value === 'Leader';
+    return this.role.isLeader;
   }
 
   /** The leader epoch of the role the machine holds (-1 before any). */
   get leaderEpoch(): number {
-    return this.actor.getSnapshot().context.leaderEpoch;
+    return this.role.leaderEpoch;
   }
 
   /** The leader the machine knows (-1 offline or stopped). */
   get leader(): number {
-    const snapshot = this.actor.getSnapshot();
-    return snapshot.value === 'Stopped' ? -1 : snapshot.context.leader;
+    return this.role.leader;
   }
 
   /** Applies the partition's record from a metadata image: ISR, replicas, then the role. */

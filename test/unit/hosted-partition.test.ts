@@ -48,6 +48,7 @@ describe('hosted partition watchers', () => {
     hp.apply(leaderOf([1], 1), 2); // the followers left the ISR
     expect(session.dirty.has(entry!)).toBe(true);
     hp.stop();
+    expect([hp.isLeader, hp.leader]).toEqual([false, -1]);
     await new Promise((r) => setImmediate(r));
   });
 });
