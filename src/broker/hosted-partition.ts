@@ -150,6 +150,7 @@ export class HostedPartition {
   /** Applies the partition's record from a metadata image: ISR, replicas, then the role. */
   apply(p: PartitionRecord, minInsync: number): void {
     const isrBefore = this.isr;
+    const epochBefore = this.partitionEpoch;
     this.replicas = p.replicas;
     if (p.partitionEpoch >= this.partitionEpoch) {
       this.isr = p.isr;
@@ -168,7 +169,7 @@ export class HostedPartition {
       this.syncIsr();
       this.maybeAdvanceHighWatermark();
     }
-    if (this.isr !== isrBefore) this.wakeWatchers();
+    if (this.partitionEpoch !== epochBefore) this.wakeWatchers();
   }
 
   /**
