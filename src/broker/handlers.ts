@@ -287,7 +287,8 @@ export class BrokerHandlers {
    */
   private readSession(session: FetchSession, maxBytes: number): FetchResult {
     const busy = new Map<string, millrace.IFetchPartition[]>();
-    for (const e of [...session.dirty]) {
+    // Deleting the entry being visited is safe while iterating a Set.
+    for (const e of session.dirty) {
       const hp = e.replica?.isLeader ? e.replica : this.ctx.replicas.get(e.topic, e.request.partition ?? 0);
       session.watch(e, hp);
       const log = hp?.log;

@@ -55,7 +55,6 @@ export const emptyImage: MetadataImage = {
 
 /** What a delta changed: what a broker must reconcile, and nothing more. */
 export interface ImageChanges {
-  brokers: boolean;
   /** Topics that appeared (or were recreated) or whose configs changed. */
   readonly topics: Set<string>;
   /** Topics that disappeared (or were recreated): their image before the change. */
@@ -65,7 +64,6 @@ export interface ImageChanges {
 }
 
 export const noChanges = (): ImageChanges => ({
-  brokers: false,
   topics: new Set(),
   deletedTopics: new Map(),
   partitions: new Map(),
@@ -74,7 +72,6 @@ export const noChanges = (): ImageChanges => ({
 /** Everything in `image` as changes: what a replica manager starting from nothing must reconcile. */
 export function allOf(image: MetadataImage): ImageChanges {
   const changes = noChanges();
-  changes.brokers = true;
   for (const t of image.topics.values()) {
     changes.topics.add(t.name);
     changes.partitions.set(t.name, new Set(t.partitions.map((p) => p.partition)));
@@ -93,7 +90,6 @@ export class MetadataDelta {
   /** Per topic name: the partition maps this delta owns (copied once, then written in place). */
   private readonly ownedPartitions = new Set<string>();
   private readonly touched = new Map<string, Set<number> | 'topic'>();
-  private brokersChanged = false;
 
   constructor(readonly base: MetadataImage) {
     this.version = base.version;
@@ -111,7 +107,6 @@ export class MetadataDelta {
       const id = Number(key.slice('broker.'.length));
       if (value) this.brokers.set(id, value as BrokerRecord);
       else this.brokers.delete(id);
-      this.brokersChanged = true;
     } else if (key.startsWith('topic.')) {
       this.topicRecords ??= new Map(this.base.topicRecords);
       const name = key.slice('topic.'.length);
@@ -142,7 +137,6 @@ export class MetadataDelta {
 
   apply(): { image: MetadataImage; changes: ImageChanges } {
     const changes = noChanges();
-    changes.brokers = this.brokersChanged;
     const topicRecords = this.topicRecords ?? this.base.topicRecords;
     const partitionRecords = this.partitionRecords ?? this.base.partitionRecords;
     let topics = this.base.topics;
