@@ -103,6 +103,8 @@ export class Broker {
         brokerId: config.id,
         leaseMs: config.controllerLeaseMs,
         sessionTimeoutMs: config.sessionTimeoutMs,
+        // Two missed heartbeats make a broker suspect; a live one answers the probe.
+        brokerProbeAfterMs: Math.min(2 * config.heartbeatIntervalMs, config.sessionTimeoutMs / 2),
         metadataReplicas: config.metadataReplicas,
         defaultPartitions: config.defaultPartitions,
         defaultReplicationFactor: config.defaultReplicationFactor,

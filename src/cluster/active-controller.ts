@@ -46,6 +46,8 @@ export interface ControllerSettings extends TopicDefaults {
   leaseMs: number;
   /** broker.session.timeout.ms */
   sessionTimeoutMs: number;
+  /** A broker silent this long is probed on NATS, and fenced at once if its process is gone. */
+  brokerProbeAfterMs: number;
   metadataReplicas: number;
   /** leader.imbalance.check.interval.ms */
   leaderRebalanceIntervalMs: number;
@@ -55,6 +57,9 @@ export interface ControllerSettings extends TopicDefaults {
 }
 
 const CONTROL_ENV: ControlEnv = { newTopicId: randomUUID, random: (bound) => Math.floor(Math.random() * bound) };
+
+/** A probe of a silent broker waits this long; no-responders comes back at once, a timeout means alive. */
+const PROBE_TIMEOUT_MS = 1_000;
 
 /** A write the controller's own watch has not shown within this is reported, not waited on forever. */
 const COMMIT_TIMEOUT_MS = 10_000;
@@ -186,7 +191,7 @@ export class ActiveController {
 
   private async fenceVanishedBrokers(): Promise<void> {
     for (const b of [...this.image.brokers.values()].filter((x) => !x.fenced && x.id !== this.settings.brokerId)) {
-      if (!(await brokerGone(this.nc, this.settings.cluster, b.id, 1_000)) || this.stopped) continue;
+      if (!(await brokerGone(this.nc, this.settings.cluster, b.id, PROBE_TIMEOUT_MS)) || this.stopped) continue;
       this.logger.warn({ brokerId: b.id }, 'broker has no subscription on NATS: fencing it now');
       await this.serialized(() => fenceBroker(this.image, b.id, false)).catch(() => undefined);
     }
@@ -258,18 +263,26 @@ export class ActiveController {
 
   private startSession(brokerId: number): void {
     this.sessions.get(brokerId)?.stop();
+    const current = (): boolean => this.sessions.get(brokerId) === actor;
     const actor: Actor<typeof brokerSessionMachine> = createActor(
       brokerSessionMachine.provide({
         actions: {
-          fence: (_, { brokerId: id }) => {
+          probe: (_, { brokerId: id }) => {
+            void brokerGone(this.nc, this.settings.cluster, id, PROBE_TIMEOUT_MS).then((gone) => {
+              if (gone && current()) actor.send({ type: 'GONE' });
+            });
+          },
+          fence: (_, { brokerId: id, reason }) => {
             // After a stall of this event loop, expired session timers run before the heartbeats
             // that arrived meanwhile are read: decide once pending I/O has been read, so a
             // heartbeat waiting in the socket revives the session instead of a live broker being fenced.
             setImmediate(() => {
-              if (actor.getSnapshot().value !== 'Expired' || this.sessions.get(id) !== actor) return;
+              if (actor.getSnapshot().value !== 'Expired' || !current()) return;
               this.logger.warn(
                 { brokerId: id, sessionTimeoutMs: this.settings.sessionTimeoutMs },
-                'broker missed its session timeout: fencing it',
+                reason === 'gone-from-nats'
+                  ? 'broker has no subscription on NATS: fencing it now'
+                  : 'broker missed its session timeout: fencing it',
               );
               void this.serialized(() => fenceBroker(this.image, id, false)).catch((err: unknown) =>
                 this.logger.error({ err, brokerId: id }, 'fencing failed'),
@@ -279,13 +292,19 @@ export class ActiveController {
           revive: (_, { brokerId: id }) => this.logger.info({ brokerId: id }, 'fenced broker is heartbeating again'),
         },
       }),
-      { input: { brokerId, sessionTimeoutMs: this.settings.sessionTimeoutMs } },
+      {
+        input: {
+          brokerId,
+          sessionTimeoutMs: this.settings.sessionTimeoutMs,
+          probeAfterMs: this.settings.brokerProbeAfterMs,
+        },
+      },
     );
     this.sessions.set(brokerId, actor);
     actor.start();
   }
 
   private sessionAlive(brokerId: number): boolean {
-    return this.sessions.get(brokerId)?.getSnapshot().value === 'Alive';
+    return this.sessions.get(brokerId)?.getSnapshot().hasTag('live') ?? false;
   }
 }

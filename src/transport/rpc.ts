@@ -151,7 +151,7 @@ export async function exchange<ReqI, Res>(
     reply = await nc.request(subject, data, { timeout: timeoutMs });
   } catch (err) {
     if (err instanceof natsErrors.NoRespondersError) {
-      throw new MillraceError('NETWORK_EXCEPTION', `nothing is listening on ${subject}`);
+      throw new MillraceError('NETWORK_EXCEPTION', `nothing is listening on ${subject}`, { cause: err });
     }
     if (err instanceof natsErrors.TimeoutError) {
       throw new MillraceError('REQUEST_TIMED_OUT', `no reply on ${subject} within ${timeoutMs} ms`);

@@ -1,21 +1,16 @@
 /**
- * The group coordinator. Group G lives on the leader of `__consumer_offsets` partition
- * hash(G) mod N (Kafka's rule, Java's String.hashCode). Each group is a consumer-group actor;
- * this runtime checks requests against its snapshot, holds JoinGroup and SyncGroup replies until
- * the actor completes the rebalance, and writes commits and group metadata as records of the
- * partition at acks=all. A broker that becomes a partition's leader replays it (answering
+ * The group coordinator, a shell around pure cores. Group G lives on the leader of
+ * `__consumer_offsets` partition hash(G) mod N (Kafka's rule, Java's String.hashCode). Each group
+ * is a consumer-group machine; for each request a core (group-rules, offset-rules) decides on the
+ * group's snapshot what events the machine gets, what records are written and what the reply is.
+ * This shell applies them: it holds JoinGroup and SyncGroup replies until the machine completes
+ * the rebalance, and writes commits and group metadata as records of the partition at acks=all. A broker that becomes a partition's leader replays it (answering
  * COORDINATOR_LOAD_IN_PROGRESS meanwhile) and restores its groups; one that loses it answers
  * NOT_COORDINATOR.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import {
-  isRejoinUnchanged,
-  type GroupContext,
-  type GroupMember,
-  type GroupState,
-  type JoiningMember,
-} from '../../../actors/consumer-group.js';
+import type { GroupContext, GroupState } from '../../../actors/consumer-group.js';
 import { ErrorCodes, MillraceError, errorFields } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
 import { encodeRecordBatch } from '../../../protocol/records/index.js';
@@ -23,26 +18,34 @@ import { wire } from '../../../protocol/wire.js';
 import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
 import type { ReplicaManager } from '../replica-manager.js';
-import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
 import { GroupLag } from './group-lag.js';
-import { GroupRuntime, OffsetsPartition, refusal, type GroupHooks } from './group-runtime.js';
+import { GroupRuntime, OffsetsPartition, type GroupHooks } from './group-runtime.js';
 import {
-  admitCommit,
-  checkGeneration,
-  checkJoinProtocol,
-  checkJoinRequest,
-  commitError,
-  groupByTopic,
-  memberOf,
-  planCommit,
+  absentGroup,
+  decideHeartbeat,
+  decideJoin,
+  decideLeave,
+  decideSync,
+  describeGroup,
+  joinResponse,
+  refusal,
+  type GroupView,
 } from './group-rules.js';
 import {
+  admitCommit,
+  commitError,
+  groupRemovalRecords,
+  offsetFetchResponse,
+  offsetsExpired,
+  planCommit,
+} from './offset-rules.js';
+import {
   OFFSETS_TOPIC,
-  groupKey,
-  offsetKey,
+  groupMetadataRecord,
   offsetsPartitionFor,
   readOffsetsPartition,
   type CommittedOffset,
+  type OffsetsRecord,
 } from './offsets-topic.js';
 
 export { OFFSETS_TOPIC };
@@ -72,6 +75,8 @@ export interface GroupCoordinatorSettings {
   logger: Logger;
   now?: () => number;
 }
+
+const newMemberId = (prefix: string): string => `${prefix}-${randomUUID()}`;
 
 export class GroupCoordinator implements GroupHooks {
   private readonly partitions = new Map<number, OffsetsPartition>();
@@ -218,6 +223,11 @@ export class GroupCoordinator implements GroupHooks {
     return g && g.state !== 'Dead' ? g : undefined;
   }
 
+  private viewOf(group: string): { g: GroupRuntime | undefined; view: GroupView } {
+    const g = this.existing(group);
+    return { g, view: g?.view ?? absentGroup(group) };
+  }
+
   private getOrCreate(group: string): GroupRuntime {
     const op = this.partitionOf(group);
     let g = op.groups.get(group);
@@ -228,118 +238,64 @@ export class GroupCoordinator implements GroupHooks {
     return g;
   }
 
-  /** The member a request names: UNKNOWN_MEMBER_ID, or FENCED_INSTANCE_ID when its instance moved to a newer member. */
-  private member(g: GroupRuntime, memberId: string, instanceId: string): GroupMember {
-    return memberOf(g.context, memberId, instanceId);
-  }
-
-  private checkGeneration(g: GroupRuntime, generation: number): void {
-    checkGeneration(g.context, generation);
-  }
-
   async joinGroup(req: millrace.JoinGroupRequest): Promise<millrace.IJoinGroupResponse> {
-    const { sessionTimeoutMs, groupInstanceId } = req;
-    checkJoinRequest(req, this.settings);
     const g = this.getOrCreate(req.groupId);
-    const ctx = g.context;
-    checkJoinProtocol(ctx, req);
-    const members = Object.values(ctx.members);
-    const joining = (memberId: string): JoiningMember => ({
-      memberId,
-      groupInstanceId: groupInstanceId || null,
-      clientId: req.clientId,
-      sessionTimeoutMs,
-      rebalanceTimeoutMs: req.rebalanceTimeoutMs > 0 ? req.rebalanceTimeoutMs : sessionTimeoutMs,
-      protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
-    });
-    const op = g.partition;
-    let memberId = req.memberId;
-    if (!memberId && groupInstanceId) {
-      memberId = `${groupInstanceId}-${randomUUID()}`;
-      const previous = members.find((m) => m.groupInstanceId === groupInstanceId);
-      if (previous) {
-        // A static member back under a new id: it takes its old place; unchanged, no rebalance (KIP-345).
-        const unchanged = isRejoinUnchanged(ctx, { ...joining(previous.memberId) });
-        g.actor.send({ type: 'REPLACE_STATIC', oldMemberId: previous.memberId, member: joining(memberId) });
-        if (unchanged && g.state === 'Stable') return g.joinResponse(g.context, memberId);
-      }
-    } else if (!memberId) {
-      // KIP-394: a new dynamic member first gets its id, then joins with it.
-      memberId = `${req.clientId || 'member'}-${randomUUID()}`;
-      op.pendingMembers.set(memberId, this.now() + sessionTimeoutMs);
-      return { ...refusal('MEMBER_ID_REQUIRED', 'join again with the member id given'), memberId };
-    } else if (op.pendingMembers.has(memberId)) {
-      op.pendingMembers.delete(memberId);
-    } else {
-      const m = this.member(g, memberId, groupInstanceId);
-      const stableOrSyncing = g.state === 'Stable' || g.state === 'CompletingRebalance';
-      // A follower rejoining with nothing changed gets the current generation again.
-      if (stableOrSyncing && isRejoinUnchanged(ctx, joining(m.memberId)) && ctx.leader !== memberId) {
-        g.actor.send({ type: 'HEARTBEAT', memberId });
-        return g.joinResponse(ctx, memberId);
+    const pending = g.partition.pendingMembers;
+    const now = this.now();
+    for (const [id, deadline] of pending) if (deadline < now) pending.delete(id);
+    const decision = decideJoin(g.view, req, this.settings, pending, { now, newMemberId });
+    switch (decision.kind) {
+      case 'answer':
+        pending.set(decision.pendingMember.memberId, decision.pendingMember.deadline);
+        return decision.response;
+      case 'current':
+        g.apply(decision.events);
+        return joinResponse(g.context, decision.memberId);
+      case 'rebalance': {
+        if (decision.admittedPending) pending.delete(decision.memberId);
+        const id = decision.memberId;
+        return new Promise((resolve) => {
+          g.pendingJoins.get(id)?.(refusal('REBALANCE_IN_PROGRESS', 'replaced by a newer join of the same member'));
+          g.pendingJoins.set(id, resolve);
+          g.apply(decision.events);
+        });
       }
     }
-    for (const [id, deadline] of op.pendingMembers) if (deadline < this.now()) op.pendingMembers.delete(id);
-    const id = memberId;
-    return new Promise((resolve) => {
-      g.pendingJoins.get(id)?.(refusal('REBALANCE_IN_PROGRESS', 'replaced by a newer join of the same member'));
-      g.pendingJoins.set(id, resolve);
-      g.actor.send({ type: 'JOIN', member: joining(id), protocolType: req.protocolType });
-    });
   }
 
   async syncGroup(req: millrace.SyncGroupRequest): Promise<millrace.ISyncGroupResponse> {
-    const g = this.existing(req.groupId);
-    if (!g) throw new MillraceError('UNKNOWN_MEMBER_ID', `group '${req.groupId}' has no members`);
-    this.member(g, req.memberId, req.groupInstanceId);
-    this.checkGeneration(g, req.generationId);
-    if (g.state === 'PreparingRebalance')
-      throw new MillraceError('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is rebalancing: join again`);
-    g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
-    if (g.state === 'Stable') return { assignment: g.context.members[req.memberId]!.assignment };
+    const { g, view } = this.viewOf(req.groupId);
+    const { events, response } = decideSync(view, req);
+    if (response) {
+      g!.apply(events);
+      return response;
+    }
+    // Held before the events: the leader's assignment completes the sync, answering every held one.
     return new Promise((resolve) => {
-      g.pendingSyncs.set(req.memberId, resolve);
-      if (req.memberId === g.context.leader) {
-        const assignments: Record<string, Uint8Array> = {};
-        for (const a of req.assignments) assignments[a.memberId] = Buffer.from(a.assignment);
-        g.actor.send({ type: 'SYNC_LEADER', assignments });
-      }
+      g!.pendingSyncs.set(req.memberId, resolve);
+      g!.apply(events);
     });
   }
 
   heartbeat(req: millrace.HeartbeatRequest): millrace.IHeartbeatResponse {
-    const g = this.existing(req.groupId);
-    if (!g) throw new MillraceError('UNKNOWN_MEMBER_ID', `group '${req.groupId}' has no members`);
-    this.member(g, req.memberId, req.groupInstanceId);
-    this.checkGeneration(g, req.generationId);
-    g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
-    if (g.state === 'PreparingRebalance')
-      return refusal('REBALANCE_IN_PROGRESS', `group '${req.groupId}' is rebalancing: join again`);
-    return {};
+    const { g, view } = this.viewOf(req.groupId);
+    const { events, response } = decideHeartbeat(view, req);
+    g!.apply(events);
+    return response;
   }
 
   leaveGroup(req: millrace.LeaveGroupRequest): millrace.ILeaveGroupResponse {
-    const g = this.existing(req.groupId);
-    if (!g) throw new MillraceError('UNKNOWN_MEMBER_ID', `group '${req.groupId}' has no members`);
-    let unknown = 0;
-    for (const m of req.members) {
-      const member = m.memberId
-        ? g.context.members[m.memberId]
-        : Object.values(g.context.members).find((x) => x.groupInstanceId === m.groupInstanceId);
-      if (!member || (m.groupInstanceId && member.groupInstanceId !== m.groupInstanceId)) {
-        unknown++;
-        continue;
-      }
-      this.logger.info({ group: req.groupId, member: member.memberId, reason: m.reason }, 'member left');
-      g.actor.send({ type: 'LEAVE', memberId: member.memberId });
-    }
-    return unknown > 0 ? refusal('UNKNOWN_MEMBER_ID', `${unknown} of the leaving members are not in the group`) : {};
+    const { g, view } = this.viewOf(req.groupId);
+    const { events, left, response } = decideLeave(view, req);
+    for (const m of left) this.logger.info({ group: req.groupId, member: m.memberId, reason: m.reason }, 'member left');
+    g!.apply(events);
+    return response;
   }
 
   async offsetCommit(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
     const g = this.getOrCreate(req.groupId);
-    admitCommit(g.context, g.state, req);
-    if (req.memberId) g.actor.send({ type: 'HEARTBEAT', memberId: req.memberId });
+    admitCommit(g.view, req);
+    if (req.memberId) g.apply([{ type: 'HEARTBEAT', memberId: req.memberId }]);
     const { records, accepted, response } = planCommit(req, this.settings.offsetMetadataMaxBytes, this.now());
     if (records.length > 0) {
       try {
@@ -359,22 +315,8 @@ export class GroupCoordinator implements GroupHooks {
   }
 
   offsetFetch(req: millrace.OffsetFetchRequest): millrace.IOffsetFetchResponse {
-    const op = this.partitionOf(req.groupId);
-    const g = op.groups.get(req.groupId);
-    const committed = g?.offsets ?? new Map<string, CommittedOffset>();
-    const asked =
-      req.topics.length > 0
-        ? req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partition) }))
-        : groupByTopic([...committed.keys()]);
-    return {
-      topics: asked.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((partition) => {
-          const c = committed.get(tpKey(t.name, partition));
-          return { partition, offset: c?.offset ?? -1, leaderEpoch: c?.leaderEpoch ?? -1, metadata: c?.metadata ?? '' };
-        }),
-      })),
-    };
+    const g = this.partitionOf(req.groupId).groups.get(req.groupId);
+    return offsetFetchResponse(g?.offsets ?? new Map<string, CommittedOffset>(), req);
   }
 
   listGroups(): millrace.IListGroupsResponse {
@@ -393,26 +335,9 @@ export class GroupCoordinator implements GroupHooks {
     return {
       groups: req.groups.map((groupId): millrace.IDescribedGroup => {
         try {
-          const g = this.existing(groupId);
-          if (!g) return { groupId, state: 'Dead', members: [] };
-          const ctx = g.context;
-          return {
-            groupId,
-            state: g.state,
-            protocolType: ctx.protocolType ?? '',
-            protocol: ctx.protocol ?? '',
-            generationId: ctx.generation,
-            members: Object.values(ctx.members).map((m) => ({
-              memberId: m.memberId,
-              groupInstanceId: m.groupInstanceId ?? '',
-              clientId: m.clientId,
-              metadata: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
-              assignment: m.assignment,
-            })),
-          };
+          return describeGroup(this.viewOf(groupId).view);
         } catch (err) {
-          const e = err as MillraceError;
-          return { groupId, ...refusal(e.errorName, e.detail) };
+          return { groupId, ...errorFields(err) };
         }
       }),
     };
@@ -437,13 +362,8 @@ export class GroupCoordinator implements GroupHooks {
 
   /** Tombstones for the group's offsets and metadata, then the group is gone. */
   private async removeGroup(g: GroupRuntime): Promise<void> {
-    const records = [...g.offsets.keys()].map((k) => {
-      const { topic, partition } = parseTpKey(k);
-      return { key: offsetKey(g.groupId, topic, Number(partition)), value: null };
-    });
-    records.push({ key: groupKey(g.groupId), value: null });
-    await this.append(g.partition, records);
-    g.actor.send({ type: 'DELETE' });
+    await this.append(g.partition, groupRemovalRecords(g.groupId, g.offsets.keys()));
+    g.apply([{ type: 'DELETE' }]);
     g.partition.groups.delete(g.groupId);
   }
 
@@ -453,7 +373,7 @@ export class GroupCoordinator implements GroupHooks {
     for (const op of this.partitions.values()) {
       if (op.loading || op.stale) continue;
       for (const g of [...op.groups.values()]) {
-        if (g.state !== 'Empty' || g.emptySince < 0 || now - g.emptySince < this.settings.offsetsRetentionMs) continue;
+        if (!offsetsExpired(g.state, g.emptySince, now, this.settings.offsetsRetentionMs)) continue;
         this.logger.info({ group: g.groupId, offsets: g.offsets.size }, 'committed offsets expired');
         void this.removeGroup(g).catch((err: unknown) =>
           this.logger.warn({ err, group: g.groupId }, 'cannot expire offsets'),
@@ -465,23 +385,7 @@ export class GroupCoordinator implements GroupHooks {
   /** Writes the group's metadata record (fire and forget: a lost one costs members a rejoin). */
   persistGroup(g: GroupRuntime, ctx: GroupContext): void {
     if (g.partition.stale) return;
-    const value = wire.GroupMetadataValue.encode({
-      protocolType: ctx.protocolType ?? '',
-      generation: ctx.generation,
-      protocol: ctx.protocol ?? '',
-      leader: ctx.leader ?? '',
-      currentStateTimestamp: this.now(),
-      members: Object.values(ctx.members).map((m) => ({
-        memberId: m.memberId,
-        groupInstanceId: m.groupInstanceId ?? '',
-        clientId: m.clientId,
-        sessionTimeoutMs: m.sessionTimeoutMs,
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
-        subscription: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
-        assignment: m.assignment,
-      })),
-    }).finish();
-    this.append(g.partition, [{ key: groupKey(ctx.groupId), value: Buffer.from(value) }]).catch((err: unknown) =>
+    this.append(g.partition, [groupMetadataRecord(ctx, this.now())]).catch((err: unknown) =>
       this.logger.warn({ err, group: ctx.groupId }, 'cannot persist group metadata'),
     );
   }
@@ -492,7 +396,7 @@ export class GroupCoordinator implements GroupHooks {
   }
 
   /** Appends records to the coordinator partition and waits for the in-sync replicas (acks=all). */
-  private async append(op: OffsetsPartition, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void> {
+  private async append(op: OffsetsPartition, records: OffsetsRecord[]): Promise<void> {
     if (op.stale) throw new MillraceError('NOT_COORDINATOR', 'the coordinator partition moved');
     const hp = op.hp;
     if (hp.isr.length < hp.minInsync)

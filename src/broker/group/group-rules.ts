@@ -1,14 +1,47 @@
 /**
- * The group coordinator's decisions, as pure functions of a group's state and a request, in the
- * manner of Kafka's GroupMetadataManager and OffsetMetadataManager: who may join, who is a
- * member, which generation is current, and what a commit writes. No I/O, no clock (the caller
- * passes the time); the coordinator runtime applies what they return.
+ * The group coordinator's membership decisions, as pure functions of a group (its machine's
+ * context and state) and a request, in the manner of Kafka's GroupMetadataManager: who may join,
+ * who is a member, which generation is current, and for each request the events to give the
+ * group's machine and the reply (now, or once the rebalance completes). No I/O, no clock (the
+ * caller passes the time and the id generator); the coordinator shell applies what they return.
  */
-import type { GroupContext, GroupMember, GroupState } from '../../../actors/consumer-group.js';
-import { MillraceError, type ErrorName } from '../../../protocol/errors.js';
+import {
+  isRejoinUnchanged,
+  type GroupContext,
+  type GroupEvent,
+  type GroupMember,
+  type GroupState,
+  type JoiningMember,
+} from '../../../actors/consumer-group.js';
+import { ErrorCodes, MillraceError, type ErrorName } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
-import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
-import { offsetKey, offsetValue, type CommittedOffset } from './offsets-topic.js';
+
+/** A group as its machine holds it; a group that does not exist is Dead with no members. */
+export interface GroupView {
+  ctx: GroupContext;
+  state: GroupState;
+}
+
+/** The view of a group this coordinator does not have. */
+export const absentGroup = (groupId: string): GroupView => ({
+  ctx: {
+    groupId,
+    generation: 0,
+    protocolType: null,
+    protocol: null,
+    leader: null,
+    members: {},
+    initialRebalanceDelayMs: 0,
+    delayingInitial: false,
+  },
+  state: 'Dead',
+});
+
+/** A refusal by name, as the fields every response begins with. */
+export const refusal = (name: ErrorName, message: string): { errorCode: number; errorMessage: string } => ({
+  errorCode: ErrorCodes[name].code,
+  errorMessage: message,
+});
 
 export interface SessionBounds {
   /** group.min.session.timeout.ms / group.max.session.timeout.ms */
@@ -62,82 +95,179 @@ export function checkGeneration(ctx: GroupContext, generation: number): void {
     );
 }
 
+/** The JoinGroup reply of a generation: the leader also gets every member's subscription. */
+export function joinResponse(ctx: GroupContext, memberId: string): millrace.IJoinGroupResponse {
+  const members =
+    memberId === ctx.leader
+      ? Object.values(ctx.members).map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId ?? '',
+          metadata: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
+        }))
+      : [];
+  return {
+    generationId: ctx.generation,
+    protocolType: ctx.protocolType ?? '',
+    protocolName: ctx.protocol ?? '',
+    leader: ctx.leader ?? '',
+    memberId,
+    members,
+  };
+}
+
+export interface JoinEnv {
+  now: number;
+  newMemberId: (prefix: string) => string;
+}
+
 /**
- * Who may commit: with a generation, a member of the current generation outside the sync phase;
- * without one (an admin tool), only while the group has no members.
+ * What a JoinGroup does. `answer`: reply now and change nothing but the pending members (a new
+ * dynamic member gets its id first, KIP-394). `current`: give the machine the events, then reply
+ * with the group's current generation (a rejoin that changes nothing, a static member back
+ * unchanged). `rebalance`: give the machine the events and hold the reply until the rebalance
+ * completes.
  */
-export function admitCommit(ctx: GroupContext, state: GroupState, req: millrace.IOffsetCommitRequest): void {
-  if ((req.generationId ?? -1) < 0 && !req.memberId) {
-    if (Object.keys(ctx.members).length > 0)
-      throw new MillraceError(
-        'UNKNOWN_MEMBER_ID',
-        `group '${ctx.groupId}' has members: only they commit its offsets (stop them first)`,
-      );
-    return;
+export type JoinDecision =
+  | { kind: 'answer'; response: millrace.IJoinGroupResponse; pendingMember: { memberId: string; deadline: number } }
+  | { kind: 'current'; memberId: string; events: GroupEvent[] }
+  | { kind: 'rebalance'; memberId: string; events: GroupEvent[]; admittedPending: boolean };
+
+export function decideJoin(
+  group: GroupView,
+  req: millrace.IJoinGroupRequest,
+  bounds: SessionBounds,
+  pendingMembers: ReadonlyMap<string, number>,
+  env: JoinEnv,
+): JoinDecision {
+  checkJoinRequest(req, bounds);
+  const { ctx, state } = group;
+  checkJoinProtocol(ctx, req);
+  const sessionTimeoutMs = req.sessionTimeoutMs ?? 0;
+  const instanceId = req.groupInstanceId ?? '';
+  const joining = (memberId: string): JoiningMember => ({
+    memberId,
+    groupInstanceId: instanceId || null,
+    clientId: req.clientId ?? '',
+    sessionTimeoutMs,
+    rebalanceTimeoutMs: (req.rebalanceTimeoutMs ?? 0) > 0 ? req.rebalanceTimeoutMs! : sessionTimeoutMs,
+    protocols: (req.protocols ?? []).map((p) => ({ name: p.name ?? '', metadata: Buffer.from(p.metadata ?? []) })),
+  });
+  const join = (memberId: string): GroupEvent => ({
+    type: 'JOIN',
+    member: joining(memberId),
+    protocolType: req.protocolType ?? '',
+  });
+  let memberId = req.memberId ?? '';
+  if (!memberId && instanceId) {
+    memberId = env.newMemberId(instanceId);
+    const previous = Object.values(ctx.members).find((m) => m.groupInstanceId === instanceId);
+    if (!previous) return { kind: 'rebalance', memberId, events: [join(memberId)], admittedPending: false };
+    // A static member back under a new id takes its old place; unchanged, no rebalance (KIP-345).
+    const replace: GroupEvent = { type: 'REPLACE_STATIC', oldMemberId: previous.memberId, member: joining(memberId) };
+    if (state === 'Stable' && isRejoinUnchanged(ctx, joining(previous.memberId)))
+      return { kind: 'current', memberId, events: [replace] };
+    return { kind: 'rebalance', memberId, events: [replace, join(memberId)], admittedPending: false };
   }
+  if (!memberId) {
+    memberId = env.newMemberId(req.clientId || 'member');
+    return {
+      kind: 'answer',
+      response: { ...refusal('MEMBER_ID_REQUIRED', 'join again with the member id given'), memberId },
+      pendingMember: { memberId, deadline: env.now + sessionTimeoutMs },
+    };
+  }
+  if (pendingMembers.has(memberId))
+    return { kind: 'rebalance', memberId, events: [join(memberId)], admittedPending: true };
+  memberOf(ctx, memberId, instanceId);
+  // A follower rejoining with nothing changed gets the current generation again.
+  const settled = state === 'Stable' || state === 'CompletingRebalance';
+  if (settled && isRejoinUnchanged(ctx, joining(memberId)) && ctx.leader !== memberId)
+    return { kind: 'current', memberId, events: [{ type: 'HEARTBEAT', memberId }] };
+  return { kind: 'rebalance', memberId, events: [join(memberId)], admittedPending: false };
+}
+
+/** What a SyncGroup does: a null response is held until the leader's assignment completes the sync. */
+export function decideSync(
+  group: GroupView,
+  req: millrace.ISyncGroupRequest,
+): { events: GroupEvent[]; response: millrace.ISyncGroupResponse | null } {
+  const { ctx, state } = group;
+  const memberId = req.memberId ?? '';
+  requireMembers(group);
+  memberOf(ctx, memberId, req.groupInstanceId ?? '');
+  checkGeneration(ctx, req.generationId ?? -1);
+  if (state === 'PreparingRebalance')
+    throw new MillraceError('REBALANCE_IN_PROGRESS', `group '${ctx.groupId}' is rebalancing: join again`);
+  const events: GroupEvent[] = [{ type: 'HEARTBEAT', memberId }];
+  if (state === 'Stable') return { events, response: { assignment: ctx.members[memberId]!.assignment } };
+  if (memberId === ctx.leader) {
+    const assignments: Record<string, Uint8Array> = {};
+    for (const a of req.assignments ?? []) assignments[a.memberId ?? ''] = Buffer.from(a.assignment ?? []);
+    events.push({ type: 'SYNC_LEADER', assignments });
+  }
+  return { events, response: null };
+}
+
+export function decideHeartbeat(
+  group: GroupView,
+  req: millrace.IHeartbeatRequest,
+): { events: GroupEvent[]; response: millrace.IHeartbeatResponse } {
+  const { ctx, state } = group;
+  requireMembers(group);
   memberOf(ctx, req.memberId ?? '', req.groupInstanceId ?? '');
   checkGeneration(ctx, req.generationId ?? -1);
-  if (state === 'CompletingRebalance')
-    throw new MillraceError('REBALANCE_IN_PROGRESS', `group '${ctx.groupId}' is completing a rebalance`);
+  const events: GroupEvent[] = [{ type: 'HEARTBEAT', memberId: req.memberId ?? '' }];
+  if (state === 'PreparingRebalance')
+    return { events, response: refusal('REBALANCE_IN_PROGRESS', `group '${ctx.groupId}' is rebalancing: join again`) };
+  return { events, response: {} };
 }
 
-export interface CommitPlan {
-  /** Records for the group's __consumer_offsets partition. */
-  records: Array<{ key: Buffer; value: Buffer | null }>;
-  /** The offsets to remember once the records are committed, by topic-partition key. */
-  accepted: Array<{ key: string; value: CommittedOffset }>;
-  response: millrace.IOffsetCommitResponse;
-}
-
-/** What a commit writes: one record per partition, refusing metadata over offset.metadata.max.bytes. */
-export function planCommit(req: millrace.IOffsetCommitRequest, metadataMaxBytes: number, now: number): CommitPlan {
-  const records: CommitPlan['records'] = [];
-  const accepted: CommitPlan['accepted'] = [];
-  const group = req.groupId ?? '';
-  const topics = (req.topics ?? []).map((t) => ({
-    name: t.name ?? '',
-    partitions: (t.partitions ?? []).map((p) => {
-      const partition = p.partition ?? 0;
-      const metadata = p.metadata ?? '';
-      if (Buffer.byteLength(metadata) > metadataMaxBytes) {
-        const e = new MillraceError('OFFSET_METADATA_TOO_LARGE', `metadata exceeds ${metadataMaxBytes} bytes`);
-        return { partition, errorCode: e.code, errorMessage: e.detail };
-      }
-      const value: CommittedOffset = {
-        offset: Number(p.offset ?? -1),
-        leaderEpoch: p.leaderEpoch ?? -1,
-        metadata,
-        commitTimestamp: now,
-      };
-      records.push({ key: offsetKey(group, t.name ?? '', partition), value: offsetValue(value) });
-      accepted.push({ key: tpKey(t.name ?? '', partition), value });
-      return { partition, errorCode: 0 };
-    }),
-  }));
-  return { records, accepted, response: { topics } };
-}
-
-/** Topic-partition keys grouped by topic, as an OffsetFetch of every committed offset answers them. */
-export function groupByTopic(keys: string[]): Array<{ name: string; partitions: number[] }> {
-  const byTopic = new Map<string, number[]>();
-  for (const k of keys) {
-    const { topic, partition } = parseTpKey(k);
-    byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(partition)]);
+/** LeaveGroup (KIP-345 batch): the members found leave; the others are counted in the reply. */
+export function decideLeave(
+  group: GroupView,
+  req: millrace.ILeaveGroupRequest,
+): { events: GroupEvent[]; left: Array<{ memberId: string; reason: string }>; response: millrace.ILeaveGroupResponse } {
+  const { ctx } = group;
+  requireMembers(group);
+  const events: GroupEvent[] = [];
+  const left: Array<{ memberId: string; reason: string }> = [];
+  let unknown = 0;
+  for (const m of req.members ?? []) {
+    const member = m.memberId
+      ? ctx.members[m.memberId]
+      : Object.values(ctx.members).find((x) => x.groupInstanceId === m.groupInstanceId);
+    if (!member || (m.groupInstanceId && member.groupInstanceId !== m.groupInstanceId)) {
+      unknown++;
+      continue;
+    }
+    left.push({ memberId: member.memberId, reason: m.reason ?? '' });
+    events.push({ type: 'LEAVE', memberId: member.memberId });
   }
-  return [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+  const response =
+    unknown > 0 ? refusal('UNKNOWN_MEMBER_ID', `${unknown} of the leaving members are not in the group`) : {};
+  return { events, left, response };
 }
 
-/** Kafka's mapping of append failures to what a committing client should do. */
-export function commitError(err: unknown): { errorCode: number; errorMessage: string } {
-  const e = MillraceError.from(err);
-  const name: ErrorName = ['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'REQUEST_TIMED_OUT'].includes(
-    e.errorName,
-  )
-    ? 'COORDINATOR_NOT_AVAILABLE'
-    : ['NOT_LEADER_OR_FOLLOWER', 'KAFKA_STORAGE_ERROR'].includes(e.errorName)
-      ? 'NOT_COORDINATOR'
-      : ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(e.errorName)
-        ? 'INVALID_COMMIT_OFFSET_SIZE'
-        : e.errorName;
-  return { errorCode: new MillraceError(name, e.detail).code, errorMessage: e.detail };
+/** DescribeGroups' view of one group. */
+export function describeGroup(group: GroupView): millrace.IDescribedGroup {
+  const { ctx, state } = group;
+  if (state === 'Dead') return { groupId: ctx.groupId, state: 'Dead', members: [] };
+  return {
+    groupId: ctx.groupId,
+    state,
+    protocolType: ctx.protocolType ?? '',
+    protocol: ctx.protocol ?? '',
+    generationId: ctx.generation,
+    members: Object.values(ctx.members).map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId ?? '',
+      clientId: m.clientId,
+      metadata: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
+      assignment: m.assignment,
+    })),
+  };
+}
+
+function requireMembers({ ctx, state }: GroupView): void {
+  if (state === 'Dead') throw new MillraceError('UNKNOWN_MEMBER_ID', `group '${ctx.groupId}' has no members`);
 }

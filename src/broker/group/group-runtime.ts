@@ -7,12 +7,14 @@ import { createActor, type Actor } from 'xstate';
 import {
   consumerGroupMachine,
   type GroupContext,
+  type GroupEvent,
   type GroupMember,
   type GroupState,
 } from '../../../actors/consumer-group.js';
-import { ErrorCodes, type ErrorName } from '../../../protocol/errors.js';
+import type { ErrorName } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
 import type { HostedPartition } from '../hosted-partition.js';
+import { joinResponse, refusal, type GroupView } from './group-rules.js';
 import type { CommittedOffset } from './offsets-topic.js';
 
 /** What a group's actor asks of its coordinator. */
@@ -99,28 +101,19 @@ export class GroupRuntime {
     return this.actor.getSnapshot().context;
   }
 
-  joinResponse(ctx: GroupContext, memberId: string): millrace.IJoinGroupResponse {
-    const members =
-      memberId === ctx.leader
-        ? Object.values(ctx.members).map((m) => ({
-            memberId: m.memberId,
-            groupInstanceId: m.groupInstanceId ?? '',
-            metadata: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
-          }))
-        : [];
-    return {
-      generationId: ctx.generation,
-      protocolType: ctx.protocolType ?? '',
-      protocolName: ctx.protocol ?? '',
-      leader: ctx.leader ?? '',
-      memberId,
-      members,
-    };
+  get view(): GroupView {
+    const snapshot = this.actor.getSnapshot();
+    return { ctx: snapshot.context, state: snapshot.value as GroupState };
+  }
+
+  /** Gives the group's machine the events a decision returned, in order. */
+  apply(events: readonly GroupEvent[]): void {
+    for (const e of events) this.actor.send(e);
   }
 
   private answerJoins(ctx: GroupContext): void {
     for (const [memberId, resolve] of this.pendingJoins) {
-      if (ctx.members[memberId]) resolve(this.joinResponse(ctx, memberId));
+      if (ctx.members[memberId]) resolve(joinResponse(ctx, memberId));
     }
     this.pendingJoins.clear();
   }
@@ -153,12 +146,6 @@ export class GroupRuntime {
     this.failSyncs(name, message);
   }
 }
-
-/** A refusal by name, as the fields every response begins with. */
-export const refusal = (name: ErrorName, message: string): { errorCode: number; errorMessage: string } => ({
-  errorCode: ErrorCodes[name].code,
-  errorMessage: message,
-});
 
 /** The groups of one __consumer_offsets partition this broker leads. */
 export class OffsetsPartition {

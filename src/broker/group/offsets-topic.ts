@@ -2,6 +2,7 @@
  * The records of `__consumer_offsets` (Kafka's layout: a 2-byte key type, then the key and value
  * bodies, here protobuf) and the rule placing a group on one of its partitions.
  */
+import type { GroupContext } from '../../../actors/consumer-group.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
 import { decodeRecordBatches } from '../../../protocol/records/index.js';
 import type { Log } from '../../storage/log.js';
@@ -11,6 +12,12 @@ import { wire } from '../../../protocol/wire.js';
 export const OFFSETS_TOPIC = '__consumer_offsets';
 const OFFSET_KEY = 1;
 const GROUP_KEY = 2;
+
+/** A record of a __consumer_offsets partition; a null value is a tombstone. */
+export interface OffsetsRecord {
+  key: Buffer;
+  value: Buffer | null;
+}
 
 export interface CommittedOffset {
   offset: number;
@@ -46,6 +53,27 @@ function typedKey(type: number, body: Uint8Array): Buffer {
 
 export function offsetValue(v: CommittedOffset): Buffer {
   return Buffer.from(wire.OffsetCommitValue.encode(v).finish());
+}
+
+/** The group's metadata record: its generation and members, as a coordinator restores them. */
+export function groupMetadataRecord(ctx: GroupContext, now: number): OffsetsRecord {
+  const value = wire.GroupMetadataValue.encode({
+    protocolType: ctx.protocolType ?? '',
+    generation: ctx.generation,
+    protocol: ctx.protocol ?? '',
+    leader: ctx.leader ?? '',
+    currentStateTimestamp: now,
+    members: Object.values(ctx.members).map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId ?? '',
+      clientId: m.clientId,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      subscription: m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? new Uint8Array(0),
+      assignment: m.assignment,
+    })),
+  }).finish();
+  return { key: groupKey(ctx.groupId), value: Buffer.from(value) };
 }
 
 /** Applies one record of the partition to the offsets and group metadata being rebuilt. */

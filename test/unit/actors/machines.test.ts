@@ -84,27 +84,62 @@ describe('controller election', () => {
 });
 
 describe('broker session', () => {
-  it('fences a broker that misses its session timeout and revives it on the next heartbeat', () => {
+  function session() {
     const clock = new SimulatedClock();
     const fence = vi.fn();
+    const probe = vi.fn();
     const revive = vi.fn();
     const actor = createActor(
-      brokerSessionMachine.provide({ actions: { fence: (_, p) => fence(p), revive: (_, p) => revive(p) } }),
-      {
-        input: { brokerId: 4, sessionTimeoutMs: 9000 },
-        clock,
-      },
+      brokerSessionMachine.provide({
+        actions: { fence: (_, p) => fence(p), probe: (_, p) => probe(p), revive: (_, p) => revive(p) },
+      }),
+      { input: { brokerId: 4, sessionTimeoutMs: 9000, probeAfterMs: 4000 }, clock },
     ).start();
-    clock.increment(8000);
+    // SimulatedClock runs a timer set while it advances from the end of the jump: advance in steps.
+    const advance = (ms: number) => {
+      for (let t = 0; t < ms; t += 100) clock.increment(Math.min(100, ms - t));
+    };
+    return { advance, fence, probe, revive, actor };
+  }
+
+  it('fences a broker that misses its session timeout and revives it on the next heartbeat', () => {
+    const { advance, fence, probe, revive, actor } = session();
+    advance(8000);
     actor.send({ type: 'HEARTBEAT' });
-    clock.increment(8000);
+    advance(8000);
     expect(fence).not.toHaveBeenCalled();
-    clock.increment(1000);
-    expect(fence).toHaveBeenCalledWith({ brokerId: 4 });
+    expect(probe).toHaveBeenCalledTimes(2);
+    expect(actor.getSnapshot().hasTag('live')).toBe(true);
+    advance(1000);
+    expect(fence).toHaveBeenCalledWith({ brokerId: 4, reason: 'session-timeout' });
     expect(actor.getSnapshot().value).toBe('Expired');
+    expect(actor.getSnapshot().hasTag('live')).toBe(false);
     actor.send({ type: 'HEARTBEAT' });
     expect(revive).toHaveBeenCalledWith({ brokerId: 4 });
     expect(actor.getSnapshot().value).toBe('Alive');
+  });
+
+  it('probes a silent broker and fences it at once when NATS says it is gone', () => {
+    const { advance, fence, probe, actor } = session();
+    advance(3999);
+    expect(probe).not.toHaveBeenCalled();
+    advance(1);
+    expect(probe).toHaveBeenCalledWith({ brokerId: 4 });
+    expect(actor.getSnapshot().value).toBe('Suspect');
+    actor.send({ type: 'GONE' });
+    expect(fence).toHaveBeenCalledWith({ brokerId: 4, reason: 'gone-from-nats' });
+    expect(actor.getSnapshot().value).toBe('Expired');
+  });
+
+  it('keeps a suspect broker that heartbeats, and ignores a probe answer that comes after it', () => {
+    const { advance, fence, actor } = session();
+    advance(5000);
+    actor.send({ type: 'HEARTBEAT' });
+    expect(actor.getSnapshot().value).toBe('Alive');
+    actor.send({ type: 'GONE' });
+    expect(actor.getSnapshot().value).toBe('Alive');
+    advance(3999);
+    expect(fence).not.toHaveBeenCalled();
   });
 });
 

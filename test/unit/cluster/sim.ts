@@ -13,6 +13,7 @@ import type { MetadataRecord, PartitionRecord } from '../../../src/cluster/recor
 import type { ControlEnv, ControlResult } from '../../../src/cluster/replication-control.js';
 
 export const SESSION_TIMEOUT_MS = 2_500;
+export const PROBE_AFTER_MS = 1_000;
 
 export class SimControlPlane {
   readonly clock = new SimulatedClock();
@@ -21,6 +22,8 @@ export class SimControlPlane {
   /** Partitions as a broker sees them by applying only what each delta says changed. */
   readonly mirror = new Map<string, PartitionRecord>();
   private readonly sessions = new Map<number, Actor<typeof brokerSessionMachine>>();
+  /** Brokers whose process is down: heartbeating stopped and a probe finds no subscription. */
+  readonly down = new Set<number>();
   private nextTopicId = 0;
 
   /** Topic ids and replica placement from the seeded generator, so a seed replays exactly. */
@@ -62,6 +65,14 @@ export class SimControlPlane {
       const t = this.image.topics.get(name)!;
       for (const p of ps) this.mirror.set(`${name}\u0000${p}`, t.partitions[p]!);
     }
+  }
+
+  /**
+   * Lets time pass in steps: SimulatedClock runs a timer set while it advances (a probe after a
+   * broker turns suspect) from the end of the jump, so one long jump would skip it.
+   */
+  advance(ms: number): void {
+    for (let t = 0; t < ms; t += 100) this.clock.increment(Math.min(100, ms - t));
   }
 
   get nextSeq(): number {
@@ -108,16 +119,23 @@ export class SimControlPlane {
   }
 
   alive(brokerId: number): boolean {
-    return this.sessions.get(brokerId)?.getSnapshot().value === 'Alive';
+    return this.sessions.get(brokerId)?.getSnapshot().hasTag('live') ?? false;
   }
 
   private startSession(brokerId: number): void {
     this.sessions.get(brokerId)?.stop();
-    const actor = createActor(
+    const actor: Actor<typeof brokerSessionMachine> = createActor(
       brokerSessionMachine.provide({
-        actions: { fence: (_, { brokerId: id }) => void this.run((image) => fenceBroker(image, id, false)) },
+        actions: {
+          fence: (_, { brokerId: id }) => void this.run((image) => fenceBroker(image, id, false)),
+          // A probe's answer comes back a millisecond later: no subscription for a broker that is down.
+          probe: (_, { brokerId: id }) =>
+            void this.clock.setTimeout(() => {
+              if (this.down.has(id) && this.sessions.get(id) === actor) actor.send({ type: 'GONE' });
+            }, 1),
+        },
       }),
-      { input: { brokerId, sessionTimeoutMs: SESSION_TIMEOUT_MS }, clock: this.clock },
+      { input: { brokerId, sessionTimeoutMs: SESSION_TIMEOUT_MS, probeAfterMs: PROBE_AFTER_MS }, clock: this.clock },
     );
     this.sessions.set(brokerId, actor);
     actor.start();

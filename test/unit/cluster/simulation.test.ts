@@ -18,7 +18,7 @@ import {
   deleteTopics,
   electPreferredLeaders,
 } from '../../../src/cluster/replication-control.js';
-import { SESSION_TIMEOUT_MS, SimControlPlane, canonical } from './sim.js';
+import { PROBE_AFTER_MS, SESSION_TIMEOUT_MS, SimControlPlane, canonical } from './sim.js';
 
 const BROKERS = [1, 2, 3, 4, 5];
 const STEPS = Number(process.env.SIM_STEPS ?? 400);
@@ -79,7 +79,7 @@ function simulate(seed: number): { steps: number; records: number } {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const sim = new SimControlPlane(rnd);
   const seen = new Map<string, Seen>();
-  const down = new Set<number>();
+  const down = sim.down;
   let incarnation = 0;
   let step = 0;
   try {
@@ -94,13 +94,17 @@ function simulate(seed: number): { steps: number; records: number } {
       const r = rnd();
       if (r < 0.3) {
         // Time passes; brokers that are up heartbeat (a caught-up broker is unfenced).
-        sim.clock.increment(Math.floor(rnd() * 1500));
+        sim.advance(Math.floor(rnd() * 1500));
         for (const b of BROKERS) if (!down.has(b) && sim.image.brokers.has(b)) sim.heartbeat(b, rnd() < 0.1);
       } else if (r < 0.36) {
-        // A broker dies: it stops heartbeating and its session runs out.
+        // A broker dies: a probe finds it gone from NATS. Nobody heartbeats for a whole session,
+        // so the live brokers' sessions run out as well (and come back with their next heartbeat).
         const b = pick(BROKERS);
         down.add(b);
-        sim.clock.increment(SESSION_TIMEOUT_MS + 1);
+        sim.advance(PROBE_AFTER_MS + 100);
+        const rec = sim.image.brokers.get(b);
+        expect(!rec || rec.fenced || rec.shuttingDown, `step ${step}: broker ${b} is gone but not fenced`).toBe(true);
+        sim.advance(SESSION_TIMEOUT_MS - PROBE_AFTER_MS);
         for (const x of BROKERS) if (!down.has(x) && sim.image.brokers.has(x)) sim.heartbeat(x);
       } else if (r < 0.44) {
         // A broker (re)starts with a new incarnation.
