@@ -99,4 +99,41 @@ describe('broker processes', () => {
     broker.child.kill('SIGTERM');
     expect(await broker.exited).toBe(0);
   });
+
+  it('fences a SIGKILLed broker when a probe finds it gone from NATS, long before its session timeout', async () => {
+    // A session timeout no test waits out: only the probe can fence the killed broker in time.
+    const config = path.join(dataDir, 'probe.json');
+    fs.writeFileSync(config, JSON.stringify({ sessionTimeoutMs: 120_000, heartbeatIntervalMs: 200 }));
+    const probeCluster = uniqueCluster('probe');
+    const spawn = (id: number) =>
+      spawnBroker(id, inject('natsUrl'), probeCluster, path.join(dataDir, `probe-${id}`), {}, ['--config', config]);
+    const first = await spawn(1);
+    running.push(first);
+    const second = await spawn(2);
+    running.push(second);
+    const probeClient = new Millrace({ servers: inject('natsUrl'), cluster: probeCluster });
+    try {
+      const admin = probeClient.admin();
+      await waitFor('two live brokers', async () => (await admin.describeCluster()).brokers.length === 2);
+      await admin.createTopics({ topics: [{ topic: 'probed', numPartitions: 4, replicationFactor: 2 }] });
+      await waitFor('broker 2 leads and follows', async () => {
+        const [t] = await admin.describeTopics(['probed']);
+        return t!.partitions.some((p) => p.leader === 2) && t!.partitions.every((p) => p.isr.length === 2);
+      });
+      second.child.kill('SIGKILL');
+      await second.exited;
+      await waitFor(
+        'broker 2 fenced: no leadership, in no ISR',
+        async () =>
+          (await admin.describeTopics(['probed']))[0]!.partitions.every((p) => p.leader === 1 && !p.isr.includes(2)),
+        30_000,
+      );
+      expect(first.logs.some((l) => l.includes('broker has no subscription on NATS: fencing it now'))).toBe(true);
+      expect(first.logs.some((l) => l.includes('broker missed its session timeout'))).toBe(false);
+    } finally {
+      await probeClient.close();
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+  });
 });
