@@ -97,6 +97,7 @@ export class Writer {
     return this.total + this.used;
   }
 
+  /** Reserves `n` bytes of scratch (possibly a new scratch buffer): read `this.scratch` after calling it. */
   private room(n: number): number {
     if (this.used + n > this.scratch.length) {
       this.flushScratch();
@@ -116,41 +117,52 @@ export class Writer {
   }
 
   int8(v: number): void {
-    this.scratch.writeInt8(v, this.room(1));
+    const at = this.room(1);
+    this.scratch.writeInt8(v, at);
   }
   int16(v: number): void {
-    this.scratch.writeInt16BE(v, this.room(2));
+    const at = this.room(2);
+    this.scratch.writeInt16BE(v, at);
   }
   uint16(v: number): void {
-    this.scratch.writeUInt16BE(v, this.room(2));
+    const at = this.room(2);
+    this.scratch.writeUInt16BE(v, at);
   }
   int32(v: number): void {
-    this.scratch.writeInt32BE(v, this.room(4));
+    const at = this.room(4);
+    this.scratch.writeInt32BE(v, at);
   }
   uint32(v: number): void {
-    this.scratch.writeUInt32BE(v, this.room(4));
+    const at = this.room(4);
+    this.scratch.writeUInt32BE(v, at);
   }
   int64(v: bigint): void {
-    this.scratch.writeBigInt64BE(BigInt.asIntN(64, v), this.room(8));
+    const at = this.room(8);
+    this.scratch.writeBigInt64BE(BigInt.asIntN(64, v), at);
   }
   float64(v: number): void {
-    this.scratch.writeDoubleBE(v, this.room(8));
+    const at = this.room(8);
+    this.scratch.writeDoubleBE(v, at);
   }
   bool(v: boolean): void {
-    this.scratch[this.room(1)] = v ? 1 : 0;
+    const at = this.room(1);
+    this.scratch[at] = v ? 1 : 0;
   }
   uvarint(v: number): void {
     let n = v >>> 0;
     while (n >= 0x80) {
-      this.scratch[this.room(1)] = (n & 0x7f) | 0x80;
+      const at = this.room(1);
+      this.scratch[at] = (n & 0x7f) | 0x80;
       n >>>= 7;
     }
-    this.scratch[this.room(1)] = n;
+    const at = this.room(1);
+    this.scratch[at] = n;
   }
   uuid(v: string): void {
     const hex = v.replace(/-/g, '');
     if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new KafkaCodecError(`'${v}' is not a UUID`);
-    this.scratch.write(hex, this.room(16), 16, 'hex');
+    const at = this.room(16);
+    this.scratch.write(hex, at, 16, 'hex');
   }
   raw(b: Uint8Array): void {
     if (b.length >= 4096) {
