@@ -17,7 +17,9 @@ import { ControllerService } from '../cluster/controller.js';
 import { allOf, type ImageChanges, type MetadataImage } from '../cluster/image.js';
 import { MetadataLoader } from '../cluster/metadata-loader.js';
 import { topicLogConfig } from '../cluster/topic-config.js';
+import { KafkaListener, kafkaDoor } from '../kafka/index.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
+import { KafkaListenerMetrics } from '../metrics/kafka.js';
 import { watchEventLoop } from '../metrics/event-loop.js';
 import { logFiles } from '../storage/file-handles.js';
 import { LogManager } from '../storage/log-manager.js';
@@ -44,6 +46,7 @@ export class Broker {
   private fetchers: ReplicaFetcherManager | null = null;
   private rpc: RpcServer | null = null;
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
+  private kafka: KafkaListener | null = null;
   private stopped!: Promise<void>;
   private stopLoopWatch: () => void = () => undefined;
   readonly incarnationId = randomUUID();
@@ -121,6 +124,15 @@ export class Broker {
     broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost);
     log.info({ metrics: `http://${config.metricsHost}:${broker.metricsServer.port}/metrics` }, 'metrics endpoint');
     // A third of the session timeout: a longer stall risks a late heartbeat and a false fencing.
+    // Bound before registering: the broker record carries the Kafka endpoint clients are told.
+    if (config.kafkaListener)
+      broker.kafka = await KafkaListener.bind({
+        listener: config.kafkaListener,
+        advertised: config.kafkaAdvertisedListener,
+        limits: { maxRequestBytes: config.socketRequestMaxBytes, idleMs: config.connectionsMaxIdleMs },
+        metrics: new KafkaListenerMetrics(broker.metrics.registry),
+        logger: log,
+      });
     broker.stopLoopWatch = watchEventLoop(config.sessionTimeoutMs / 3, (maxMs) =>
       log.warn({ maxMs, sessionTimeoutMs: config.sessionTimeoutMs }, 'event loop stalled: heartbeats may be late'),
     );
@@ -130,6 +142,11 @@ export class Broker {
 
   get metricsPort(): number {
     return this.metricsServer?.port ?? -1;
+  }
+
+  /** The advertised host:port of the Kafka listener, or null without one. */
+  get kafkaEndpoint(): string | null {
+    return this.kafka?.advertised ?? null;
   }
 
   get image(): MetadataImage {
@@ -199,7 +216,12 @@ export class Broker {
           const res = await controllerClient.call(
             'register_broker',
             wire.BrokerRegistrationRequest,
-            { brokerId: config.id, incarnationId: this.incarnationId, rack: config.rack ?? '' },
+            {
+              brokerId: config.id,
+              incarnationId: this.incarnationId,
+              rack: config.rack ?? '',
+              kafkaEndpoint: this.kafka?.advertised ?? '',
+            },
             wire.BrokerRegistrationResponse,
             CONTROLLER_RPC_TIMEOUT_MS,
           );
@@ -291,23 +313,38 @@ export class Broker {
             () => this.loader.image,
           );
           this.groups.sync();
-          new BrokerHandlers({
+          const producerIds = new ProducerIdManager(
+            config.id,
+            () => this.lifecycle.getSnapshot().context.brokerEpoch ?? -1,
+            controllerClient,
+            CONTROLLER_RPC_TIMEOUT_MS,
+          );
+          const handlers = new BrokerHandlers({
             brokerId: config.id,
             cluster: config.cluster,
             nc: this.nc,
             image: () => this.loader.image,
             replicas: this.replicas,
             controller: controllerClient,
-            producerIds: new ProducerIdManager(
-              config.id,
-              () => this.lifecycle.getSnapshot().context.brokerEpoch ?? -1,
-              controllerClient,
-              CONTROLLER_RPC_TIMEOUT_MS,
-            ),
+            producerIds,
             groups: this.groups,
             metrics: this.metrics,
             logger: this.logger,
-          }).register(this.rpc);
+          });
+          handlers.register(this.rpc);
+          this.kafka?.serve(
+            kafkaDoor({
+              brokerId: config.id,
+              cluster: config.cluster,
+              image: () => this.loader.image,
+              handlers,
+              groups: this.groups,
+              controller: controllerClient,
+              producerIds,
+              autoCreateTopics: config.autoCreateTopicsEnable,
+              logger: this.logger,
+            }),
+          );
           await this.nc.flush();
           this.logger.info(
             { ms: Date.now() - started, cleanShutdown: this.logs.hadCleanShutdown },
@@ -377,6 +414,7 @@ export class Broker {
 
   private async release(clean: boolean): Promise<void> {
     this.stopLoopWatch();
+    await this.kafka?.close();
     await this.rpc?.close();
     await this.fetchers?.stop();
     this.groups?.stop();

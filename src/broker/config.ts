@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { MillraceError } from '../../protocol/errors.js';
 import { CLUSTER_NAME } from '../../protocol/subjects.js';
 
+/** HOST:PORT, with an IPv6 host in brackets ([::1]:9092). */
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:9092');
+
 export const brokerConfigSchema = z
   .object({
     id: z.coerce.number().int().nonnegative(),
@@ -68,6 +71,22 @@ export const brokerConfigSchema = z
     /** Broker-wide log defaults (log.segment.bytes, log.retention.ms, ...), Kafka names. */
     logDefaults: z.record(z.string(), z.string()).default({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** HOST:PORT the Kafka protocol listener binds (port 0: any free one); null: no Kafka door. */
+    kafkaListener: hostPort.nullable().default(null),
+    /** HOST:PORT clients are told to connect to (default: the bound listener address). */
+    kafkaAdvertisedListener: hostPort.nullable().default(null),
+    /** auto.create.topics.enable: Metadata and Produce on the Kafka door create unknown topics. */
+    autoCreateTopicsEnable: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+      .default(true),
+    /** socket.request.max.bytes: a larger Kafka request frame closes its connection. */
+    socketRequestMaxBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(100 * 1024 * 1024),
+    /** connections.max.idle.ms: an idle Kafka connection is closed after this long. */
+    connectionsMaxIdleMs: z.coerce.number().int().min(1000).default(600_000),
   })
   .strict();
 
@@ -83,6 +102,8 @@ const envNames: Record<string, keyof BrokerConfigInput> = {
   MILLRACE_METRICS_HOST: 'metricsHost',
   MILLRACE_RACK: 'rack',
   MILLRACE_LOG_LEVEL: 'logLevel',
+  MILLRACE_KAFKA_LISTENER: 'kafkaListener',
+  MILLRACE_KAFKA_ADVERTISED_LISTENER: 'kafkaAdvertisedListener',
 };
 
 export function brokerConfigFromEnv(env: NodeJS.ProcessEnv): Partial<BrokerConfigInput> {

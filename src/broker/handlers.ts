@@ -22,6 +22,9 @@ import type { ProducerIdManager } from './producer-ids.js';
 import type { HostedPartition } from './hosted-partition.js';
 import type { ReplicaManager } from './replica-manager.js';
 
+export type AdminApi =
+  'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments';
+
 /** Room left in a reply for everything but record bytes. */
 const ENVELOPE_BYTES = 64 * 1024;
 const ADMIN_TIMEOUT_MS = 30_000;
@@ -132,19 +135,12 @@ export class BrokerHandlers {
     serve('describe_groups', wire.DescribeGroupsRequest, wire.DescribeGroupsResponse, (r) => groups.describeGroups(r));
     serve('delete_groups', wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r) => groups.deleteGroups(r));
     serve('list_offsets', wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) => this.listOffsets(r));
-    // Admin requests are forwarded to the active controller (as KIP-590 forwarding does).
     const forward = <Req, Res>(
-      name: 'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments',
+      name: AdminApi,
       reqType: MessageType<Req, Req>,
       resType: MessageType<Res, Res>,
       touches: (r: Req) => string[] = () => [],
-    ): void =>
-      serve(name, reqType, resType, (r) => {
-        // The brokers create __consumer_offsets on first use; clients may not create or delete it.
-        if (touches(r).includes(OFFSETS_TOPIC))
-          throw new MillraceError('INVALID_REQUEST', `${OFFSETS_TOPIC} is internal: the brokers manage it`);
-        return this.ctx.controller.call(name, reqType, r, resType, ADMIN_TIMEOUT_MS);
-      });
+    ): void => serve(name, reqType, resType, (r) => this.forward(name, reqType, r, resType, touches(r)));
     forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse, (r) =>
       (r.topics ?? []).map((t) => t.name ?? ''),
     );
@@ -152,6 +148,24 @@ export class BrokerHandlers {
     forward('elect_leaders', wire.ElectLeadersRequest, wire.ElectLeadersResponse);
     forward('alter_reassignments', wire.AlterReassignmentsRequest, wire.AlterReassignmentsResponse);
     forward('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse);
+  }
+
+  /**
+   * An admin request, forwarded to the active controller (as KIP-590 forwarding does). The brokers
+   * create __consumer_offsets on first use; clients may not create or delete it.
+   */
+  forward<Req, Res>(
+    name: AdminApi,
+    reqType: MessageType<Req, Req>,
+    request: Req,
+    resType: MessageType<Res, Res>,
+    topics: string[],
+  ): Promise<Res> {
+    if (topics.includes(OFFSETS_TOPIC))
+      return Promise.reject(
+        new MillraceError('INVALID_REQUEST', `${OFFSETS_TOPIC} is internal: the brokers manage it`),
+      );
+    return this.ctx.controller.call(name, reqType, request, resType, ADMIN_TIMEOUT_MS);
   }
 
   metadata(req: millrace.MetadataRequest): millrace.IMetadataResponse {
@@ -167,6 +181,7 @@ export class BrokerHandlers {
         rack: b.rack ?? '',
         fenced: b.fenced || b.shuttingDown,
         epoch: b.epoch,
+        kafkaEndpoint: b.kafkaEndpoint ?? '',
       })),
       topics: names.map((name) => {
         const t = image.topics.get(name);
@@ -247,8 +262,11 @@ export class BrokerHandlers {
    * A consumer fetch (reads below the high watermark) or a follower's (to the log end, KIP-320
    * divergence). A follower's request may belong to an incremental fetch session.
    */
-  async fetch(req: millrace.FetchRequest, replica: boolean): Promise<millrace.IFetchResponse> {
-    const limit = maxPayload(this.ctx.nc) - ENVELOPE_BYTES;
+  async fetch(
+    req: millrace.FetchRequest,
+    replica: boolean,
+    limit = maxPayload(this.ctx.nc) - ENVELOPE_BYTES,
+  ): Promise<millrace.IFetchResponse> {
     const maxBytes = Math.min(req.maxBytes > 0 ? req.maxBytes : 50 * 1024 * 1024, limit);
     if (replica && req.sessionEpoch > 0) {
       const session = this.fetchSessions.resolve(req);
@@ -464,5 +482,38 @@ export class BrokerHandlers {
       (partition, error) => ({ partition, ...error, offset: -1, timestamp: -1 }),
     );
     return { topics };
+  }
+
+  /** OffsetForLeaderEpoch (KIP-320): where each asked epoch ends on the leader's log. */
+  offsetForLeaderEpoch(
+    topics: Array<{
+      name: string;
+      partitions: Array<{ partition: number; leaderEpoch: number; currentLeaderEpoch: number }>;
+    }>,
+  ): Array<{
+    name: string;
+    partitions: Array<{ partition: number; errorCode: number; leaderEpoch: number; endOffset: number }>;
+  }> {
+    const image = this.ctx.image();
+    return perPartition(
+      this.ctx.replicas,
+      image,
+      topics,
+      (hp, p, partition) => {
+        if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < hp.leaderEpoch)
+          throw new MillraceError(
+            'FENCED_LEADER_EPOCH',
+            `leader epoch ${p.currentLeaderEpoch} is older than ${hp.leaderEpoch}`,
+          );
+        if (p.currentLeaderEpoch > hp.leaderEpoch)
+          throw new MillraceError(
+            'UNKNOWN_LEADER_EPOCH',
+            `leader epoch ${p.currentLeaderEpoch} is newer than ${hp.leaderEpoch}`,
+          );
+        const end = hp.log.leaderEpochCache.endOffsetFor(p.leaderEpoch, hp.log.logEndOffset);
+        return { partition, errorCode: 0, leaderEpoch: end.epoch, endOffset: end.endOffset };
+      },
+      (partition, e) => ({ partition, errorCode: e.errorCode, leaderEpoch: -1, endOffset: -1 }),
+    ).map((t) => ({ name: t.name ?? '', partitions: t.partitions }));
   }
 }

@@ -14,6 +14,8 @@ interface BrokerFlags {
   metricsPort?: number;
   metricsHost?: string;
   rack?: string;
+  kafkaListener?: string;
+  kafkaAdvertisedListener?: string;
   config?: string;
   logDefault?: string[];
   logLevel?: string;
@@ -46,6 +48,11 @@ export function brokerCommand(): Command {
     )
     .option('--metrics-host <host>', 'address the metrics endpoint binds (default 127.0.0.1)')
     .option('--rack <rack>', 'rack or zone, for rack-aware replica placement (MILLRACE_RACK)')
+    .option('--kafka-listener <host:port>', 'serve the Kafka protocol here, port 0 for any (MILLRACE_KAFKA_LISTENER)')
+    .option(
+      '--kafka-advertised-listener <host:port>',
+      'the Kafka address clients are told to use (MILLRACE_KAFKA_ADVERTISED_LISTENER)',
+    )
     .option('--config <file>', 'a JSON file with any of the settings (camelCase names)')
     .option(
       '--log-default <key=value>',
@@ -72,6 +79,8 @@ export function brokerCommand(): Command {
         metricsPort: flags.metricsPort,
         metricsHost: flags.metricsHost,
         rack: flags.rack,
+        kafkaListener: flags.kafkaListener,
+        kafkaAdvertisedListener: flags.kafkaAdvertisedListener,
         logLevel: flags.logLevel as BrokerConfigInput['logLevel'],
         logDefaults: flags.logDefault ? parseConfigPairs(flags.logDefault) : undefined,
       };

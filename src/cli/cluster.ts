@@ -24,7 +24,9 @@ export function clusterCommand(): Command {
           `cluster ${status.cluster}: controller broker ${status.controllerId} (epoch ${status.controllerEpoch}), metadata version ${status.metadataVersion}`,
         );
         for (const b of status.brokers)
-          print(`  broker ${b.id}${b.rack ? ` rack ${b.rack}` : ''}: ${b.fenced ? 'fenced' : 'live'}`);
+          print(
+            `  broker ${b.id}${b.rack ? ` rack ${b.rack}` : ''}: ${b.fenced ? 'fenced' : 'live'}${b.kafkaEndpoint ? `, Kafka at ${b.kafkaEndpoint}` : ''}`,
+          );
         print(
           `${topics.length} topics, ${partitions} partitions, ${offline.length} offline${offline.length ? `: ${offline.join(', ')}` : ''}`,
         );

@@ -185,7 +185,12 @@ export class Admin {
       controllerId: md.controllerId,
       controllerEpoch: md.controllerEpoch,
       metadataVersion: md.metadataVersion,
-      brokers: md.brokers.map((b) => ({ id: b.id, rack: b.rack || null, fenced: b.fenced })),
+      brokers: md.brokers.map((b) => ({
+        id: b.id,
+        rack: b.rack || null,
+        fenced: b.fenced,
+        kafkaEndpoint: b.kafkaEndpoint || null,
+      })),
     };
   }
 

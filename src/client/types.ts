@@ -163,7 +163,8 @@ export interface ClusterDescription {
   cluster: string;
   controllerId: number;
   controllerEpoch: number;
-  brokers: Array<{ id: number; rack: string | null; fenced: boolean }>;
+  /** Each broker, with the advertised host:port of its Kafka listener (null when it has none). */
+  brokers: Array<{ id: number; rack: string | null; fenced: boolean; kafkaEndpoint: string | null }>;
   metadataVersion: number;
 }
 

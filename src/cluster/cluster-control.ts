@@ -60,6 +60,7 @@ export function registerBroker(
     incarnationId: req.incarnationId ?? '',
     fenced: true,
     shuttingDown: false,
+    kafkaEndpoint: req.kafkaEndpoint || null,
   };
   return {
     records: [...records, put(keys.broker(id), rec)],

@@ -21,6 +21,8 @@ export const brokerRecord = z.object({
   fenced: z.boolean(),
   /** Set when the broker asked for a controlled shutdown. */
   shuttingDown: z.boolean().default(false),
+  /** The advertised host:port of its Kafka listener, if it has one. */
+  kafkaEndpoint: z.string().nullable().default(null),
 });
 export type BrokerRecord = z.infer<typeof brokerRecord>;
 

@@ -222,7 +222,7 @@ export function decideHeartbeat(
   return { events, response: {} };
 }
 
-/** LeaveGroup (KIP-345 batch): the members found leave; the others are counted in the reply. */
+/** LeaveGroup (KIP-345 batch): the members found leave; each member named gets its own result. */
 export function decideLeave(
   group: GroupView,
   req: millrace.ILeaveGroupRequest,
@@ -231,21 +231,25 @@ export function decideLeave(
   requireMembers(group);
   const events: GroupEvent[] = [];
   const left: Array<{ memberId: string; reason: string }> = [];
+  const members: millrace.ILeaveGroupMemberResult[] = [];
   let unknown = 0;
   for (const m of req.members ?? []) {
     const member = m.memberId
       ? ctx.members[m.memberId]
       : Object.values(ctx.members).find((x) => x.groupInstanceId === m.groupInstanceId);
+    const named = { memberId: m.memberId ?? '', groupInstanceId: m.groupInstanceId ?? '' };
     if (!member || (m.groupInstanceId && member.groupInstanceId !== m.groupInstanceId)) {
       unknown++;
+      members.push({ ...named, ...refusal('UNKNOWN_MEMBER_ID', 'not a member of the group') });
       continue;
     }
+    members.push({ ...named, errorCode: 0 });
     left.push({ memberId: member.memberId, reason: m.reason ?? '' });
     events.push({ type: 'LEAVE', memberId: member.memberId });
   }
-  const response =
+  const error =
     unknown > 0 ? refusal('UNKNOWN_MEMBER_ID', `${unknown} of the leaving members are not in the group`) : {};
-  return { events, left, response };
+  return { events, left, response: { ...error, members } };
 }
 
 /** DescribeGroups' view of one group. */

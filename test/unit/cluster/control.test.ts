@@ -13,7 +13,15 @@ const part = (partition: number, replicas: number[], topicId = 'id-a'): Partitio
   newPartition(topicId, partition, replicas);
 
 const broker = (id: number, fenced = false): MetadataRecord =>
-  put(keys.broker(id), { id, rack: null, epoch: id, incarnationId: `i${id}`, fenced, shuttingDown: false });
+  put(keys.broker(id), {
+    id,
+    rack: null,
+    epoch: id,
+    incarnationId: `i${id}`,
+    fenced,
+    shuttingDown: false,
+    kafkaEndpoint: null,
+  });
 
 function apply(image: MetadataImage, records: MetadataRecord[]) {
   const delta = new MetadataDelta(image);

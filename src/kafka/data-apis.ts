@@ -1,0 +1,181 @@
+/** Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and InitProducerId on the Kafka door. */
+import { MillraceError, errorFields } from '../../protocol/errors.js';
+import { apis } from '../../protocol/kafka/index.js';
+import { wire } from '../../protocol/wire.js';
+import { autoCreateTopics } from './cluster-apis.js';
+import type { DoorContext, Routes } from './door.js';
+import { kafkaTopicId, topicNameById } from './topics.js';
+
+/** fetch.max.bytes: the most record bytes one Fetch response carries (Kafka's default). */
+const FETCH_MAX_BYTES = 55 * 1024 * 1024;
+const NO_RECORDS = Buffer.alloc(0);
+
+/** Transactions come with their own coordinator; until then a transactional client is told so. */
+const noTransactions = (): MillraceError =>
+  new MillraceError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'transactions are not supported by this broker yet');
+
+export function dataApis(routes: Routes, ctx: DoorContext): void {
+  routes.add(apis.Produce, async (req) => {
+    const image = ctx.image();
+    const unknown = req.topicData.map((t) => t.name).filter((name) => !image.topics.has(name));
+    if (ctx.autoCreateTopics && unknown.length > 0) void autoCreateTopics(ctx, unknown);
+    const failAll = (err: unknown) => ({
+      responses: req.topicData.map((t) => ({
+        name: t.name,
+        partitionResponses: t.partitionData.map((p) => {
+          const e = errorFields(err);
+          return { index: p.index, errorCode: e.errorCode, errorMessage: e.errorMessage, baseOffset: -1n };
+        }),
+      })),
+    });
+    if (req.transactionalId !== null) return failAll(noTransactions());
+    let res;
+    try {
+      res = await ctx.handlers.produce(
+        wire.ProduceRequest.create({
+          acks: req.acks,
+          timeoutMs: req.timeoutMs,
+          topics: req.topicData.map((t) => ({
+            name: t.name,
+            partitions: t.partitionData.map((p) => ({ partition: p.index, records: p.records ?? NO_RECORDS })),
+          })),
+        }),
+      );
+    } catch (err) {
+      if (req.acks === 0) return null;
+      return failAll(err);
+    }
+    if (res === null) return null;
+    return {
+      responses: (res.topics ?? []).map((t) => ({
+        name: t.name ?? '',
+        partitionResponses: (t.partitions ?? []).map((p) => ({
+          index: p.partition ?? 0,
+          errorCode: p.errorCode ?? 0,
+          errorMessage: p.errorMessage || null,
+          baseOffset: BigInt(p.baseOffset ?? -1),
+          logAppendTimeMs: BigInt(p.logAppendTime ?? -1),
+          logStartOffset: BigInt(p.logStartOffset ?? -1),
+        })),
+      })),
+    };
+  });
+
+  routes.add(apis.Fetch, async (req, version) => {
+    // Sessionless fetches only: no session is ever created (the response says 0), so one named is unknown.
+    if (req.sessionId !== 0)
+      return { ...errorFields(new MillraceError('FETCH_SESSION_ID_NOT_FOUND', `no fetch session ${req.sessionId}`)) };
+    const image = ctx.image();
+    const byId = version >= 13;
+    const known: Array<{ name: string; topicId: string; request: (typeof req.topics)[number] }> = [];
+    const unknownIds: typeof req.topics = [];
+    for (const t of req.topics) {
+      const name = byId ? topicNameById(image, t.topicId) : t.topic;
+      if (name === undefined) unknownIds.push(t);
+      else known.push({ name, topicId: t.topicId, request: t });
+    }
+    const res = await ctx.handlers.fetch(
+      wire.FetchRequest.create({
+        replicaId: -1,
+        maxWaitMs: req.maxWaitMs,
+        minBytes: req.minBytes,
+        maxBytes: Math.min(req.maxBytes > 0 ? req.maxBytes : FETCH_MAX_BYTES, FETCH_MAX_BYTES),
+        topics: known.map((t) => ({
+          name: t.name,
+          partitions: t.request.partitions.map((p) => ({
+            partition: p.partition,
+            fetchOffset: Number(p.fetchOffset),
+            currentLeaderEpoch: p.currentLeaderEpoch,
+            partitionMaxBytes: p.partitionMaxBytes,
+          })),
+        })),
+      }),
+      false,
+      FETCH_MAX_BYTES,
+    );
+    const unknownTopic = new MillraceError('UNKNOWN_TOPIC_ID', 'no topic has this id').code;
+    return {
+      responses: [
+        ...(res.topics ?? []).map((t, i) => ({
+          topic: t.name ?? '',
+          topicId: byId ? known[i]!.topicId : kafkaTopicId(image.topics.get(t.name ?? '')?.id),
+          partitions: (t.partitions ?? []).map((p) => ({
+            partitionIndex: p.partition ?? 0,
+            errorCode: p.errorCode ?? 0,
+            highWatermark: BigInt(p.highWatermark ?? -1),
+            // No transactions yet: everything below the high watermark is stable.
+            lastStableOffset: BigInt(p.highWatermark ?? -1),
+            logStartOffset: BigInt(p.logStartOffset ?? -1),
+            abortedTransactions: null,
+            records: (p.records as Buffer | undefined) ?? NO_RECORDS,
+          })),
+        })),
+        ...unknownIds.map((t) => ({
+          topicId: t.topicId,
+          partitions: t.partitions.map((p) => ({
+            partitionIndex: p.partition,
+            errorCode: unknownTopic,
+            highWatermark: -1n,
+            records: NO_RECORDS,
+          })),
+        })),
+      ],
+    };
+  });
+
+  routes.add(apis.ListOffsets, (req) => {
+    const res = ctx.handlers.listOffsets(
+      wire.ListOffsetsRequest.create({
+        replicaId: req.replicaId,
+        topics: req.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({
+            partition: p.partitionIndex,
+            timestamp: Number(p.timestamp),
+            currentLeaderEpoch: p.currentLeaderEpoch,
+          })),
+        })),
+      }),
+    );
+    return {
+      topics: (res.topics ?? []).map((t) => ({
+        name: t.name ?? '',
+        partitions: (t.partitions ?? []).map((p) => ({
+          partitionIndex: p.partition ?? 0,
+          errorCode: p.errorCode ?? 0,
+          timestamp: BigInt(p.timestamp ?? -1),
+          offset: BigInt(p.offset ?? -1),
+          leaderEpoch: p.leaderEpoch ?? -1,
+        })),
+      })),
+    };
+  });
+
+  routes.add(apis.OffsetForLeaderEpoch, (req) => ({
+    topics: ctx.handlers
+      .offsetForLeaderEpoch(
+        req.topics.map((t) => ({
+          name: t.topic,
+          partitions: t.partitions.map((p) => ({
+            partition: p.partition,
+            leaderEpoch: p.leaderEpoch,
+            currentLeaderEpoch: p.currentLeaderEpoch,
+          })),
+        })),
+      )
+      .map((t) => ({
+        topic: t.name,
+        partitions: t.partitions.map((p) => ({ ...p, endOffset: BigInt(p.endOffset) })),
+      })),
+  }));
+
+  // An idempotent producer gets a new producer id at epoch 0, as Kafka gives one without a transactional id.
+  routes.add(apis.InitProducerId, async (req) => {
+    try {
+      if (req.transactionalId !== null) throw noTransactions();
+      return { producerId: BigInt(await ctx.producerIds.generate()), producerEpoch: 0 };
+    } catch (err) {
+      return { errorCode: errorFields(err).errorCode, producerId: -1n, producerEpoch: -1 };
+    }
+  });
+}

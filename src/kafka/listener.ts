@@ -1,0 +1,81 @@
+/**
+ * A broker's Kafka listener: a TCP server bound before the broker registers (so it can advertise
+ * the port it got), answering once the broker core is ready. Connections that arrive before
+ * that are closed, and clients retry.
+ */
+import * as net from 'node:net';
+import type { Logger } from 'pino';
+import type { KafkaListenerMetrics } from '../metrics/kafka.js';
+import { KafkaConnection, type ConnectionLimits, type Door } from './connection.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from './endpoints.js';
+
+export class KafkaListener {
+  private readonly connections = new Set<KafkaConnection>();
+  private door: Door | null = null;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly bound: Endpoint,
+    /** What clients are told to connect to. */
+    readonly advertised: string,
+    private readonly limits: ConnectionLimits,
+    private readonly metrics: KafkaListenerMetrics,
+    private readonly logger: Logger,
+  ) {
+    server.on('connection', (socket) => this.accept(socket));
+  }
+
+  static async bind(options: {
+    listener: string;
+    advertised: string | null;
+    limits: ConnectionLimits;
+    metrics: KafkaListenerMetrics;
+    logger: Logger;
+  }): Promise<KafkaListener> {
+    const { host, port } = parseEndpoint(options.listener);
+    const server = net.createServer({ noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as net.AddressInfo;
+    const bound = { host, port: address.port };
+    const logger = options.logger.child({ component: 'kafka-listener' });
+    const advertised = options.advertised ?? formatEndpoint(bound);
+    logger.info({ listener: formatEndpoint(bound), advertised }, 'Kafka listener bound');
+    return new KafkaListener(server, bound, advertised, options.limits, options.metrics, logger);
+  }
+
+  /** Starts answering requests. */
+  serve(door: Door): void {
+    this.door = door;
+  }
+
+  private accept(socket: net.Socket): void {
+    const door = this.door;
+    if (!door) {
+      this.logger.info(
+        { remote: `${socket.remoteAddress}:${socket.remotePort}` },
+        'broker still starting: connection closed',
+      );
+      socket.destroy();
+      return;
+    }
+    this.metrics.connections.inc();
+    const conn: KafkaConnection = new KafkaConnection(socket, door, this.limits, this.metrics, this.logger, () => {
+      this.connections.delete(conn);
+      this.metrics.connections.dec();
+    });
+    this.connections.add(conn);
+  }
+
+  async close(): Promise<void> {
+    this.door = null;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.connections) c.close('broker stopping', 'info');
+    await closed;
+  }
+}
