@@ -219,6 +219,11 @@ describe('group coordinator rules', () => {
       { type: 'LEAVE', memberId: 'b' },
     ]);
     expect(leave.response.errorCode).toBe(25); // UNKNOWN_MEMBER_ID for the one not found
+    expect(leave.response.members!.map((m) => [m.memberId || m.groupInstanceId, m.errorCode])).toEqual([
+      ['i-1', 0],
+      ['b', 0],
+      ['x', 25],
+    ]);
   });
 
   it('describes a group with the subscriptions of its protocol, and an absent one as Dead', () => {

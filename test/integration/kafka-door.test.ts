@@ -1,0 +1,248 @@
+/**
+ * The Kafka door with real Kafka clients: kcat (librdkafka) and kafkajs against a broker's Kafka
+ * listener, and records crossing between the two doors.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Kafka, logLevel, type Consumer as KafkajsConsumer } from 'kafkajs';
+import { Millrace, type ConsumerMessage } from '../../src/client/index.js';
+import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+
+const cluster = uniqueCluster('kdoor');
+let brokers: TestBroker[] = [];
+let bootstrap = '';
+let client: Millrace;
+let kafka: Kafka;
+
+beforeAll(async () => {
+  brokers = [
+    await startBroker(inject('natsUrl'), cluster, 1, {
+      kafkaListener: '127.0.0.1:0',
+      offsetsTopicReplicationFactor: 1,
+      offsetsTopicPartitions: 4,
+      groupInitialRebalanceDelayMs: 1500,
+    }),
+  ];
+  bootstrap = brokers[0]!.broker.kafkaEndpoint!;
+  client = new Millrace({ servers: inject('natsUrl'), cluster });
+  kafka = new Kafka({ clientId: 'door-test', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await stopAll(brokers);
+});
+
+/** Runs kcat against the listener; resolves with its output (bounded in time). */
+function kcat(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', ['-b', bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** A long-running kcat (a group member): its output so far, and a way to stop it. */
+function kcatMember(args: string[]): { child: ChildProcess; out: () => string; err: () => string } {
+  const child = spawn('kcat', ['-b', bootstrap, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { child, out: () => stdout, err: () => stderr };
+}
+
+async function readWithSdk(topic: string, partitions: number, expected: number): Promise<ConsumerMessage[]> {
+  const consumer = client.consumer();
+  consumer.assign(
+    Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })),
+  );
+  const out: ConsumerMessage[] = [];
+  for await (const m of consumer) {
+    out.push(m);
+    if (out.length === expected) break;
+  }
+  await consumer.close();
+  return out;
+}
+
+describe('Kafka door with kcat', () => {
+  it('lists brokers and topics (-L)', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'listed', numPartitions: 3 }] });
+    const { code, stdout } = await kcat(['-L', '-t', 'listed']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`broker 1 at ${bootstrap} (controller)`);
+    expect(stdout).toMatch(/topic "listed" with 3 partitions/);
+  });
+
+  it('produces with keys and headers (-P) that consume from the beginning and from the end (-C), and the SDK reads', async () => {
+    const lines = Array.from({ length: 500 }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
+    const produced = await kcat(['-P', '-t', 'kc', '-K:', '-H', 'source=kcat'], lines);
+    expect(produced.code).toBe(0);
+    const all = await kcat(['-C', '-t', 'kc', '-o', 'beginning', '-e', '-f', '%k=%s|%h\n']);
+    expect(all.stdout.trim().split('\n')).toEqual(Array.from({ length: 500 }, (_, i) => `k${i}=v${i}|source=kcat`));
+    const last = await kcat(['-C', '-t', 'kc', '-o', '-2', '-e', '-f', '%k\n']);
+    expect(last.stdout.trim().split('\n')).toEqual(['k498', 'k499']);
+    // The other door: the same records through the SDK, over NATS.
+    const viaSdk = await readWithSdk('kc', 1, 500);
+    expect(viaSdk.map((m) => `${m.key}=${m.value}`)).toEqual(Array.from({ length: 500 }, (_, i) => `k${i}=v${i}`));
+    expect(viaSdk[0]!.headers.source?.toString()).toBe('kcat');
+  });
+
+  it('balances a group of two kcat consumers (-G) over the partitions', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'kg', numPartitions: 4 }] });
+    const producer = client.producer({ acks: -1 });
+    await producer.send({
+      topic: 'kg',
+      messages: Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+    });
+    const args = ['-u', '-G', 'kgroup', '-X', 'auto.offset.reset=earliest', '-f', '%p:%s\n', 'kg'];
+    const members = [kcatMember(args), kcatMember(args)];
+    try {
+      const assigned = (m: (typeof members)[number]) => {
+        const lines = m.err().match(/assigned: [^\n]*/g) ?? [];
+        return lines.at(-1) ?? '';
+      };
+      await waitFor(
+        'both members assigned and every record read',
+        () => {
+          const values = new Set(
+            members.flatMap((m) =>
+              m
+                .out()
+                .split('\n')
+                .filter(Boolean)
+                .map((l) => l.split(':')[1]),
+            ),
+          );
+          return members.every((m) => /kg \[\d\]/.test(assigned(m))) && values.size === 200;
+        },
+        60_000,
+      );
+      const partitionsOf = (m: (typeof members)[number]) => [...assigned(m).matchAll(/kg \[(\d)\]/g)].map((x) => x[1]);
+      const [a, b] = members.map(partitionsOf);
+      expect([...a!, ...b!].sort()).toEqual(['0', '1', '2', '3']);
+      expect(a!.length).toBe(2);
+    } finally {
+      for (const m of members) m.child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('Kafka door with kafkajs', () => {
+  it('creates, lists and deletes topics with the admin client', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      expect(
+        await admin.createTopics({ topics: [{ topic: 'kjs-admin', numPartitions: 2 }], waitForLeaders: true }),
+      ).toBe(true);
+      expect(await admin.listTopics()).toContain('kjs-admin');
+      const meta = await admin.fetchTopicMetadata({ topics: ['kjs-admin'] });
+      expect(meta.topics[0]!.partitions).toHaveLength(2);
+      await admin.createPartitions({ topicPartitions: [{ topic: 'kjs-admin', count: 3 }] });
+      await waitFor(
+        'three partitions',
+        async () => (await admin.fetchTopicMetadata({ topics: ['kjs-admin'] })).topics[0]!.partitions.length === 3,
+      );
+      await admin.deleteTopics({ topics: ['kjs-admin'] });
+      await waitFor('deleted', async () => !(await admin.listTopics()).includes('kjs-admin'));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('produces idempotently and not, and a group of three shares the partitions, then two after one leaves', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'kjs', numPartitions: 6 }] });
+    const idempotent = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const plain = kafka.producer();
+    await Promise.all([idempotent.connect(), plain.connect()]);
+    const seen = new Map<string, string>();
+    const members: KafkajsConsumer[] = [];
+    try {
+      await idempotent.send({
+        topic: 'kjs',
+        acks: -1,
+        messages: Array.from({ length: 60 }, (_, i) => ({ key: `a${i}`, value: `x${i}` })),
+      });
+      await plain.send({
+        topic: 'kjs',
+        acks: 1,
+        messages: Array.from({ length: 60 }, (_, i) => ({ key: `b${i}`, value: `y${i}` })),
+      });
+      for (let i = 0; i < 3; i++) {
+        const c = kafka.consumer({
+          groupId: 'kjs-group',
+          sessionTimeout: 10_000,
+          heartbeatInterval: 500,
+          maxWaitTimeInMs: 500,
+        });
+        await c.connect();
+        await c.subscribe({ topic: 'kjs', fromBeginning: true });
+        await c.run({
+          eachMessage: async ({ message }) => void seen.set(message.key!.toString(), message.value!.toString()),
+        });
+        members.push(c);
+      }
+      await waitFor('every record consumed by the group', () => seen.size === 120, 60_000);
+      expect(seen.get('a7')).toBe('x7');
+      const admin = kafka.admin();
+      await admin.connect();
+      const described = async () => (await admin.describeGroups(['kjs-group'])).groups[0]!;
+      await waitFor('three members', async () => (await described()).members.length === 3, 30_000);
+      await members.pop()!.disconnect();
+      await waitFor(
+        'two members, stable',
+        async () => {
+          const g = await described();
+          return g.members.length === 2 && g.state === 'Stable';
+        },
+        30_000,
+      );
+      await plain.send({
+        topic: 'kjs',
+        messages: Array.from({ length: 30 }, (_, i) => ({ key: `c${i}`, value: `z${i}` })),
+      });
+      await waitFor('the new records consumed by the two left', () => seen.size === 150, 60_000);
+      await admin.disconnect();
+    } finally {
+      await Promise.allSettled(members.map((c) => c.disconnect()));
+      await Promise.allSettled([idempotent.disconnect(), plain.disconnect()]);
+    }
+  });
+
+  it('reads with kafkajs what the SDK wrote over NATS', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'sdk-in', numPartitions: 2 }] });
+    const producer = client.producer({ acks: -1 });
+    await producer.send({
+      topic: 'sdk-in',
+      messages: Array.from({ length: 100 }, (_, i) => ({ key: `s${i}`, value: `w${i}`, headers: { from: 'sdk' } })),
+    });
+    const consumer = kafka.consumer({ groupId: 'sdk-in-readers', maxWaitTimeInMs: 500 });
+    const seen = new Map<string, { value: string; from: string }>();
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'sdk-in', fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) =>
+          void seen.set(message.key!.toString(), {
+            value: message.value!.toString(),
+            from: String(message.headers?.from),
+          }),
+      });
+      await waitFor('every SDK record read by kafkajs', () => seen.size === 100, 60_000);
+      expect(seen.get('s42')).toEqual({ value: 'w42', from: 'sdk' });
+    } finally {
+      await consumer.disconnect();
+    }
+  });
+});
