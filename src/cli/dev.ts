@@ -1,9 +1,11 @@
 /**
  * `millrace dev`: a single-node Millrace for development. Without --nats it starts its own
- * nats-server with JetStream on a free loopback port. With --demo it creates a topic, produces
+ * nats-server with JetStream on a free loopback port. Kafka clients connect to its Kafka
+ * listener (127.0.0.1:9092 unless taken). With --demo it creates a topic, produces
  * and consumes a few thousand records, prints what happened, and stops.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -16,6 +18,16 @@ import { integer, print } from './common.js';
 import { runUntilSignalled } from './broker.js';
 
 const DEMO_TOPIC = 'demo';
+
+/** Kafka's usual 127.0.0.1:9092, or any free loopback port when something already listens there. */
+async function defaultKafkaListener(): Promise<string> {
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(9092, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  return free ? '127.0.0.1:9092' : '127.0.0.1:0';
+}
 
 async function demo(client: Millrace, records: number): Promise<void> {
   const admin = client.admin();
@@ -68,6 +80,10 @@ export function devCommand(): Command {
     .option('--nats <urls>', 'use this NATS server instead of starting one')
     .option('--cluster <name>', 'cluster name', 'dev')
     .option('--metrics-port <port>', 'Prometheus metrics port (0: any free one)', integer('--metrics-port', 0), 0)
+    .option(
+      '--kafka-listener <host:port>',
+      'where Kafka clients connect (default 127.0.0.1:9092, or a free port when 9092 is taken)',
+    )
     .option('--demo', 'create a topic, produce and consume records, print what happened, then stop')
     .option('--demo-records <n>', 'records the demo writes', integer('--demo-records', 1), 5_000)
     .action(
@@ -76,6 +92,7 @@ export function devCommand(): Command {
         nats?: string;
         cluster: string;
         metricsPort: number;
+        kafkaListener?: string;
         demo?: boolean;
         demoRecords: number;
       }) => {
@@ -95,12 +112,14 @@ export function devCommand(): Command {
             cluster: flags.cluster,
             dataDir: path.join(dataDir, 'broker-1'),
             metricsPort: flags.metricsPort,
+            kafkaListener: flags.kafkaListener ?? (await defaultKafkaListener()),
           }),
           logger,
         );
         print(
           `broker 1 running: cluster '${flags.cluster}', data in ${dataDir}, metrics at http://127.0.0.1:${broker.metricsPort}/metrics`,
         );
+        print(`Kafka protocol listener: bootstrap ${broker.kafkaEndpoint} (try: kcat -b ${broker.kafkaEndpoint} -L)`);
         try {
           if (flags.demo) {
             const client = new Millrace({ servers: natsUrl, cluster: flags.cluster, clientId: 'millrace-dev-demo' });

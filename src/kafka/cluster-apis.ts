@@ -53,7 +53,8 @@ export function clusterApis(routes: Routes, ctx: DoorContext): void {
     const create = asked
       .map((t) => t.name)
       .filter((n): n is string => n !== null && !image.topics.has(n) && topicNameProblem(n) === null);
-    if (!all && ctx.autoCreateTopics && (version < 4 || req.allowAutoTopicCreation) && create.length > 0) {
+    const creating = !all && ctx.autoCreateTopics && (version < 4 || req.allowAutoTopicCreation);
+    if (creating && create.length > 0) {
       await autoCreateTopics(ctx, create);
       image = ctx.image();
     }
@@ -68,7 +69,7 @@ export function clusterApis(routes: Routes, ctx: DoorContext): void {
           const problem = name === null ? null : topicNameProblem(name);
           const error = problem
             ? new MillraceError('INVALID_TOPIC_EXCEPTION', problem)
-            : name !== null && create.includes(name) && ctx.autoCreateTopics
+            : creating && name !== null && create.includes(name)
               ? new MillraceError('LEADER_NOT_AVAILABLE', `topic '${name}' is being created`)
               : name === null
                 ? new MillraceError('UNKNOWN_TOPIC_ID', `no topic has id ${id}`)

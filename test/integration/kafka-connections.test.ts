@@ -1,0 +1,177 @@
+/**
+ * Kafka listener connections: pipelined requests answered in order, bounded frames, malformed
+ * input and unknown APIs closing only their own connection, KIP-511 downgrade, idle close, and
+ * the listener's metrics.
+ */
+import * as net from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  Reader,
+  Writer,
+  apis,
+  decodeMessage,
+  encodeMessage,
+  writeRequestHeader,
+  type KafkaApi,
+  type Loose,
+  type MessageOf,
+} from '../../protocol/kafka/index.js';
+import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+
+const cluster = uniqueCluster('kconn');
+let brokers: TestBroker[] = [];
+let endpoint = { host: '127.0.0.1', port: 0 };
+
+beforeAll(async () => {
+  brokers = [
+    await startBroker(inject('natsUrl'), cluster, 1, {
+      kafkaListener: '127.0.0.1:0',
+      socketRequestMaxBytes: 64 * 1024,
+      connectionsMaxIdleMs: 1_500,
+    }),
+  ];
+  const [host, port] = brokers[0]!.broker.kafkaEndpoint!.split(':');
+  endpoint = { host: host!, port: Number(port) };
+});
+
+afterAll(() => stopAll(brokers));
+
+/** A raw client connection: frames out, whole response frames in, and whether the broker closed it. */
+class RawClient {
+  private readonly socket: net.Socket;
+  private buffered = Buffer.alloc(0);
+  readonly frames: Buffer[] = [];
+  closed = false;
+
+  constructor() {
+    this.socket = net.connect(endpoint.port, endpoint.host);
+    this.socket.on('data', (d: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, d]);
+      while (this.buffered.length >= 4 && this.buffered.length >= 4 + this.buffered.readInt32BE(0)) {
+        const size = this.buffered.readInt32BE(0);
+        this.frames.push(this.buffered.subarray(4, 4 + size));
+        this.buffered = this.buffered.subarray(4 + size);
+      }
+    });
+    this.socket.on('close', () => (this.closed = true));
+    this.socket.on('error', () => undefined);
+  }
+
+  ready(): Promise<void> {
+    return new Promise((resolve) => this.socket.once('connect', () => resolve()));
+  }
+
+  send(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+function frame<A extends KafkaApi>(
+  api: A,
+  version: number,
+  correlationId: number,
+  body: Loose<MessageOf<A['request']>>,
+): Buffer {
+  const w = new Writer();
+  writeRequestHeader(w, api, { apiVersion: version, correlationId, clientId: 'raw' });
+  encodeMessage(api.request, version, body, w);
+  const payload = Buffer.concat(w.finish());
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length, 0);
+  return Buffer.concat([size, payload]);
+}
+
+describe('Kafka listener connections', () => {
+  it('answers pipelined requests in the order sent', async () => {
+    const c = new RawClient();
+    await c.ready();
+    const burst = Buffer.concat([
+      frame(apis.Metadata, 9, 1, { topics: null }),
+      frame(apis.ApiVersions, 3, 2, { clientSoftwareName: 'raw', clientSoftwareVersion: '1' }),
+      frame(apis.Metadata, 1, 3, { topics: [] }),
+      frame(apis.ApiVersions, 0, 4, {}),
+    ]);
+    c.send(burst);
+    await waitFor('four responses', () => c.frames.length === 4);
+    expect(c.frames.map((f) => f.readInt32BE(0))).toEqual([1, 2, 3, 4]);
+    // ApiVersions v3: response header v0, then the body.
+    const versions = decodeMessage(apis.ApiVersions.response, 3, new Reader(c.frames[1]!, 4));
+    expect(versions.errorCode).toBe(0);
+    expect(versions.apiKeys.find((k) => k.apiKey === apis.Fetch.key)).toEqual({
+      apiKey: 1,
+      minVersion: 4,
+      maxVersion: 16,
+    });
+    c.end();
+  });
+
+  it('answers an ApiVersions it cannot parse with UNSUPPORTED_VERSION and the versions it serves (KIP-511)', async () => {
+    const c = new RawClient();
+    await c.ready();
+    const w = new Writer();
+    w.int16(apis.ApiVersions.key);
+    w.int16(99);
+    w.int32(7);
+    w.int16(-1);
+    w.raw(Buffer.from([0, 1, 2]));
+    const payload = Buffer.concat(w.finish());
+    c.send(Buffer.concat([Buffer.from([0, 0, 0, payload.length]), payload]));
+    await waitFor('a response', () => c.frames.length === 1);
+    const res = decodeMessage(apis.ApiVersions.response, 0, new Reader(c.frames[0]!, 4));
+    expect(res.errorCode).toBe(35);
+    expect(res.apiKeys.some((k) => k.apiKey === apis.Produce.key)).toBe(true);
+    c.end();
+  });
+
+  it('closes only the connection that sends an oversized frame, garbage or an unknown API', async () => {
+    const healthy = new RawClient();
+    await healthy.ready();
+    const bad = [new RawClient(), new RawClient(), new RawClient()];
+    await Promise.all(bad.map((b) => b.ready()));
+    // A frame claiming more than socket.request.max.bytes (64 KiB here): refused before any allocation.
+    bad[0]!.send(Buffer.from([0x7f, 0xff, 0xff, 0xff]));
+    // A body that does not decode: Metadata v9 whose topic array claims a million entries.
+    const w = new Writer();
+    writeRequestHeader(w, apis.Metadata, { apiVersion: 9, correlationId: 1, clientId: null });
+    w.uvarint(1_000_001);
+    const garbage = Buffer.concat(w.finish());
+    bad[1]!.send(Buffer.concat([Buffer.from([0, 0, 0, garbage.length]), garbage]));
+    // An API key no Kafka version has.
+    const unknown = Buffer.from([0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+    bad[2]!.send(Buffer.concat([Buffer.from([0, 0, 0, unknown.length]), unknown]));
+    await waitFor('the three bad connections closed', () => bad.every((b) => b.closed));
+    healthy.send(frame(apis.Metadata, 12, 9, { topics: null }));
+    await waitFor('the healthy one answered', () => healthy.frames.length === 1);
+    expect(healthy.closed).toBe(false);
+    healthy.end();
+  });
+
+  it('closes a connection idle for connections.max.idle.ms', async () => {
+    const c = new RawClient();
+    await c.ready();
+    c.send(frame(apis.ApiVersions, 2, 1, {}));
+    await waitFor('answered', () => c.frames.length === 1);
+    await waitFor('closed when idle', () => c.closed, 10_000);
+  });
+
+  it('counts connections, requests by API and version, errors and bytes', async () => {
+    const c = new RawClient();
+    await c.ready();
+    c.send(frame(apis.Metadata, 12, 1, { topics: [{ name: 'no-such-topic' }], allowAutoTopicCreation: false }));
+    await waitFor('answered', () => c.frames.length === 1);
+    const text = await (await fetch(`http://127.0.0.1:${brokers[0]!.broker.metricsPort}/metrics`)).text();
+    expect(text).toMatch(/millrace_kafka_connections [1-9]/);
+    expect(text).toMatch(/millrace_kafka_requests_total\{api="Metadata",version="12"\} [1-9]/);
+    expect(text).toMatch(
+      /millrace_kafka_request_errors_total\{api="Metadata",version="12",error="UNKNOWN_TOPIC_OR_PARTITION"\} 1/,
+    );
+    expect(text).toMatch(/millrace_kafka_request_duration_seconds_bucket\{le="0.005",api="Metadata"\}/);
+    expect(text).toMatch(/millrace_kafka_bytes_in_total [1-9]/);
+    expect(text).toMatch(/millrace_kafka_bytes_out_total [1-9]/);
+    c.end();
+  });
+});
