@@ -22,7 +22,10 @@ export type BrokerApi =
   | 'offset_fetch'
   | 'list_groups'
   | 'describe_groups'
-  | 'delete_groups';
+  | 'delete_groups'
+  | 'describe_configs'
+  | 'alter_configs'
+  | 'delete_records';
 export type ControllerApi =
   | 'register_broker'
   | 'heartbeat'
@@ -32,7 +35,8 @@ export type ControllerApi =
   | 'alter_partition'
   | 'elect_leaders'
   | 'alter_reassignments'
-  | 'allocate_producer_ids';
+  | 'allocate_producer_ids'
+  | 'alter_configs';
 export type InternalApi = 'replica_fetch';
 
 export const subjects = {

@@ -26,7 +26,7 @@ import { LogManager } from '../storage/log-manager.js';
 import { connectNats } from '../transport/connection.js';
 import { RpcServer, request } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
-import type { BrokerConfig } from './config.js';
+import { kafkaBrokerConfigs, type BrokerConfig } from './config.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
@@ -329,6 +329,8 @@ export class Broker {
             producerIds,
             groups: this.groups,
             metrics: this.metrics,
+            logDefaults: config.logDefaults,
+            minInsyncReplicas: config.minInsyncReplicas,
             logger: this.logger,
           });
           handlers.register(this.rpc);
@@ -342,6 +344,7 @@ export class Broker {
               controller: controllerClient,
               producerIds,
               autoCreateTopics: config.autoCreateTopicsEnable,
+              brokerConfigs: kafkaBrokerConfigs(config),
               logger: this.logger,
             }),
           );

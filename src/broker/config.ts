@@ -138,3 +138,28 @@ export function resolveBrokerConfig(...sources: Array<Partial<BrokerConfigInput>
   }
   return result.data;
 }
+
+/** The broker's settings under Kafka's broker config names, as DescribeConfigs shows them. */
+export function kafkaBrokerConfigs(c: BrokerConfig): Record<string, string> {
+  const out: Record<string, string> = {
+    'broker.id': String(c.id),
+    'broker.rack': c.rack ?? '',
+    'num.partitions': String(c.defaultPartitions),
+    'default.replication.factor': String(c.defaultReplicationFactor),
+    'min.insync.replicas': String(c.minInsyncReplicas),
+    'auto.create.topics.enable': String(c.autoCreateTopicsEnable),
+    'offsets.topic.num.partitions': String(c.offsetsTopicPartitions),
+    'offsets.topic.replication.factor': String(c.offsetsTopicReplicationFactor),
+    'offsets.retention.minutes': String(Math.round(c.offsetsRetentionMs / 60_000)),
+    'group.initial.rebalance.delay.ms': String(c.groupInitialRebalanceDelayMs),
+    'group.min.session.timeout.ms': String(c.groupMinSessionTimeoutMs),
+    'group.max.session.timeout.ms': String(c.groupMaxSessionTimeoutMs),
+    'replica.lag.time.max.ms': String(c.replicaLagTimeMaxMs),
+    'broker.session.timeout.ms': String(c.sessionTimeoutMs),
+    'broker.heartbeat.interval.ms': String(c.heartbeatIntervalMs),
+    'socket.request.max.bytes': String(c.socketRequestMaxBytes),
+    'connections.max.idle.ms': String(c.connectionsMaxIdleMs),
+  };
+  for (const [k, v] of Object.entries(c.logDefaults)) out[`log.${k}`] = v;
+  return out;
+}

@@ -1,62 +1,31 @@
 /**
- * The broker's client-facing request handlers. The data path is plain code: a produce appends
- * the request's batches as they arrived (the leader validates headers and CRCs, never decodes
- * records), a fetch returns stored batches as they are.
+ * The broker core's client-facing requests, for both doors: the NATS door registers them on its
+ * subjects, the Kafka door calls them. The data path is plain code: a produce appends the
+ * request's batches as they arrived (the leader validates headers and CRCs, never decodes
+ * records), a fetch (fetch-handler.ts) returns stored batches as they are.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ErrorCodes, MillraceError, errorFields } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
-import { RECORD_COUNT, LOG_OVERHEAD } from '../../protocol/records/batch.js';
 import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import type { ControllerClient } from '../cluster/controller-client.js';
 import type { MetadataImage } from '../cluster/image.js';
+import { describeTopicConfigs } from '../cluster/topic-config.js';
 import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
-import { maxPayload } from '../transport/connection.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
 import { OFFSETS_TOPIC, type GroupCoordinator } from './group/coordinator.js';
-import { FetchSession, FetchSessions } from './fetch-session.js';
+import { FetchHandler } from './fetch-handler.js';
+import { perPartition } from './per-partition.js';
 import type { ProducerIdManager } from './producer-ids.js';
-import type { HostedPartition } from './hosted-partition.js';
 import type { ReplicaManager } from './replica-manager.js';
 
 export type AdminApi =
-  'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments';
+  'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments' | 'alter_configs';
 
-/** Room left in a reply for everything but record bytes. */
-const ENVELOPE_BYTES = 64 * 1024;
 const ADMIN_TIMEOUT_MS = 30_000;
-
-/** Records in a buffer of whole batches, from their headers. */
-function countRecords(batches: Buffer): number {
-  let n = 0;
-  for (let p = 0; p + RECORD_COUNT + 4 <= batches.length; p += batches.readInt32BE(p + 8) + LOG_OVERHEAD)
-    n += batches.readInt32BE(p + RECORD_COUNT);
-  return n;
-}
-
-/** Runs `fn` for each requested partition at its leader replica; any error becomes that partition's error fields. */
-function perPartition<P extends { partition?: number | null }, R>(
-  replicas: ReplicaManager,
-  image: MetadataImage,
-  topics: Array<{ name?: string | null; partitions?: P[] | null }>,
-  fn: (hp: HostedPartition, p: P, partition: number) => R,
-  failed: (partition: number, error: { errorCode: number; errorMessage: string }) => R,
-): Array<{ name: string | null | undefined; partitions: R[] }> {
-  return topics.map((t) => ({
-    name: t.name,
-    partitions: (t.partitions ?? []).map((p) => {
-      const partition = p.partition ?? 0;
-      try {
-        return fn(replicas.leaderFor(image, t.name ?? '', partition), p, partition);
-      } catch (err) {
-        return failed(partition, errorFields(err));
-      }
-    }),
-  }));
-}
 
 export interface HandlerContext {
   brokerId: number;
@@ -68,26 +37,18 @@ export interface HandlerContext {
   producerIds: ProducerIdManager;
   groups: GroupCoordinator;
   metrics: BrokerMetrics;
+  /** The broker's topic config defaults (logDefaults) and min.insync.replicas, for DescribeConfigs. */
+  logDefaults: Readonly<Record<string, string>>;
+  minInsyncReplicas: number;
   logger: Logger;
 }
 
-/** What a fetch reads: a request's partitions, or a fetch session's. */
-interface FetchQuery {
-  replicaId: number;
-  topics: millrace.IFetchTopic[];
-}
-
-/** A fetch's reply, its record bytes, and whether it must be sent at once (an error or a divergence). */
-interface FetchResult {
-  response: millrace.IFetchResponse;
-  bytes: number;
-  error: boolean;
-}
-
 export class BrokerHandlers {
-  private readonly fetchSessions = new FetchSessions();
+  private readonly fetcher: FetchHandler;
 
-  constructor(private readonly ctx: HandlerContext) {}
+  constructor(private readonly ctx: HandlerContext) {
+    this.fetcher = new FetchHandler(ctx);
+  }
 
   register(rpc: RpcServer): void {
     const { cluster, brokerId } = this.ctx;
@@ -135,6 +96,7 @@ export class BrokerHandlers {
     serve('describe_groups', wire.DescribeGroupsRequest, wire.DescribeGroupsResponse, (r) => groups.describeGroups(r));
     serve('delete_groups', wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r) => groups.deleteGroups(r));
     serve('list_offsets', wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) => this.listOffsets(r));
+    serve('delete_records', wire.DeleteRecordsRequest, wire.DeleteRecordsResponse, (r) => this.deleteRecords(r));
     const forward = <Req, Res>(
       name: AdminApi,
       reqType: MessageType<Req, Req>,
@@ -148,6 +110,31 @@ export class BrokerHandlers {
     forward('elect_leaders', wire.ElectLeadersRequest, wire.ElectLeadersResponse);
     forward('alter_reassignments', wire.AlterReassignmentsRequest, wire.AlterReassignmentsResponse);
     forward('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse);
+    forward('alter_configs', wire.AlterConfigsRequest, wire.AlterConfigsResponse);
+    serve('describe_configs', wire.DescribeConfigsRequest, wire.DescribeConfigsResponse, (r) =>
+      this.describeConfigs(r.topics, r.keys),
+    );
+  }
+
+  /** Each topic's configs: its own settings, else this broker's defaults, else Kafka's. */
+  describeConfigs(topics: readonly string[], keys: readonly string[]): millrace.IDescribeConfigsResponse {
+    const image = this.ctx.image();
+    const wanted = new Set(keys);
+    return {
+      results: topics.map((topic) => {
+        const t = image.topics.get(topic);
+        if (!t)
+          return {
+            topic,
+            ...errorFields(new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`)),
+          };
+        const brokerDefaults = { 'min.insync.replicas': String(this.ctx.minInsyncReplicas), ...this.ctx.logDefaults };
+        const configs = describeTopicConfigs(t.configs, brokerDefaults).filter(
+          (c) => wanted.size === 0 || wanted.has(c.name),
+        );
+        return { topic, errorCode: 0, configs };
+      }),
+    };
   }
 
   /**
@@ -260,200 +247,10 @@ export class BrokerHandlers {
 
   /**
    * A consumer fetch (reads below the high watermark) or a follower's (to the log end, KIP-320
-   * divergence). A follower's request may belong to an incremental fetch session.
+   * divergence), up to `limit` bytes of records (by default what fits in a NATS reply).
    */
-  async fetch(
-    req: millrace.FetchRequest,
-    replica: boolean,
-    limit = maxPayload(this.ctx.nc) - ENVELOPE_BYTES,
-  ): Promise<millrace.IFetchResponse> {
-    const maxBytes = Math.min(req.maxBytes > 0 ? req.maxBytes : 50 * 1024 * 1024, limit);
-    if (replica && req.sessionEpoch > 0) {
-      const session = this.fetchSessions.resolve(req);
-      session.update(req);
-      return session.trim(await this.pollSession(session, req, maxBytes));
-    }
-    const watched = req.topics.flatMap((t) => t.partitions.map((request) => ({ topic: t.name, request })));
-    const response = await this.longPoll(() => this.readFetch(req, maxBytes, replica), watched, req, replica);
-    return replica ? response : this.sent(response);
-  }
-
-  /** A session's round: read what is dirty; if nothing is to tell, park until data arrives or max wait. */
-  private async pollSession(
-    session: FetchSession,
-    req: millrace.FetchRequest,
-    maxBytes: number,
-  ): Promise<millrace.IFetchResponse> {
-    const first = this.readSession(session, maxBytes);
-    if (first.bytes > 0 || first.error || req.maxWaitMs <= 0 || req.minBytes <= 0) return first.response;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => session.parked?.(), req.maxWaitMs);
-      session.parked = () => {
-        clearTimeout(timer);
-        session.parked = null;
-        resolve();
-      };
-    });
-    session.lastRoundMs = Date.now();
-    return this.readSession(session, maxBytes).response;
-  }
-
-  /**
-   * The dirty partitions of a session that have something to tell. One found idle (a caught-up
-   * follower at the log end, nothing new to say) leaves the dirty set: until the leader touches
-   * it again it costs nothing per round, and its follower counts as caught up at each round.
-   */
-  private readSession(session: FetchSession, maxBytes: number): FetchResult {
-    const busy = new Map<string, millrace.IFetchPartition[]>();
-    // Deleting the entry being visited is safe while iterating a Set.
-    for (const e of session.dirty) {
-      const hp = e.replica?.isLeader ? e.replica : this.ctx.replicas.get(e.topic, e.request.partition ?? 0);
-      session.watch(e, hp);
-      const log = hp?.log;
-      if (
-        hp?.isLeader &&
-        e.request.currentLeaderEpoch === hp.leaderEpoch &&
-        FetchSession.told(e, hp.highWatermark, log!.logStartOffset, log!.logEndOffset) &&
-        hp.followerIdle(session.replicaId, Number(e.request.fetchOffset), session)
-      ) {
-        session.dirty.delete(e);
-        continue;
-      }
-      const ps = busy.get(e.topic);
-      if (ps) ps.push(e.request);
-      else busy.set(e.topic, [e.request]);
-    }
-    const topics = [...busy].map(([name, partitions]) => ({ name, partitions }));
-    return this.readFetch({ replicaId: session.replicaId, topics }, maxBytes, true);
-  }
-
-  /**
-   * Reads now, or parks until data arrives on a watched partition (or its leadership ends) or
-   * max wait passes, then reads once. With min bytes above 1 each arrival reads again to count.
-   */
-  private async longPoll(
-    read: () => FetchResult,
-    watched: Array<{ topic: string; request: millrace.IFetchPartition }>,
-    req: millrace.FetchRequest,
-    replica: boolean,
-  ): Promise<millrace.IFetchResponse> {
-    const minBytes = Math.max(req.minBytes, 0);
-    const first = read();
-    if (first.bytes >= minBytes || first.error || req.maxWaitMs <= 0 || minBytes === 0) return first.response;
-    const parked: Array<{ hp: HostedPartition; wake: () => void }> = [];
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => done(), req.maxWaitMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        for (const w of parked) w.hp.waiters.delete(w.wake);
-        resolve();
-      };
-      for (const { topic, request } of watched) {
-        const hp = this.ctx.replicas.get(topic, request.partition ?? 0);
-        if (!hp) continue;
-        const from = Number(request.fetchOffset ?? 0);
-        const wake = (): void => {
-          const end = replica ? hp.log.logEndOffset : hp.highWatermark;
-          if (hp.isLeader && end <= from) return;
-          if (minBytes <= 1 || !hp.isLeader || read().bytes >= minBytes) done();
-        };
-        hp.waiters.add(wake);
-        parked.push({ hp, wake });
-      }
-    });
-    return read().response;
-  }
-
-  private sent(response: millrace.IFetchResponse): millrace.IFetchResponse {
-    for (const t of response.topics ?? []) {
-      for (const p of t.partitions ?? []) {
-        const records = p.records as Buffer | undefined;
-        if (records && records.length > 0) {
-          this.ctx.metrics.bytesOut.inc({ topic: t.name ?? '' }, records.length);
-          this.ctx.metrics.messagesOut.inc({ topic: t.name ?? '' }, countRecords(records));
-        }
-      }
-    }
-    return response;
-  }
-
-  /**
-   * Reads a fetch's partitions. `error` means "answer now" (an error or a divergence). For a
-   * follower, the fetch offset is its log end: recorded before reading, so the high watermark and
-   * the ISR follow it.
-   */
-  private readFetch(req: FetchQuery, maxBytes: number, replica: boolean): FetchResult {
-    const image = this.ctx.image();
-    let bytes = 0;
-    let error = false;
-    const topics = perPartition<millrace.IFetchPartition, millrace.IFetchPartitionResponse>(
-      this.ctx.replicas,
-      image,
-      req.topics,
-      (hp, p, partition) => {
-        const fetchOffset = Number(p.fetchOffset ?? 0);
-        // Read when answering: recording a follower's fetch can move the high watermark.
-        const positions = () => ({
-          partition,
-          errorCode: 0,
-          highWatermark: hp.highWatermark,
-          logStartOffset: hp.log.logStartOffset,
-          logEndOffset: hp.log.logEndOffset,
-        });
-        const epoch = p.currentLeaderEpoch ?? -1;
-        if (replica && !hp.replicas.includes(req.replicaId)) {
-          throw new MillraceError(
-            'NOT_LEADER_OR_FOLLOWER',
-            `broker ${req.replicaId} is not a replica of ${hp.topic}-${partition}`,
-          );
-        }
-        if (epoch >= 0 && epoch < hp.leaderEpoch)
-          throw new MillraceError('FENCED_LEADER_EPOCH', `leader epoch ${epoch} is older than ${hp.leaderEpoch}`);
-        if (epoch > hp.leaderEpoch)
-          throw new MillraceError('UNKNOWN_LEADER_EPOCH', `leader epoch ${epoch} is newer than ${hp.leaderEpoch}`);
-        if (replica) {
-          const lastFetchedEpoch = p.lastFetchedEpoch ?? -1;
-          if (lastFetchedEpoch >= 0) {
-            const end = hp.log.leaderEpochCache.endOffsetFor(lastFetchedEpoch, hp.log.logEndOffset);
-            if (end.epoch >= 0 && (end.epoch < lastFetchedEpoch || end.endOffset < fetchOffset)) {
-              error = true;
-              return {
-                ...positions(),
-                diverging: true,
-                divergingEpoch: end.epoch,
-                divergingEndOffset: end.endOffset,
-              };
-            }
-          }
-          if (fetchOffset < hp.log.logStartOffset || fetchOffset > hp.log.logEndOffset) {
-            error = true;
-            const e = new MillraceError(
-              'OFFSET_OUT_OF_RANGE',
-              `follower offset ${fetchOffset} is outside [${hp.log.logStartOffset}, ${hp.log.logEndOffset}]`,
-            );
-            return { ...positions(), errorCode: e.code, errorMessage: e.detail };
-          }
-          hp.followerFetched(req.replicaId, fetchOffset);
-        }
-        const room = maxBytes - bytes;
-        const partMax = Math.min(
-          p.partitionMaxBytes && p.partitionMaxBytes > 0 ? p.partitionMaxBytes : 1024 * 1024,
-          room,
-        );
-        // KIP-74: the first partition with data gets at least one whole batch. Followers read to the log end.
-        const bound = replica ? hp.log.logEndOffset : hp.highWatermark;
-        const read =
-          partMax > 0 || bytes === 0 ? hp.log.read(fetchOffset, Math.max(partMax, 1), bound, bytes === 0) : null;
-        const records = read?.records ?? Buffer.alloc(0);
-        bytes += records.length;
-        return { ...positions(), records };
-      },
-      (partition, e) => {
-        error = true;
-        return { partition, ...e, highWatermark: -1, logStartOffset: -1, logEndOffset: -1 };
-      },
-    );
-    return { response: { topics }, bytes, error };
+  fetch(req: millrace.FetchRequest, replica: boolean, limit?: number): Promise<millrace.IFetchResponse> {
+    return this.fetcher.fetch(req, replica, limit);
   }
 
   listOffsets(req: millrace.ListOffsetsRequest): millrace.IListOffsetsResponse {
@@ -515,5 +312,36 @@ export class BrokerHandlers {
       },
       (partition, e) => ({ partition, errorCode: e.errorCode, leaderEpoch: -1, endOffset: -1 }),
     ).map((t) => ({ name: t.name ?? '', partitions: t.partitions }));
+  }
+
+  /**
+   * DeleteRecords: each partition's log start moves to the offset asked (-1: the high watermark),
+   * never past the high watermark. The leader answers once its own log start moved; followers
+   * follow it with their next fetch, and retention deletes the segments wholly below it.
+   */
+  deleteRecords(req: millrace.IDeleteRecordsRequest): millrace.IDeleteRecordsResponse {
+    const topics = perPartition<millrace.IDeleteRecordsPartition, millrace.IDeleteRecordsPartition>(
+      this.ctx.replicas,
+      this.ctx.image(),
+      req.topics ?? [],
+      (hp, p, partition) => {
+        if (hp.topic === OFFSETS_TOPIC)
+          throw new MillraceError(
+            'INVALID_TOPIC_EXCEPTION',
+            `${OFFSETS_TOPIC} is internal: its records are the groups'`,
+          );
+        const asked = Number(p.offset ?? -1);
+        const offset = asked === -1 ? hp.highWatermark : asked;
+        if (offset < 0 || offset > hp.highWatermark)
+          throw new MillraceError(
+            'OFFSET_OUT_OF_RANGE',
+            `cannot delete records of ${hp.topic}-${partition} before ${asked}: outside [0, high watermark ${hp.highWatermark}]`,
+          );
+        if (hp.log.maybeIncrementLogStartOffset(offset)) hp.log.deleteOldSegments();
+        return { partition, errorCode: 0, lowWatermark: hp.log.logStartOffset };
+      },
+      (partition, e) => ({ partition, ...e, lowWatermark: -1 }),
+    );
+    return { topics: topics.map((t) => ({ name: t.name ?? '', partitions: t.partitions })) };
   }
 }

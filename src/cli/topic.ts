@@ -1,10 +1,11 @@
-/** `millrace topic create|list|describe|delete`. */
+/** `millrace topic create|list|describe|delete|alter|delete-records`. */
 import { Command } from 'commander';
+import { MillraceError } from '../../protocol/errors.js';
 import { parseConfigPairs } from '../cluster/topic-config.js';
 import { client, collect, integer, print, withConnection, type ConnectionFlags } from './common.js';
 
 export function topicCommand(): Command {
-  const topic = new Command('topic').description('create, list, describe and delete topics');
+  const topic = new Command('topic').description('create, list, describe, alter and delete topics, and delete records');
   withConnection(topic.command('create').description('create a topic').argument('<name>'))
     .option('--partitions <n>', 'number of partitions', integer('--partitions', 1), 1)
     .option('--replication-factor <n>', 'replicas per partition', integer('--replication-factor', 1), 1)
@@ -83,5 +84,41 @@ export function topicCommand(): Command {
       }
     },
   );
+  withConnection(topic.command('alter').description("change a topic's configs").argument('<name>'))
+    .option('--config <key=value>', 'set a topic config (repeatable)', collect)
+    .option('--delete-config <key>', 'remove a topic config: back to its default (repeatable)', collect)
+    .action(async (name: string, flags: ConnectionFlags & { config?: string[]; deleteConfig?: string[] }) => {
+      const set = parseConfigPairs(flags.config ?? []);
+      const del = flags.deleteConfig ?? [];
+      if (Object.keys(set).length === 0 && del.length === 0)
+        throw new MillraceError('INVALID_REQUEST', 'nothing to change: give --config key=value or --delete-config key');
+      const c = client(flags, 'millrace-cli');
+      try {
+        await c.admin().alterConfigs({ topic: name, set, delete: del });
+        const [described] = await c.admin().describeConfigs({ topics: [name], keys: [...Object.keys(set), ...del] });
+        for (const cfg of described!.configs) print(`${cfg.name}=${cfg.value} (${cfg.source})`);
+      } finally {
+        await c.close();
+      }
+    });
+  withConnection(
+    topic
+      .command('delete-records')
+      .description('delete the records of a partition before an offset (its log start moves there)')
+      .argument('<name>'),
+  )
+    .requiredOption('--partition <n>', 'the partition', integer('--partition', 0))
+    .requiredOption('--before <offset>', 'the new log start (-1: the high watermark)', integer('--before', -1))
+    .action(async (name: string, flags: ConnectionFlags & { partition: number; before: number }) => {
+      const c = client(flags, 'millrace-cli');
+      try {
+        const [done] = await c
+          .admin()
+          .deleteRecords({ topic: name, partitions: [{ partition: flags.partition, offset: flags.before }] });
+        print(`${name}-${flags.partition}: records before ${done!.lowWatermark} deleted`);
+      } finally {
+        await c.close();
+      }
+    });
   return topic;
 }

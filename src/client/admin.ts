@@ -1,20 +1,16 @@
-/** Admin: topics and cluster description, as kafkajs's admin client offers them. */
+/** Admin: topics, configs, records and the cluster, with groups (admin-groups.ts), as kafkajs's admin client offers them. */
 import { MillraceError, errorNameOf } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
-import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
-import { request, type MessageType } from '../transport/rpc.js';
-import type { ClientContext } from './context.js';
-import { EARLIEST, LATEST, listOffsets } from './offsets.js';
-import { findCoordinator } from './group.js';
-import type {
-  ClusterDescription,
-  ElectionOutcome,
-  GroupDescription,
-  GroupListing,
-  NewTopic,
-  TopicDescription,
-} from './types.js';
+import { GroupAdmin } from './admin-groups.js';
+import { EARLIEST, LATEST } from './offsets.js';
+import type { ClusterDescription, ElectionOutcome, NewTopic, TopicConfigs, TopicDescription } from './types.js';
+
+const CONFIG_SOURCES: Record<number, TopicConfigs['configs'][number]['source']> = {
+  1: 'topic',
+  4: 'broker',
+  5: 'default',
+};
 
 function firstError(results: millrace.ITopicResult[], ignore: string[] = []): MillraceError | null {
   const failed = results.filter((r) => r.errorCode && !ignore.includes(errorNameOf(r.errorCode)));
@@ -26,39 +22,7 @@ function firstError(results: millrace.ITopicResult[], ignore: string[] = []): Mi
   return first;
 }
 
-export class Admin {
-  constructor(private readonly ctx: ClientContext) {}
-
-  /** Sends an admin request to a live broker, which forwards it to the controller. */
-  private call<ReqI, Res>(
-    api: BrokerApi,
-    requestType: MessageType<ReqI, unknown>,
-    message: ReqI,
-    responseType: MessageType<unknown, Res>,
-  ): Promise<Res> {
-    return this.callAt(() => this.ctx.metadata.anyBroker(), api, requestType, message, responseType);
-  }
-
-  /** A request to the broker `target` names (found again on each retry), retried while retriable. */
-  private callAt<ReqI, Res>(
-    target: () => Promise<number>,
-    api: BrokerApi,
-    requestType: MessageType<ReqI, unknown>,
-    message: ReqI,
-    responseType: MessageType<unknown, Res>,
-  ): Promise<Res> {
-    return this.ctx.retry(async () =>
-      request(
-        await this.ctx.connection(),
-        subjects.brokerApi(this.ctx.cluster, await target(), api),
-        requestType,
-        message,
-        responseType,
-        this.ctx.requestTimeoutMs,
-      ),
-    );
-  }
-
+export class Admin extends GroupAdmin {
   /**
    * Creates topics and waits until every partition has a leader. Resolves false when a topic
    * already existed (as kafkajs does), true when all were created.
@@ -228,232 +192,88 @@ export class Admin {
     return out;
   }
 
-  /** Offsets of every partition of `topic` for a timestamp (-1 latest, -2 earliest, or ms). */
-  async fetchTopicOffsets(
-    topic: string,
-    timestamp: number = LATEST,
-  ): Promise<Array<{ partition: number; offset: bigint }>> {
-    const offsets = await this.offsets(topic, timestamp);
-    return [...offsets].map(([partition, o]) => {
-      if (typeof o === 'string') throw new MillraceError('LEADER_NOT_AVAILABLE', o);
-      return { partition, offset: o.offset };
+  /** Each topic's configs: its own settings, else the broker's defaults, else Kafka's (`source` says which). */
+  async describeConfigs(options: { topics: string[]; keys?: string[] }): Promise<TopicConfigs[]> {
+    const res = await this.call(
+      'describe_configs',
+      wire.DescribeConfigsRequest,
+      { topics: options.topics, keys: options.keys ?? [] },
+      wire.DescribeConfigsResponse,
+    );
+    return res.results.map((r) => {
+      if (r.errorCode) throw MillraceError.fromCode(r.errorCode, `${r.topic}: ${r.errorMessage}`);
+      return {
+        topic: r.topic,
+        configs: r.configs.map((c) => ({
+          name: c.name,
+          value: c.value,
+          source: CONFIG_SOURCES[c.source] ?? 'default',
+        })),
+      };
     });
   }
 
-  private async offsets(
-    topic: string,
-    timestamp: number,
-  ): Promise<Map<number, { offset: bigint; logEndOffset: bigint } | string>> {
-    const parts = await this.ctx.metadata.partitionsOf(topic);
-    const byLeader = new Map<number, number[]>();
-    for (const p of parts) byLeader.set(p.leader, [...(byLeader.get(p.leader) ?? []), p.partition]);
-    const out = new Map<number, { offset: bigint; logEndOffset: bigint } | string>();
-    await Promise.all(
-      [...byLeader].map(async ([leader, partitions]) => {
-        if (leader < 0) {
-          for (const p of partitions) out.set(p, 'no leader');
-          return;
-        }
-        try {
-          for (const [p, o] of await listOffsets(this.ctx, leader, topic, partitions, timestamp)) {
-            out.set(
-              p,
-              o instanceof MillraceError
-                ? o.detail
-                : { offset: BigInt(o.offset), logEndOffset: BigInt(o.logEndOffset) },
-            );
-          }
-        } catch (err) {
-          for (const p of partitions) out.set(p, (err as Error).message);
-        }
-      }),
-    );
-    return out;
-  }
-
-  /** A request to the group's coordinator, found again after a coordinator move. */
-  private coordinatorCall<ReqI, Res>(
-    groupId: string,
-    api: BrokerApi,
-    requestType: MessageType<ReqI, unknown>,
-    message: ReqI,
-    responseType: MessageType<unknown, Res>,
-  ): Promise<Res> {
-    return this.callAt(() => findCoordinator(this.ctx, groupId), api, requestType, message, responseType);
-  }
-
-  /** Every group of the cluster (each broker lists the groups it coordinates). */
-  async listGroups(): Promise<GroupListing[]> {
-    await this.ctx.metadata.refresh();
-    const nc = await this.ctx.connection();
-    const listings = await Promise.all(
-      this.ctx.metadata
-        .liveBrokers()
-        .map((broker) =>
-          request(
-            nc,
-            subjects.brokerApi(this.ctx.cluster, broker, 'list_groups'),
-            wire.ListGroupsRequest,
-            {},
-            wire.ListGroupsResponse,
-            this.ctx.requestTimeoutMs,
-          ),
-        ),
-    );
-    return listings
-      .flatMap((l) => l.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, state: g.state })))
-      .sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
-  }
-
-  /** State, protocol and members (with their assigned partitions) of each group. */
-  async describeGroups(groupIds: string[]): Promise<GroupDescription[]> {
-    return Promise.all(
-      groupIds.map(async (groupId) => {
-        const res = await this.coordinatorCall(
-          groupId,
-          'describe_groups',
-          wire.DescribeGroupsRequest,
-          { groups: [groupId] },
-          wire.DescribeGroupsResponse,
-        );
-        const g = res.groups[0]!;
-        if (g.errorCode) throw MillraceError.fromCode(g.errorCode, `${groupId}: ${g.errorMessage}`);
-        return {
-          groupId,
-          state: g.state,
-          protocolType: g.protocolType,
-          protocol: g.protocol,
-          generation: g.generationId,
-          members: g.members.map((m) => ({
-            memberId: m.memberId,
-            groupInstanceId: m.groupInstanceId || null,
-            clientId: m.clientId,
-            assignment:
-              g.protocolType === 'consumer' && m.assignment.length > 0
-                ? wire.ConsumerAssignment.decode(m.assignment).partitions.flatMap((t) =>
-                    t.partitions.map((partition) => ({ topic: t.topic, partition })),
-                  )
-                : [],
-          })),
-        };
-      }),
-    );
-  }
-
-  /** Deletes empty groups and their committed offsets (NON_EMPTY_GROUP while a group has members). */
-  async deleteGroups(groupIds: string[]): Promise<void> {
-    for (const groupId of groupIds) {
-      const res = await this.coordinatorCall(
-        groupId,
-        'delete_groups',
-        wire.DeleteGroupsRequest,
-        { groups: [groupId] },
-        wire.DeleteGroupsResponse,
-      );
-      const r = res.results[0];
-      if (r?.errorCode) throw MillraceError.fromCode(r.errorCode, `${groupId}: ${r.errorMessage}`);
-    }
-  }
-
-  /** Committed offsets of a group (every partition it committed, or those of `topics`); -1n: none. */
-  async fetchOffsets(options: {
-    groupId: string;
-    topics?: string[];
-  }): Promise<Array<{ topic: string; partition: number; offset: bigint }>> {
-    const topics = await Promise.all(
-      (options.topics ?? []).map(async (name) => ({
-        name,
-        partitions: (await this.ctx.metadata.partitionsOf(name)).map((p) => ({ partition: p.partition })),
-      })),
-    );
-    const res = await this.coordinatorCall(
-      options.groupId,
-      'offset_fetch',
-      wire.OffsetFetchRequest,
-      { groupId: options.groupId, topics },
-      wire.OffsetFetchResponse,
-    );
-    return res.topics
-      .flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition, offset: BigInt(p.offset) })))
-      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-  }
-
-  /** Sets a group's committed offsets from outside it: refused while the group has members. */
-  async setOffsets(options: {
-    groupId: string;
+  /**
+   * Changes a topic's configs (as Kafka's IncrementalAlterConfigs): `set` values, `delete` keys
+   * back to their defaults. The whole resulting set is validated before anything is written.
+   */
+  async alterConfigs(options: {
     topic: string;
-    partitions: Array<{ partition: number; offset: bigint | number }>;
+    set?: Record<string, string>;
+    delete?: string[];
+    validateOnly?: boolean;
   }): Promise<void> {
-    const res = await this.coordinatorCall(
-      options.groupId,
-      'offset_commit',
-      wire.OffsetCommitRequest,
-      {
-        groupId: options.groupId,
-        generationId: -1,
-        memberId: '',
-        topics: [
-          {
-            name: options.topic,
-            partitions: options.partitions.map((p) => ({
-              partition: p.partition,
-              offset: Number(p.offset),
-              leaderEpoch: -1,
-              metadata: '',
-            })),
-          },
-        ],
-      },
-      wire.OffsetCommitResponse,
+    const ops = [
+      ...Object.entries(options.set ?? {}).map(([name, value]) => ({ name, op: 0, value })),
+      ...(options.delete ?? []).map((name) => ({ name, op: 1, value: '' })),
+    ];
+    const res = await this.call(
+      'alter_configs',
+      wire.AlterConfigsRequest,
+      { topics: [{ topic: options.topic, ops }], validateOnly: options.validateOnly ?? false },
+      wire.AlterConfigsResponse,
     );
-    for (const t of res.topics)
-      for (const p of t.partitions)
-        if (p.errorCode) throw MillraceError.fromCode(p.errorCode, `${t.name}-${p.partition}: ${p.errorMessage}`);
+    const err = firstError(res.results);
+    if (err) throw err;
   }
 
   /**
-   * Moves an empty group's offsets for a topic: to the earliest or latest offsets, to the first
-   * offsets at or after a time, or by a shift (clamped to the log). Returns the offsets set.
+   * Deletes the records before `offset` in each partition (-1: everything below the high
+   * watermark): the log start moves there. Resolves with each partition's new log start.
    */
-  async resetOffsets(options: {
-    groupId: string;
+  async deleteRecords(options: {
     topic: string;
-    to: 'earliest' | 'latest' | { datetime: Date } | { shiftBy: number };
-  }): Promise<Array<{ partition: number; offset: bigint }>> {
-    const [group] = await this.describeGroups([options.groupId]);
-    if (group && group.state !== 'Empty' && group.state !== 'Dead')
-      throw new MillraceError(
-        'NON_EMPTY_GROUP',
-        `group '${options.groupId}' is ${group.state} with ${group.members.length} members: stop them before resetting its offsets`,
-      );
-    const { to, topic } = options;
-    const [earliest, latest] = await Promise.all([
-      this.fetchTopicOffsets(topic, EARLIEST),
-      this.fetchTopicOffsets(topic, LATEST),
-    ]);
-    let target: Array<{ partition: number; offset: bigint }>;
-    if (to === 'earliest') target = earliest;
-    else if (to === 'latest') target = latest;
-    else if ('datetime' in to) {
-      const at = to.datetime.getTime();
-      if (!Number.isFinite(at)) throw new MillraceError('INVALID_REQUEST', 'the reset time is not a valid date');
-      target = (await this.fetchTopicOffsets(topic, at)).map((o, i) => ({
-        partition: o.partition,
-        offset: o.offset < 0n ? latest[i]!.offset : o.offset,
-      }));
-    } else {
-      const committed = new Map(
-        (await this.fetchOffsets({ groupId: options.groupId, topics: [topic] })).map((c) => [c.partition, c.offset]),
-      );
-      target = latest.map((l, i) => {
-        const from = committed.get(l.partition) ?? -1n;
-        const base = from >= 0n ? from : l.offset;
-        const moved = base + BigInt(to.shiftBy);
-        const low = earliest[i]!.offset;
-        return { partition: l.partition, offset: moved < low ? low : moved > l.offset ? l.offset : moved };
-      });
+    partitions: Array<{ partition: number; offset: bigint | number }>;
+  }): Promise<Array<{ partition: number; lowWatermark: bigint }>> {
+    const leaders = new Map((await this.ctx.metadata.partitionsOf(options.topic)).map((p) => [p.partition, p.leader]));
+    const byLeader = new Map<number, Array<{ partition: number; offset: number }>>();
+    for (const p of options.partitions) {
+      const leader = leaders.get(p.partition);
+      if (leader === undefined)
+        throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `${options.topic}-${p.partition} does not exist`);
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), { partition: p.partition, offset: Number(p.offset) }]);
     }
-    await this.setOffsets({ groupId: options.groupId, topic, partitions: target });
-    return target;
+    const out: Array<{ partition: number; lowWatermark: bigint }> = [];
+    await Promise.all(
+      [...byLeader.values()].map(async (partitions) => {
+        // Found again on a retry: a NOT_LEADER_OR_FOLLOWER refreshes the metadata first.
+        const leaderNow = async () =>
+          (await this.ctx.metadata.partitionsOf(options.topic)).find((p) => p.partition === partitions[0]!.partition)!
+            .leader;
+        const res = await this.callAt(
+          leaderNow,
+          'delete_records',
+          wire.DeleteRecordsRequest,
+          { topics: [{ name: options.topic, partitions }] },
+          wire.DeleteRecordsResponse,
+        );
+        for (const t of res.topics)
+          for (const p of t.partitions) {
+            if (p.errorCode) throw MillraceError.fromCode(p.errorCode, `${t.name}-${p.partition}: ${p.errorMessage}`);
+            out.push({ partition: p.partition, lowWatermark: BigInt(p.lowWatermark) });
+          }
+      }),
+    );
+    return out.sort((a, b) => a.partition - b.partition);
   }
 }

@@ -159,6 +159,13 @@ export interface TopicDescription {
   partitions: PartitionDescription[];
 }
 
+/** A topic's configs as describeConfigs gives them. */
+export interface TopicConfigs {
+  topic: string;
+  /** `source`: the topic's own setting, the broker's configured default, or the built-in default. */
+  configs: Array<{ name: string; value: string; source: 'topic' | 'broker' | 'default' }>;
+}
+
 export interface ClusterDescription {
   cluster: string;
   controllerId: number;

@@ -23,6 +23,7 @@ import {
   registerBroker,
   registeredBroker,
 } from './cluster-control.js';
+import { alterConfigs } from './config-control.js';
 import type { MetadataImage } from './image.js';
 import type { MetadataLoader } from './metadata-loader.js';
 import { FencedError, type MetadataWriter } from './metadata-writer.js';
@@ -125,6 +126,9 @@ export class ActiveController {
     );
     this.serve('allocate_producer_ids', wire.AllocateProducerIdsRequest, wire.AllocateProducerIdsResponse, (r) =>
       this.serialized(() => allocateProducerIds(this.image, r)),
+    );
+    this.serve('alter_configs', wire.AlterConfigsRequest, wire.AlterConfigsResponse, (r) =>
+      this.serialized(() => alterConfigs(this.image, r)),
     );
     this.serve('alter_partition', wire.AlterPartitionRequest, wire.AlterPartitionResponse, (r) =>
       this.serialized(() => {

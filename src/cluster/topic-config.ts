@@ -100,6 +100,35 @@ export function minInsyncReplicas(configs: Record<string, string>, brokerDefault
   return v === undefined ? brokerDefault : (integer(1)(v, 'min.insync.replicas') as number);
 }
 
+/** Kafka's ConfigSource values that describe where a config's value comes from. */
+export const ConfigSource = { TOPIC: 1, STATIC_BROKER: 4, DEFAULT: 5 } as const;
+
+/** A config's default as Kafka writes it (Long.MAX_VALUE for "never"). */
+function kafkaValue(v: unknown): string {
+  return v === Number.POSITIVE_INFINITY ? '9223372036854775807' : String(v);
+}
+
+/**
+ * Every topic config with its value and where it comes from: the topic's own setting, the
+ * broker's default (`logDefaults`, min.insync.replicas), or Kafka's default.
+ */
+export function describeTopicConfigs(
+  configs: Readonly<Record<string, string>>,
+  brokerDefaults: Readonly<Record<string, string>>,
+): Array<{ name: string; value: string; source: number }> {
+  const defaults = logConfig({}) as Record<string, unknown>;
+  const fallback: Record<string, string> = {
+    'unclean.leader.election.enable': 'false',
+    'compression.type': 'producer',
+  };
+  return Object.entries(topicConfigs).map(([name, [, field]]) => {
+    if (configs[name] !== undefined) return { name, value: configs[name], source: ConfigSource.TOPIC };
+    if (brokerDefaults[name] !== undefined)
+      return { name, value: brokerDefaults[name], source: ConfigSource.STATIC_BROKER };
+    return { name, value: field ? kafkaValue(defaults[field]) : fallback[name]!, source: ConfigSource.DEFAULT };
+  });
+}
+
 /** Parses `k=v` pairs as the CLI takes them. */
 export function parseConfigPairs(pairs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};

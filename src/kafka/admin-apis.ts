@@ -3,6 +3,7 @@ import { MillraceError, errorFields } from '../../protocol/errors.js';
 import { apis } from '../../protocol/kafka/index.js';
 import { wire } from '../../protocol/wire.js';
 import type { DoorContext, Routes } from './door.js';
+import { ConfigOps } from '../cluster/config-control.js';
 import { kafkaTopicId } from './topics.js';
 
 const noAssignments = (): MillraceError =>
@@ -120,4 +121,122 @@ export function adminApis(routes: Routes, ctx: DoorContext): void {
     }
     return { results: req.topics.map((t) => ({ name: t.name, ...results.get(t.name) })) };
   });
+}
+
+const TOPIC = 2;
+const BROKER = 4;
+
+/** DescribeConfigs, AlterConfigs and IncrementalAlterConfigs: topics through the core; broker configs are read-only. */
+export function configApis(routes: Routes, ctx: DoorContext): void {
+  routes.add(apis.DescribeConfigs, (req) => ({
+    results: req.resources.map((r) => {
+      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+      const keys = r.configurationKeys ?? [];
+      const entry = (c: { name: string; value: string; source: number }, readOnly: boolean) => ({
+        name: c.name,
+        value: c.value,
+        readOnly,
+        configSource: c.source,
+        synonyms: req.includeSynonyms ? [{ name: c.name, value: c.value, source: c.source }] : [],
+      });
+      if (r.resourceType === TOPIC) {
+        const [described] = ctx.handlers.describeConfigs([r.resourceName], keys).results ?? [];
+        if (described?.errorCode)
+          return { ...base, errorCode: described.errorCode, errorMessage: described.errorMessage };
+        return {
+          ...base,
+          configs: (described?.configs ?? []).map((c) =>
+            entry({ name: c.name ?? '', value: c.value ?? '', source: c.source ?? 5 }, false),
+          ),
+        };
+      }
+      if (r.resourceType === BROKER && r.resourceName === String(ctx.brokerId)) {
+        const wanted = new Set(keys);
+        return {
+          ...base,
+          configs: Object.entries(ctx.brokerConfigs)
+            .filter(([name]) => wanted.size === 0 || wanted.has(name))
+            .map(([name, value]) => entry({ name, value, source: 4 }, true)),
+        };
+      }
+      const e = new MillraceError(
+        'INVALID_REQUEST',
+        r.resourceType === BROKER
+          ? `broker ${r.resourceName} is not this broker (${ctx.brokerId}): ask it`
+          : `resource type ${r.resourceType} has no configs here (topics: 2, brokers: 4)`,
+      );
+      return { ...base, ...errorFields(e) };
+    }),
+  }));
+
+  const alter = async (
+    resources: Array<{
+      resourceType: number;
+      resourceName: string;
+      ops: Array<{ name: string; op: number; value: string | null }>;
+    }>,
+    replace: boolean,
+    validateOnly: boolean,
+  ) => {
+    const topics = resources.filter((r) => r.resourceType === TOPIC);
+    const results = new Map<string, { errorCode: number; errorMessage: string | null }>();
+    if (topics.length > 0) {
+      try {
+        const res = await ctx.handlers.forward(
+          'alter_configs',
+          wire.AlterConfigsRequest,
+          wire.AlterConfigsRequest.create({
+            topics: topics.map((t) => ({
+              topic: t.resourceName,
+              replace,
+              ops: t.ops.map((o) => ({ name: o.name, op: o.op, value: o.value ?? '' })),
+            })),
+            validateOnly,
+          }),
+          wire.AlterConfigsResponse,
+          [],
+        );
+        if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage ?? '');
+        for (const r of res.results ?? [])
+          results.set(r.name ?? '', { errorCode: r.errorCode ?? 0, errorMessage: r.errorMessage || null });
+      } catch (err) {
+        for (const t of topics) results.set(t.resourceName, errorFields(err));
+      }
+    }
+    const readOnly = errorFields(
+      new MillraceError('INVALID_REQUEST', 'broker configs are static: set them in the broker config file or flags'),
+    );
+    return {
+      responses: resources.map((r) => ({
+        resourceType: r.resourceType,
+        resourceName: r.resourceName,
+        ...(r.resourceType === TOPIC ? results.get(r.resourceName) : readOnly),
+      })),
+    };
+  };
+
+  // AlterConfigs replaces a topic's configs with the ones given (a null value leaves one out).
+  routes.add(apis.AlterConfigs, (req) =>
+    alter(
+      req.resources.map((r) => ({
+        ...r,
+        ops: r.configs
+          .filter((c) => c.value !== null)
+          .map((c) => ({ name: c.name, op: ConfigOps.SET, value: c.value })),
+      })),
+      true,
+      req.validateOnly,
+    ),
+  );
+
+  routes.add(apis.IncrementalAlterConfigs, (req) =>
+    alter(
+      req.resources.map((r) => ({
+        ...r,
+        ops: r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })),
+      })),
+      false,
+      req.validateOnly,
+    ),
+  );
 }

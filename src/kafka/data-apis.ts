@@ -1,4 +1,4 @@
-/** Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and InitProducerId on the Kafka door. */
+/** Produce, Fetch, ListOffsets, OffsetForLeaderEpoch, DeleteRecords and InitProducerId on the Kafka door. */
 import { MillraceError, errorFields } from '../../protocol/errors.js';
 import { apis } from '../../protocol/kafka/index.js';
 import { wire } from '../../protocol/wire.js';
@@ -167,6 +167,24 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
         topic: t.name,
         partitions: t.partitions.map((p) => ({ ...p, endOffset: BigInt(p.endOffset) })),
       })),
+  }));
+
+  routes.add(apis.DeleteRecords, (req) => ({
+    topics: (
+      ctx.handlers.deleteRecords({
+        topics: req.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({ partition: p.partitionIndex, offset: Number(p.offset) })),
+        })),
+      }).topics ?? []
+    ).map((t) => ({
+      name: t.name ?? '',
+      partitions: (t.partitions ?? []).map((p) => ({
+        partitionIndex: p.partition ?? 0,
+        errorCode: p.errorCode ?? 0,
+        lowWatermark: BigInt(p.lowWatermark ?? -1),
+      })),
+    })),
   }));
 
   // An idempotent producer gets a new producer id at epoch 0, as Kafka gives one without a transactional id.

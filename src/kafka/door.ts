@@ -23,6 +23,8 @@ export interface DoorContext {
   producerIds: ProducerIdManager;
   /** auto.create.topics.enable */
   autoCreateTopics: boolean;
+  /** This broker's settings in Kafka's names, for DescribeConfigs of the broker (read-only). */
+  brokerConfigs: Readonly<Record<string, string>>;
   logger: Logger;
 }
 

@@ -1,5 +1,5 @@
 /** The Kafka protocol door: every API it serves, onto the broker core. */
-import { adminApis } from './admin-apis.js';
+import { adminApis, configApis } from './admin-apis.js';
 import { clusterApis } from './cluster-apis.js';
 import { dataApis } from './data-apis.js';
 import { Routes, type DoorContext } from './door.js';
@@ -18,6 +18,7 @@ export function kafkaDoor(ctx: DoorContext): Door {
   dataApis(routes, ctx);
   groupApis(routes, ctx);
   adminApis(routes, ctx);
+  configApis(routes, ctx);
   door = routes.door();
   return door;
 }

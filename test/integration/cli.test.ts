@@ -97,6 +97,37 @@ describe('millrace CLI against a running broker', () => {
     expect((await runCli(['topic', 'delete', 'events', ...conn])).stdout).toContain("deleted topic 'events'");
   });
 
+  it('alters topic configs and deletes records before an offset', async () => {
+    expect((await runCli(['topic', 'create', 'altered', '--config', 'retention.ms=3600000', ...conn])).status).toBe(0);
+    const altered = await runCli([
+      'topic',
+      'alter',
+      'altered',
+      '--config',
+      'segment.ms=600000',
+      '--delete-config',
+      'retention.ms',
+      ...conn,
+    ]);
+    expect(altered.stderr).toBe('');
+    expect(altered.stdout).toContain('segment.ms=600000 (topic)');
+    expect(altered.stdout).toContain('retention.ms=604800000 (default)');
+    const described = await runCli(['topic', 'describe', 'altered', ...conn]);
+    expect(described.stdout).toMatch(/Configs: segment.ms=600000\n/);
+    const bad = await runCli(['topic', 'alter', 'altered', '--config', 'retention.ms=soon', ...conn]);
+    expect(bad.stderr).toMatch(/INVALID_CONFIG: altered: retention.ms=soon/);
+    expect((await runCli(['topic', 'alter', 'altered', ...conn])).stderr).toMatch(/nothing to change/);
+    const input = Array.from({ length: 20 }, (_, i) => `line-${i}`).join('\n') + '\n';
+    expect((await runCli(['produce', 'altered', '--acks', '1', ...conn], input)).status).toBe(0);
+    const deleted = await runCli(['topic', 'delete-records', 'altered', '--partition', '0', '--before', '15', ...conn]);
+    expect(deleted.stdout).toContain('altered-0: records before 15 deleted');
+    expect((await runCli(['topic', 'describe', 'altered', ...conn])).stdout).toMatch(
+      /StartOffset: 15\tHighWatermark: 20/,
+    );
+    const past = await runCli(['topic', 'delete-records', 'altered', '--partition', '0', '--before', '99', ...conn]);
+    expect(past.stderr).toMatch(/OFFSET_OUT_OF_RANGE/);
+  });
+
   it('produces lines from stdin and consumes them as JSON', async () => {
     expect((await runCli(['topic', 'create', 'lines', '--partitions', '2', ...conn])).status).toBe(0);
     const input = Array.from({ length: 300 }, (_, i) => `key${i % 5}:value ${i}`).join('\n') + '\n';

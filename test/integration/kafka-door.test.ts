@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Kafka, logLevel, type Consumer as KafkajsConsumer } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type Consumer as KafkajsConsumer } from 'kafkajs';
 import { Millrace, type ConsumerMessage } from '../../src/client/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
@@ -156,6 +156,63 @@ describe('Kafka door with kafkajs', () => {
       );
       await admin.deleteTopics({ topics: ['kjs-admin'] });
       await waitFor('deleted', async () => !(await admin.listTopics()).includes('kjs-admin'));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('describes and alters topic configs and deletes records with the admin client', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        topics: [{ topic: 'kjs-configs', configEntries: [{ name: 'retention.ms', value: '3600000' }] }],
+      });
+      const describe = async () =>
+        (
+          await admin.describeConfigs({
+            resources: [{ type: ConfigResourceTypes.TOPIC, name: 'kjs-configs' }],
+            includeSynonyms: false,
+          })
+        ).resources[0]!.configEntries;
+      expect((await describe()).find((c) => c.configName === 'retention.ms')).toMatchObject({
+        configValue: '3600000',
+        isDefault: false,
+      });
+      expect((await describe()).find((c) => c.configName === 'cleanup.policy')).toMatchObject({
+        configValue: 'delete',
+        isDefault: true,
+      });
+      // AlterConfigs replaces the topic's configs with those given.
+      await admin.alterConfigs({
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: 'kjs-configs',
+            configEntries: [{ name: 'segment.ms', value: '600000' }],
+          },
+        ],
+        validateOnly: false,
+      });
+      await waitFor('the new configs', async () => {
+        const entries = await describe();
+        return (
+          entries.find((c) => c.configName === 'segment.ms')?.configValue === '600000' &&
+          entries.find((c) => c.configName === 'retention.ms')?.isDefault === true
+        );
+      });
+      const [configured] = await client.admin().describeTopics(['kjs-configs']);
+      expect(configured!.configs).toEqual({ 'segment.ms': '600000' });
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({
+        topic: 'kjs-configs',
+        messages: Array.from({ length: 10 }, (_, i) => ({ value: `r${i}` })),
+      });
+      await producer.disconnect();
+      await admin.deleteTopicRecords({ topic: 'kjs-configs', partitions: [{ partition: 0, offset: '4' }] });
+      const [offsets] = await admin.fetchTopicOffsets('kjs-configs');
+      expect(offsets).toMatchObject({ partition: 0, low: '4', high: '10' });
     } finally {
       await admin.disconnect();
     }

@@ -1,0 +1,83 @@
+/** The admin client's request plumbing and topic offsets, shared by its topic and group parts. */
+import { MillraceError } from '../../protocol/errors.js';
+import { subjects, type BrokerApi } from '../../protocol/subjects.js';
+import { request, type MessageType } from '../transport/rpc.js';
+import type { ClientContext } from './context.js';
+import { LATEST, listOffsets } from './offsets.js';
+
+export class AdminBase {
+  constructor(protected readonly ctx: ClientContext) {}
+
+  /** Sends an admin request to a live broker, which forwards it to the controller. */
+  protected call<ReqI, Res>(
+    api: BrokerApi,
+    requestType: MessageType<ReqI, unknown>,
+    message: ReqI,
+    responseType: MessageType<unknown, Res>,
+  ): Promise<Res> {
+    return this.callAt(() => this.ctx.metadata.anyBroker(), api, requestType, message, responseType);
+  }
+
+  /** A request to the broker `target` names (found again on each retry), retried while retriable. */
+  protected callAt<ReqI, Res>(
+    target: () => Promise<number>,
+    api: BrokerApi,
+    requestType: MessageType<ReqI, unknown>,
+    message: ReqI,
+    responseType: MessageType<unknown, Res>,
+  ): Promise<Res> {
+    return this.ctx.retry(async () =>
+      request(
+        await this.ctx.connection(),
+        subjects.brokerApi(this.ctx.cluster, await target(), api),
+        requestType,
+        message,
+        responseType,
+        this.ctx.requestTimeoutMs,
+      ),
+    );
+  }
+
+  /** Offsets of every partition of `topic` for a timestamp (-1 latest, -2 earliest, or ms). */
+  async fetchTopicOffsets(
+    topic: string,
+    timestamp: number = LATEST,
+  ): Promise<Array<{ partition: number; offset: bigint }>> {
+    const offsets = await this.offsets(topic, timestamp);
+    return [...offsets].map(([partition, o]) => {
+      if (typeof o === 'string') throw new MillraceError('LEADER_NOT_AVAILABLE', o);
+      return { partition, offset: o.offset };
+    });
+  }
+
+  protected async offsets(
+    topic: string,
+    timestamp: number,
+  ): Promise<Map<number, { offset: bigint; logEndOffset: bigint } | string>> {
+    const parts = await this.ctx.metadata.partitionsOf(topic);
+    const byLeader = new Map<number, number[]>();
+    for (const p of parts) byLeader.set(p.leader, [...(byLeader.get(p.leader) ?? []), p.partition]);
+    const out = new Map<number, { offset: bigint; logEndOffset: bigint } | string>();
+    await Promise.all(
+      [...byLeader].map(async ([leader, partitions]) => {
+        if (leader < 0) {
+          for (const p of partitions) out.set(p, 'no leader');
+          return;
+        }
+        try {
+          for (const [p, o] of await listOffsets(this.ctx, leader, topic, partitions, timestamp)) {
+            out.set(
+              p,
+              o instanceof MillraceError
+                ? o.detail
+                : { offset: BigInt(o.offset), logEndOffset: BigInt(o.logEndOffset) },
+            );
+          }
+        } catch (err) {
+          for (const p of partitions) out.set(p, (err as Error).message);
+        }
+      }),
+    );
+    return out;
+  }
+}

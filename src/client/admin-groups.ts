@@ -1,0 +1,197 @@
+/** The admin client's consumer group part: list, describe, delete, and read or move committed offsets. */
+import { MillraceError } from '../../protocol/errors.js';
+import { subjects, type BrokerApi } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
+import { request, type MessageType } from '../transport/rpc.js';
+import { AdminBase } from './admin-base.js';
+import { findCoordinator } from './group.js';
+import { EARLIEST, LATEST } from './offsets.js';
+import type { GroupDescription, GroupListing } from './types.js';
+
+export class GroupAdmin extends AdminBase {
+  /** A request to the group's coordinator, found again after a coordinator move. */
+  private coordinatorCall<ReqI, Res>(
+    groupId: string,
+    api: BrokerApi,
+    requestType: MessageType<ReqI, unknown>,
+    message: ReqI,
+    responseType: MessageType<unknown, Res>,
+  ): Promise<Res> {
+    return this.callAt(() => findCoordinator(this.ctx, groupId), api, requestType, message, responseType);
+  }
+
+  /** Every group of the cluster (each broker lists the groups it coordinates). */
+  async listGroups(): Promise<GroupListing[]> {
+    await this.ctx.metadata.refresh();
+    const nc = await this.ctx.connection();
+    const listings = await Promise.all(
+      this.ctx.metadata
+        .liveBrokers()
+        .map((broker) =>
+          request(
+            nc,
+            subjects.brokerApi(this.ctx.cluster, broker, 'list_groups'),
+            wire.ListGroupsRequest,
+            {},
+            wire.ListGroupsResponse,
+            this.ctx.requestTimeoutMs,
+          ),
+        ),
+    );
+    return listings
+      .flatMap((l) => l.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, state: g.state })))
+      .sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
+  }
+
+  /** State, protocol and members (with their assigned partitions) of each group. */
+  async describeGroups(groupIds: string[]): Promise<GroupDescription[]> {
+    return Promise.all(
+      groupIds.map(async (groupId) => {
+        const res = await this.coordinatorCall(
+          groupId,
+          'describe_groups',
+          wire.DescribeGroupsRequest,
+          { groups: [groupId] },
+          wire.DescribeGroupsResponse,
+        );
+        const g = res.groups[0]!;
+        if (g.errorCode) throw MillraceError.fromCode(g.errorCode, `${groupId}: ${g.errorMessage}`);
+        return {
+          groupId,
+          state: g.state,
+          protocolType: g.protocolType,
+          protocol: g.protocol,
+          generation: g.generationId,
+          members: g.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId || null,
+            clientId: m.clientId,
+            assignment:
+              g.protocolType === 'consumer' && m.assignment.length > 0
+                ? wire.ConsumerAssignment.decode(m.assignment).partitions.flatMap((t) =>
+                    t.partitions.map((partition) => ({ topic: t.topic, partition })),
+                  )
+                : [],
+          })),
+        };
+      }),
+    );
+  }
+
+  /** Deletes empty groups and their committed offsets (NON_EMPTY_GROUP while a group has members). */
+  async deleteGroups(groupIds: string[]): Promise<void> {
+    for (const groupId of groupIds) {
+      const res = await this.coordinatorCall(
+        groupId,
+        'delete_groups',
+        wire.DeleteGroupsRequest,
+        { groups: [groupId] },
+        wire.DeleteGroupsResponse,
+      );
+      const r = res.results[0];
+      if (r?.errorCode) throw MillraceError.fromCode(r.errorCode, `${groupId}: ${r.errorMessage}`);
+    }
+  }
+
+  /** Committed offsets of a group (every partition it committed, or those of `topics`); -1n: none. */
+  async fetchOffsets(options: {
+    groupId: string;
+    topics?: string[];
+  }): Promise<Array<{ topic: string; partition: number; offset: bigint }>> {
+    const topics = await Promise.all(
+      (options.topics ?? []).map(async (name) => ({
+        name,
+        partitions: (await this.ctx.metadata.partitionsOf(name)).map((p) => ({ partition: p.partition })),
+      })),
+    );
+    const res = await this.coordinatorCall(
+      options.groupId,
+      'offset_fetch',
+      wire.OffsetFetchRequest,
+      { groupId: options.groupId, topics },
+      wire.OffsetFetchResponse,
+    );
+    return res.topics
+      .flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition, offset: BigInt(p.offset) })))
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  }
+
+  /** Sets a group's committed offsets from outside it: refused while the group has members. */
+  async setOffsets(options: {
+    groupId: string;
+    topic: string;
+    partitions: Array<{ partition: number; offset: bigint | number }>;
+  }): Promise<void> {
+    const res = await this.coordinatorCall(
+      options.groupId,
+      'offset_commit',
+      wire.OffsetCommitRequest,
+      {
+        groupId: options.groupId,
+        generationId: -1,
+        memberId: '',
+        topics: [
+          {
+            name: options.topic,
+            partitions: options.partitions.map((p) => ({
+              partition: p.partition,
+              offset: Number(p.offset),
+              leaderEpoch: -1,
+              metadata: '',
+            })),
+          },
+        ],
+      },
+      wire.OffsetCommitResponse,
+    );
+    for (const t of res.topics)
+      for (const p of t.partitions)
+        if (p.errorCode) throw MillraceError.fromCode(p.errorCode, `${t.name}-${p.partition}: ${p.errorMessage}`);
+  }
+
+  /**
+   * Moves an empty group's offsets for a topic: to the earliest or latest offsets, to the first
+   * offsets at or after a time, or by a shift (clamped to the log). Returns the offsets set.
+   */
+  async resetOffsets(options: {
+    groupId: string;
+    topic: string;
+    to: 'earliest' | 'latest' | { datetime: Date } | { shiftBy: number };
+  }): Promise<Array<{ partition: number; offset: bigint }>> {
+    const [group] = await this.describeGroups([options.groupId]);
+    if (group && group.state !== 'Empty' && group.state !== 'Dead')
+      throw new MillraceError(
+        'NON_EMPTY_GROUP',
+        `group '${options.groupId}' is ${group.state} with ${group.members.length} members: stop them before resetting its offsets`,
+      );
+    const { to, topic } = options;
+    const [earliest, latest] = await Promise.all([
+      this.fetchTopicOffsets(topic, EARLIEST),
+      this.fetchTopicOffsets(topic, LATEST),
+    ]);
+    let target: Array<{ partition: number; offset: bigint }>;
+    if (to === 'earliest') target = earliest;
+    else if (to === 'latest') target = latest;
+    else if ('datetime' in to) {
+      const at = to.datetime.getTime();
+      if (!Number.isFinite(at)) throw new MillraceError('INVALID_REQUEST', 'the reset time is not a valid date');
+      target = (await this.fetchTopicOffsets(topic, at)).map((o, i) => ({
+        partition: o.partition,
+        offset: o.offset < 0n ? latest[i]!.offset : o.offset,
+      }));
+    } else {
+      const committed = new Map(
+        (await this.fetchOffsets({ groupId: options.groupId, topics: [topic] })).map((c) => [c.partition, c.offset]),
+      );
+      target = latest.map((l, i) => {
+        const from = committed.get(l.partition) ?? -1n;
+        const base = from >= 0n ? from : l.offset;
+        const moved = base + BigInt(to.shiftBy);
+        const low = earliest[i]!.offset;
+        return { partition: l.partition, offset: moved < low ? low : moved > l.offset ? l.offset : moved };
+      });
+    }
+    await this.setOffsets({ groupId: options.groupId, topic, partitions: target });
+    return target;
+  }
+}
