@@ -240,3 +240,85 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
     ),
   );
 }
+
+const PREFERRED = 0;
+
+/** ElectLeaders (preferred) and AlterPartitionReassignments, forwarded to the controller. */
+export function partitionApis(routes: Routes, ctx: DoorContext): void {
+  routes.add(apis.ElectLeaders, async (req, version) => {
+    const asked = req.topicPartitions;
+    const topics = asked === null ? [] : [...new Set(asked.map((t) => t.topic))];
+    if (version >= 1 && req.electionType !== PREFERRED) {
+      const e = errorFields(
+        new MillraceError('INVALID_REQUEST', 'only preferred elections: an unclean one is a topic config here'),
+      );
+      return {
+        errorCode: e.errorCode,
+        replicaElectionResults: (asked ?? []).map((t) => ({
+          topic: t.topic,
+          partitionResult: t.partitions.map((partitionId) => ({ partitionId, ...e })),
+        })),
+      };
+    }
+    const res = await ctx.handlers.forward(
+      'elect_leaders',
+      wire.ElectLeadersRequest,
+      wire.ElectLeadersRequest.create({ topics, timeoutMs: req.timeoutMs }),
+      wire.ElectLeadersResponse,
+      [],
+    );
+    if (res.errorCode) return { errorCode: res.errorCode, replicaElectionResults: [] };
+    const wanted = asked === null ? null : new Set(asked.flatMap((t) => t.partitions.map((p) => `${t.topic}:${p}`)));
+    const byTopic = new Map<string, Array<{ partitionId: number; errorCode: number; errorMessage: string | null }>>();
+    for (const r of res.results ?? []) {
+      if (wanted && !wanted.has(`${r.topic}:${r.partition}`)) continue;
+      const list = byTopic.get(r.topic ?? '') ?? [];
+      list.push({ partitionId: r.partition ?? 0, errorCode: r.errorCode ?? 0, errorMessage: r.errorMessage || null });
+      byTopic.set(r.topic ?? '', list);
+    }
+    return { replicaElectionResults: [...byTopic].map(([topic, partitionResult]) => ({ topic, partitionResult })) };
+  });
+
+  routes.add(apis.AlterPartitionReassignments, async (req) => {
+    const noCancel = errorFields(
+      new MillraceError(
+        'INVALID_REQUEST',
+        'cancelling a reassignment is not supported: reassign to the replicas wanted',
+      ),
+    );
+    const moves = req.topics.flatMap((t) =>
+      t.partitions
+        .filter((p) => p.replicas !== null)
+        .map((p) => ({ topic: t.name, partition: p.partitionIndex, replicas: p.replicas! })),
+    );
+    const results = new Map<string, { errorCode: number; errorMessage: string | null }>();
+    if (moves.length > 0) {
+      try {
+        const res = await ctx.handlers.forward(
+          'alter_reassignments',
+          wire.AlterReassignmentsRequest,
+          wire.AlterReassignmentsRequest.create({ partitions: moves }),
+          wire.AlterReassignmentsResponse,
+          [],
+        );
+        if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage ?? '');
+        for (const r of res.results ?? [])
+          results.set(`${r.topic}:${r.partition}`, {
+            errorCode: r.errorCode ?? 0,
+            errorMessage: r.errorMessage || null,
+          });
+      } catch (err) {
+        for (const m of moves) results.set(`${m.topic}:${m.partition}`, errorFields(err));
+      }
+    }
+    return {
+      responses: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          ...(p.replicas === null ? noCancel : results.get(`${t.name}:${p.partitionIndex}`)),
+        })),
+      })),
+    };
+  });
+}

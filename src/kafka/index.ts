@@ -1,5 +1,5 @@
 /** The Kafka protocol door: every API it serves, onto the broker core. */
-import { adminApis, configApis } from './admin-apis.js';
+import { adminApis, configApis, partitionApis } from './admin-apis.js';
 import { clusterApis } from './cluster-apis.js';
 import { dataApis } from './data-apis.js';
 import { Routes, type DoorContext } from './door.js';
@@ -19,6 +19,7 @@ export function kafkaDoor(ctx: DoorContext): Door {
   groupApis(routes, ctx);
   adminApis(routes, ctx);
   configApis(routes, ctx);
+  partitionApis(routes, ctx);
   door = routes.door();
   return door;
 }

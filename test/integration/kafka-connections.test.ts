@@ -3,24 +3,14 @@
  * input and unknown APIs closing only their own connection, KIP-511 downgrade, idle close, and
  * the listener's metrics.
  */
-import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  Reader,
-  Writer,
-  apis,
-  decodeMessage,
-  encodeMessage,
-  writeRequestHeader,
-  type KafkaApi,
-  type Loose,
-  type MessageOf,
-} from '../../protocol/kafka/index.js';
+import { Reader, Writer, apis, decodeMessage, writeRequestHeader } from '../../protocol/kafka/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+import { RawKafkaClient, frame } from '../harness/kafka.js';
 
 const cluster = uniqueCluster('kconn');
 let brokers: TestBroker[] = [];
-let endpoint = { host: '127.0.0.1', port: 0 };
+let endpoint = '';
 
 beforeAll(async () => {
   brokers = [
@@ -30,64 +20,14 @@ beforeAll(async () => {
       connectionsMaxIdleMs: 1_500,
     }),
   ];
-  const [host, port] = brokers[0]!.broker.kafkaEndpoint!.split(':');
-  endpoint = { host: host!, port: Number(port) };
+  endpoint = brokers[0]!.broker.kafkaEndpoint!;
 });
 
 afterAll(() => stopAll(brokers));
 
-/** A raw client connection: frames out, whole response frames in, and whether the broker closed it. */
-class RawClient {
-  private readonly socket: net.Socket;
-  private buffered = Buffer.alloc(0);
-  readonly frames: Buffer[] = [];
-  closed = false;
-
-  constructor() {
-    this.socket = net.connect(endpoint.port, endpoint.host);
-    this.socket.on('data', (d: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, d]);
-      while (this.buffered.length >= 4 && this.buffered.length >= 4 + this.buffered.readInt32BE(0)) {
-        const size = this.buffered.readInt32BE(0);
-        this.frames.push(this.buffered.subarray(4, 4 + size));
-        this.buffered = this.buffered.subarray(4 + size);
-      }
-    });
-    this.socket.on('close', () => (this.closed = true));
-    this.socket.on('error', () => undefined);
-  }
-
-  ready(): Promise<void> {
-    return new Promise((resolve) => this.socket.once('connect', () => resolve()));
-  }
-
-  send(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-
-  end(): void {
-    this.socket.destroy();
-  }
-}
-
-function frame<A extends KafkaApi>(
-  api: A,
-  version: number,
-  correlationId: number,
-  body: Loose<MessageOf<A['request']>>,
-): Buffer {
-  const w = new Writer();
-  writeRequestHeader(w, api, { apiVersion: version, correlationId, clientId: 'raw' });
-  encodeMessage(api.request, version, body, w);
-  const payload = Buffer.concat(w.finish());
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(payload.length, 0);
-  return Buffer.concat([size, payload]);
-}
-
 describe('Kafka listener connections', () => {
   it('answers pipelined requests in the order sent', async () => {
-    const c = new RawClient();
+    const c = new RawKafkaClient(endpoint);
     await c.ready();
     const burst = Buffer.concat([
       frame(apis.Metadata, 9, 1, { topics: null }),
@@ -110,7 +50,7 @@ describe('Kafka listener connections', () => {
   });
 
   it('answers an ApiVersions it cannot parse with UNSUPPORTED_VERSION and the versions it serves (KIP-511)', async () => {
-    const c = new RawClient();
+    const c = new RawKafkaClient(endpoint);
     await c.ready();
     const w = new Writer();
     w.int16(apis.ApiVersions.key);
@@ -128,9 +68,9 @@ describe('Kafka listener connections', () => {
   });
 
   it('closes only the connection that sends an oversized frame, garbage or an unknown API', async () => {
-    const healthy = new RawClient();
+    const healthy = new RawKafkaClient(endpoint);
     await healthy.ready();
-    const bad = [new RawClient(), new RawClient(), new RawClient()];
+    const bad = [new RawKafkaClient(endpoint), new RawKafkaClient(endpoint), new RawKafkaClient(endpoint)];
     await Promise.all(bad.map((b) => b.ready()));
     // A frame claiming more than socket.request.max.bytes (64 KiB here): refused before any allocation.
     bad[0]!.send(Buffer.from([0x7f, 0xff, 0xff, 0xff]));
@@ -151,7 +91,7 @@ describe('Kafka listener connections', () => {
   });
 
   it('closes a connection idle for connections.max.idle.ms', async () => {
-    const c = new RawClient();
+    const c = new RawKafkaClient(endpoint);
     await c.ready();
     c.send(frame(apis.ApiVersions, 2, 1, {}));
     await waitFor('answered', () => c.frames.length === 1);
@@ -159,7 +99,7 @@ describe('Kafka listener connections', () => {
   });
 
   it('counts connections, requests by API and version, errors and bytes', async () => {
-    const c = new RawClient();
+    const c = new RawKafkaClient(endpoint);
     await c.ready();
     c.send(frame(apis.Metadata, 12, 1, { topics: [{ name: 'no-such-topic' }], allowAutoTopicCreation: false }));
     await waitFor('answered', () => c.frames.length === 1);

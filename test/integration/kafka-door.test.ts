@@ -6,7 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel, type Consumer as KafkajsConsumer } from 'kafkajs';
 import { Millrace, type ConsumerMessage } from '../../src/client/index.js';
+import { apis } from '../../protocol/kafka/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+import { kafkaRequest } from '../harness/kafka.js';
 
 const cluster = uniqueCluster('kdoor');
 let brokers: TestBroker[] = [];
@@ -216,6 +218,34 @@ describe('Kafka door with kafkajs', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  it('elects preferred leaders and starts reassignments (no client library sends these: raw requests)', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'kjs-elect', numPartitions: 2 }] });
+    const elected = await kafkaRequest(bootstrap, apis.ElectLeaders, 2, {
+      electionType: 0,
+      topicPartitions: [{ topic: 'kjs-elect', partitions: [1] }],
+    });
+    expect(elected.replicaElectionResults).toEqual([
+      { topic: 'kjs-elect', partitionResult: [{ partitionId: 1, errorCode: 84, errorMessage: expect.any(String) }] },
+    ]);
+    const unclean = await kafkaRequest(bootstrap, apis.ElectLeaders, 2, {
+      electionType: 1,
+      topicPartitions: [{ topic: 'kjs-elect', partitions: [0] }],
+    });
+    expect(unclean.replicaElectionResults[0]!.partitionResult[0]!.errorCode).toBe(42); // INVALID_REQUEST
+    const moved = await kafkaRequest(bootstrap, apis.AlterPartitionReassignments, 0, {
+      topics: [
+        {
+          name: 'kjs-elect',
+          partitions: [
+            { partitionIndex: 0, replicas: [1] },
+            { partitionIndex: 1, replicas: null },
+          ],
+        },
+      ],
+    });
+    expect(moved.responses[0]!.partitions.map((p) => p.errorCode)).toEqual([0, 42]);
   });
 
   it('produces idempotently and not, and a group of three shares the partitions, then two after one leaves', async () => {
