@@ -1,7 +1,8 @@
-/** `millrace bench produce|consume|e2e`: as kafka-producer-perf-test and `nats bench` do. */
+/** `millrace bench produce|consume|e2e|failover|scale|kafka`: as kafka-producer-perf-test and `nats bench` do. */
 import { Command, Option } from 'commander';
 import { Millrace, type Acks, type CompressionName } from '../client/index.js';
 import { integer, print } from '../cli/common.js';
+import { kafkaBench, type KafkaBenchOptions } from './kafka.js';
 import { scaleBench, type ScaleOptions } from './scale.js';
 import {
   consumeWorkload,
@@ -147,6 +148,16 @@ export function benchCommand(): Command {
         await client.close();
         await own.stop();
       }
+    });
+  bench
+    .command('kafka')
+    .description("kcat producing to and consuming from a broker's Kafka listener (starts its own cluster)")
+    .option('--records <n>', 'records', integer('--records', 1), 2_000_000)
+    .option('--record-size <bytes>', 'value bytes per record', integer('--record-size', 1), 100)
+    .option('--partitions <n>', 'partitions of the bench topic', integer('--partitions', 1), 8)
+    .addOption(new Option('--acks <acks>', 'acks').choices(['0', '1', 'all']).default('1'))
+    .action(async (flags: KafkaBenchOptions) => {
+      print(JSON.stringify(await kafkaBench(flags), null, 2));
     });
   bench
     .command('scale')

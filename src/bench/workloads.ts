@@ -28,6 +28,8 @@ export interface BenchClusterOptions {
   /** Every line a broker writes to stdout (its JSON log), for benchmarks that count events. */
   onLog?: (brokerId: number, line: string) => void;
   logLevel?: string;
+  /** Gives each broker a Kafka listener on a free loopback port. */
+  kafkaListeners?: boolean;
 }
 
 /** A nats-server and `brokers` broker processes in a temporary directory. */
@@ -56,6 +58,7 @@ export async function startBenchCluster(brokers = 1, options: BenchClusterOption
           path.join(dir, `b${id}`),
           '--log-level',
           options.logLevel ?? 'info',
+          ...(options.kafkaListeners ? ['--kafka-listener', '127.0.0.1:0'] : []),
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
