@@ -437,11 +437,20 @@ export function isFlexible(spec: MessageSpec, version: number): boolean {
   return inRange(spec.flexible, version);
 }
 
-/** Decodes a message body of `version` from `r` (which must end where the body ends). */
-export function decodeMessage<F extends Fields>(spec: MessageSpec<F>, version: number, r: Reader): StructOf<F> {
+/**
+ * Decodes a message body of `version` from `r`, which must end where the body ends (unless
+ * `trailing`: the fields of a newer version follow, unread).
+ */
+export function decodeMessage<F extends Fields>(
+  spec: MessageSpec<F>,
+  version: number,
+  r: Reader,
+  options: { trailing?: boolean } = {},
+): StructOf<F> {
   if (!supports(spec, version)) throw new KafkaCodecError(`${spec.name} has no version ${version}`);
   const value = readStruct(r, spec.fields, version, isFlexible(spec, version));
-  if (r.pos !== r.end) throw new KafkaCodecError(`${spec.name} v${version}: ${r.end - r.pos} bytes left over`);
+  if (r.pos !== r.end && !options.trailing)
+    throw new KafkaCodecError(`${spec.name} v${version}: ${r.end - r.pos} bytes left over`);
   return value as StructOf<F>;
 }
 

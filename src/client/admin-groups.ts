@@ -3,6 +3,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { request, type MessageType } from '../transport/rpc.js';
+import { decodeAssignment } from '../../protocol/kafka/consumer-protocol.js';
 import { AdminBase } from './admin-base.js';
 import { findCoordinator } from './group.js';
 import { EARLIEST, LATEST } from './offsets.js';
@@ -68,7 +69,7 @@ export class GroupAdmin extends AdminBase {
             clientId: m.clientId,
             assignment:
               g.protocolType === 'consumer' && m.assignment.length > 0
-                ? wire.ConsumerAssignment.decode(m.assignment).partitions.flatMap((t) =>
+                ? decodeAssignment(m.assignment).assignedPartitions.flatMap((t) =>
                     t.partitions.map((partition) => ({ topic: t.topic, partition })),
                   )
                 : [],

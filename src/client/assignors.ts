@@ -167,8 +167,12 @@ export const cooperativeStickyAssignor: Assignor = {
   },
 };
 
+/** Round robin under the name kafkajs gives it, so a kafkajs member and an SDK member can share a group. */
+export const kafkajsRoundRobinAssignor: Assignor = { ...roundRobinAssignor, name: 'RoundRobinAssigner' };
+
 export const ASSIGNORS: Record<string, Assignor> = {
   range: rangeAssignor,
   roundrobin: roundRobinAssignor,
   'cooperative-sticky': cooperativeStickyAssignor,
+  RoundRobinAssigner: kafkajsRoundRobinAssignor,
 };

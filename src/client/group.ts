@@ -10,6 +10,12 @@ import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
 import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { exchange, request, type MessageType } from '../transport/rpc.js';
+import {
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+} from '../../protocol/kafka/consumer-protocol.js';
 import { ASSIGNORS, keyOfTp, type Assignor, type TopicPartition } from './assignors.js';
 import type { ClientContext } from './context.js';
 import type { GroupOptions, OffsetSpec, RebalanceListener } from './types.js';
@@ -30,6 +36,12 @@ function grouped(tps: TopicPartition[]): Array<{ topic: string; partitions: numb
   for (const tp of tps) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
   return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
 }
+
+/**
+ * Cooperative-sticky first; the rest let members of other Kafka clients share the group: a
+ * protocol every member offers is chosen (Java and librdkafka offer range, kafkajs RoundRobinAssigner).
+ */
+const DEFAULT_ASSIGNORS = ['cooperative-sticky', 'range', 'roundrobin', 'RoundRobinAssigner'];
 
 const flattened = (list: Array<{ topic?: string | null; partitions?: number[] | null }>): TopicPartition[] =>
   list.flatMap((t) => (t.partitions ?? []).map((partition) => ({ topic: t.topic ?? '', partition })));
@@ -86,7 +98,7 @@ export class GroupMember {
       autoCommitIntervalMs: options.autoCommitIntervalMs ?? 5_000,
       metadataMaxAgeMs: options.metadataMaxAgeMs ?? 300_000,
     };
-    this.assignors = (options.assignors ?? ['cooperative-sticky']).map((a) => {
+    this.assignors = (options.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (typeof a !== 'string') return a;
       const found = ASSIGNORS[a];
       if (!found)
@@ -230,11 +242,11 @@ export class GroupMember {
     // Eager protocols give up everything before joining; cooperative ones keep consuming.
     if (this.owned.length > 0 && !this.cooperative) await this.revoke(this.owned);
     await this.resolveTopics();
-    const metadata = wire.ConsumerSubscription.encode({
+    const metadata = encodeSubscription({
       topics: this.topics,
-      ownedPartitions: grouped(this.owned).map((g) => ({ topic: g.topic, partitions: g.partitions })),
+      ownedPartitions: grouped(this.owned),
       generationId: this.generation,
-    }).finish();
+    });
     const join = async (memberId: string) => {
       const res = await this.call(
         'join_group',
@@ -278,7 +290,7 @@ export class GroupMember {
       this.opts.rebalanceTimeoutMs + 5_000,
     );
     this.rejoinNeeded = false;
-    await this.apply(flattened(wire.ConsumerAssignment.decode(sync.assignment).partitions));
+    await this.apply(flattened(decodeAssignment(sync.assignment).assignedPartitions));
   }
 
   /** As leader: the chosen assignor over every member's subscription. */
@@ -286,7 +298,7 @@ export class GroupMember {
     const assignor = this.assignors.find((a) => a.name === this.protocol);
     if (!assignor) throw new MillraceError('INCONSISTENT_GROUP_PROTOCOL', `no assignor named '${this.protocol}'`);
     const subs = members.map((m) => {
-      const s = wire.ConsumerSubscription.decode(m.metadata);
+      const s = decodeSubscription(m.metadata);
       return {
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId || null,
@@ -300,7 +312,7 @@ export class GroupMember {
     const result = assignor.assign(subs, counts);
     return [...result].map(([memberId, tps]) => ({
       memberId,
-      assignment: wire.ConsumerAssignment.encode({ partitions: grouped(tps) }).finish(),
+      assignment: encodeAssignment(grouped(tps)),
     }));
   }
 

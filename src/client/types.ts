@@ -109,7 +109,7 @@ export interface GroupOptions {
   /** How long the group waits for members to rejoin (default: maxPollIntervalMs, as Kafka). */
   rebalanceTimeoutMs?: number;
   /** In order of preference; the group uses one every member offers. Default: cooperative-sticky. */
-  assignors?: Array<'range' | 'roundrobin' | 'cooperative-sticky' | Assignor>;
+  assignors?: Array<'range' | 'roundrobin' | 'cooperative-sticky' | 'RoundRobinAssigner' | Assignor>;
   autoCommit?: boolean;
   autoCommitIntervalMs?: number;
   /** metadata.max.age.ms: how often pattern subscriptions and partition counts are checked. */

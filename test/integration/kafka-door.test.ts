@@ -332,4 +332,42 @@ describe('Kafka door with kafkajs', () => {
       await consumer.disconnect();
     }
   });
+
+  it('lets a kafkajs member and an SDK member share one group (Kafka consumer protocol, a protocol both offer)', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'mixed', numPartitions: 4 }] });
+    const byKafkajs = new Set<string>();
+    const bySdk = new Set<string>();
+    const js = kafka.consumer({ groupId: 'mixed-group', maxWaitTimeInMs: 500, heartbeatInterval: 500 });
+    await js.connect();
+    const sdk = client.consumer({ groupId: 'mixed-group' });
+    try {
+      await js.subscribe({ topic: 'mixed', fromBeginning: true });
+      await js.run({ eachMessage: async ({ message }) => void byKafkajs.add(message.key!.toString()) });
+      sdk.subscribe({ topics: ['mixed'], fromBeginning: true });
+      void sdk.run({ eachMessage: async ({ message }) => void bySdk.add(message.key!.toString()) });
+      const admin = client.admin();
+      await waitFor(
+        'two members in a stable group',
+        async () => {
+          const [g] = await admin.describeGroups(['mixed-group']);
+          return g!.state === 'Stable' && g!.members.length === 2 && g;
+        },
+        30_000,
+      );
+      const [g] = await admin.describeGroups(['mixed-group']);
+      expect(g!.protocol).toBe('RoundRobinAssigner');
+      expect(g!.members.map((m) => m.assignment.length).sort()).toEqual([2, 2]);
+      const producer = client.producer({ acks: -1 });
+      await producer.send({
+        topic: 'mixed',
+        messages: Array.from({ length: 100 }, (_, i) => ({ key: `m${i}`, value: 'v' })),
+      });
+      await waitFor('every record read once by one of them', () => byKafkajs.size + bySdk.size === 100, 30_000);
+      expect(byKafkajs.size).toBeGreaterThan(0);
+      expect(bySdk.size).toBeGreaterThan(0);
+      expect([...byKafkajs].some((k) => bySdk.has(k))).toBe(false);
+    } finally {
+      await Promise.allSettled([js.disconnect(), sdk.close()]);
+    }
+  });
 });

@@ -16,6 +16,13 @@ import {
   writeRequestHeader,
   writeResponseHeader,
 } from '../../../protocol/kafka/index.js';
+import {
+  ConsumerSubscription,
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+} from '../../../protocol/kafka/consumer-protocol.js';
 import { inRange, type Field, type Fields, type MessageSpec, type TypeSpec } from '../../../protocol/kafka/schema.js';
 
 const flat = (w: Writer): Buffer => Buffer.concat(w.finish());
@@ -227,5 +234,24 @@ describe('Kafka codec', () => {
       w,
     );
     expect(w.finish().some((chunk) => chunk === records)).toBe(true);
+  });
+});
+
+describe("Kafka's consumer protocol", () => {
+  it('round-trips subscriptions and assignments, reads a newer version as the newest known, and an empty assignment', () => {
+    const sub = { topics: ['a', 'b'], ownedPartitions: [{ topic: 'a', partitions: [0, 2] }], generationId: 7 };
+    expect(decodeSubscription(encodeSubscription(sub))).toEqual({ ...sub, userData: null, rackId: null });
+    // A version 9 subscription: the version 3 fields, then fields this reader does not know.
+    const w = new Writer();
+    w.int16(9);
+    encodeMessage(ConsumerSubscription, 3, { ...sub, rackId: 'r1' }, w);
+    const newer = Buffer.concat([...w.finish(), Buffer.from('00ff', 'hex')]);
+    expect(decodeSubscription(newer)).toMatchObject({ generationId: 7, rackId: 'r1' });
+    const assigned = [{ topic: 'a', partitions: [1] }];
+    const bytes = encodeAssignment(assigned);
+    expect(bytes.readInt16BE(0)).toBe(0);
+    expect(decodeAssignment(bytes).assignedPartitions).toEqual(assigned);
+    expect(decodeAssignment(new Uint8Array(0)).assignedPartitions).toEqual([]);
+    expect(() => decodeAssignment(Buffer.from('0000000000', 'hex'))).toThrow(KafkaCodecError);
   });
 });
