@@ -24,6 +24,8 @@ export interface ChaosClusterOptions {
   seed: number;
   /** Broker settings (the JSON config file every broker reads). */
   brokerConfig?: Record<string, unknown>;
+  /** Gives every broker a Kafka listener on a loopback port of its own, kept across its restarts. */
+  kafkaListeners?: boolean;
 }
 
 interface NatsNode {
@@ -50,6 +52,8 @@ export class ChaosCluster {
   private readonly paused = new Set<number>();
   private admin: Millrace | null = null;
   private readonly configFile: string;
+  /** Each broker's Kafka listener port, the same across its restarts (clients keep their bootstrap list). */
+  private readonly kafkaPorts = new Map<number, number>();
 
   private constructor(readonly options: ChaosClusterOptions) {
     this.configFile = path.join(options.dir, 'broker.json');
@@ -69,6 +73,11 @@ export class ChaosCluster {
   /** The NATS servers, direct (for workload clients: faults target brokers and nodes, not them). */
   get natsUrls(): string[] {
     return this.nodes.map((n) => `nats://127.0.0.1:${n.port}`);
+  }
+
+  /** Each broker's Kafka listener (host:port), when the cluster has them. */
+  get kafkaBootstrap(): string[] {
+    return [...this.kafkaPorts.values()].map((port) => `127.0.0.1:${port}`);
   }
 
   get brokerIds(): number[] {
@@ -96,6 +105,7 @@ export class ChaosCluster {
       });
       this.proxies.set(id, proxy);
     }
+    if (options.kafkaListeners) for (let id = 1; id <= options.brokers; id++) this.kafkaPorts.set(id, await freePort());
     for (let id = 1; id <= options.brokers; id++) await this.startBroker(id);
     this.admin = new Millrace({ servers: this.natsUrls, cluster: options.cluster, requestTimeoutMs: 5_000 });
   }
@@ -146,6 +156,7 @@ export class ChaosCluster {
       await spawnBroker(id, proxy.url, this.options.cluster, path.join(this.options.dir, `broker-${id}`), {}, [
         '--config',
         this.configFile,
+        ...(this.kafkaPorts.has(id) ? ['--kafka-listener', `127.0.0.1:${this.kafkaPorts.get(id)}`] : []),
       ]),
     );
   }

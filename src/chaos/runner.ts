@@ -12,6 +12,8 @@ import { check, summarize, type Verdict } from './checker.js';
 import { ChaosCluster } from './cluster.js';
 import { seededRandom } from './fault-proxy.js';
 import type { FaultKind, Scenario } from './scenario.js';
+import { natsClients, type ChaosClients } from './clients.js';
+import { kafkaClients } from './kafka-clients.js';
 import { Workload } from './workload.js';
 
 export interface RunOptions {
@@ -58,17 +60,31 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     cluster: `chaos_${s.name.replace(/[^a-zA-Z0-9_-]/g, '_')}_${s.seed}`,
     seed: s.seed,
     brokerConfig: { ...CHAOS_BROKER_DEFAULTS, ...s.brokerConfig },
+    kafkaListeners: s.client === 'kafka',
   });
-  const workload = new Workload({
-    servers: cluster.natsUrls,
-    cluster: cluster.options.cluster,
-    topic: s.topic.name,
-    partitions: s.topic.partitions,
-    producers: s.workload.producers,
-    rate: s.workload.rate,
-    consumers: s.workload.consumers,
-    group: 'chaos-consumers',
-  });
+  let door: ChaosClients;
+  try {
+    door =
+      s.client === 'kafka'
+        ? await kafkaClients(cluster.kafkaBootstrap)
+        : natsClients(cluster.natsUrls, cluster.options.cluster);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  const workload = new Workload(
+    {
+      servers: cluster.natsUrls,
+      cluster: cluster.options.cluster,
+      topic: s.topic.name,
+      partitions: s.topic.partitions,
+      producers: s.workload.producers,
+      rate: s.workload.rate,
+      consumers: s.workload.consumers,
+      group: 'chaos-consumers',
+    },
+    door,
+  );
   const byKind: Partial<Record<FaultKind, number>> = {};
   let total = 0;
   let healFailures = 0;

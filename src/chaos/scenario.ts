@@ -58,6 +58,8 @@ export const scenarioSchema = z
         minCount: z.number().int().min(0).default(0),
       })
       .strict(),
+    /** The door the workload's producers and group members use: the NATS SDK or Kafka clients (kafkajs). */
+    client: z.enum(['nats', 'kafka']).default('nats'),
     /** Broker settings (camelCase, as the broker's JSON config file). */
     brokerConfig: z.record(z.string(), z.unknown()).default({}),
   })

@@ -3,11 +3,12 @@
  * writing unique numbered values (producer p writes p * 1e9 + i to partition i mod N, so each
  * producer's values rise within every partition), consumers in one group committing offsets, an
  * observer of the group's committed offsets, and after the run plain readers of whole partitions.
+ * Producers and members use either door (clients.ts); the observer and the readers use the SDK.
  * Workload clients talk to the NATS nodes directly: the faults are the brokers' and the nodes'.
  */
-import { MillraceError } from '../../protocol/errors.js';
-import { Millrace, type Consumer, type Producer } from '../client/index.js';
+import { Millrace } from '../client/index.js';
 import type { FinalRead, History, PollRecord, SendRecord } from './checker.js';
+import type { ChaosClients, ChaosProducer } from './clients.js';
 
 export interface WorkloadOptions {
   servers: string[];
@@ -26,25 +27,22 @@ const READ_TIMEOUT_MS = 60_000;
 const TICK_MS = 100;
 /** Sends a producer may have waiting; beyond it, it skips ticks (the cluster is unavailable). */
 const MAX_OUTSTANDING = 20;
-/** Errors that say the write did not happen; any other failure leaves its outcome unknown. */
-const DEFINITE = new Set([
-  'INVALID_RECORD',
-  'MESSAGE_TOO_LARGE',
-  'INVALID_TOPIC_EXCEPTION',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
 
 export class Workload {
   readonly history: History;
   private readonly clients: Millrace[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly outstanding = new Set<Promise<unknown>>();
-  private readonly producers: Producer[] = [];
-  private readonly consumers: Consumer[] = [];
+  private readonly producers: ChaosProducer[] = [];
+  private readonly consumers: Array<{ close(): Promise<void> }> = [];
   private producing = false;
   private consuming = false;
 
-  constructor(private readonly o: WorkloadOptions) {
+  constructor(
+    private readonly o: WorkloadOptions,
+    /** The door producers and group members use. */
+    private readonly door: ChaosClients,
+  ) {
     this.history = { topic: o.topic, sends: [], polls: [], rebalances: [], commits: [], finalReads: [] };
   }
 
@@ -81,9 +79,9 @@ export class Workload {
   }
 
   private startProducer(p: number): void {
-    const producer = this.client(`chaos-producer-${p}`).producer({ lingerMs: 5, deliveryTimeoutMs: 60_000 });
-    this.producers.push(producer);
     const name = `producer-${p}`;
+    const producer = this.door.producer(name, this.o.topic);
+    this.producers.push(producer);
     const perTick = Math.max(1, Math.round((this.o.rate * TICK_MS) / 1000));
     let next = 0;
     const tick = setInterval(() => {
@@ -91,10 +89,7 @@ export class Workload {
       const values = Array.from({ length: perTick }, () => p * PRODUCER_STRIDE + next++);
       const time = Date.now();
       const send = producer
-        .send({
-          topic: this.o.topic,
-          messages: values.map((v) => ({ value: String(v), partition: v % this.o.partitions })),
-        })
+        .send(values.map((v) => ({ value: String(v), partition: v % this.o.partitions })))
         .then(
           (res) =>
             res.forEach((r, i) =>
@@ -103,13 +98,13 @@ export class Workload {
                 value: values[i]!,
                 partition: r.partition,
                 status: 'ok',
-                offset: Number(r.offset),
+                offset: r.offset,
                 time,
                 completedAt: Date.now(),
               }),
             ),
           (err: unknown) => {
-            const status = err instanceof MillraceError && DEFINITE.has(err.errorName) ? 'fail' : 'unknown';
+            const status = this.door.definitelyFailed(err) ? 'fail' : 'unknown';
             const completedAt = Date.now();
             for (const v of values)
               this.record({ producer: name, value: v, partition: v % this.o.partitions, status, time, completedAt });
@@ -126,37 +121,20 @@ export class Workload {
   }
 
   private startConsumer(name: string): void {
-    const consumer = this.client(`chaos-${name}`).consumer({
-      groupId: this.o.group,
-      sessionTimeoutMs: 6_000,
-      heartbeatIntervalMs: 500,
-      autoCommitIntervalMs: 1_000,
-    });
-    this.consumers.push(consumer);
     const rebalanced = (): void => void this.history.rebalances.push({ consumer: name, time: Date.now() });
-    consumer.subscribe({
-      topics: [this.o.topic],
-      fromBeginning: true,
-      listener: { assigned: rebalanced, revoked: rebalanced, lost: rebalanced },
-    });
-    consumer
-      .run({
-        eachMessage: ({ partition, message }) => {
-          const poll: PollRecord = {
-            consumer: name,
-            partition,
-            offset: Number(message.offset),
-            value: Number(message.value!.toString()),
-            time: Date.now(),
-          };
-          this.history.polls.push(poll);
-        },
-      })
-      .catch(() => {
-        // A member that failed (e.g. fenced) is replaced by a new one, as an application would.
+    const member = this.door.member(name, this.o.group, this.o.topic, {
+      onMessage: (partition, offset, value) => {
+        const poll: PollRecord = { consumer: name, partition, offset, value: Number(value), time: Date.now() };
+        this.history.polls.push(poll);
+      },
+      onRebalance: rebalanced,
+      // A member that failed (e.g. fenced) is replaced by a new one, as an application would.
+      onFailed: () => {
         rebalanced();
         if (this.consuming) setTimeout(() => this.startConsumer(`${name}+`), 1_000).unref();
-      });
+      },
+    });
+    this.consumers.push(member);
   }
 
   /** Stops writing and waits for the sends in flight to settle. */
@@ -211,6 +189,6 @@ export class Workload {
     this.producing = false;
     this.consuming = false;
     for (const t of this.timers) clearInterval(t);
-    await Promise.allSettled(this.clients.map((c) => c.close()));
+    await Promise.allSettled([this.door.close(), ...this.clients.map((c) => c.close())]);
   }
 }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
 import { runScenario, type RunResult } from '../chaos/runner.js';
 import { loadScenario } from '../chaos/scenario.js';
@@ -56,12 +56,25 @@ export function chaosCommand(): Command {
     .option('--all', 'every scenario in ops/chaos')
     .option('--seed <n>', 'seed for the fault schedule and fault choices', integer('--seed'))
     .option('--duration <ms>', 'how long faults are injected', integer('--duration', 1_000))
+    .addOption(
+      new Option(
+        '--client <door>',
+        "the workload's producers and group members: the NATS SDK or Kafka clients",
+      ).choices(['nats', 'kafka']),
+    )
     .option('--json', 'print the results as JSON')
     .option('--history-dir <dir>', "write each run's recorded history there (<scenario>-<seed>.history.json)")
     .action(
       async (
         names: string[],
-        flags: { all?: boolean; seed?: number; duration?: number; json?: boolean; historyDir?: string },
+        flags: {
+          all?: boolean;
+          seed?: number;
+          duration?: number;
+          client?: 'nats' | 'kafka';
+          json?: boolean;
+          historyDir?: string;
+        },
       ) => {
         const files = flags.all ? scenarioFiles() : names.map(resolveScenario);
         if (files.length === 0) throw new MillraceError('INVALID_REQUEST', 'give scenario names or --all');
@@ -70,6 +83,7 @@ export function chaosCommand(): Command {
           const s = loadScenario(file);
           if (flags.seed !== undefined) s.seed = flags.seed;
           if (flags.duration !== undefined) s.durationMs = flags.duration;
+          if (flags.client !== undefined) s.client = flags.client;
           if (flags.historyDir) fs.mkdirSync(flags.historyDir, { recursive: true });
           const result = await runScenario(s, {
             log: (line) => process.stderr.write(`${line}\n`),
