@@ -25,7 +25,8 @@ export type BrokerApi =
   | 'delete_groups'
   | 'describe_configs'
   | 'alter_configs'
-  | 'delete_records';
+  | 'delete_records'
+  | 'offset_delete';
 export type ControllerApi =
   | 'register_broker'
   | 'heartbeat'

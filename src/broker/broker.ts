@@ -319,6 +319,7 @@ export class Broker {
             controllerClient,
             CONTROLLER_RPC_TIMEOUT_MS,
           );
+          producerIds.warmUp();
           const handlers = new BrokerHandlers({
             brokerId: config.id,
             cluster: config.cluster,

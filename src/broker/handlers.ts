@@ -92,6 +92,7 @@ export class BrokerHandlers {
     serve('leave_group', wire.LeaveGroupRequest, wire.LeaveGroupResponse, (r) => groups.leaveGroup(r));
     serve('offset_commit', wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r) => groups.offsetCommit(r));
     serve('offset_fetch', wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r) => groups.offsetFetch(r));
+    serve('offset_delete', wire.OffsetDeleteRequest, wire.OffsetDeleteResponse, (r) => groups.offsetDelete(r));
     serve('list_groups', wire.ListGroupsRequest, wire.ListGroupsResponse, () => groups.listGroups());
     serve('describe_groups', wire.DescribeGroupsRequest, wire.DescribeGroupsResponse, (r) => groups.describeGroups(r));
     serve('delete_groups', wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r) => groups.deleteGroups(r));
@@ -344,4 +345,64 @@ export class BrokerHandlers {
     );
     return { topics: topics.map((t) => ({ name: t.name ?? '', partitions: t.partitions })) };
   }
+
+  /**
+   * The reassignments in progress (of the topics and partitions named, or all): each partition's
+   * replicas, those being added and those to be removed once the target replicas are in sync.
+   */
+  listReassignments(asked: Array<{ name: string; partitions: number[] }> | null): Array<{
+    name: string;
+    partitions: Array<{ partition: number; replicas: number[]; adding: number[]; removing: number[] }>;
+  }> {
+    const image = this.ctx.image();
+    const wanted =
+      asked ?? [...image.topics.values()].map((t) => ({ name: t.name, partitions: null as number[] | null }));
+    const out = [];
+    for (const w of wanted) {
+      const t = image.topics.get(w.name);
+      if (!t) continue;
+      const partitions = t.partitions
+        .filter((p) => p.targetReplicas && (w.partitions === null || w.partitions.includes(p.partition)))
+        .map((p) => ({
+          partition: p.partition,
+          replicas: p.replicas,
+          adding: p.addingReplicas ?? [],
+          removing: p.replicas.filter((r) => !p.targetReplicas!.includes(r)),
+        }));
+      if (partitions.length > 0) out.push({ name: t.name, partitions });
+    }
+    return out;
+  }
+
+  /** DescribeProducers: the idempotent producers each led partition knows, with their last sequence. */
+  describeProducers(
+    topics: Array<{ name: string; partitions: Array<{ partition: number }> }>,
+  ): Array<{ name: string; partitions: Array<ProducersOfPartition> }> {
+    return perPartition<{ partition: number }, ProducersOfPartition>(
+      this.ctx.replicas,
+      this.ctx.image(),
+      topics,
+      (hp, _p, partition) => {
+        const state = hp.log.producerState;
+        const producers = [...state.producerIds()].map((id) => {
+          const e = state.entry(id)!;
+          return {
+            producerId: id,
+            producerEpoch: e.producerEpoch,
+            lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
+            lastTimestamp: e.lastTimestamp,
+          };
+        });
+        return { partition, errorCode: 0, errorMessage: null, producers };
+      },
+      (partition, e) => ({ partition, ...e, producers: [] }),
+    ).map((t) => ({ name: t.name ?? '', partitions: t.partitions }));
+  }
+}
+
+interface ProducersOfPartition {
+  partition: number;
+  errorCode: number;
+  errorMessage: string | null;
+  producers: Array<{ producerId: number; producerEpoch: number; lastSequence: number; lastTimestamp: number }>;
 }

@@ -44,6 +44,14 @@ export class ProducerIdManager {
     }
   }
 
+  /**
+   * Fetches the first block now, so InitProducerId is answered without the controller (a
+   * controller failover takes a lease time; producers should not wait on it).
+   */
+  warmUp(): void {
+    if (!this.current) this.prefetch();
+  }
+
   private prefetch(): void {
     if (this.prefetched || this.fetching) return;
     this.fetchBlock().then(

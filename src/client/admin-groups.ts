@@ -195,4 +195,30 @@ export class GroupAdmin extends AdminBase {
     await this.setOffsets({ groupId: options.groupId, topic, partitions: target });
     return target;
   }
+
+  /**
+   * Removes a group's committed offsets of a topic's partitions (all it has committed when none
+   * are named). Refused (GROUP_SUBSCRIBED_TO_TOPIC) while the group's members consume the topic.
+   */
+  async deleteOffsets(options: { groupId: string; topic: string; partitions?: number[] }): Promise<void> {
+    const partitions =
+      options.partitions ??
+      (await this.fetchOffsets({ groupId: options.groupId, topics: [options.topic] }))
+        .filter((o) => o.offset >= 0n)
+        .map((o) => o.partition);
+    const res = await this.coordinatorCall(
+      options.groupId,
+      'offset_delete',
+      wire.OffsetDeleteRequest,
+      {
+        groupId: options.groupId,
+        topics: [{ name: options.topic, partitions: partitions.map((partition) => ({ partition })) }],
+      },
+      wire.OffsetDeleteResponse,
+    );
+    if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage);
+    for (const t of res.topics)
+      for (const p of t.partitions)
+        if (p.errorCode) throw MillraceError.fromCode(p.errorCode, `${t.name}-${p.partition}: ${p.errorMessage}`);
+  }
 }

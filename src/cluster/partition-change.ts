@@ -26,6 +26,8 @@ export interface PartitionChange {
   replicas?: readonly number[];
   /** null ends a reassignment. */
   targetReplicas?: readonly number[] | null;
+  /** With a new target: which of its replicas are new to the partition. */
+  addingReplicas?: readonly number[];
 }
 
 const same = (a: readonly number[], b: readonly number[]): boolean =>
@@ -51,7 +53,11 @@ export function changePartition(p: PartitionRecord, change: PartitionChange): Pa
     leaderEpoch: leader !== p.leader ? p.leaderEpoch + 1 : p.leaderEpoch,
     partitionEpoch: p.partitionEpoch + 1,
   };
-  if (target) next.targetReplicas = [...target];
+  if (target) {
+    next.targetReplicas = [...target];
+    const adding = change.addingReplicas ?? p.addingReplicas;
+    if (adding?.length) next.addingReplicas = [...adding];
+  }
   return next;
 }
 

@@ -36,6 +36,8 @@ export const partitionState = z.object({
   partitionEpoch: z.number().int(),
   /** During a reassignment: the replica set to move to once every one of them is in sync. */
   targetReplicas: z.array(z.number().int()).optional(),
+  /** During a reassignment: the target replicas that were not replicas before it (being added). */
+  addingReplicas: z.array(z.number().int()).optional(),
 });
 export type PartitionState = z.infer<typeof partitionState>;
 

@@ -324,8 +324,9 @@ export function alterReassignments(
         );
       if (p.targetReplicas || started.some(([t, n]) => t === topic && n === partition))
         throw new MillraceError('REASSIGNMENT_IN_PROGRESS', `${topic}-${partition} is already moving`);
-      const replicas = [...p.replicas, ...target.filter((b) => !p.replicas.includes(b))];
-      const next = changePartition(p, { replicas, targetReplicas: target });
+      const adding = target.filter((b) => !p.replicas.includes(b));
+      const replicas = [...p.replicas, ...adding];
+      const next = changePartition(p, { replicas, targetReplicas: target, addingReplicas: adding });
       if (next) records.push(partitionPut(topic, next));
       started.push([topic, partition]);
       results.push({ topic, partition, errorCode: 0 });

@@ -243,7 +243,7 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
 
 const PREFERRED = 0;
 
-/** ElectLeaders (preferred) and AlterPartitionReassignments, forwarded to the controller. */
+/** ElectLeaders (preferred) and AlterPartitionReassignments, forwarded to the controller; ListPartitionReassignments. */
 export function partitionApis(routes: Routes, ctx: DoorContext): void {
   routes.add(apis.ElectLeaders, async (req, version) => {
     const asked = req.topicPartitions;
@@ -321,4 +321,20 @@ export function partitionApis(routes: Routes, ctx: DoorContext): void {
       })),
     };
   });
+
+  routes.add(apis.ListPartitionReassignments, (req) => ({
+    topics: ctx.handlers
+      .listReassignments(
+        req.topics === null ? null : req.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+      )
+      .map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partition,
+          replicas: p.replicas,
+          addingReplicas: p.adding,
+          removingReplicas: p.removing,
+        })),
+      })),
+  }));
 }

@@ -1,4 +1,4 @@
-/** Produce, Fetch, ListOffsets, OffsetForLeaderEpoch, DeleteRecords and InitProducerId on the Kafka door. */
+/** Produce, Fetch, ListOffsets, OffsetForLeaderEpoch, DeleteRecords, InitProducerId and DescribeProducers on the Kafka door. */
 import { MillraceError, errorFields } from '../../protocol/errors.js';
 import { apis } from '../../protocol/kafka/index.js';
 import { wire } from '../../protocol/wire.js';
@@ -185,6 +185,30 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
         lowWatermark: BigInt(p.lowWatermark ?? -1),
       })),
     })),
+  }));
+
+  routes.add(apis.DescribeProducers, (req) => ({
+    topics: ctx.handlers
+      .describeProducers(
+        req.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partition) => ({ partition })) })),
+      )
+      .map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partition,
+          errorCode: p.errorCode,
+          errorMessage: p.errorMessage,
+          // No transactions yet: no coordinator epoch, no open transaction.
+          activeProducers: p.producers.map((a) => ({
+            producerId: BigInt(a.producerId),
+            producerEpoch: a.producerEpoch,
+            lastSequence: a.lastSequence,
+            lastTimestamp: BigInt(a.lastTimestamp),
+            coordinatorEpoch: -1,
+            currentTxnStartOffset: -1n,
+          })),
+        })),
+      })),
   }));
 
   // An idempotent producer gets a new producer id at epoch 0, as Kafka gives one without a transactional id.

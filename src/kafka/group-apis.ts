@@ -218,6 +218,31 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     }
   });
 
+  routes.add(apis.OffsetDelete, async (req) => {
+    try {
+      const res = await groups.offsetDelete(
+        wire.OffsetDeleteRequest.create({
+          groupId: req.groupId,
+          topics: req.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => ({ partition: p.partitionIndex })),
+          })),
+        }),
+      );
+      return {
+        topics: (res.topics ?? []).map((t) => ({
+          name: t.name ?? '',
+          partitions: (t.partitions ?? []).map((p) => ({
+            partitionIndex: p.partition ?? 0,
+            errorCode: p.errorCode ?? 0,
+          })),
+        })),
+      };
+    } catch (err) {
+      return { errorCode: codeOf(err) };
+    }
+  });
+
   routes.add(apis.DescribeGroups, (req) => {
     const res = groups.describeGroups(wire.DescribeGroupsRequest.create({ groups: req.groups }));
     return {

@@ -246,6 +246,18 @@ describe('Kafka door with kafkajs', () => {
       ],
     });
     expect(moved.responses[0]!.partitions.map((p) => p.errorCode)).toEqual([0, 42]);
+    // Completed at once on one broker: nothing in progress.
+    expect((await kafkaRequest(bootstrap, apis.ListPartitionReassignments, 0, { topics: null })).topics).toEqual([]);
+    // The idempotent producers a partition knows (kafkajs's, from the test above or this one).
+    const kjs = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await kjs.connect();
+    await kjs.send({ topic: 'kjs-elect', acks: -1, messages: [{ value: 'x', partition: 0 }] });
+    await kjs.disconnect();
+    const producers = await kafkaRequest(bootstrap, apis.DescribeProducers, 0, {
+      topics: [{ name: 'kjs-elect', partitionIndexes: [0] }],
+    });
+    expect(producers.topics[0]!.partitions[0]).toMatchObject({ partitionIndex: 0, errorCode: 0 });
+    expect(producers.topics[0]!.partitions[0]!.activeProducers[0]).toMatchObject({ producerEpoch: 0, lastSequence: 0 });
   });
 
   it('produces idempotently and not, and a group of three shares the partitions, then two after one leaves', async () => {
@@ -331,6 +343,16 @@ describe('Kafka door with kafkajs', () => {
     } finally {
       await consumer.disconnect();
     }
+    // The group's committed offsets, removed through the SDK once it has no members (OffsetDelete).
+    const admin = client.admin();
+    await waitFor('offsets committed', async () =>
+      (await admin.fetchOffsets({ groupId: 'sdk-in-readers', topics: ['sdk-in'] })).every((o) => o.offset >= 0n),
+    );
+    await admin.deleteOffsets({ groupId: 'sdk-in-readers', topic: 'sdk-in' });
+    expect((await admin.fetchOffsets({ groupId: 'sdk-in-readers', topics: ['sdk-in'] })).map((o) => o.offset)).toEqual([
+      -1n,
+      -1n,
+    ]);
   });
 
   it('lets a kafkajs member and an SDK member share one group (Kafka consumer protocol, a protocol both offer)', async () => {
@@ -366,6 +388,12 @@ describe('Kafka door with kafkajs', () => {
       expect(byKafkajs.size).toBeGreaterThan(0);
       expect(bySdk.size).toBeGreaterThan(0);
       expect([...byKafkajs].some((k) => bySdk.has(k))).toBe(false);
+      // The members consume the topic: its offsets are not deleted (KIP-496).
+      const refused = await kafkaRequest(bootstrap, apis.OffsetDelete, 0, {
+        groupId: 'mixed-group',
+        topics: [{ name: 'mixed', partitions: [{ partitionIndex: 0 }] }],
+      });
+      expect(refused.topics[0]!.partitions[0]!.errorCode).toBe(86); // GROUP_SUBSCRIBED_TO_TOPIC
     } finally {
       await Promise.allSettled([js.disconnect(), sdk.close()]);
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GroupContext, GroupMember } from '../../actors/consumer-group.js';
 import type { GroupState } from '../../actors/consumer-group.js';
+import { encodeSubscription } from '../../protocol/kafka/consumer-protocol.js';
 import {
   absentGroup,
   checkGeneration,
@@ -20,6 +21,8 @@ import {
   offsetFetchResponse,
   offsetsExpired,
   planCommit,
+  planOffsetDelete,
+  subscribedTopics,
 } from '../../src/broker/group/offset-rules.js';
 import { groupKey, offsetKey } from '../../src/broker/group/offsets-topic.js';
 
@@ -253,5 +256,34 @@ describe('group coordinator rules', () => {
     expect(offsetsExpired('Empty', 0, 99, 100)).toBe(false);
     expect(offsetsExpired('Stable', 0, 1_000, 100)).toBe(false);
     expect(offsetsExpired('Empty', -1, 1_000, 100)).toBe(false);
+  });
+});
+
+describe('offset deletion', () => {
+  const subscribing = (memberId: string, topics: string[]): GroupMember => ({
+    ...member(memberId),
+    protocols: [{ name: 'range', metadata: encodeSubscription({ topics, ownedPartitions: [], generationId: 1 }) }],
+  });
+
+  it('tombstones committed offsets of topics the members do not consume, and refuses those they do (KIP-496)', () => {
+    const committed = new Map([
+      ['old\u00000', { offset: 5, leaderEpoch: 0, metadata: '', commitTimestamp: 0 }],
+      ['live\u00000', { offset: 9, leaderEpoch: 0, metadata: '', commitTimestamp: 0 }],
+    ]);
+    const g = view(group([subscribing('a', ['live'])]), 'Stable');
+    expect([...subscribedTopics(g)]).toEqual(['live']);
+    const plan = planOffsetDelete(g, committed, {
+      groupId: 'g',
+      topics: [
+        { name: 'old', partitions: [{ partition: 0 }, { partition: 1 }] },
+        { name: 'live', partitions: [{ partition: 0 }] },
+      ],
+    });
+    expect(plan.records).toEqual([{ key: offsetKey('g', 'old', 0), value: null }]);
+    expect(plan.deleted).toEqual(['old\u00000']);
+    expect(plan.response.topics!.map((t) => t.partitions!.map((p) => p.errorCode))).toEqual([[0, 0], [86]]);
+    expect(errorName(() => planOffsetDelete(absentGroup('g'), new Map(), { groupId: 'g', topics: [] }))).toBe(
+      'GROUP_ID_NOT_FOUND',
+    );
   });
 });

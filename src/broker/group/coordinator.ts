@@ -38,6 +38,7 @@ import {
   offsetFetchResponse,
   offsetsExpired,
   planCommit,
+  planOffsetDelete,
 } from './offset-rules.js';
 import {
   OFFSETS_TOPIC,
@@ -310,6 +311,18 @@ export class GroupCoordinator implements GroupHooks {
         };
       }
       for (const a of accepted) g.offsets.set(a.key, a.value);
+    }
+    return response;
+  }
+
+  async offsetDelete(req: millrace.OffsetDeleteRequest): Promise<millrace.IOffsetDeleteResponse> {
+    const op = this.partitionOf(req.groupId);
+    const g = op.groups.get(req.groupId);
+    const committed = g?.offsets ?? new Map<string, CommittedOffset>();
+    const { records, deleted, response } = planOffsetDelete(g?.view ?? absentGroup(req.groupId), committed, req);
+    if (records.length > 0) {
+      await this.append(op, records);
+      for (const key of deleted) committed.delete(key);
     }
     return response;
   }

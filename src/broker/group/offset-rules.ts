@@ -7,6 +7,7 @@ import type { GroupState } from '../../../actors/consumer-group.js';
 import { MillraceError, type ErrorName } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
 import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
+import { decodeSubscription } from '../../../protocol/kafka/consumer-protocol.js';
 import { checkGeneration, memberOf, type GroupView } from './group-rules.js';
 import { groupKey, offsetKey, offsetValue, type CommittedOffset, type OffsetsRecord } from './offsets-topic.js';
 
@@ -124,3 +125,54 @@ export function groupRemovalRecords(groupId: string, offsetKeys: Iterable<string
 /** An empty group whose offsets outlived offsets.retention.ms since it emptied (KIP-211). */
 export const offsetsExpired = (state: GroupState, emptySince: number, now: number, retentionMs: number): boolean =>
   state === 'Empty' && emptySince >= 0 && now - emptySince >= retentionMs;
+
+/** The topics a group's members are subscribed to, from their consumer-protocol subscriptions. */
+export function subscribedTopics({ ctx }: GroupView): Set<string> {
+  const topics = new Set<string>();
+  if (ctx.protocolType !== 'consumer') return topics;
+  for (const m of Object.values(ctx.members)) {
+    const metadata = m.protocols.find((p) => p.name === ctx.protocol)?.metadata ?? m.protocols[0]?.metadata;
+    if (!metadata) continue;
+    try {
+      for (const t of decodeSubscription(metadata).topics) topics.add(t);
+    } catch {
+      // A subscription this broker cannot read protects nothing: the members own their offsets anyway.
+    }
+  }
+  return topics;
+}
+
+/**
+ * OffsetDelete (KIP-496): tombstones for the committed offsets asked, except of topics the group's
+ * members are subscribed to (GROUP_SUBSCRIBED_TO_TOPIC); a partition without a committed offset
+ * is answered without error, as Kafka does.
+ */
+export function planOffsetDelete(
+  group: GroupView,
+  committed: ReadonlyMap<string, CommittedOffset>,
+  req: millrace.IOffsetDeleteRequest,
+): { records: OffsetsRecord[]; deleted: string[]; response: millrace.IOffsetDeleteResponse } {
+  const groupId = req.groupId ?? '';
+  if (group.state === 'Dead' && committed.size === 0)
+    throw new MillraceError('GROUP_ID_NOT_FOUND', `group '${groupId}' does not exist`);
+  const subscribed = subscribedTopics(group);
+  const records: OffsetsRecord[] = [];
+  const deleted: string[] = [];
+  const topics = (req.topics ?? []).map((t) => ({
+    name: t.name ?? '',
+    partitions: (t.partitions ?? []).map((p) => {
+      const partition = p.partition ?? 0;
+      if (subscribed.has(t.name ?? '')) {
+        const e = new MillraceError('GROUP_SUBSCRIBED_TO_TOPIC', `group '${groupId}' consumes ${t.name}`);
+        return { partition, errorCode: e.code, errorMessage: e.detail };
+      }
+      const key = tpKey(t.name ?? '', partition);
+      if (committed.has(key)) {
+        records.push({ key: offsetKey(groupId, t.name ?? '', partition), value: null });
+        deleted.push(key);
+      }
+      return { partition, errorCode: 0 };
+    }),
+  }));
+  return { records, deleted, response: { topics } };
+}

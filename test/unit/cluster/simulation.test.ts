@@ -46,6 +46,13 @@ function checkInvariants(sim: SimControlPlane, seen: Map<string, Seen>): void {
         p.isr.every((r) => p.replicas.includes(r)),
         `${where}: ISR outside replicas`,
       ).toBe(true);
+      // A reassignment names the replicas it adds: target replicas the partition did not have.
+      if (p.targetReplicas)
+        expect(
+          (p.addingReplicas ?? []).every((r) => p.targetReplicas!.includes(r) && p.replicas.includes(r)),
+          `${where}: adding replicas outside the target`,
+        ).toBe(true);
+      else expect(p.addingReplicas, `${where}: adding replicas without a reassignment`).toBeUndefined();
       if (p.leader !== -1) {
         expect(p.isr.includes(p.leader), `${where}: leader outside ISR`).toBe(true);
         expect(out(p.leader), `${where}: fenced broker ${p.leader} leads`).toBe(false);
