@@ -1,12 +1,20 @@
 /** Consumer group APIs on the Kafka door, onto the broker's group coordinator. */
 import { ErrorCodes, MillraceError, errorFields } from '../../protocol/errors.js';
 import { apis } from '../../protocol/kafka/index.js';
+import type { millrace } from '../../protocol/generated/millrace.js';
 import { wire } from '../../protocol/wire.js';
 import type { DoorContext, Routes } from './door.js';
 import { parseEndpoint } from './endpoints.js';
 
 /** A thrown refusal as the error code a response carries (the Kafka door has no message field in most). */
 const codeOf = (err: unknown): number => errorFields(err).errorCode;
+
+/** Per-partition error codes of a commit or offset deletion, as Kafka's responses carry them. */
+const partitionErrors = (topics: millrace.IOffsetCommitTopic[]) =>
+  topics.map((t) => ({
+    name: t.name ?? '',
+    partitions: (t.partitions ?? []).map((p) => ({ partitionIndex: p.partition ?? 0, errorCode: p.errorCode ?? 0 })),
+  }));
 
 export function groupApis(routes: Routes, ctx: DoorContext): void {
   const { groups } = ctx;
@@ -154,15 +162,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
           })),
         }),
       );
-      return {
-        topics: (res.topics ?? []).map((t) => ({
-          name: t.name ?? '',
-          partitions: (t.partitions ?? []).map((p) => ({
-            partitionIndex: p.partition ?? 0,
-            errorCode: p.errorCode ?? 0,
-          })),
-        })),
-      };
+      return { topics: partitionErrors(res.topics ?? []) };
     } catch (err) {
       return failAll(codeOf(err));
     }
@@ -229,15 +229,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
           })),
         }),
       );
-      return {
-        topics: (res.topics ?? []).map((t) => ({
-          name: t.name ?? '',
-          partitions: (t.partitions ?? []).map((p) => ({
-            partitionIndex: p.partition ?? 0,
-            errorCode: p.errorCode ?? 0,
-          })),
-        })),
-      };
+      return { topics: partitionErrors(res.topics ?? []) };
     } catch (err) {
       return { errorCode: codeOf(err) };
     }

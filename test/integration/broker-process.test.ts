@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Millrace, type ConsumerMessage } from '../../src/client/index.js';
 import { uniqueCluster, waitFor } from '../harness/cluster.js';
+import { readFromEarliest } from '../harness/read.js';
 import { spawnBroker, type BrokerProcess } from '../harness/processes.js';
 import { tempDir } from '../harness/storage.js';
 
@@ -16,20 +17,6 @@ afterAll(async () => {
   for (const b of running) b.child.kill('SIGKILL');
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function readAll(topic: string, partitions: number, expected: number): Promise<ConsumerMessage[]> {
-  const consumer = client.consumer();
-  consumer.assign(
-    Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })),
-  );
-  const out: ConsumerMessage[] = [];
-  for await (const m of consumer) {
-    out.push(m);
-    if (out.length === expected) break;
-  }
-  await consumer.close();
-  return out;
-}
 
 async function produce(topic: string, from: number, count: number): Promise<Map<string, number>> {
   const producer = client.producer({ acks: 1, lingerMs: 1 });
@@ -79,7 +66,7 @@ describe('broker processes', () => {
     broker = await spawnBroker(1, inject('natsUrl'), cluster, dir);
     running.push(broker);
     expect(broker.logs.some((l) => l.includes('"cleanShutdown":true'))).toBe(true);
-    expectAllAt(await readAll('durable', 3, 10_000), acked);
+    expectAllAt(await readFromEarliest(client, 'durable', 3, 10_000), acked);
     const more = await produce('durable', 10_000, 2_000);
     for (const [at] of more) expect(acked.has(at)).toBe(false); // offsets continue past the old log end
 
@@ -93,7 +80,7 @@ describe('broker processes', () => {
     await waitFor('leaders back', async () =>
       (await client.admin().describeTopics(['durable']))[0]!.partitions.every((p) => p.leader === 1),
     );
-    const all = await readAll('durable', 3, 12_000);
+    const all = await readFromEarliest(client, 'durable', 3, 12_000);
     expectAllAt(all, acked);
     expectAllAt(all, more);
     broker.child.kill('SIGTERM');

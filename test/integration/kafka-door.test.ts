@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel, type Consumer as KafkajsConsumer } from 'kafkajs';
-import { Millrace, type ConsumerMessage } from '../../src/client/index.js';
+import { Millrace } from '../../src/client/index.js';
 import { apis } from '../../protocol/kafka/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+import { readFromEarliest } from '../harness/read.js';
 import { kafkaRequest } from '../harness/kafka.js';
 
 const cluster = uniqueCluster('kdoor');
@@ -63,20 +64,6 @@ function kcatMember(args: string[]): { child: ChildProcess; out: () => string; e
   return { child, out: () => stdout, err: () => stderr };
 }
 
-async function readWithSdk(topic: string, partitions: number, expected: number): Promise<ConsumerMessage[]> {
-  const consumer = client.consumer();
-  consumer.assign(
-    Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })),
-  );
-  const out: ConsumerMessage[] = [];
-  for await (const m of consumer) {
-    out.push(m);
-    if (out.length === expected) break;
-  }
-  await consumer.close();
-  return out;
-}
-
 describe('Kafka door with kcat', () => {
   it('lists brokers and topics (-L)', async () => {
     await client.admin().createTopics({ topics: [{ topic: 'listed', numPartitions: 3 }] });
@@ -95,7 +82,7 @@ describe('Kafka door with kcat', () => {
     const last = await kcat(['-C', '-t', 'kc', '-o', '-2', '-e', '-f', '%k\n']);
     expect(last.stdout.trim().split('\n')).toEqual(['k498', 'k499']);
     // The other door: the same records through the SDK, over NATS.
-    const viaSdk = await readWithSdk('kc', 1, 500);
+    const viaSdk = await readFromEarliest(client, 'kc', 1, 500);
     expect(viaSdk.map((m) => `${m.key}=${m.value}`)).toEqual(Array.from({ length: 500 }, (_, i) => `k${i}=v${i}`));
     expect(viaSdk[0]!.headers.source?.toString()).toBe('kcat');
   });
