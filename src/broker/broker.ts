@@ -121,7 +121,9 @@ export class Broker {
     broker = new Broker(config, log, nc, controllerNc, loader, controller);
     await loader.start();
     await controller.start();
-    broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost);
+    broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost, () =>
+      broker!.readiness(),
+    );
     log.info({ metrics: `http://${config.metricsHost}:${broker.metricsServer.port}/metrics` }, 'metrics endpoint');
     // A third of the session timeout: a longer stall risks a late heartbeat and a false fencing.
     // Bound before registering: the broker record carries the Kafka endpoint clients are told.
@@ -142,6 +144,13 @@ export class Broker {
 
   get metricsPort(): number {
     return this.metricsServer?.port ?? -1;
+  }
+
+  /** Ready: registered, its logs recovered, caught up with the metadata log and unfenced (Running). */
+  private readiness(): { ready: boolean; reason: string } {
+    const snapshot = this.lifecycle?.getSnapshot();
+    if (snapshot?.matches({ Lifecycle: 'Running' })) return { ready: true, reason: 'ready' };
+    return { ready: false, reason: `not ready: ${JSON.stringify(snapshot?.value ?? 'starting')}` };
   }
 
   /** The advertised host:port of the Kafka listener, or null without one. */

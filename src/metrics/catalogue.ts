@@ -300,11 +300,28 @@ export class BrokerMetrics {
     this.requestSeconds.observe({ api }, seconds);
   }
 
-  /** Serves GET /metrics; resolves with the bound port. */
-  serve(port: number, host: string): Promise<{ port: number; close: () => Promise<void> }> {
+  /**
+   * Serves GET /metrics, /health (200 while the process serves HTTP) and /ready (200 once
+   * `readiness` says so, else 503 with its reason), for probes and container health checks;
+   * resolves with the bound port.
+   */
+  serve(
+    port: number,
+    host: string,
+    readiness: () => { ready: boolean; reason: string } = () => ({ ready: true, reason: 'ready' }),
+  ): Promise<{ port: number; close: () => Promise<void> }> {
     const server = http.createServer((req, res) => {
+      if (req.url === '/health') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      }
+      if (req.url === '/ready') {
+        const r = readiness();
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.reason}\n`);
+        return;
+      }
       if (req.url !== '/metrics') {
-        res.writeHead(404).end('not found: try /metrics\n');
+        res.writeHead(404).end('not found: try /metrics, /health or /ready\n');
         return;
       }
       this.registry.metrics().then(
