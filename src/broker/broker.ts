@@ -19,6 +19,7 @@ import { MetadataLoader } from '../cluster/metadata-loader.js';
 import { topicLogConfig } from '../cluster/topic-config.js';
 import { KafkaListener, kafkaDoor } from '../kafka/index.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
+import { registerHostMetrics } from '../metrics/host.js';
 import { KafkaListenerMetrics } from '../metrics/kafka.js';
 import { watchEventLoop } from '../metrics/event-loop.js';
 import { logFiles } from '../storage/file-handles.js';
@@ -121,6 +122,7 @@ export class Broker {
     broker = new Broker(config, log, nc, controllerNc, loader, controller);
     await loader.start();
     await controller.start();
+    registerHostMetrics(broker.metrics.registry, config.dataDir, nc);
     broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost, () =>
       broker!.readiness(),
     );

@@ -58,6 +58,8 @@ describe('broker processes', () => {
     expect(metrics).toMatch(/millrace_request_duration_seconds_bucket\{le="0.001",api="produce"\}/);
     expect(metrics).toMatch(/millrace_broker_info\{broker_id="1",cluster="[^"]+",rack="",version="[\d.]+"\} 1/);
     expect(metrics).toMatch(/millrace_process_resident_memory_bytes/);
+    expect(metrics).toMatch(/millrace_log_dir_free_bytes\{dir="[^"]+"\} [1-9]/);
+    expect(metrics).toMatch(/millrace_nats_connected 1/);
     expect((await fetch(`http://127.0.0.1:${broker.metricsPort}/health`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${broker.metricsPort}/ready`)).status).toBe(200);
 
