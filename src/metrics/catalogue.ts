@@ -39,8 +39,15 @@ export interface GroupLag {
 
 const GROUP_STATES = ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead'];
 
-export type ElectionReason =
-  'fenced' | 'controlled_shutdown' | 'broker_returned' | 'preferred' | 'unclean' | 'reassignment';
+const ELECTION_REASONS = [
+  'fenced',
+  'controlled_shutdown',
+  'broker_returned',
+  'preferred',
+  'unclean',
+  'reassignment',
+] as const;
+export type ElectionReason = (typeof ELECTION_REASONS)[number];
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -147,6 +154,8 @@ export class BrokerMetrics {
       labelNames: ['reason'],
       registers,
     });
+    // Every reason from the start, at 0: a dashboard or alert sees the series before the first election.
+    for (const reason of ELECTION_REASONS) this.leaderElections.inc({ reason }, 0);
     this.cleanerRuns = new Counter({
       name: 'millrace_log_cleaner_runs_total',
       help: 'Compaction passes that cleaned a log',
