@@ -16,7 +16,7 @@ import { tempDir } from '../harness/storage.js';
 const dashboards = path.join(repoRoot, 'ops/grafana/dashboards');
 const cluster = uniqueCluster('dash');
 const dir = tempDir('millrace-prom-');
-let brokers: TestBroker[] = [];
+const brokers: TestBroker[] = [];
 let prometheus: ChildProcess | null = null;
 let promUrl = '';
 let client: Millrace;
