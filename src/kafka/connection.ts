@@ -151,6 +151,10 @@ export class KafkaConnection {
         this.touch();
         await this.serve(frame);
       }
+    } catch (err) {
+      // Nothing a request does may take the broker down: this connection ends, with the reason logged.
+      this.logger.error({ err, remote: this.remote }, 'Kafka connection failed');
+      this.close(`internal error: ${(err as Error).message}`);
     } finally {
       this.busy = false;
     }
