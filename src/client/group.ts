@@ -11,11 +11,12 @@ import { subjects, type BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { exchange, request, type MessageType } from '../transport/rpc.js';
 import {
-  decodeAssignment,
-  decodeSubscription,
-  encodeAssignment,
+  assignedPartitions,
+  assignmentsOf,
   encodeSubscription,
-} from '../../protocol/kafka/consumer-protocol.js';
+  grouped,
+  subscriptionsOf,
+} from './consumer-protocol.js';
 import { ASSIGNORS, keyOfTp, type Assignor, type TopicPartition } from './assignors.js';
 import type { ClientContext } from './context.js';
 import type { GroupOptions, OffsetSpec, RebalanceListener } from './types.js';
@@ -31,20 +32,11 @@ export interface GroupHost {
   fail(err: Error): void;
 }
 
-function grouped(tps: TopicPartition[]): Array<{ topic: string; partitions: number[] }> {
-  const byTopic = new Map<string, number[]>();
-  for (const tp of tps) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
-  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
-}
-
 /**
  * Cooperative-sticky first; the rest let members of other Kafka clients share the group: a
  * protocol every member offers is chosen (Java and librdkafka offer range, kafkajs RoundRobinAssigner).
  */
 const DEFAULT_ASSIGNORS = ['cooperative-sticky', 'range', 'roundrobin', 'RoundRobinAssigner'];
-
-const flattened = (list: Array<{ topic?: string | null; partitions?: number[] | null }>): TopicPartition[] =>
-  list.flatMap((t) => (t.partitions ?? []).map((partition) => ({ topic: t.topic ?? '', partition })));
 
 /** The broker coordinating `groupId` (FindCoordinator through any live broker). */
 export async function findCoordinator(ctx: ClientContext, groupId: string): Promise<number> {
@@ -290,30 +282,16 @@ export class GroupMember {
       this.opts.rebalanceTimeoutMs + 5_000,
     );
     this.rejoinNeeded = false;
-    await this.apply(flattened(decodeAssignment(sync.assignment).assignedPartitions));
+    await this.apply(assignedPartitions(sync.assignment));
   }
 
   /** As leader: the chosen assignor over every member's subscription. */
   private async assign(members: Array<{ memberId: string; groupInstanceId: string; metadata: Uint8Array }>) {
     const assignor = this.assignors.find((a) => a.name === this.protocol);
     if (!assignor) throw new MillraceError('INCONSISTENT_GROUP_PROTOCOL', `no assignor named '${this.protocol}'`);
-    const subs = members.map((m) => {
-      const s = decodeSubscription(m.metadata);
-      return {
-        memberId: m.memberId,
-        groupInstanceId: m.groupInstanceId || null,
-        topics: s.topics,
-        owned: flattened(s.ownedPartitions),
-        generation: s.generationId,
-      };
-    });
-    const topics = [...new Set(subs.flatMap((s) => s.topics))];
-    const counts = await this.partitionCountsOf(topics);
-    const result = assignor.assign(subs, counts);
-    return [...result].map(([memberId, tps]) => ({
-      memberId,
-      assignment: encodeAssignment(grouped(tps)),
-    }));
+    const subs = subscriptionsOf(members);
+    const counts = await this.partitionCountsOf([...new Set(subs.flatMap((s) => s.topics))]);
+    return assignmentsOf(assignor.assign(subs, counts));
   }
 
   private async partitionCountsOf(topics: string[]): Promise<Map<string, number>> {
