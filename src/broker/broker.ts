@@ -98,7 +98,18 @@ export class Broker {
     const controllerNc = await connectNats({ servers: config.nats, name: `millrace-controller-${config.id}` });
     let broker: Broker | null = null;
     log.info({ replicas: config.metadataReplicas }, 'opening the metadata log');
-    const metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas);
+    let metaKv;
+    try {
+      metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas, (err) =>
+        log.warn(
+          { err: String(err) },
+          'JetStream cannot take the metadata log yet (is its cluster forming?); retrying',
+        ),
+      );
+    } catch (err) {
+      await Promise.allSettled([nc.close(), controllerNc.close()]);
+      throw err;
+    }
     const loader = new MetadataLoader(metaKv, log, (image, changes) => broker?.onImage(image, changes));
     const controller = new ControllerService(
       controllerNc,

@@ -93,18 +93,18 @@ export const brokerConfigSchema = z
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>;
 export type BrokerConfigInput = z.input<typeof brokerConfigSchema>;
 
-const envNames: Record<string, keyof BrokerConfigInput> = {
-  MILLRACE_BROKER_ID: 'id',
-  MILLRACE_NATS: 'nats',
-  MILLRACE_CLUSTER: 'cluster',
-  MILLRACE_DATA_DIR: 'dataDir',
-  MILLRACE_METRICS_PORT: 'metricsPort',
-  MILLRACE_METRICS_HOST: 'metricsHost',
-  MILLRACE_RACK: 'rack',
-  MILLRACE_LOG_LEVEL: 'logLevel',
-  MILLRACE_KAFKA_LISTENER: 'kafkaListener',
-  MILLRACE_KAFKA_ADVERTISED_LISTENER: 'kafkaAdvertisedListener',
-};
+/**
+ * MILLRACE_<KEY IN SCREAMING SNAKE CASE> for every setting but the record-valued logDefaults
+ * (MILLRACE_MIN_INSYNC_REPLICAS, MILLRACE_SESSION_TIMEOUT_MS, ...); the id is MILLRACE_BROKER_ID.
+ */
+export const envNames: Readonly<Record<string, keyof BrokerConfigInput>> = Object.fromEntries(
+  (Object.keys(brokerConfigSchema.shape) as Array<keyof BrokerConfigInput>)
+    .filter((key) => key !== 'logDefaults')
+    .map((key) => [
+      key === 'id' ? 'MILLRACE_BROKER_ID' : `MILLRACE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`,
+      key,
+    ]),
+);
 
 export function brokerConfigFromEnv(env: NodeJS.ProcessEnv): Partial<BrokerConfigInput> {
   const out: Record<string, string> = {};

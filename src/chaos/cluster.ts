@@ -5,12 +5,12 @@
  * and by `millrace chaos run`.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { subjects } from '../../protocol/subjects.js';
 import { Millrace } from '../client/index.js';
 import { connectNats } from '../transport/connection.js';
+import { freePort } from '../transport/free-port.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
 import { spawnBroker, type BrokerProcess } from './broker-process.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -34,15 +34,6 @@ interface NatsNode {
   clusterPort: number;
   storeDir: string;
   handle: NatsServerHandle | null;
-}
-
-/** A free loopback port, for the cluster routes every node must know before any starts. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export class ChaosCluster {

@@ -89,7 +89,17 @@ export function brokerCommand(): Command {
         brokerConfigFromEnv(process.env),
         fromFlags,
       );
-      const broker = await Broker.start(config, pino({ level: config.logLevel }));
+      const logger = pino({ level: config.logLevel });
+      let broker: Broker;
+      try {
+        broker = await Broker.start(config, logger);
+      } catch (err) {
+        // A broker that could not start exits, whatever it left open, so that what supervises it
+        // (a container runtime, systemd) sees the failure and restarts it.
+        logger.fatal({ err: String(err) }, 'the broker could not start');
+        logger.flush();
+        process.exit(1);
+      }
       await runUntilSignalled(broker);
     });
 }

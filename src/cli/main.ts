@@ -11,6 +11,7 @@ import { consumeCommand } from './consume.js';
 import { devCommand } from './dev.js';
 import { dumpLog } from './dump-log.js';
 import { groupCommand } from './group.js';
+import { runHealth } from './health.js';
 import { partitionsCommand } from './partitions.js';
 import { produceCommand } from './produce.js';
 import { topicCommand } from './topic.js';
@@ -51,6 +52,15 @@ program
       process.stdout.write(`${summary.batches} batches, ${summary.records} records${damaged ? ', damaged' : ''}\n`);
     // Exit 1 on damage so scripts can check a segment with `millrace dump-log f.log >/dev/null`.
     process.exitCode = damaged ? 1 : 0;
+  });
+
+program
+  .command('health')
+  .description("ask a broker's metrics port whether it is ready (exit 0) or not (exit 1)")
+  .option('--url <url>', 'the endpoint to ask (default http://127.0.0.1:$MILLRACE_METRICS_PORT/ready, port 9100)')
+  .option('--live', 'ask /health (the process is up) instead of /ready')
+  .action(async (opts: { url?: string; live?: boolean }) => {
+    process.exitCode = await runHealth(opts);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -49,8 +49,10 @@ export class ControllerService {
 
   async start(): Promise<void> {
     const { cluster, leaseMs, metadataReplicas } = this.settings;
-    this.leaseKv = await openLeaseBucket(this.nc, cluster, leaseMs, metadataReplicas);
-    this.metaKv = await openMetadataBucket(this.nc, cluster, metadataReplicas);
+    const retrying = (err: unknown) =>
+      this.logger.warn({ err: String(err) }, 'JetStream cannot take the controller buckets yet; retrying');
+    this.leaseKv = await openLeaseBucket(this.nc, cluster, leaseMs, metadataReplicas, retrying);
+    this.metaKv = await openMetadataBucket(this.nc, cluster, metadataReplicas, retrying);
     const leaseKv = this.leaseKv;
     const metaKv = this.metaKv;
     const js = jetstream(this.nc);

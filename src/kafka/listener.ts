@@ -4,10 +4,11 @@
  * that are closed, and clients retry.
  */
 import * as net from 'node:net';
+import * as os from 'node:os';
 import type { Logger } from 'pino';
 import type { KafkaListenerMetrics } from '../metrics/kafka.js';
 import { KafkaConnection, type ConnectionLimits, type Door } from './connection.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from './endpoints.js';
+import { defaultAdvertised, formatEndpoint, parseEndpoint, type Endpoint } from './endpoints.js';
 
 export class KafkaListener {
   private readonly connections = new Set<KafkaConnection>();
@@ -44,7 +45,7 @@ export class KafkaListener {
     const address = server.address() as net.AddressInfo;
     const bound = { host, port: address.port };
     const logger = options.logger.child({ component: 'kafka-listener' });
-    const advertised = options.advertised ?? formatEndpoint(bound);
+    const advertised = options.advertised ?? defaultAdvertised(bound, os.hostname());
     logger.info({ listener: formatEndpoint(bound), advertised }, 'Kafka listener bound');
     return new KafkaListener(server, bound, advertised, options.limits, options.metrics, logger);
   }

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Millrace } from '../../src/client/index.js';
+import { freePort } from '../../src/transport/free-port.js';
 import { repoRoot } from '../harness/cli.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 import { tempDir } from '../harness/storage.js';
@@ -20,16 +20,6 @@ const brokers: TestBroker[] = [];
 let prometheus: ChildProcess | null = null;
 let promUrl = '';
 let client: Millrace;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 async function query(expr: string): Promise<unknown[]> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);

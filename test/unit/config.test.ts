@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { brokerConfigFromEnv, readConfigFile, resolveBrokerConfig } from '../../src/broker/config.js';
+import { brokerConfigFromEnv, envNames, readConfigFile, resolveBrokerConfig } from '../../src/broker/config.js';
 import {
   minInsyncReplicas,
   parseConfigPairs,
@@ -70,6 +70,32 @@ describe('broker config', () => {
       sessionTimeoutMs: 2500,
     });
     fs.rmSync(dir, { recursive: true });
+  });
+
+  it('reads every scalar setting from MILLRACE_<SNAKE_CASE>', () => {
+    expect(envNames).toMatchObject({
+      MILLRACE_BROKER_ID: 'id',
+      MILLRACE_KAFKA_ADVERTISED_LISTENER: 'kafkaAdvertisedListener',
+      MILLRACE_MIN_INSYNC_REPLICAS: 'minInsyncReplicas',
+    });
+    expect(Object.values(envNames)).not.toContain('logDefaults');
+    const c = resolveBrokerConfig(
+      brokerConfigFromEnv({
+        MILLRACE_BROKER_ID: '2',
+        MILLRACE_NATS: 'nats://n:4222',
+        MILLRACE_CLUSTER: 'c',
+        MILLRACE_DATA_DIR: '/d',
+        MILLRACE_DEFAULT_REPLICATION_FACTOR: '3',
+        MILLRACE_SESSION_TIMEOUT_MS: '4000',
+        MILLRACE_AUTO_CREATE_TOPICS_ENABLE: 'false',
+      }),
+    );
+    expect(c).toMatchObject({
+      id: 2,
+      defaultReplicationFactor: 3,
+      sessionTimeoutMs: 4000,
+      autoCreateTopicsEnable: false,
+    });
   });
 
   it('names every bad or missing value', () => {
