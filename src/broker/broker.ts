@@ -16,6 +16,7 @@ import { ControllerClient } from '../cluster/controller-client.js';
 import { ControllerService } from '../cluster/controller.js';
 import { allOf, type ImageChanges, type MetadataImage } from '../cluster/image.js';
 import { MetadataLoader } from '../cluster/metadata-loader.js';
+import { controllerGauges } from '../metrics/controller-gauges.js';
 import { topicLogConfig } from '../cluster/topic-config.js';
 import { KafkaListener, kafkaDoor } from '../kafka/index.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
@@ -76,16 +77,11 @@ export class Broker {
           isr: hp.isr.length,
           minInsync: hp.minInsync,
           followerLag: hp.isLeader ? -1 : hp.followerLag,
+          segments: hp.log.segmentCount,
         })),
       () => this.groups?.snapshot() ?? [],
       () => this.groups?.lag() ?? [],
-      () =>
-        controller.isActive
-          ? [...loader.image.topics.values()].reduce(
-              (n, t) => n + t.partitions.filter((p) => p.leader === -1).length,
-              0,
-            )
-          : null,
+      () => (controller.isActive ? controllerGauges(loader.image) : null),
     );
   }
 
@@ -133,7 +129,7 @@ export class Broker {
     broker = new Broker(config, log, nc, controllerNc, loader, controller);
     await loader.start();
     await controller.start();
-    registerHostMetrics(broker.metrics.registry, config.dataDir, nc);
+    registerHostMetrics(broker.metrics.registry, config.dataDir, nc, [nc, controllerNc]);
     broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost, () =>
       broker!.readiness(),
     );

@@ -22,6 +22,13 @@ export interface PartitionGauges {
   minInsync: number;
   /** As follower: the leader's log end minus this log's end at the last fetch; -1 as leader. */
   followerLag: number;
+  segments: number;
+}
+
+/** What only the active controller sees whole: partitions without a leader, and per topic those led by another than their preferred replica. */
+export interface ControllerGauges {
+  offline: number;
+  notOnPreferredLeader: Map<string, number>;
 }
 
 export interface GroupGauges {
@@ -76,8 +83,8 @@ export class BrokerMetrics {
     /** Groups this broker coordinates, and the lag of their committed offsets. */
     groups: () => GroupGauges[],
     groupLag: () => GroupLag[],
-    /** Partitions without a leader, counted by the active controller (null elsewhere). */
-    offlinePartitions: () => number | null = () => null,
+    /** The active controller's view (null elsewhere). */
+    controllerView: () => ControllerGauges | null = () => null,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'millrace_' });
@@ -244,7 +251,17 @@ export class BrokerMetrics {
       help: 'Partitions without a leader (reported by the active controller, 0 elsewhere)',
       registers,
       collect() {
-        this.set(offlinePartitions() ?? 0);
+        this.set(controllerView()?.offline ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'millrace_partitions_not_on_preferred_leader',
+      help: 'Partitions of each topic led by another broker than their preferred (first) replica (reported by the active controller)',
+      labelNames: ['topic'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [topic, n] of controllerView()?.notOnPreferredLeader ?? []) this.set({ topic }, n);
       },
     });
     const perPartition = (name: string, help: string, pick: (p: PartitionGauges) => number): void => {
@@ -268,6 +285,7 @@ export class BrokerMetrics {
       "As follower: offsets behind the leader's log end at the last fetch (-1 as leader)",
       (p) => p.followerLag,
     );
+    perPartition('millrace_log_segments', 'Segments of the partition log', (p) => p.segments);
     new Gauge({
       name: 'millrace_log_open_files',
       help: 'Log segment and index files held open (a least-recently-used pool bounds them)',

@@ -136,6 +136,13 @@ export async function request<ReqI, Res>(
   return response;
 }
 
+const timeoutObservers = new WeakMap<NatsConnection, (api: string) => void>();
+
+/** Calls `observer` with the API (the subject's last token) of every request on `nc` that times out. */
+export function observeRequestTimeouts(nc: NatsConnection, observer: (api: string) => void): void {
+  timeoutObservers.set(nc, observer);
+}
+
 /** A request whose reply is returned even when it carries an error code (for replies with data beside it). */
 export async function exchange<ReqI, Res>(
   nc: NatsConnection,
@@ -154,6 +161,7 @@ export async function exchange<ReqI, Res>(
       throw new MillraceError('NETWORK_EXCEPTION', `nothing is listening on ${subject}`, { cause: err });
     }
     if (err instanceof natsErrors.TimeoutError) {
+      timeoutObservers.get(nc)?.(subject.slice(subject.lastIndexOf('.') + 1));
       throw new MillraceError('REQUEST_TIMED_OUT', `no reply on ${subject} within ${timeoutMs} ms`);
     }
     throw new MillraceError('NETWORK_EXCEPTION', `request on ${subject} failed: ${(err as Error).message}`, {
