@@ -68,28 +68,29 @@ echo "building millrace:${version} on ${node_image}" >&2
   --label "org.opencontainers.image.version=${version}" \
   -t "millrace:${version}" -f ops/image/Dockerfile "$work/context" >/dev/null
 
+# An image of one binary: its root file system with a data directory, the binary as entrypoint.
+binary_image() {
+  local tag=$1 binary=$2 data=$3 ports=$4
+  local root="$work/root-${tag%%:*}"
+  make_rootfs "$root" "$binary"
+  mkdir -p "$root$data"
+  tar -C "$root" -c . | "$docker" import \
+    --change "ENTRYPOINT [\"${binary}\"]" \
+    --change "EXPOSE ${ports}" \
+    --change "LABEL org.opencontainers.image.version=${version}" \
+    - "$tag" >/dev/null
+}
+
 nats=$(command -v nats-server)
 echo "making millrace-nats:${version} from ${nats} ($(nats-server --version))" >&2
-make_rootfs "$work/nats-root" "$nats"
-mkdir -p "$work/nats-root/data"
-tar -C "$work/nats-root" -c . | "$docker" import \
-  --change "ENTRYPOINT [\"${nats}\"]" \
-  --change 'EXPOSE 4222 6222 8222' \
-  --change "LABEL org.opencontainers.image.version=${version}" \
-  - "millrace-nats:${version}" >/dev/null
-
+binary_image "millrace-nats:${version}" "$nats" /data '4222 6222 8222'
 images="\"millrace:${version}\",\"millrace-nats:${version}\""
+
 # Prometheus from Debian's package, for running ops/compose/cluster.yml where no registry is
 # reachable (PROMETHEUS_IMAGE=millrace-prometheus:<version>).
 if prometheus=$(command -v prometheus); then
   echo "making millrace-prometheus:${version} from ${prometheus}" >&2
-  make_rootfs "$work/prometheus-root" "$prometheus"
-  mkdir -p "$work/prometheus-root/prometheus"
-  tar -C "$work/prometheus-root" -c . | "$docker" import \
-    --change "ENTRYPOINT [\"${prometheus}\"]" \
-    --change 'EXPOSE 9090' \
-    --change "LABEL org.opencontainers.image.version=${version}" \
-    - "millrace-prometheus:${version}" >/dev/null
+  binary_image "millrace-prometheus:${version}" "$prometheus" /prometheus 9090
   images="${images},\"millrace-prometheus:${version}\""
 fi
 
