@@ -28,6 +28,7 @@ export default function setup(project: TestProject): void {
   if (!docker(['info'])) {
     const reason = 'no Docker engine answers `docker info` (start dockerd)';
     if (process.env.CI) throw new Error(`containers tests: ${reason}`);
+    process.stderr.write(`containers tests skipped: ${reason}\n`);
     project.provide('docker', { available: false, reason });
     return;
   }
