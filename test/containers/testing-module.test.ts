@@ -99,33 +99,52 @@ describe.skipIf(!docker.available)('MillraceClusterContainer (three brokers)', (
     expect(described!.partitions.every((p) => p.replicas.length === 3)).toBe(true);
 
     const acked = new Set<string>();
-    const partial: string[] = [];
+    let retired = 0;
     let stop = false;
     const sdkProducer = client.producer({ acks: 'all', idempotent: true });
-    const kafkaProducer = kafkaFor(started, 'tc-cluster-kafkajs').producer({ idempotent: true });
+    const kafka = kafkaFor(started, 'tc-cluster-kafkajs');
+    let kafkaProducer = kafka.producer({ idempotent: true });
     await kafkaProducer.connect();
-    // Two writers, one per door, each sending batches of ten until told to stop; a batch that
-    // fails is not acknowledged and need not be stored, one that succeeds must be.
-    // Each send returns the partitions it wrote; records of a partition missing from the answer
-    // are not acknowledged (kafkajs can resolve a send while still retrying one partition).
-    type Written = Array<{ partition: number }>;
-    const write = async (door: string, send: (messages: Message[]) => Promise<Written>): Promise<void> => {
+    // Two writers, one per door, each sending batches of nine (three per partition) until told to
+    // stop; a batch that fails is not acknowledged and need not be stored, one that succeeds must be.
+    const write = async (door: string, send: (messages: Message[]) => Promise<void>): Promise<void> => {
       for (let batch = 0; !stop; batch++) {
         const messages = Array.from({ length: 9 }, (_, i) => ({ key: `${door}-${batch}-${i}`, partition: i % 3 }));
         try {
-          const written = new Set((await send(messages)).map((r) => r.partition));
-          if (written.size < 3) partial.push(door);
-          for (const m of messages) if (written.has(m.partition)) acked.add(m.key);
+          await send(messages);
+          for (const m of messages) acked.add(m.key);
         } catch {
           // not acknowledged: the next batch goes on
         }
       }
     };
+    // kafkajs can resolve a send across a leader change without one partition's result while it
+    // still retries that partition, and then hand that retry's answer to a later send (the chaos
+    // workload's Kafka client, src/chaos/kafka-clients.ts, met the same). So an incomplete answer
+    // is a failed send, and the producer is retired, as the Java client bumps its epoch (KIP-360).
+    const sendKafka = async (messages: Message[]): Promise<void> => {
+      const producer = kafkaProducer;
+      try {
+        const written = await producer.send({
+          topic,
+          acks: -1,
+          messages: messages.map((m) => ({ ...m, value: m.key })),
+        });
+        if (new Set(written.map((r) => r.partition)).size < 3)
+          throw new Error('kafkajs answered for fewer partitions than sent');
+      } catch (err) {
+        retired++;
+        kafkaProducer = kafka.producer({ idempotent: true });
+        void producer.disconnect().catch(() => undefined);
+        await kafkaProducer.connect();
+        throw err;
+      }
+    };
     const writers = Promise.all([
-      write('sdk', (messages) => sdkProducer.send({ topic, messages: messages.map((m) => ({ ...m, value: m.key })) })),
-      write('kafka', (messages) =>
-        kafkaProducer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, value: m.key })) }),
-      ),
+      write('sdk', async (messages) => {
+        await sdkProducer.send({ topic, messages: messages.map((m) => ({ ...m, value: m.key })) });
+      }),
+      write('kafka', sendKafka),
     ]);
     try {
       await waitFor('records acknowledged before the kill', () => acked.size >= 400, 60_000);
@@ -145,7 +164,7 @@ describe.skipIf(!docker.available)('MillraceClusterContainer (three brokers)', (
     const read = await readFromEarliest(client, topic, 3, total);
     for (const m of read) stored.add(m.key!.toString());
     const lost = [...acked].filter((k) => !stored.has(k));
-    console.log(JSON.stringify({ acked: acked.size, stored: stored.size, partialAnswers: partial }));
+    console.log(JSON.stringify({ acked: acked.size, stored: stored.size, kafkajsProducersRetired: retired }));
     expect(lost).toEqual([]);
   });
 });
