@@ -28,7 +28,7 @@ import { LogManager } from '../storage/log-manager.js';
 import { connectNats } from '../transport/connection.js';
 import { RpcServer, request } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
-import { kafkaBrokerConfigs, type BrokerConfig } from './config.js';
+import { brokerNatsCredentials, kafkaBrokerConfigs, type BrokerConfig } from './config.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
@@ -90,8 +90,16 @@ export class Broker {
     const log = (logger ?? pino({ level: config.logLevel })).child({ brokerId: config.id, cluster: config.cluster });
     // Start-up steps are logged: a broker that waits on NATS or JetStream says where it waits.
     log.info({ nats: config.nats }, 'connecting to NATS');
-    const nc = await connectNats({ servers: config.nats, name: `millrace-broker-${config.id}` });
-    const controllerNc = await connectNats({ servers: config.nats, name: `millrace-controller-${config.id}` });
+    const credentials = brokerNatsCredentials(config);
+    const nc = await connectNats({ servers: config.nats, name: `millrace-broker-${config.id}`, credentials });
+    const controllerNc = await connectNats({
+      servers: config.nats,
+      name: `millrace-controller-${config.id}`,
+      credentials,
+    }).catch(async (err: unknown) => {
+      await nc.close();
+      throw err;
+    });
     let broker: Broker | null = null;
     log.info({ replicas: config.metadataReplicas }, 'opening the metadata log');
     let metaKv;

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import { MillraceError } from '../../protocol/errors.js';
 import { CLUSTER_NAME } from '../../protocol/subjects.js';
+import type { NatsCredentials } from '../transport/security.js';
 
 /** HOST:PORT, with an IPv6 host in brackets ([::1]:9092). */
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:9092');
@@ -87,10 +88,39 @@ export const brokerConfigSchema = z
       .default(100 * 1024 * 1024),
     /** connections.max.idle.ms: an idle Kafka connection is closed after this long. */
     connectionsMaxIdleMs: z.coerce.number().int().min(1000).default(600_000),
+    /** The broker's own NATS identity: one of user and password, token, NKEY seed file, credentials file. */
+    natsUser: z.string().min(1).nullable().default(null),
+    natsPassword: z.string().nullable().default(null),
+    natsToken: z.string().min(1).nullable().default(null),
+    natsNkeySeedFile: z.string().min(1).nullable().default(null),
+    natsCredsFile: z.string().min(1).nullable().default(null),
+    /** TLS to NATS: the CA, and a client certificate and key where the server asks for one. */
+    natsTlsCaFile: z.string().min(1).nullable().default(null),
+    natsTlsCertFile: z.string().min(1).nullable().default(null),
+    natsTlsKeyFile: z.string().min(1).nullable().default(null),
   })
   .strict();
 
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>;
+
+/** The broker's NATS credentials and TLS, as the transport takes them. */
+export function brokerNatsCredentials(c: BrokerConfig): NatsCredentials {
+  const tls =
+    c.natsTlsCaFile || c.natsTlsCertFile
+      ? {
+          caFile: c.natsTlsCaFile ?? undefined,
+          certFile: c.natsTlsCertFile ?? undefined,
+          keyFile: c.natsTlsKeyFile ?? undefined,
+        }
+      : undefined;
+  return {
+    ...(c.natsUser !== null ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {}),
+    ...(c.natsToken !== null ? { token: c.natsToken } : {}),
+    ...(c.natsNkeySeedFile !== null ? { nkeySeedFile: c.natsNkeySeedFile } : {}),
+    ...(c.natsCredsFile !== null ? { credsFile: c.natsCredsFile } : {}),
+    ...(tls ? { tls } : {}),
+  };
+}
 export type BrokerConfigInput = z.input<typeof brokerConfigSchema>;
 
 /**

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
 import { benchCommand } from '../bench/command.js';
 import { VERSION } from '../version.js';
+import { authCommand } from './auth.js';
 import { brokerCommand } from './broker.js';
 import { chaosCommand } from './chaos.js';
 import { clusterCommand } from './cluster.js';
@@ -33,6 +34,7 @@ for (const cmd of [
   partitionsCommand(),
   benchCommand(),
   chaosCommand(),
+  authCommand(),
 ])
   program.addCommand(cmd);
 

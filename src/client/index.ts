@@ -22,3 +22,4 @@ export {
 export { MillraceError, type ErrorName } from '../../protocol/errors.js';
 export type { CompressionName } from '../../protocol/records/compression.js';
 export type * from './types.js';
+export type { NatsCredentials, NatsTls } from '../transport/security.js';

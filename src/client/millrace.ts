@@ -26,12 +26,14 @@ export class Millrace {
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const connection = (): Promise<NatsConnection> => {
       if (this.closed) return Promise.reject(new MillraceError('INVALID_REQUEST', 'this Millrace client is closed'));
-      this.nc ??= connectNats({ servers: options.servers, name: options.clientId ?? 'millrace-client' }).catch(
-        (err: unknown) => {
-          this.nc = null;
-          throw err;
-        },
-      );
+      this.nc ??= connectNats({
+        servers: options.servers,
+        name: options.clientId ?? 'millrace-client',
+        credentials: options.credentials,
+      }).catch((err: unknown) => {
+        this.nc = null;
+        throw err;
+      });
       return this.nc;
     };
     const metadata = new MetadataCache(connection, options.cluster, requestTimeoutMs);

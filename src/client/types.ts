@@ -1,3 +1,4 @@
+import type { NatsCredentials } from '../transport/security.js';
 import type { CompressionName } from '../../protocol/records/compression.js';
 import type { Assignor, TopicPartition } from './assignors.js';
 import type { Partitioner } from './partitioners.js';
@@ -10,6 +11,12 @@ export interface MillraceOptions {
   clientId?: string;
   /** Per request, as Kafka's request.timeout.ms. */
   requestTimeoutMs?: number;
+  /**
+   * How to authenticate to NATS and whether to use TLS: `{ user, pass }`, `{ token }`,
+   * `{ nkeySeedFile }` or `{ credsFile }`, and `tls: { caFile, certFile, keyFile, verify }`.
+   * The reply inbox prefix follows from the identity (see docs/security.md).
+   */
+  credentials?: NatsCredentials;
 }
 
 export type HeadersInput =

@@ -1,9 +1,12 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { MillraceError } from '../../protocol/errors.js';
+import { natsSecurityOptions, type NatsCredentials } from './security.js';
 
 export interface NatsOptions {
   servers: string | string[];
   name: string;
+  /** Authentication and TLS, where the server asks for them. */
+  credentials?: NatsCredentials;
 }
 
 /**
@@ -11,8 +14,10 @@ export interface NatsOptions {
  * own messages, and reconnects forever (a broker outlives NATS restarts).
  */
 export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
+  const security = natsSecurityOptions(options.credentials);
   try {
     return await connect({
+      ...security,
       servers: options.servers,
       name: options.name,
       noAsyncTraces: true,

@@ -23,6 +23,8 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
   /** A node of a NATS cluster (JetStream replicated over its routes). */
   cluster?: { name: string; serverName: string; port: number; routes: number[] };
+  /** A configuration file (accounts, users, JetStream: `millrace auth init` writes one); storeDir is then its. */
+  configFile?: string;
 }
 
 export const NATS_INSTALL_HINT =
@@ -37,7 +39,11 @@ export function startNatsServer(options: NatsServerOptions): Promise<NatsServerH
   const binary = options.binary ?? 'nats-server';
   if (!natsServerAvailable(binary)) return Promise.reject(new MillraceError('BROKER_NOT_AVAILABLE', NATS_INSTALL_HINT));
   fs.mkdirSync(options.storeDir, { recursive: true });
-  const args = ['-a', '127.0.0.1', '-p', String(options.port ?? -1), '-js', '-sd', options.storeDir];
+  // A configuration file names its own JetStream store (the server refuses it twice).
+  const args = [
+    ...(options.configFile ? ['-c', options.configFile] : ['-js', '-sd', options.storeDir]),
+    ...['-a', '127.0.0.1', '-p', String(options.port ?? -1)],
+  ];
   const c = options.cluster;
   if (c) {
     args.push('--server_name', c.serverName, '--cluster_name', c.name, '--cluster', `nats://127.0.0.1:${c.port}`);

@@ -1,0 +1,93 @@
+/**
+ * A NATS server configured by `millrace auth init` (real nats-server, free loopback port): brokers
+ * and clients in separate accounts, clients limited to the client APIs and their own inbox.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createUser } from '@nats-io/nkeys';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Millrace } from '../../src/client/index.js';
+import { authAddClient, authInit, clientSeedFile } from '../../src/cli/auth.js';
+import { connectNats } from '../../src/transport/connection.js';
+import { startNatsServer, type NatsServerHandle } from '../../src/transport/nats-server.js';
+import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+import { readFromEarliest } from '../harness/read.js';
+import { tempDir } from '../harness/storage.js';
+
+const cluster = uniqueCluster('sec');
+const dir = tempDir('millrace-auth-');
+let server: NatsServerHandle;
+const brokers: TestBroker[] = [];
+const clients: Millrace[] = [];
+
+function clientAs(name: string): Millrace {
+  const c = new Millrace({
+    servers: server.url,
+    cluster,
+    requestTimeoutMs: 5_000,
+    credentials: { nkeySeedFile: clientSeedFile(dir, name) },
+  });
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  authInit(dir, cluster);
+  server = await startNatsServer({ storeDir: path.join(dir, 'jetstream'), configFile: path.join(dir, 'nats.conf') });
+  brokers.push(await startBroker(server.url, cluster, 1, { natsNkeySeedFile: path.join(dir, 'broker.nk') }));
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await stopAll(brokers);
+  await server?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('NATS accounts from millrace auth init', () => {
+  it('serves a client with its credentials through the imported APIs', async () => {
+    const admin = clientAs('admin');
+    await admin.admin().createTopics({ topics: [{ topic: 'secured', numPartitions: 2 }] });
+    await admin.producer({ acks: 'all' }).send({
+      topic: 'secured',
+      messages: Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+    });
+    expect(await readFromEarliest(admin, 'secured', 2, 20)).toHaveLength(20);
+  });
+
+  it("refuses a client's requests to broker-internal, controller and JetStream subjects", async () => {
+    const nc = await connectNats({
+      servers: server.url,
+      name: 'intruder',
+      credentials: { nkeySeedFile: clientSeedFile(dir, 'admin') },
+    });
+    try {
+      for (const subject of [
+        `mr.${cluster}.broker.1.internal.replica_fetch`,
+        `mr.${cluster}.controller.1.register_broker`,
+        `$JS.API.STREAM.LIST`,
+      ])
+        await expect(nc.request(subject, new Uint8Array(0), { timeout: 2_000 }), subject).rejects.toThrow(
+          /permission/i,
+        );
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('refuses connections without credentials, and a broker with credentials of its own making', async () => {
+    await expect(connectNats({ servers: server.url, name: 'anonymous' })).rejects.toThrow(/authori[sz]ation/i);
+    const forged = path.join(dir, 'forged.nk');
+    fs.writeFileSync(forged, new TextDecoder().decode(createUser().getSeed()));
+    await expect(startBroker(server.url, cluster, 2, { natsNkeySeedFile: forged })).rejects.toThrow(
+      /authori[sz]ation/i,
+    );
+  });
+
+  it('lets a client added with millrace auth add-client in once the server reloads its configuration', async () => {
+    authAddClient(dir, 'bob');
+    server.process.kill('SIGHUP');
+    const bob = clientAs('bob');
+    await waitFor('bob admitted', async () => (await bob.admin().listTopics()).includes('secured'), 20_000);
+  });
+});
