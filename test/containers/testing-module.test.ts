@@ -166,5 +166,17 @@ describe.skipIf(!docker.available)('MillraceClusterContainer (three brokers)', (
     const lost = [...acked].filter((k) => !stored.has(k));
     console.log(JSON.stringify({ acked: acked.size, stored: stored.size, kafkajsProducersRetired: retired }));
     expect(lost).toEqual([]);
+
+    // The same records through the Kafka door, by a kafkajs group member on the two brokers left.
+    const viaKafka = new Set<string>();
+    const consumer = kafka.consumer({ groupId: 'tc-acked-readers', maxWaitTimeInMs: 200 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void viaKafka.add(message.key!.toString()) });
+      await waitFor('kafkajs reads every acknowledged record', () => [...acked].every((k) => viaKafka.has(k)), 90_000);
+    } finally {
+      await consumer.disconnect();
+    }
   });
 });
