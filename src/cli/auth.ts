@@ -6,7 +6,8 @@ import { Command } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
 import { CLUSTER_NAME } from '../../protocol/subjects.js';
 import { CLIENT_NAME, natsServerConfig, type AuthManifest } from '../transport/auth-setup.js';
-import { print } from './common.js';
+import { writeTlsMaterial } from '../transport/tls-material.js';
+import { collect, print } from './common.js';
 
 const MANIFEST = 'auth.json';
 
@@ -38,8 +39,14 @@ export function clientSeedFile(dir: string, name: string): string {
   return path.join(dir, 'clients', `${name}.nk`);
 }
 
-/** Writes a new setup in `dir`: the brokers' and an admin client's seeds, the manifest and nats.conf. */
-export function authInit(dir: string, cluster: string): AuthManifest {
+/** Where the NATS server is reached at, by default: its certificate names these. */
+export const DEFAULT_TLS_HOSTS = ['localhost', '127.0.0.1', '::1'];
+
+/**
+ * Writes a new setup in `dir`: the brokers' and an admin client's seeds, TLS material (a CA and
+ * a server certificate for `tlsHosts`), the manifest and nats.conf.
+ */
+export function authInit(dir: string, cluster: string, tlsHosts: string[] = DEFAULT_TLS_HOSTS): AuthManifest {
   if (!CLUSTER_NAME.test(cluster))
     throw new MillraceError('INVALID_CONFIG', `cluster '${cluster}' must be 1-64 letters, digits, '_' or '-'`);
   if (fs.existsSync(path.join(dir, MANIFEST)))
@@ -49,8 +56,21 @@ export function authInit(dir: string, cluster: string): AuthManifest {
     cluster,
     brokers: newIdentity(path.join(dir, 'broker.nk')),
     clients: { admin: newIdentity(clientSeedFile(dir, 'admin')) },
+    tls: writeTlsMaterial(path.resolve(dir, 'tls'), cluster, tlsHosts),
   };
   writeConfig(dir, manifest);
+  return manifest;
+}
+
+/** The setup in `dir` for `cluster`: the one there, or a new one. */
+export function authSetup(dir: string, cluster: string): AuthManifest {
+  if (!fs.existsSync(path.join(dir, MANIFEST))) return authInit(dir, cluster);
+  const manifest = readManifest(dir);
+  if (manifest.cluster !== cluster)
+    throw new MillraceError(
+      'INVALID_CONFIG',
+      `${dir} holds the setup of cluster '${manifest.cluster}', not '${cluster}'`,
+    );
   return manifest;
 }
 
@@ -72,12 +92,21 @@ export function authCommand(): Command {
     .description("write a nats-server configuration, the brokers' credentials and an admin client's")
     .requiredOption('--cluster <name>', 'the Millrace cluster name')
     .requiredOption('--out <dir>', 'where to write them (a new directory)')
-    .action((opts: { cluster: string; out: string }) => {
-      authInit(opts.out, opts.cluster);
-      print(`wrote ${opts.out}: nats.conf, broker.nk, clients/admin.nk, ${MANIFEST}`);
+    .option(
+      '--tls-host <name>',
+      `a name or address the server certificate is for (repeatable; default ${DEFAULT_TLS_HOSTS.join(', ')})`,
+      collect,
+    )
+    .action((opts: { cluster: string; out: string; tlsHost?: string[] }) => {
+      const { tls } = authInit(opts.out, opts.cluster, opts.tlsHost ?? DEFAULT_TLS_HOSTS);
+      print(`wrote ${opts.out}: nats.conf, broker.nk, clients/admin.nk, tls/ (CA and server certificate), ${MANIFEST}`);
       print(`  nats-server -c ${path.join(opts.out, 'nats.conf')}`);
-      print(`  MILLRACE_NATS_NKEY_SEED_FILE=${path.join(opts.out, 'broker.nk')} millrace broker --id 1 ...`);
-      print(`  millrace topic list --cluster ${opts.cluster} --nkey ${clientSeedFile(opts.out, 'admin')}`);
+      print(
+        `  MILLRACE_NATS_NKEY_SEED_FILE=${path.join(opts.out, 'broker.nk')} MILLRACE_NATS_TLS_CA_FILE=${tls!.caFile} millrace broker --id 1 ...`,
+      );
+      print(
+        `  millrace topic list --cluster ${opts.cluster} --nkey ${clientSeedFile(opts.out, 'admin')} --tls-ca ${tls!.caFile}`,
+      );
     });
   auth
     .command('add-client')

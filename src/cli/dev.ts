@@ -9,11 +9,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { MillraceError } from '../../protocol/errors.js';
 import { pino } from 'pino';
 import { Broker } from '../broker/broker.js';
 import { resolveBrokerConfig } from '../broker/config.js';
 import { Millrace } from '../client/index.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
+import { authSetup, clientSeedFile } from './auth.js';
 import { integer, print } from './common.js';
 import { runUntilSignalled } from './broker.js';
 
@@ -84,6 +86,10 @@ export function devCommand(): Command {
       '--kafka-listener <host:port>',
       'where Kafka clients connect (default 127.0.0.1:9092, or a free port when 9092 is taken)',
     )
+    .option(
+      '--secure',
+      'NATS with TLS and accounts from millrace auth (in <data-dir>/auth); the Kafka listener only with --kafka-listener',
+    )
     .option('--demo', 'create a topic, produce and consume records, print what happened, then stop')
     .option('--demo-records <n>', 'records the demo writes', integer('--demo-records', 1), 5_000)
     .action(
@@ -93,16 +99,31 @@ export function devCommand(): Command {
         cluster: string;
         metricsPort: number;
         kafkaListener?: string;
+        secure?: boolean;
         demo?: boolean;
         demoRecords: number;
       }) => {
+        if (flags.secure && flags.nats)
+          throw new MillraceError('INVALID_CONFIG', '--secure starts its own nats-server: leave out --nats');
         const dataDir = flags.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-dev-'));
+        const authDir = path.join(dataDir, 'auth');
+        const auth = flags.secure ? authSetup(authDir, flags.cluster) : null;
+        // The brokers' and the demo's NATS credentials, and the flags that give a CLI command the admin's.
+        const brokerAuth = auth
+          ? { natsNkeySeedFile: path.join(authDir, 'broker.nk'), natsTlsCaFile: auth.tls!.caFile }
+          : {};
+        const adminSeed = clientSeedFile(authDir, 'admin');
+        const credentials = auth ? { nkeySeedFile: adminSeed, tls: { caFile: auth.tls!.caFile } } : undefined;
+        const cliAuth = auth ? ` --nkey ${adminSeed} --tls-ca ${auth.tls!.caFile}` : '';
         let nats: NatsServerHandle | null = null;
         let natsUrl = flags.nats;
         if (!natsUrl) {
-          nats = await startNatsServer({ storeDir: path.join(dataDir, 'nats') });
+          nats = await startNatsServer({
+            storeDir: path.join(dataDir, 'nats'),
+            ...(auth ? { configFile: path.join(authDir, 'nats.conf') } : {}),
+          });
           natsUrl = nats.url;
-          print(`started nats-server with JetStream at ${natsUrl}`);
+          print(`started nats-server with JetStream at ${natsUrl}${auth ? `, TLS and accounts from ${authDir}` : ''}`);
         }
         const logger = pino({ level: flags.demo ? 'error' : 'info' });
         const broker = await Broker.start(
@@ -112,17 +133,25 @@ export function devCommand(): Command {
             cluster: flags.cluster,
             dataDir: path.join(dataDir, 'broker-1'),
             metricsPort: flags.metricsPort,
-            kafkaListener: flags.kafkaListener ?? (await defaultKafkaListener()),
+            // The Kafka listener has no TLS or SASL yet: a secure setup opens it only when asked.
+            kafkaListener: flags.kafkaListener ?? (auth ? null : await defaultKafkaListener()),
+            ...brokerAuth,
           }),
           logger,
         );
         print(
           `broker 1 running: cluster '${flags.cluster}', data in ${dataDir}, metrics at http://127.0.0.1:${broker.metricsPort}/metrics`,
         );
-        print(`Kafka protocol listener: bootstrap ${broker.kafkaEndpoint} (try: kcat -b ${broker.kafkaEndpoint} -L)`);
+        if (broker.kafkaEndpoint)
+          print(`Kafka protocol listener: bootstrap ${broker.kafkaEndpoint} (try: kcat -b ${broker.kafkaEndpoint} -L)`);
         try {
           if (flags.demo) {
-            const client = new Millrace({ servers: natsUrl, cluster: flags.cluster, clientId: 'millrace-dev-demo' });
+            const client = new Millrace({
+              servers: natsUrl,
+              cluster: flags.cluster,
+              clientId: 'millrace-dev-demo',
+              credentials,
+            });
             try {
               await demo(client, flags.demoRecords);
             } finally {
@@ -130,7 +159,9 @@ export function devCommand(): Command {
             }
             await broker.stop();
           } else {
-            print(`try: millrace topic create orders --partitions 3 --nats ${natsUrl} --cluster ${flags.cluster}`);
+            print(
+              `try: millrace topic create orders --partitions 3 --nats ${natsUrl} --cluster ${flags.cluster}${cliAuth}`,
+            );
             print('stop with Ctrl-C');
             await runUntilSignalled(broker);
           }

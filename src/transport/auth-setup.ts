@@ -14,6 +14,8 @@ export interface AuthManifest {
   brokers: string;
   /** Client name to NKEY public key. */
   clients: Record<string, string>;
+  /** The server's certificate and key, and the CA clients verify it with; absent: no TLS. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
 }
 
 /** The subjects clients may request: bootstrap metadata and every broker's client APIs. */
@@ -28,6 +30,8 @@ export function natsServerConfig(manifest: AuthManifest, storeDir: string): stri
   const apis = clientApiSubjects(manifest.cluster);
   const config = {
     jetstream: { store_dir: storeDir },
+    // Clients must use TLS; they verify the server with the CA (no client certificates asked).
+    ...(manifest.tls ? { tls: { cert_file: manifest.tls.certFile, key_file: manifest.tls.keyFile, timeout: 5 } } : {}),
     accounts: {
       BROKERS: {
         jetstream: 'enabled',

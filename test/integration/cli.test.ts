@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cliPath, runCli } from '../harness/cli.js';
 import { startBroker, stopAll, uniqueCluster, type TestBroker } from '../harness/cluster.js';
+import { tempDir } from '../harness/storage.js';
 
 const cluster = uniqueCluster('cli');
 const brokers: TestBroker[] = [];
@@ -170,8 +173,8 @@ describe('millrace CLI against a running broker', () => {
 });
 
 describe('millrace dev --demo', () => {
-  it('starts its own nats-server and a broker, produces and consumes, and stops cleanly', async () => {
-    const child = spawn(process.execPath, [cliPath, 'dev', '--demo', '--demo-records', '2000'], {
+  const runDemo = async (...extra: string[]): Promise<string> => {
+    const child = spawn(process.execPath, [cliPath, 'dev', '--demo', '--demo-records', '2000', ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -185,5 +188,20 @@ describe('millrace dev --demo', () => {
     expect(out).toMatch(/produced 2000 records/);
     expect(out).toMatch(/consumed 2000 records/);
     expect(out).toContain('stopped cleanly');
+    return out;
+  };
+
+  it('starts its own nats-server and a broker, produces and consumes, and stops cleanly', async () => {
+    await runDemo();
+  });
+
+  it('does the same with --secure: TLS and accounts from millrace auth, no open Kafka listener', async () => {
+    const dataDir = tempDir('millrace-dev-secure-');
+    const out = await runDemo('--secure', '--data-dir', dataDir);
+    expect(out).toContain(`TLS and accounts from ${path.join(dataDir, 'auth')}`);
+    expect(out).not.toContain('Kafka protocol listener');
+    for (const file of ['nats.conf', 'broker.nk', 'clients/admin.nk', 'tls/ca.pem', 'tls/server.pem'])
+      expect(fs.existsSync(path.join(dataDir, 'auth', file)), file).toBe(true);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 });

@@ -1,6 +1,7 @@
 /**
- * A NATS server configured by `millrace auth init` (real nats-server, free loopback port): brokers
- * and clients in separate accounts, clients limited to the client APIs and their own inbox.
+ * A NATS server configured by `millrace auth init` (real nats-server, free loopback port): TLS
+ * with the CA it made, brokers and clients in separate accounts, clients limited to the client
+ * APIs and their own inbox.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,24 +18,26 @@ import { tempDir } from '../harness/storage.js';
 const cluster = uniqueCluster('sec');
 const dir = tempDir('millrace-auth-');
 let server: NatsServerHandle;
+let caFile = '';
 const brokers: TestBroker[] = [];
 const clients: Millrace[] = [];
+const brokerCredentials = (seedFile: string) => ({ natsNkeySeedFile: seedFile, natsTlsCaFile: caFile });
 
 function clientAs(name: string): Millrace {
   const c = new Millrace({
     servers: server.url,
     cluster,
     requestTimeoutMs: 5_000,
-    credentials: { nkeySeedFile: clientSeedFile(dir, name) },
+    credentials: { nkeySeedFile: clientSeedFile(dir, name), tls: { caFile } },
   });
   clients.push(c);
   return c;
 }
 
 beforeAll(async () => {
-  authInit(dir, cluster);
+  caFile = authInit(dir, cluster).tls!.caFile;
   server = await startNatsServer({ storeDir: path.join(dir, 'jetstream'), configFile: path.join(dir, 'nats.conf') });
-  brokers.push(await startBroker(server.url, cluster, 1, { natsNkeySeedFile: path.join(dir, 'broker.nk') }));
+  brokers.push(await startBroker(server.url, cluster, 1, brokerCredentials(path.join(dir, 'broker.nk'))));
 });
 
 afterAll(async () => {
@@ -59,7 +62,7 @@ describe('NATS accounts from millrace auth init', () => {
     const nc = await connectNats({
       servers: server.url,
       name: 'intruder',
-      credentials: { nkeySeedFile: clientSeedFile(dir, 'admin') },
+      credentials: { nkeySeedFile: clientSeedFile(dir, 'admin'), tls: { caFile } },
     });
     try {
       for (const subject of [
@@ -76,12 +79,27 @@ describe('NATS accounts from millrace auth init', () => {
   });
 
   it('refuses connections without credentials, and a broker with credentials of its own making', async () => {
-    await expect(connectNats({ servers: server.url, name: 'anonymous' })).rejects.toThrow(/authori[sz]ation/i);
+    await expect(
+      connectNats({ servers: server.url, name: 'anonymous', credentials: { tls: { caFile } } }),
+    ).rejects.toThrow(/authori[sz]ation/i);
     const forged = path.join(dir, 'forged.nk');
     fs.writeFileSync(forged, new TextDecoder().decode(createUser().getSeed()));
-    await expect(startBroker(server.url, cluster, 2, { natsNkeySeedFile: forged })).rejects.toThrow(
-      /authori[sz]ation/i,
-    );
+    await expect(startBroker(server.url, cluster, 2, brokerCredentials(forged))).rejects.toThrow(/authori[sz]ation/i);
+  });
+
+  it("refuses to talk to a server whose certificate the client's CA did not sign", async () => {
+    const seedFile = clientSeedFile(dir, 'admin');
+    // The system's CAs (no caFile): the server's certificate cannot be verified, and the client stops.
+    await expect(
+      connectNats({ servers: server.url, name: 'no-ca', credentials: { nkeySeedFile: seedFile, tls: {} } }),
+    ).rejects.toThrow(/certificate/i);
+    // Told not to verify (tests only), it connects.
+    const nc = await connectNats({
+      servers: server.url,
+      name: 'insecure',
+      credentials: { nkeySeedFile: seedFile, tls: { verify: false } },
+    });
+    await nc.close();
   });
 
   it('lets a client added with millrace auth add-client in once the server reloads its configuration', async () => {

@@ -50,6 +50,21 @@ describe('the nats-server configuration of millrace auth', () => {
     expect(config.accounts.CLIENTS!.imports).toEqual(
       apis.map((subject) => ({ service: { account: 'BROKERS', subject }, share: true })),
     );
+    expect(text).not.toContain('"tls"');
+    const withTls = natsServerConfig(
+      {
+        cluster: 'prod',
+        brokers,
+        clients: {},
+        tls: { caFile: '/t/ca.pem', certFile: '/t/s.pem', keyFile: '/t/k.pem' },
+      },
+      '/data/js',
+    );
+    expect(JSON.parse(withTls.slice(withTls.indexOf('{'))).tls).toEqual({
+      cert_file: '/t/s.pem',
+      key_file: '/t/k.pem',
+      timeout: 5,
+    });
     expect(config.accounts.CLIENTS!.users).toEqual([
       {
         nkey: admin.getPublicKey(),
