@@ -16,6 +16,7 @@ import { ControllerClient } from '../cluster/controller-client.js';
 import { ControllerService } from '../cluster/controller.js';
 import { allOf, type ImageChanges, type MetadataImage } from '../cluster/image.js';
 import { MetadataLoader } from '../cluster/metadata-loader.js';
+import { parseIpOverrides } from '../kafka/connection-quotas.js';
 import { controllerGauges } from '../metrics/controller-gauges.js';
 import { topicLogConfig } from '../cluster/topic-config.js';
 import { KafkaListener, kafkaDoor } from '../kafka/index.js';
@@ -149,6 +150,11 @@ export class Broker {
         listener: config.kafkaListener,
         advertised: config.kafkaAdvertisedListener,
         limits: { maxRequestBytes: config.socketRequestMaxBytes, idleMs: config.connectionsMaxIdleMs },
+        quotas: {
+          maxConnections: config.maxConnections,
+          maxConnectionsPerIp: config.maxConnectionsPerIp,
+          perIpOverrides: parseIpOverrides(config.maxConnectionsPerIpOverrides),
+        },
         metrics: new KafkaListenerMetrics(broker.metrics.registry),
         logger: log,
       });

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import { MillraceError } from '../../protocol/errors.js';
 import { CLUSTER_NAME } from '../../protocol/subjects.js';
+import { parseIpOverrides } from '../kafka/connection-quotas.js';
 import type { NatsCredentials } from '../transport/security.js';
 
 /** HOST:PORT, with an IPv6 host in brackets ([::1]:9092). */
@@ -88,6 +89,22 @@ export const brokerConfigSchema = z
       .default(100 * 1024 * 1024),
     /** connections.max.idle.ms: an idle Kafka connection is closed after this long. */
     connectionsMaxIdleMs: z.coerce.number().int().min(1000).default(600_000),
+    /** max.connections: Kafka connections open at once on the listener; more are closed at once. */
+    maxConnections: z.coerce.number().int().min(0).default(2_147_483_647),
+    /** max.connections.per.ip */
+    maxConnectionsPerIp: z.coerce.number().int().min(0).default(2_147_483_647),
+    /** max.connections.per.ip.overrides: "host:count,host:count". */
+    maxConnectionsPerIpOverrides: z
+      .string()
+      .default('')
+      .refine((text) => {
+        try {
+          parseIpOverrides(text);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'host:count pairs separated by commas, e.g. 127.0.0.1:200,[::1]:50'),
     /** The broker's own NATS identity: one of user and password, token, NKEY seed file, credentials file. */
     natsUser: z.string().min(1).nullable().default(null),
     natsPassword: z.string().nullable().default(null),
@@ -189,6 +206,9 @@ export function kafkaBrokerConfigs(c: BrokerConfig): Record<string, string> {
     'broker.heartbeat.interval.ms': String(c.heartbeatIntervalMs),
     'socket.request.max.bytes': String(c.socketRequestMaxBytes),
     'connections.max.idle.ms': String(c.connectionsMaxIdleMs),
+    'max.connections': String(c.maxConnections),
+    'max.connections.per.ip': String(c.maxConnectionsPerIp),
+    'max.connections.per.ip.overrides': c.maxConnectionsPerIpOverrides,
   };
   for (const [k, v] of Object.entries(c.logDefaults)) out[`log.${k}`] = v;
   return out;

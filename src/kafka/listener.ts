@@ -8,11 +8,13 @@ import * as os from 'node:os';
 import type { Logger } from 'pino';
 import type { KafkaListenerMetrics } from '../metrics/kafka.js';
 import { KafkaConnection, type ConnectionLimits, type Door } from './connection.js';
+import { ConnectionQuotas, type ConnectionLimits as ConnectionCounts } from './connection-quotas.js';
 import { defaultAdvertised, formatEndpoint, parseEndpoint, type Endpoint } from './endpoints.js';
 
 export class KafkaListener {
   private readonly connections = new Set<KafkaConnection>();
   private door: Door | null = null;
+  private readonly quotas: ConnectionQuotas;
 
   private constructor(
     private readonly server: net.Server,
@@ -20,9 +22,11 @@ export class KafkaListener {
     /** What clients are told to connect to. */
     readonly advertised: string,
     private readonly limits: ConnectionLimits,
+    counts: ConnectionCounts,
     private readonly metrics: KafkaListenerMetrics,
     private readonly logger: Logger,
   ) {
+    this.quotas = new ConnectionQuotas(counts);
     server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -30,6 +34,8 @@ export class KafkaListener {
     listener: string;
     advertised: string | null;
     limits: ConnectionLimits;
+    /** max.connections and max.connections.per.ip (default: none). */
+    quotas?: ConnectionCounts;
     metrics: KafkaListenerMetrics;
     logger: Logger;
   }): Promise<KafkaListener> {
@@ -47,7 +53,16 @@ export class KafkaListener {
     const logger = options.logger.child({ component: 'kafka-listener' });
     const advertised = options.advertised ?? defaultAdvertised(bound, os.hostname());
     logger.info({ listener: formatEndpoint(bound), advertised }, 'Kafka listener bound');
-    return new KafkaListener(server, bound, advertised, options.limits, options.metrics, logger);
+    const unlimited = { maxConnections: Infinity, maxConnectionsPerIp: Infinity, perIpOverrides: new Map() };
+    return new KafkaListener(
+      server,
+      bound,
+      advertised,
+      options.limits,
+      options.quotas ?? unlimited,
+      options.metrics,
+      logger,
+    );
   }
 
   /** Starts answering requests. */
@@ -65,9 +80,21 @@ export class KafkaListener {
       socket.destroy();
       return;
     }
+    const ip = socket.remoteAddress ?? '';
+    const admission = this.quotas.admit(ip);
+    if (!admission.admitted) {
+      this.metrics.refused.inc({ reason: admission.reason });
+      this.logger.warn(
+        { remote: `${ip}:${socket.remotePort}`, limit: admission.limit },
+        `connection closed: ${admission.reason.replaceAll('_', '.')} reached`,
+      );
+      socket.destroy();
+      return;
+    }
     this.metrics.connections.inc();
     const conn: KafkaConnection = new KafkaConnection(socket, door, this.limits, this.metrics, this.logger, () => {
       this.connections.delete(conn);
+      this.quotas.release(ip);
       this.metrics.connections.dec();
     });
     this.connections.add(conn);

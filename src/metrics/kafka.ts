@@ -8,6 +8,7 @@ export class KafkaListenerMetrics {
   readonly seconds: Histogram<'api'>;
   readonly bytesIn: Counter;
   readonly bytesOut: Counter;
+  readonly refused: Counter<'reason'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -45,5 +46,12 @@ export class KafkaListenerMetrics {
       help: 'Bytes written to Kafka clients',
       registers,
     });
+    this.refused = new Counter({
+      name: 'millrace_kafka_connections_refused_total',
+      help: 'Kafka connections closed on arrival: max.connections or max.connections.per.ip reached',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['max_connections', 'max_connections_per_ip']) this.refused.inc({ reason }, 0);
   }
 }

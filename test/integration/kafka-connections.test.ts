@@ -115,3 +115,45 @@ describe('Kafka listener connections', () => {
     c.end();
   });
 });
+
+describe('Kafka connection limits', () => {
+  it('closes a connection over max.connections.per.ip at once, serves the others, and admits one when another closes', async () => {
+    const limited = await startBroker(inject('natsUrl'), uniqueCluster('klimit'), 1, {
+      kafkaListener: '127.0.0.1:0',
+      maxConnectionsPerIp: 2,
+    });
+    try {
+      const at = limited.broker.kafkaEndpoint!;
+      const served = async (c: RawKafkaClient, correlationId: number) => {
+        c.send(frame(apis.ApiVersions, 3, correlationId, { clientSoftwareName: 't', clientSoftwareVersion: '1' }));
+        await waitFor('an answer', () => c.frames.length > 0 || c.closed);
+        return !c.closed && c.frames.length > 0;
+      };
+      const [a, b] = [new RawKafkaClient(at), new RawKafkaClient(at)];
+      await Promise.all([a.ready(), b.ready()]);
+      expect(await served(a, 1)).toBe(true);
+      expect(await served(b, 2)).toBe(true);
+      const third = new RawKafkaClient(at);
+      await third.ready().catch(() => undefined);
+      await waitFor('the third closed by the broker', () => third.closed);
+      expect(third.frames).toEqual([]);
+      a.end();
+      // The broker may not have seen the first close yet: a refused attempt is retried, as clients do.
+      const fourth = await waitFor('a connection admitted once the first closed', async () => {
+        const c = new RawKafkaClient(at);
+        await c.ready();
+        if (await served(c, 4)) return c;
+        c.end();
+        return undefined;
+      });
+      const refused = await limited.broker.metrics.registry.getSingleMetricAsString(
+        'millrace_kafka_connections_refused_total',
+      );
+      expect(refused).toMatch(/reason="max_connections_per_ip"} [1-9]/);
+      expect(refused).toMatch(/reason="max_connections"} 0/);
+      for (const c of [b, fourth]) c.end();
+    } finally {
+      await stopAll([limited]);
+    }
+  });
+});
