@@ -103,18 +103,12 @@ export class Broker {
     });
     let broker: Broker | null = null;
     log.info({ replicas: config.metadataReplicas }, 'opening the metadata log');
-    let metaKv;
-    try {
-      metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas, (err) =>
-        log.warn(
-          { err: String(err) },
-          'JetStream cannot take the metadata log yet (is its cluster forming?); retrying',
-        ),
-      );
-    } catch (err) {
+    const metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas, (err) =>
+      log.warn({ err: String(err) }, 'JetStream cannot take the metadata log yet (is its cluster forming?); retrying'),
+    ).catch(async (err: unknown) => {
       await Promise.allSettled([nc.close(), controllerNc.close()]);
       throw err;
-    }
+    });
     const loader = new MetadataLoader(metaKv, log, (image, changes) => broker?.onImage(image, changes));
     const controller = new ControllerService(
       controllerNc,

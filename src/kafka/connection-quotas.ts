@@ -3,7 +3,7 @@
  * per-address overrides (max.connections.per.ip.overrides). Kafka's acceptor stops accepting at
  * max.connections; here a connection over either limit is closed at once, and clients retry.
  */
-export interface ConnectionLimits {
+export interface ConnectionCountLimits {
   maxConnections: number;
   maxConnectionsPerIp: number;
   /** Address to its own limit. */
@@ -34,7 +34,7 @@ export class ConnectionQuotas {
   private total = 0;
   private readonly byIp = new Map<string, number>();
 
-  constructor(private readonly limits: ConnectionLimits) {}
+  constructor(private readonly limits: ConnectionCountLimits) {}
 
   admit(ip: string): Admission {
     const perIp = this.limits.perIpOverrides.get(ip) ?? this.limits.maxConnectionsPerIp;

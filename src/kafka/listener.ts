@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import type { Logger } from 'pino';
 import type { KafkaListenerMetrics } from '../metrics/kafka.js';
 import { KafkaConnection, type ConnectionLimits, type Door } from './connection.js';
-import { ConnectionQuotas, type ConnectionLimits as ConnectionCounts } from './connection-quotas.js';
+import { ConnectionQuotas, type ConnectionCountLimits } from './connection-quotas.js';
 import { defaultAdvertised, formatEndpoint, parseEndpoint, type Endpoint } from './endpoints.js';
 
 export class KafkaListener {
@@ -22,7 +22,7 @@ export class KafkaListener {
     /** What clients are told to connect to. */
     readonly advertised: string,
     private readonly limits: ConnectionLimits,
-    counts: ConnectionCounts,
+    counts: ConnectionCountLimits,
     private readonly metrics: KafkaListenerMetrics,
     private readonly logger: Logger,
   ) {
@@ -35,7 +35,7 @@ export class KafkaListener {
     advertised: string | null;
     limits: ConnectionLimits;
     /** max.connections and max.connections.per.ip (default: none). */
-    quotas?: ConnectionCounts;
+    quotas?: ConnectionCountLimits;
     metrics: KafkaListenerMetrics;
     logger: Logger;
   }): Promise<KafkaListener> {
