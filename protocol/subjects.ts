@@ -26,7 +26,12 @@ export type BrokerApi =
   | 'describe_configs'
   | 'alter_configs'
   | 'delete_records'
-  | 'offset_delete';
+  | 'offset_delete'
+  | 'create_acls'
+  | 'describe_acls'
+  | 'delete_acls'
+  | 'alter_user_scram'
+  | 'describe_user_scram';
 export type ControllerApi =
   | 'register_broker'
   | 'heartbeat'
@@ -37,7 +42,10 @@ export type ControllerApi =
   | 'elect_leaders'
   | 'alter_reassignments'
   | 'allocate_producer_ids'
-  | 'alter_configs';
+  | 'alter_configs'
+  | 'create_acls'
+  | 'delete_acls'
+  | 'alter_scram';
 export type InternalApi = 'replica_fetch';
 
 export const subjects = {

@@ -7,11 +7,12 @@ import * as admin from './messages/admin.js';
 import * as cluster from './messages/cluster.js';
 import * as data from './messages/data.js';
 import * as groups from './messages/groups.js';
+import * as security from './messages/security.js';
 import type { MessageSpec } from './schema.js';
 
 export { KafkaCodecError, Reader, Writer, decodeMessage, encodeMessage, type Loose } from './codec.js';
 export type { MessageOf } from './schema.js';
-export { admin, cluster, data, groups };
+export { admin, cluster, data, groups, security };
 
 export interface KafkaApi<Req extends MessageSpec = MessageSpec, Res extends MessageSpec = MessageSpec> {
   readonly key: number;
@@ -73,6 +74,21 @@ export const apis = {
   OffsetDelete: api('OffsetDelete', groups.OffsetDeleteRequest, groups.OffsetDeleteResponse),
   DescribeCluster: api('DescribeCluster', cluster.DescribeClusterRequest, cluster.DescribeClusterResponse),
   DescribeProducers: api('DescribeProducers', data.DescribeProducersRequest, data.DescribeProducersResponse),
+  SaslHandshake: api('SaslHandshake', security.SaslHandshakeRequest, security.SaslHandshakeResponse),
+  SaslAuthenticate: api('SaslAuthenticate', security.SaslAuthenticateRequest, security.SaslAuthenticateResponse),
+  DescribeAcls: api('DescribeAcls', security.DescribeAclsRequest, security.DescribeAclsResponse),
+  CreateAcls: api('CreateAcls', security.CreateAclsRequest, security.CreateAclsResponse),
+  DeleteAcls: api('DeleteAcls', security.DeleteAclsRequest, security.DeleteAclsResponse),
+  DescribeUserScramCredentials: api(
+    'DescribeUserScramCredentials',
+    security.DescribeUserScramCredentialsRequest,
+    security.DescribeUserScramCredentialsResponse,
+  ),
+  AlterUserScramCredentials: api(
+    'AlterUserScramCredentials',
+    security.AlterUserScramCredentialsRequest,
+    security.AlterUserScramCredentialsResponse,
+  ),
 } as const;
 
 export type ApiName = keyof typeof apis;

@@ -29,10 +29,18 @@ import { LogManager } from '../storage/log-manager.js';
 import { connectNats } from '../transport/connection.js';
 import { RpcServer, request } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
-import { brokerNatsCredentials, kafkaBrokerConfigs, type BrokerConfig } from './config.js';
+import { Access, Authorizer } from './authorizer.js';
+import {
+  authorizerSettings,
+  brokerNatsCredentials,
+  kafkaBrokerConfigs,
+  listenerSecurity,
+  type BrokerConfig,
+} from './config.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
+import { NatsPrincipals } from './nats-principal.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
 import type { HostedPartition } from './hosted-partition.js';
@@ -151,6 +159,7 @@ export class Broker {
         },
         metrics: new KafkaListenerMetrics(broker.metrics.registry),
         logger: log,
+        security: listenerSecurity(config),
       });
     broker.stopLoopWatch = watchEventLoop(config.sessionTimeoutMs / 3, (maxMs) =>
       log.warn({ maxMs, sessionTimeoutMs: config.sessionTimeoutMs }, 'event loop stalled: heartbeats may be late'),
@@ -318,6 +327,7 @@ export class Broker {
           this.rpc = new RpcServer(this.nc, this.logger, (api, error, seconds) =>
             this.metrics.observeRequest(api, error, seconds),
           );
+          const access = new Access(new Authorizer(authorizerSettings(config), () => this.loader.image.acls));
           this.groups = new GroupCoordinator(
             {
               brokerId: config.id,
@@ -332,6 +342,7 @@ export class Broker {
               commitTimeoutMs: 5_000,
               onRebalance: (group) => this.metrics.groupRebalances.inc({ group }),
               endOffsets: (partitions) => this.endOffsets(partitions),
+              access,
               logger: this.logger,
             },
             this.replicas,
@@ -358,6 +369,8 @@ export class Broker {
             metrics: this.metrics,
             logDefaults: config.logDefaults,
             minInsyncReplicas: config.minInsyncReplicas,
+            access,
+            principals: new NatsPrincipals(config.natsAuthManifest, this.logger),
             logger: this.logger,
           });
           handlers.register(this.rpc);
@@ -372,6 +385,11 @@ export class Broker {
               producerIds,
               autoCreateTopics: config.autoCreateTopicsEnable,
               brokerConfigs: kafkaBrokerConfigs(config),
+              access,
+              sasl: {
+                required: this.kafka.saslRequired,
+                mechanisms: config.saslEnabledMechanisms.split(',').map((m) => m.trim()),
+              },
               logger: this.logger,
             }),
           );

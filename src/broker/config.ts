@@ -8,9 +8,15 @@ import { MillraceError } from '../../protocol/errors.js';
 import { CLUSTER_NAME } from '../../protocol/subjects.js';
 import { parseIpOverrides } from '../kafka/connection-quotas.js';
 import type { NatsCredentials } from '../transport/security.js';
+import type { ListenerSecurity } from '../kafka/listener.js';
+import type { AuthorizerSettings } from './authorizer.js';
 
 /** HOST:PORT, with an IPv6 host in brackets ([::1]:9092). */
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:9092');
+
+const booleanSetting = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+const SASL_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'];
 
 export const brokerConfigSchema = z
   .object({
@@ -78,9 +84,7 @@ export const brokerConfigSchema = z
     /** HOST:PORT clients are told to connect to (default: the bound listener address). */
     kafkaAdvertisedListener: hostPort.nullable().default(null),
     /** auto.create.topics.enable: Metadata and Produce on the Kafka door create unknown topics. */
-    autoCreateTopicsEnable: z
-      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
-      .default(true),
+    autoCreateTopicsEnable: booleanSetting.default(true),
     /** socket.request.max.bytes: a larger Kafka request frame closes its connection. */
     socketRequestMaxBytes: z.coerce
       .number()
@@ -105,6 +109,30 @@ export const brokerConfigSchema = z
           return false;
         }
       }, 'host:count pairs separated by commas, e.g. 127.0.0.1:200,[::1]:50'),
+    /** Kafka listener security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (listener.security.protocol.map). */
+    kafkaSecurityProtocol: z.enum(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL']).default('PLAINTEXT'),
+    /** The Kafka listener's TLS certificate and key (PEM), and the CA client certificates are checked with. */
+    kafkaTlsCertFile: z.string().min(1).nullable().default(null),
+    kafkaTlsKeyFile: z.string().min(1).nullable().default(null),
+    kafkaTlsCaFile: z.string().min(1).nullable().default(null),
+    /** ssl.client.auth: none, requested or required. */
+    kafkaTlsClientAuth: z.enum(['none', 'requested', 'required']).default('none'),
+    /** sasl.enabled.mechanisms, comma-separated. */
+    saslEnabledMechanisms: z
+      .string()
+      .default('SCRAM-SHA-256,SCRAM-SHA-512,PLAIN')
+      .refine(
+        (text) => text.split(',').every((m) => SASL_MECHANISMS.includes(m.trim())),
+        `a comma-separated list of ${SASL_MECHANISMS.join(', ')}`,
+      ),
+    /** Authorization by ACLs on both doors (Kafka's authorizer.class.name set); off: every request is allowed. */
+    authorization: booleanSetting.default(false),
+    /** super.users: principals allowed everything, separated by ';' (User:admin;User:ops). */
+    superUsers: z.string().default('User:admin'),
+    /** allow.everyone.if.no.acl.found: a resource no ACL names is open to all (off, as it should be). */
+    allowEveryoneIfNoAclFound: booleanSetting.default(false),
+    /** The auth.json millrace auth wrote: NATS client NKEYs to names, for principals on the NATS door. */
+    natsAuthManifest: z.string().min(1).nullable().default(null),
     /** The broker's own NATS identity: one of user and password, token, NKEY seed file, credentials file. */
     natsUser: z.string().min(1).nullable().default(null),
     natsPassword: z.string().nullable().default(null),
@@ -119,6 +147,31 @@ export const brokerConfigSchema = z
   .strict();
 
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>;
+
+/** The Kafka listener's TLS and SASL from a broker's configuration. */
+export function listenerSecurity(c: BrokerConfig): ListenerSecurity {
+  const tls = c.kafkaTlsCertFile
+    ? {
+        certFile: c.kafkaTlsCertFile,
+        keyFile: c.kafkaTlsKeyFile ?? '',
+        caFile: c.kafkaTlsCaFile,
+        clientAuth: c.kafkaTlsClientAuth,
+      }
+    : undefined;
+  return { protocol: c.kafkaSecurityProtocol, ...(tls ? { tls } : {}) };
+}
+
+/** The authorizer's settings from a broker's configuration. */
+export function authorizerSettings(c: BrokerConfig): AuthorizerSettings {
+  return {
+    enabled: c.authorization,
+    superUsers: c.superUsers
+      .split(';')
+      .map((p) => p.trim())
+      .filter(Boolean),
+    allowEveryoneIfNoAclFound: c.allowEveryoneIfNoAclFound,
+  };
+}
 
 /** The broker's NATS credentials and TLS, as the transport takes them. */
 export function brokerNatsCredentials(c: BrokerConfig): NatsCredentials {
@@ -209,6 +262,11 @@ export function kafkaBrokerConfigs(c: BrokerConfig): Record<string, string> {
     'max.connections': String(c.maxConnections),
     'max.connections.per.ip': String(c.maxConnectionsPerIp),
     'max.connections.per.ip.overrides': c.maxConnectionsPerIpOverrides,
+    'security.protocol': c.kafkaSecurityProtocol,
+    'ssl.client.auth': c.kafkaTlsClientAuth,
+    'sasl.enabled.mechanisms': c.saslEnabledMechanisms,
+    'super.users': c.superUsers,
+    'allow.everyone.if.no.acl.found': String(c.allowEveryoneIfNoAclFound),
   };
   for (const [k, v] of Object.entries(c.logDefaults)) out[`log.${k}`] = v;
   return out;

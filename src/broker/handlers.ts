@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ErrorCodes, MillraceError, errorFields } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
-import { subjects, type BrokerApi } from '../../protocol/subjects.js';
+import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import type { ControllerClient } from '../cluster/controller-client.js';
 import type { MetadataImage } from '../cluster/image.js';
@@ -17,7 +17,12 @@ import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
 import { OFFSETS_TOPIC, type GroupCoordinator } from './group/coordinator.js';
+import { AclOperation } from '../../protocol/acl.js';
+import { guardAdmin } from './admin-access.js';
+import { type Access, type Caller } from './authorizer.js';
 import { FetchHandler } from './fetch-handler.js';
+import type { NatsPrincipals } from './nats-principal.js';
+import { SecurityApis, type Serve } from './security-apis.js';
 import { perPartition } from './per-partition.js';
 import type { ProducerIdManager } from './producer-ids.js';
 import type { ReplicaManager } from './replica-manager.js';
@@ -40,89 +45,110 @@ export interface HandlerContext {
   /** The broker's topic config defaults (logDefaults) and min.insync.replicas, for DescribeConfigs. */
   logDefaults: Readonly<Record<string, string>>;
   minInsyncReplicas: number;
+  /** Authorization of every client request, on both doors. */
+  access: Access;
+  /** Who sent a request on the NATS door. */
+  principals: NatsPrincipals;
   logger: Logger;
 }
 
 export class BrokerHandlers {
   private readonly fetcher: FetchHandler;
+  /** ACLs and SCRAM credentials. */
+  readonly security: SecurityApis;
 
   constructor(private readonly ctx: HandlerContext) {
     this.fetcher = new FetchHandler(ctx);
+    this.security = new SecurityApis(ctx.access, ctx.controller, ctx.image);
   }
 
   register(rpc: RpcServer): void {
     const { cluster, brokerId } = this.ctx;
     const api = (name: Parameters<typeof subjects.brokerApi>[2]) => subjects.brokerApi(cluster, brokerId, name);
+    const principals = this.ctx.principals;
     rpc.handle(
       'metadata',
       subjects.metadata(cluster),
       wire.MetadataRequest,
       wire.MetadataResponse,
-      (r) => this.metadata(r),
+      (r, msg) => this.metadata(r, principals.callerOf(msg)),
       'brokers',
     );
-    // A client-facing API on this broker's own subject, named as the API.
-    const serve = <Req, ResI>(
-      name: BrokerApi,
-      requestType: MessageType<unknown, Req>,
-      responseType: MessageType<ResI, unknown>,
-      handler: (request: Req) => Promise<ResI | null> | ResI | null,
-    ): void => rpc.handle(name, api(name), requestType, responseType, handler);
-    serve('metadata', wire.MetadataRequest, wire.MetadataResponse, (r) => this.metadata(r));
-    serve('produce', wire.ProduceRequest, wire.ProduceResponse, (r) => this.produce(r));
-    serve('fetch', wire.FetchRequest, wire.FetchResponse, (r) => this.fetch(r, false));
+    // A client-facing API on this broker's own subject, named as the API, for the caller the request names.
+    const serve: Serve = (name, requestType, responseType, handler) =>
+      rpc.handle(name, api(name), requestType, responseType, (r, msg) => handler(r, principals.callerOf(msg)));
+    serve('metadata', wire.MetadataRequest, wire.MetadataResponse, (r, c) => this.metadata(r, c));
+    serve('produce', wire.ProduceRequest, wire.ProduceResponse, (r, c) => this.produce(r, c));
+    serve('fetch', wire.FetchRequest, wire.FetchResponse, (r, c) => this.fetch(r, c));
     rpc.handle(
       'replica_fetch',
       subjects.brokerInternal(cluster, brokerId, 'replica_fetch'),
       wire.FetchRequest,
       wire.FetchResponse,
-      (r) => this.fetch(r, true),
+      (r) => this.fetch(r, null),
     );
-    serve('init_producer_id', wire.InitProducerIdRequest, wire.InitProducerIdResponse, async () => ({
-      producerId: await this.ctx.producerIds.generate(),
-      producerEpoch: 0,
-    }));
+    serve('init_producer_id', wire.InitProducerIdRequest, wire.InitProducerIdResponse, async (_r, c) =>
+      this.initProducerId(c),
+    );
     const groups = this.ctx.groups;
-    serve('find_coordinator', wire.FindCoordinatorRequest, wire.FindCoordinatorResponse, (r) =>
-      groups.findCoordinator(r),
+    serve('find_coordinator', wire.FindCoordinatorRequest, wire.FindCoordinatorResponse, (r, c) =>
+      groups.findCoordinator(r, c),
     );
-    serve('join_group', wire.JoinGroupRequest, wire.JoinGroupResponse, (r) => groups.joinGroup(r));
-    serve('sync_group', wire.SyncGroupRequest, wire.SyncGroupResponse, (r) => groups.syncGroup(r));
-    serve('heartbeat', wire.HeartbeatRequest, wire.HeartbeatResponse, (r) => groups.heartbeat(r));
-    serve('leave_group', wire.LeaveGroupRequest, wire.LeaveGroupResponse, (r) => groups.leaveGroup(r));
-    serve('offset_commit', wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r) => groups.offsetCommit(r));
-    serve('offset_fetch', wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r) => groups.offsetFetch(r));
-    serve('offset_delete', wire.OffsetDeleteRequest, wire.OffsetDeleteResponse, (r) => groups.offsetDelete(r));
-    serve('list_groups', wire.ListGroupsRequest, wire.ListGroupsResponse, () => groups.listGroups());
-    serve('describe_groups', wire.DescribeGroupsRequest, wire.DescribeGroupsResponse, (r) => groups.describeGroups(r));
-    serve('delete_groups', wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r) => groups.deleteGroups(r));
-    serve('list_offsets', wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r) => this.listOffsets(r));
-    serve('delete_records', wire.DeleteRecordsRequest, wire.DeleteRecordsResponse, (r) => this.deleteRecords(r));
-    const forward = <Req, Res>(
+    serve('join_group', wire.JoinGroupRequest, wire.JoinGroupResponse, (r, c) => groups.joinGroup(r, c));
+    serve('sync_group', wire.SyncGroupRequest, wire.SyncGroupResponse, (r, c) => groups.syncGroup(r, c));
+    serve('heartbeat', wire.HeartbeatRequest, wire.HeartbeatResponse, (r, c) => groups.heartbeat(r, c));
+    serve('leave_group', wire.LeaveGroupRequest, wire.LeaveGroupResponse, (r, c) => groups.leaveGroup(r, c));
+    serve('offset_commit', wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r, c) => groups.offsetCommit(r, c));
+    serve('offset_fetch', wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r, c) => groups.offsetFetch(r, c));
+    serve('offset_delete', wire.OffsetDeleteRequest, wire.OffsetDeleteResponse, (r, c) => groups.offsetDelete(r, c));
+    serve('list_groups', wire.ListGroupsRequest, wire.ListGroupsResponse, (_r, c) => groups.listGroups(c));
+    serve('describe_groups', wire.DescribeGroupsRequest, wire.DescribeGroupsResponse, (r, c) =>
+      groups.describeGroups(r, c),
+    );
+    serve('delete_groups', wire.DeleteGroupsRequest, wire.DeleteGroupsResponse, (r, c) => groups.deleteGroups(r, c));
+    serve('list_offsets', wire.ListOffsetsRequest, wire.ListOffsetsResponse, (r, c) => this.listOffsets(r, c));
+    serve('delete_records', wire.DeleteRecordsRequest, wire.DeleteRecordsResponse, (r, c) => this.deleteRecords(r, c));
+    const forward = <Req, Res extends { results?: millrace.ITopicResult[] | null }>(
       name: AdminApi,
       reqType: MessageType<Req, Req>,
       resType: MessageType<Res, Res>,
-      touches: (r: Req) => string[] = () => [],
-    ): void => serve(name, reqType, resType, (r) => this.forward(name, reqType, r, resType, touches(r)));
-    forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse, (r) =>
-      (r.topics ?? []).map((t) => t.name ?? ''),
-    );
-    forward('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse, (r) => (r.topics ?? []).map(String));
+    ): void => serve(name, reqType, resType, (r, c) => this.forward(name, reqType, r, resType, c));
+    forward('create_topics', wire.CreateTopicsRequest, wire.CreateTopicsResponse);
+    forward('delete_topics', wire.DeleteTopicsRequest, wire.DeleteTopicsResponse);
     forward('elect_leaders', wire.ElectLeadersRequest, wire.ElectLeadersResponse);
     forward('alter_reassignments', wire.AlterReassignmentsRequest, wire.AlterReassignmentsResponse);
     forward('create_partitions', wire.CreatePartitionsRequest, wire.CreatePartitionsResponse);
     forward('alter_configs', wire.AlterConfigsRequest, wire.AlterConfigsResponse);
-    serve('describe_configs', wire.DescribeConfigsRequest, wire.DescribeConfigsResponse, (r) =>
-      this.describeConfigs(r.topics, r.keys),
+    serve('describe_configs', wire.DescribeConfigsRequest, wire.DescribeConfigsResponse, (r, c) =>
+      this.describeConfigs(r.topics, r.keys, c),
     );
+    this.security.register(serve);
+  }
+
+  /** InitProducerId without a transactional id: IDEMPOTENT_WRITE on the cluster, or WRITE on some topic (as Kafka). */
+  async initProducerId(caller: Caller): Promise<{ producerId: number; producerEpoch: number }> {
+    const { access } = this.ctx;
+    if (
+      !access.clusterAllowed(caller, AclOperation.IDEMPOTENT_WRITE) &&
+      ![...this.ctx.image().topics.keys()].some((t) => access.topicAllowed(caller, AclOperation.WRITE, t))
+    )
+      access.requireCluster(caller, AclOperation.IDEMPOTENT_WRITE);
+    return { producerId: await this.ctx.producerIds.generate(), producerEpoch: 0 };
   }
 
   /** Each topic's configs: its own settings, else this broker's defaults, else Kafka's. */
-  describeConfigs(topics: readonly string[], keys: readonly string[]): millrace.IDescribeConfigsResponse {
+  describeConfigs(
+    topics: readonly string[],
+    keys: readonly string[],
+    caller: Caller,
+  ): millrace.IDescribeConfigsResponse {
     const image = this.ctx.image();
     const wanted = new Set(keys);
+    const { access } = this.ctx;
     return {
       results: topics.map((topic) => {
+        if (!access.topicAllowed(caller, AclOperation.DESCRIBE_CONFIGS, topic))
+          return { topic, ...errorFields(access.topicRefusal(caller, AclOperation.DESCRIBE_CONFIGS, topic)) };
         const t = image.topics.get(topic);
         if (!t)
           return {
@@ -142,23 +168,28 @@ export class BrokerHandlers {
    * An admin request, forwarded to the active controller (as KIP-590 forwarding does). The brokers
    * create __consumer_offsets on first use; clients may not create or delete it.
    */
-  forward<Req, Res>(
+  async forward<Req, Res extends { results?: millrace.ITopicResult[] | null }>(
     name: AdminApi,
     reqType: MessageType<Req, Req>,
     request: Req,
     resType: MessageType<Res, Res>,
-    topics: string[],
+    caller: Caller,
   ): Promise<Res> {
-    if (topics.includes(OFFSETS_TOPIC))
-      return Promise.reject(
-        new MillraceError('INVALID_REQUEST', `${OFFSETS_TOPIC} is internal: the brokers manage it`),
-      );
-    return this.ctx.controller.call(name, reqType, request, resType, ADMIN_TIMEOUT_MS);
+    const guarded = guardAdmin(this.ctx.access, caller, name, request);
+    if (guarded.request === null) return { results: guarded.denied } as Res;
+    const res = await this.ctx.controller.call(name, reqType, guarded.request, resType, ADMIN_TIMEOUT_MS);
+    if (guarded.denied.length) res.results = [...(res.results ?? []), ...guarded.denied];
+    return res;
   }
 
-  metadata(req: millrace.MetadataRequest): millrace.IMetadataResponse {
+  /** Every topic the caller may describe, or the ones asked (those it may not: TOPIC_AUTHORIZATION_FAILED). */
+  metadata(req: millrace.MetadataRequest, caller: Caller): millrace.IMetadataResponse {
     const image = this.ctx.image();
-    const names = req.allTopics || req.topics.length === 0 ? [...image.topics.keys()].sort() : req.topics;
+    const { access } = this.ctx;
+    const all = req.allTopics || req.topics.length === 0;
+    const names = all
+      ? [...image.topics.keys()].sort().filter((t) => access.topicAllowed(caller, AclOperation.DESCRIBE, t))
+      : req.topics;
     return {
       cluster: this.ctx.cluster,
       controllerId: image.controller?.brokerId ?? -1,
@@ -172,6 +203,8 @@ export class BrokerHandlers {
         kafkaEndpoint: b.kafkaEndpoint ?? '',
       })),
       topics: names.map((name) => {
+        if (!all && !access.topicAllowed(caller, AclOperation.DESCRIBE, name))
+          return { name, ...errorFields(access.topicRefusal(caller, AclOperation.DESCRIBE, name)) };
         const t = image.topics.get(name);
         if (!t) {
           const e = new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
@@ -190,7 +223,7 @@ export class BrokerHandlers {
     };
   }
 
-  async produce(req: millrace.ProduceRequest): Promise<millrace.IProduceResponse | null> {
+  async produce(req: millrace.ProduceRequest, caller: Caller): Promise<millrace.IProduceResponse | null> {
     if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
       throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1 (all), got ${req.acks}`);
     }
@@ -237,6 +270,7 @@ export class BrokerHandlers {
         );
       },
       (partition, error) => ({ partition, ...error, baseOffset: -1 }),
+      (topic) => this.ctx.access.requireTopic(caller, AclOperation.WRITE, topic),
     );
     if (req.acks === 0) return null;
     return {
@@ -250,11 +284,29 @@ export class BrokerHandlers {
    * A consumer fetch (reads below the high watermark) or a follower's (to the log end, KIP-320
    * divergence), up to `limit` bytes of records (by default what fits in a NATS reply).
    */
-  fetch(req: millrace.FetchRequest, replica: boolean, limit?: number): Promise<millrace.IFetchResponse> {
-    return this.fetcher.fetch(req, replica, limit);
+  async fetch(req: millrace.FetchRequest, caller: Caller | null, limit?: number): Promise<millrace.IFetchResponse> {
+    if (caller === null) return this.fetcher.fetch(req, true, limit);
+    const { access } = this.ctx;
+    const denied = req.topics.filter((t) => !access.topicAllowed(caller, AclOperation.READ, t.name));
+    if (denied.length === 0) return this.fetcher.fetch(req, false, limit);
+    const allowed = req.topics.filter((t) => access.topicAllowed(caller, AclOperation.READ, t.name));
+    const res = allowed.length
+      ? await this.fetcher.fetch(wire.FetchRequest.create({ ...req, topics: allowed }), false, limit)
+      : {};
+    const refusal = (topic: string) => errorFields(access.topicRefusal(caller, AclOperation.READ, topic));
+    return {
+      ...res,
+      topics: [
+        ...(res.topics ?? []),
+        ...denied.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({ partition: p.partition, ...refusal(t.name), highWatermark: -1 })),
+        })),
+      ],
+    };
   }
 
-  listOffsets(req: millrace.ListOffsetsRequest): millrace.IListOffsetsResponse {
+  listOffsets(req: millrace.ListOffsetsRequest, caller: Caller): millrace.IListOffsetsResponse {
     const image = this.ctx.image();
     const topics = perPartition<millrace.IListOffsetsPartition, millrace.IListOffsetsPartitionResponse>(
       this.ctx.replicas,
@@ -278,6 +330,7 @@ export class BrokerHandlers {
         };
       },
       (partition, error) => ({ partition, ...error, offset: -1, timestamp: -1 }),
+      (topic) => this.ctx.access.requireTopic(caller, AclOperation.DESCRIBE, topic),
     );
     return { topics };
   }
@@ -288,6 +341,7 @@ export class BrokerHandlers {
       name: string;
       partitions: Array<{ partition: number; leaderEpoch: number; currentLeaderEpoch: number }>;
     }>,
+    caller: Caller,
   ): Array<{
     name: string;
     partitions: Array<{ partition: number; errorCode: number; leaderEpoch: number; endOffset: number }>;
@@ -312,6 +366,7 @@ export class BrokerHandlers {
         return { partition, errorCode: 0, leaderEpoch: end.epoch, endOffset: end.endOffset };
       },
       (partition, e) => ({ partition, errorCode: e.errorCode, leaderEpoch: -1, endOffset: -1 }),
+      (topic) => this.ctx.access.requireTopic(caller, AclOperation.DESCRIBE, topic),
     ).map((t) => ({ name: t.name ?? '', partitions: t.partitions }));
   }
 
@@ -320,7 +375,7 @@ export class BrokerHandlers {
    * never past the high watermark. The leader answers once its own log start moved; followers
    * follow it with their next fetch, and retention deletes the segments wholly below it.
    */
-  deleteRecords(req: millrace.IDeleteRecordsRequest): millrace.IDeleteRecordsResponse {
+  deleteRecords(req: millrace.IDeleteRecordsRequest, caller: Caller): millrace.IDeleteRecordsResponse {
     const topics = perPartition<millrace.IDeleteRecordsPartition, millrace.IDeleteRecordsPartition>(
       this.ctx.replicas,
       this.ctx.image(),
@@ -342,6 +397,7 @@ export class BrokerHandlers {
         return { partition, errorCode: 0, lowWatermark: hp.log.logStartOffset };
       },
       (partition, e) => ({ partition, ...e, lowWatermark: -1 }),
+      (topic) => this.ctx.access.requireTopic(caller, AclOperation.DELETE, topic),
     );
     return { topics: topics.map((t) => ({ name: t.name ?? '', partitions: t.partitions })) };
   }
@@ -350,10 +406,14 @@ export class BrokerHandlers {
    * The reassignments in progress (of the topics and partitions named, or all): each partition's
    * replicas, those being added and those to be removed once the target replicas are in sync.
    */
-  listReassignments(asked: Array<{ name: string; partitions: number[] }> | null): Array<{
+  listReassignments(
+    asked: Array<{ name: string; partitions: number[] }> | null,
+    caller: Caller,
+  ): Array<{
     name: string;
     partitions: Array<{ partition: number; replicas: number[]; adding: number[]; removing: number[] }>;
   }> {
+    this.ctx.access.requireCluster(caller, AclOperation.DESCRIBE);
     const image = this.ctx.image();
     const wanted =
       asked ?? [...image.topics.values()].map((t) => ({ name: t.name, partitions: null as number[] | null }));
@@ -377,6 +437,7 @@ export class BrokerHandlers {
   /** DescribeProducers: the idempotent producers each led partition knows, with their last sequence. */
   describeProducers(
     topics: Array<{ name: string; partitions: Array<{ partition: number }> }>,
+    caller: Caller,
   ): Array<{ name: string; partitions: Array<ProducersOfPartition> }> {
     return perPartition<{ partition: number }, ProducersOfPartition>(
       this.ctx.replicas,
@@ -396,6 +457,7 @@ export class BrokerHandlers {
         return { partition, errorCode: 0, errorMessage: null, producers };
       },
       (partition, e) => ({ partition, ...e, producers: [] }),
+      (topic) => this.ctx.access.requireTopic(caller, AclOperation.READ, topic),
     ).map((t) => ({ name: t.name ?? '', partitions: t.partitions }));
   }
 }

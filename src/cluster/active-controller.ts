@@ -23,6 +23,8 @@ import {
   registerBroker,
   registeredBroker,
 } from './cluster-control.js';
+import { aclOf, createAcls, deleteAcls } from './acl-control.js';
+import { alterScram } from './scram-control.js';
 import { alterConfigs } from './config-control.js';
 import type { MetadataImage } from './image.js';
 import type { MetadataLoader } from './metadata-loader.js';
@@ -129,6 +131,15 @@ export class ActiveController {
     );
     this.serve('alter_configs', wire.AlterConfigsRequest, wire.AlterConfigsResponse, (r) =>
       this.serialized(() => alterConfigs(this.image, r)),
+    );
+    this.serve('create_acls', wire.CreateAclsRequest, wire.CreateAclsResponse, (r) =>
+      this.serialized(() => createAcls(this.image, r.creations.map(aclOf))),
+    );
+    this.serve('delete_acls', wire.DeleteAclsRequest, wire.DeleteAclsResponse, (r) =>
+      this.serialized(() => deleteAcls(this.image, r.filters.map(aclOf))),
+    );
+    this.serve('alter_scram', wire.AlterScramRequest, wire.AlterScramResponse, (r) =>
+      this.serialized(() => alterScram(this.image, r)),
     );
     this.serve('alter_partition', wire.AlterPartitionRequest, wire.AlterPartitionResponse, (r) =>
       this.serialized(() => {

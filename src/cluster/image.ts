@@ -8,13 +8,17 @@ import type { KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import {
+  aclRecord,
   brokerRecord,
+  scramRecord,
   controllerRecord,
   keys,
   partitionRecord,
   producerIdsRecord,
   topicRecord,
+  type AclRecord,
   type BrokerRecord,
+  type ScramRecord,
   type ControllerRecord,
   type MetadataRecord,
   type PartitionRecord,
@@ -41,6 +45,10 @@ export interface MetadataImage {
   /** The records as written, by topic name, complete or not. */
   readonly topicRecords: ReadonlyMap<string, TopicRecord>;
   readonly partitionRecords: ReadonlyMap<string, ReadonlyMap<number, PartitionRecord>>;
+  /** ACL bindings by record key. */
+  readonly acls: ReadonlyMap<string, AclRecord>;
+  /** SCRAM credentials by record key (keys.scram). */
+  readonly scram: ReadonlyMap<string, ScramRecord>;
 }
 
 export const emptyImage: MetadataImage = {
@@ -51,6 +59,8 @@ export const emptyImage: MetadataImage = {
   producerIds: null,
   topicRecords: new Map(),
   partitionRecords: new Map(),
+  acls: new Map(),
+  scram: new Map(),
 };
 
 /** What a delta changed: what a broker must reconcile, and nothing more. */
@@ -87,6 +97,8 @@ export class MetadataDelta {
   private brokers: Map<number, BrokerRecord> | null = null;
   private topicRecords: Map<string, TopicRecord> | null = null;
   private partitionRecords: Map<string, ReadonlyMap<number, PartitionRecord>> | null = null;
+  private acls: Map<string, AclRecord> | null = null;
+  private scram: Map<string, ScramRecord> | null = null;
   /** Per topic name: the partition maps this delta owns (copied once, then written in place). */
   private readonly ownedPartitions = new Set<string>();
   private readonly touched = new Map<string, Set<number> | 'topic'>();
@@ -113,6 +125,14 @@ export class MetadataDelta {
       if (value) this.topicRecords.set(name, value as TopicRecord);
       else this.topicRecords.delete(name);
       this.touched.set(name, 'topic');
+    } else if (key.startsWith('acl.')) {
+      this.acls ??= new Map(this.base.acls);
+      if (value) this.acls.set(key, value as AclRecord);
+      else this.acls.delete(key);
+    } else if (key.startsWith('scram.')) {
+      this.scram ??= new Map(this.base.scram);
+      if (value) this.scram.set(key, value as ScramRecord);
+      else this.scram.delete(key);
     } else if (key.startsWith('partition.')) {
       const dot = key.lastIndexOf('.');
       const name = key.slice('partition.'.length, dot);
@@ -171,6 +191,8 @@ export class MetadataDelta {
       topicRecords,
       partitionRecords,
       topics,
+      acls: this.acls ?? this.base.acls,
+      scram: this.scram ?? this.base.scram,
     };
     return { image, changes };
   }
@@ -229,6 +251,8 @@ function schemaFor(key: string): z.ZodType<NonNullable<MetadataRecord['value']>>
   if (key.startsWith('broker.')) return brokerRecord;
   if (key.startsWith('topic.')) return topicRecord;
   if (key.startsWith('partition.')) return partitionRecord;
+  if (key.startsWith('acl.')) return aclRecord;
+  if (key.startsWith('scram.')) return scramRecord;
   return null;
 }
 

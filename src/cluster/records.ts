@@ -63,6 +63,34 @@ export const producerIdsRecord = z.object({
 });
 export type ProducerIdsRecord = z.infer<typeof producerIdsRecord>;
 
+export const aclRecord = z.object({
+  resourceType: z.number().int(),
+  resourceName: z.string(),
+  patternType: z.number().int(),
+  principal: z.string(),
+  host: z.string(),
+  operation: z.number().int(),
+  permission: z.number().int(),
+});
+export type AclRecord = z.infer<typeof aclRecord>;
+
+/**
+ * A user's SCRAM credential for one mechanism (RFC 5802): the salt and iteration count the
+ * client derives its salted password with, and the keys the server verifies proofs with. The
+ * password itself is never stored, nor can it be derived from these.
+ */
+export const scramRecord = z.object({
+  user: z.string(),
+  /** SCRAM-SHA-256 or SCRAM-SHA-512 */
+  mechanism: z.enum(['SCRAM-SHA-256', 'SCRAM-SHA-512']),
+  iterations: z.number().int().min(1),
+  /** base64 */
+  salt: z.string(),
+  storedKey: z.string(),
+  serverKey: z.string(),
+});
+export type ScramRecord = z.infer<typeof scramRecord>;
+
 export const keys = {
   controller: 'controller',
   producerIds: 'producer-ids',
@@ -70,12 +98,23 @@ export const keys = {
   topic: (name: string): string => `topic.${name}`,
   /** Topic names may hold '.': the partition number follows the last one. */
   partition: (topic: string, partition: number): string => `partition.${topic}.${partition}`,
+  /** User names may hold any character: base64url keeps the key to what NATS KV allows. */
+  scram: (mechanism: string, user: string): string =>
+    `scram.${mechanism}.${Buffer.from(user, 'utf8').toString('base64url') || '-'}`,
 };
 
 /** One write to the metadata log: a put, or a delete when `value` is null. */
 export interface MetadataRecord {
   key: string;
-  value: ControllerRecord | BrokerRecord | TopicRecord | PartitionRecord | ProducerIdsRecord | null;
+  value:
+    | ControllerRecord
+    | BrokerRecord
+    | TopicRecord
+    | PartitionRecord
+    | ProducerIdsRecord
+    | AclRecord
+    | ScramRecord
+    | null;
 }
 
 export const put = (key: string, value: NonNullable<MetadataRecord['value']>): MetadataRecord => ({ key, value });

@@ -1,7 +1,9 @@
 /** Topic and partition administration on the Kafka door, forwarded to the controller as the NATS door does. */
 import { MillraceError, errorFields } from '../../protocol/errors.js';
 import { apis } from '../../protocol/kafka/index.js';
+import { AclOperation } from '../../protocol/acl.js';
 import { wire } from '../../protocol/wire.js';
+import type { Caller } from '../broker/authorizer.js';
 import type { DoorContext, Routes } from './door.js';
 import { ConfigOps } from '../cluster/config-control.js';
 import { kafkaTopicId } from './topics.js';
@@ -13,7 +15,7 @@ const noAssignments = (): MillraceError =>
   );
 
 export function adminApis(routes: Routes, ctx: DoorContext): void {
-  routes.add(apis.CreateTopics, async (req) => {
+  routes.add(apis.CreateTopics, async (req, _v, _h, { caller }) => {
     const manual = new Set(req.topics.filter((t) => t.assignments.length > 0).map((t) => t.name));
     const asked = req.topics.filter((t) => !manual.has(t.name));
     const results = new Map<
@@ -37,7 +39,7 @@ export function adminApis(routes: Routes, ctx: DoorContext): void {
             validateOnly: req.validateOnly,
           }),
           wire.CreateTopicsResponse,
-          asked.map((t) => t.name),
+          caller,
         );
         if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage ?? '');
         for (const r of res.results ?? [])
@@ -62,7 +64,7 @@ export function adminApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.DeleteTopics, async (req, version) => {
+  routes.add(apis.DeleteTopics, async (req, version, _h, { caller }) => {
     const image = ctx.image();
     const names =
       version >= 6
@@ -76,7 +78,7 @@ export function adminApis(routes: Routes, ctx: DoorContext): void {
         wire.DeleteTopicsRequest,
         wire.DeleteTopicsRequest.create({ topics: known, timeoutMs: req.timeoutMs }),
         wire.DeleteTopicsResponse,
-        known,
+        caller,
       );
       if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage ?? '');
       for (const r of res.results ?? [])
@@ -94,7 +96,7 @@ export function adminApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.CreatePartitions, async (req) => {
+  routes.add(apis.CreatePartitions, async (req, _v, _h, { caller }) => {
     const manual = new Set(req.topics.filter((t) => t.assignments !== null).map((t) => t.name));
     const asked = req.topics.filter((t) => !manual.has(t.name));
     const results = new Map<string, { errorCode: number; errorMessage: string | null }>();
@@ -110,7 +112,7 @@ export function adminApis(routes: Routes, ctx: DoorContext): void {
             validateOnly: req.validateOnly,
           }),
           wire.CreatePartitionsResponse,
-          [],
+          caller,
         );
         if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage ?? '');
         for (const r of res.results ?? [])
@@ -123,12 +125,15 @@ export function adminApis(routes: Routes, ctx: DoorContext): void {
   });
 }
 
+const refusedCluster = (caller: Caller) =>
+  new MillraceError('CLUSTER_AUTHORIZATION_FAILED', `${caller.principal} may not describe the broker's configs`);
+
 const TOPIC = 2;
 const BROKER = 4;
 
 /** DescribeConfigs, AlterConfigs and IncrementalAlterConfigs: topics through the core; broker configs are read-only. */
 export function configApis(routes: Routes, ctx: DoorContext): void {
-  routes.add(apis.DescribeConfigs, (req) => ({
+  routes.add(apis.DescribeConfigs, (req, _v, _h, { caller }) => ({
     results: req.resources.map((r) => {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName };
       const keys = r.configurationKeys ?? [];
@@ -140,7 +145,7 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
         synonyms: req.includeSynonyms ? [{ name: c.name, value: c.value, source: c.source }] : [],
       });
       if (r.resourceType === TOPIC) {
-        const [described] = ctx.handlers.describeConfigs([r.resourceName], keys).results ?? [];
+        const [described] = ctx.handlers.describeConfigs([r.resourceName], keys, caller).results ?? [];
         if (described?.errorCode)
           return { ...base, errorCode: described.errorCode, errorMessage: described.errorMessage };
         return {
@@ -150,6 +155,8 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
           ),
         };
       }
+      if (r.resourceType === BROKER && !ctx.access.clusterAllowed(caller, AclOperation.DESCRIBE_CONFIGS))
+        return { ...base, ...errorFields(refusedCluster(caller)) };
       if (r.resourceType === BROKER && r.resourceName === String(ctx.brokerId)) {
         const wanted = new Set(keys);
         return {
@@ -177,6 +184,7 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
     }>,
     replace: boolean,
     validateOnly: boolean,
+    caller: Caller,
   ) => {
     const topics = resources.filter((r) => r.resourceType === TOPIC);
     const results = new Map<string, { errorCode: number; errorMessage: string | null }>();
@@ -194,7 +202,7 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
             validateOnly,
           }),
           wire.AlterConfigsResponse,
-          [],
+          caller,
         );
         if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage ?? '');
         for (const r of res.results ?? [])
@@ -216,7 +224,7 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
   };
 
   // AlterConfigs replaces a topic's configs with the ones given (a null value leaves one out).
-  routes.add(apis.AlterConfigs, (req) =>
+  routes.add(apis.AlterConfigs, (req, _v, _h, { caller }) =>
     alter(
       req.resources.map((r) => ({
         ...r,
@@ -226,10 +234,11 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
       })),
       true,
       req.validateOnly,
+      caller,
     ),
   );
 
-  routes.add(apis.IncrementalAlterConfigs, (req) =>
+  routes.add(apis.IncrementalAlterConfigs, (req, _v, _h, { caller }) =>
     alter(
       req.resources.map((r) => ({
         ...r,
@@ -237,6 +246,7 @@ export function configApis(routes: Routes, ctx: DoorContext): void {
       })),
       false,
       req.validateOnly,
+      caller,
     ),
   );
 }
@@ -245,7 +255,7 @@ const PREFERRED = 0;
 
 /** ElectLeaders (preferred) and AlterPartitionReassignments, forwarded to the controller; ListPartitionReassignments. */
 export function partitionApis(routes: Routes, ctx: DoorContext): void {
-  routes.add(apis.ElectLeaders, async (req, version) => {
+  routes.add(apis.ElectLeaders, async (req, version, _h, { caller }) => {
     const asked = req.topicPartitions;
     const topics = asked === null ? [] : [...new Set(asked.map((t) => t.topic))];
     if (version >= 1 && req.electionType !== PREFERRED) {
@@ -265,7 +275,7 @@ export function partitionApis(routes: Routes, ctx: DoorContext): void {
       wire.ElectLeadersRequest,
       wire.ElectLeadersRequest.create({ topics, timeoutMs: req.timeoutMs }),
       wire.ElectLeadersResponse,
-      [],
+      caller,
     );
     if (res.errorCode) return { errorCode: res.errorCode, replicaElectionResults: [] };
     const wanted = asked === null ? null : new Set(asked.flatMap((t) => t.partitions.map((p) => `${t.topic}:${p}`)));
@@ -279,7 +289,7 @@ export function partitionApis(routes: Routes, ctx: DoorContext): void {
     return { replicaElectionResults: [...byTopic].map(([topic, partitionResult]) => ({ topic, partitionResult })) };
   });
 
-  routes.add(apis.AlterPartitionReassignments, async (req) => {
+  routes.add(apis.AlterPartitionReassignments, async (req, _v, _h, { caller }) => {
     const noCancel = errorFields(
       new MillraceError(
         'INVALID_REQUEST',
@@ -299,7 +309,7 @@ export function partitionApis(routes: Routes, ctx: DoorContext): void {
           wire.AlterReassignmentsRequest,
           wire.AlterReassignmentsRequest.create({ partitions: moves }),
           wire.AlterReassignmentsResponse,
-          [],
+          caller,
         );
         if (res.errorCode) throw MillraceError.fromCode(res.errorCode, res.errorMessage ?? '');
         for (const r of res.results ?? [])
@@ -322,10 +332,11 @@ export function partitionApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.ListPartitionReassignments, (req) => ({
+  routes.add(apis.ListPartitionReassignments, (req, _v, _h, { caller }) => ({
     topics: ctx.handlers
       .listReassignments(
         req.topics === null ? null : req.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+        caller,
       )
       .map((t) => ({
         name: t.name,

@@ -5,6 +5,8 @@ import { topicNameProblem } from '../../protocol/topics.js';
 import { wire } from '../../protocol/wire.js';
 import type { MetadataImage } from '../cluster/image.js';
 import { OFFSETS_TOPIC } from '../broker/group/coordinator.js';
+import { AclOperation } from '../../protocol/acl.js';
+import type { Caller } from '../broker/authorizer.js';
 import type { DoorContext, Routes } from './door.js';
 import { parseEndpoint } from './endpoints.js';
 import { kafkaTopicId, topicNameById } from './topics.js';
@@ -42,17 +44,31 @@ export async function autoCreateTopics(ctx: DoorContext, names: string[]): Promi
   }
 }
 
+/** The unknown topics a caller may have auto-created: CREATE on the cluster or on the topic. */
+export function creatableBy(ctx: DoorContext, caller: Caller, names: string[]): string[] {
+  if (ctx.access.clusterAllowed(caller, AclOperation.CREATE)) return names;
+  return names.filter((n) => ctx.access.topicAllowed(caller, AclOperation.CREATE, n));
+}
+
 export function clusterApis(routes: Routes, ctx: DoorContext): void {
-  routes.add(apis.Metadata, async (req, version) => {
+  routes.add(apis.Metadata, async (req, version, _h, { caller }) => {
     // v0: an empty list means every topic; v1+: null does.
     const all = req.topics === null || (version === 0 && req.topics.length === 0);
     let image = ctx.image();
+    const described = (name: string) => ctx.access.topicAllowed(caller, AclOperation.DESCRIBE, name);
     const asked = all
-      ? [...image.topics.keys()].sort().map((name) => ({ name, id: null as string | null }))
+      ? [...image.topics.keys()]
+          .sort()
+          .filter(described)
+          .map((name) => ({ name, id: null as string | null }))
       : req.topics!.map((t) => ({ name: t.name ?? topicNameById(image, t.topicId) ?? null, id: t.topicId }));
-    const create = asked
-      .map((t) => t.name)
-      .filter((n): n is string => n !== null && !image.topics.has(n) && topicNameProblem(n) === null);
+    const create = creatableBy(
+      ctx,
+      caller,
+      asked
+        .map((t) => t.name)
+        .filter((n): n is string => n !== null && !image.topics.has(n) && topicNameProblem(n) === null),
+    );
     const creating = !all && ctx.autoCreateTopics && (version < 4 || req.allowAutoTopicCreation);
     if (creating && create.length > 0) {
       await autoCreateTopics(ctx, create);
@@ -64,6 +80,10 @@ export function clusterApis(routes: Routes, ctx: DoorContext): void {
       clusterId: ctx.cluster,
       controllerId: image.controller?.brokerId ?? -1,
       topics: asked.map(({ name, id }) => {
+        if (name !== null && !described(name) && !create.includes(name)) {
+          const refusal = ctx.access.topicRefusal(caller, AclOperation.DESCRIBE, name);
+          return { errorCode: refusal.code, name, topicId: kafkaTopicId(id ?? undefined), partitions: [] };
+        }
         const t = name === null ? undefined : image.topics.get(name);
         if (!t) {
           const problem = name === null ? null : topicNameProblem(name);

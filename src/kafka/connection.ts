@@ -22,13 +22,18 @@ import {
 import { inRange } from '../../protocol/kafka/schema.js';
 import { ErrorCodes, errorNameOf } from '../../protocol/errors.js';
 import type { KafkaListenerMetrics } from '../metrics/kafka.js';
+import type { KafkaSession } from './sasl.js';
 
-/** Answers a decoded request; null sends nothing back (Produce with acks=0). */
+/** Answers a decoded request for a connection's session; null sends nothing back (Produce with acks=0). */
 export type RequestHandler = (
   api: KafkaApi,
   header: RequestHeader,
   body: Record<string, unknown>,
+  session: KafkaSession,
 ) => Promise<Record<string, unknown> | null>;
+
+/** What a client may send on a SASL listener before it has authenticated. */
+const BEFORE_AUTHENTICATION = new Set([apis.ApiVersions.key, apis.SaslHandshake.key, apis.SaslAuthenticate.key]);
 
 /** The APIs a listener serves, and how it answers them. */
 export interface Door {
@@ -62,6 +67,10 @@ export class KafkaConnection {
     private readonly limits: ConnectionLimits,
     private readonly metrics: KafkaListenerMetrics,
     private readonly logger: Logger,
+    /** Who the client is; on a SASL listener, not authenticated yet. */
+    private readonly session: KafkaSession,
+    /** Whether requests other than ApiVersions and SASL's wait for authentication. */
+    private readonly saslRequired: boolean,
     private readonly onClose: () => void,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -171,6 +180,8 @@ export class KafkaConnection {
       header = read;
       const served = this.door.served.get(header.apiKey);
       if (!served) return this.close(`API key ${header.apiKey} is not served here`);
+      if (this.saslRequired && !this.session.authenticated && !BEFORE_AUTHENTICATION.has(served.key))
+        return this.close(`${served.name} before SASL authentication: authenticate first`);
       api = served;
       if (!inRange(api.request.versions, header.apiVersion)) {
         // KIP-511: an ApiVersions this broker cannot parse still gets the supported versions, as v0.
@@ -189,7 +200,7 @@ export class KafkaConnection {
     const label = { api: api.name, version: String(header.apiVersion) };
     let response: Record<string, unknown> | null;
     try {
-      response = await this.door.handle(api, header, body);
+      response = await this.door.handle(api, header, body, this.session);
     } catch (err) {
       this.metrics.errors.inc({ ...label, error: 'UNKNOWN_SERVER_ERROR' });
       this.logger.error(
@@ -202,6 +213,13 @@ export class KafkaConnection {
     if (response) forEachError(response, (code) => this.metrics.errors.inc({ ...label, error: errorNameOf(code) }));
     this.metrics.seconds.observe({ api: api.name }, Number(process.hrtime.bigint() - started) / 1e9);
     if (response !== null) this.reply(api, header.apiVersion, header.correlationId, response);
+    const last = this.session.closeAfterReply;
+    if (last !== null && !this.closed) {
+      // The reply says why: it is flushed before the connection ends.
+      this.closed = true;
+      this.logger.warn({ remote: this.remote, reason: last }, 'closing Kafka connection');
+      this.socket.end();
+    }
   }
 
   private reply(api: KafkaApi, version: number, correlationId: number, response: Record<string, unknown>): void {

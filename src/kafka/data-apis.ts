@@ -2,7 +2,7 @@
 import { MillraceError, errorFields } from '../../protocol/errors.js';
 import { apis } from '../../protocol/kafka/index.js';
 import { wire } from '../../protocol/wire.js';
-import { autoCreateTopics } from './cluster-apis.js';
+import { autoCreateTopics, creatableBy } from './cluster-apis.js';
 import type { DoorContext, Routes } from './door.js';
 import { kafkaTopicId, topicNameById } from './topics.js';
 
@@ -15,10 +15,10 @@ const noTransactions = (): MillraceError =>
   new MillraceError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'transactions are not supported by this broker yet');
 
 export function dataApis(routes: Routes, ctx: DoorContext): void {
-  routes.add(apis.Produce, async (req) => {
+  routes.add(apis.Produce, async (req, _v, _h, { caller }) => {
     const image = ctx.image();
     const unknown = req.topicData.map((t) => t.name).filter((name) => !image.topics.has(name));
-    if (ctx.autoCreateTopics && unknown.length > 0) void autoCreateTopics(ctx, unknown);
+    if (ctx.autoCreateTopics && unknown.length > 0) void autoCreateTopics(ctx, creatableBy(ctx, caller, unknown));
     const failAll = (err: unknown) => ({
       responses: req.topicData.map((t) => ({
         name: t.name,
@@ -40,6 +40,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
             partitions: t.partitionData.map((p) => ({ partition: p.index, records: p.records ?? NO_RECORDS })),
           })),
         }),
+        caller,
       );
     } catch (err) {
       if (req.acks === 0) return null;
@@ -61,7 +62,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.Fetch, async (req, version) => {
+  routes.add(apis.Fetch, async (req, version, _h, { caller }) => {
     // Sessionless fetches only: no session is ever created (the response says 0), so one named is unknown.
     if (req.sessionId !== 0)
       return { ...errorFields(new MillraceError('FETCH_SESSION_ID_NOT_FOUND', `no fetch session ${req.sessionId}`)) };
@@ -90,7 +91,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
           })),
         })),
       }),
-      false,
+      caller,
       FETCH_MAX_BYTES,
     );
     const unknownTopic = new MillraceError('UNKNOWN_TOPIC_ID', 'no topic has this id').code;
@@ -123,7 +124,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.ListOffsets, (req) => {
+  routes.add(apis.ListOffsets, (req, _v, _h, { caller }) => {
     const res = ctx.handlers.listOffsets(
       wire.ListOffsetsRequest.create({
         replicaId: req.replicaId,
@@ -136,6 +137,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
           })),
         })),
       }),
+      caller,
     );
     return {
       topics: (res.topics ?? []).map((t) => ({
@@ -151,7 +153,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.OffsetForLeaderEpoch, (req) => ({
+  routes.add(apis.OffsetForLeaderEpoch, (req, _v, _h, { caller }) => ({
     topics: ctx.handlers
       .offsetForLeaderEpoch(
         req.topics.map((t) => ({
@@ -162,6 +164,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
             currentLeaderEpoch: p.currentLeaderEpoch,
           })),
         })),
+        caller,
       )
       .map((t) => ({
         topic: t.name,
@@ -169,14 +172,17 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
       })),
   }));
 
-  routes.add(apis.DeleteRecords, (req) => ({
+  routes.add(apis.DeleteRecords, (req, _v, _h, { caller }) => ({
     topics: (
-      ctx.handlers.deleteRecords({
-        topics: req.topics.map((t) => ({
-          name: t.name,
-          partitions: t.partitions.map((p) => ({ partition: p.partitionIndex, offset: Number(p.offset) })),
-        })),
-      }).topics ?? []
+      ctx.handlers.deleteRecords(
+        {
+          topics: req.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => ({ partition: p.partitionIndex, offset: Number(p.offset) })),
+          })),
+        },
+        caller,
+      ).topics ?? []
     ).map((t) => ({
       name: t.name ?? '',
       partitions: (t.partitions ?? []).map((p) => ({
@@ -187,10 +193,11 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
     })),
   }));
 
-  routes.add(apis.DescribeProducers, (req) => ({
+  routes.add(apis.DescribeProducers, (req, _v, _h, { caller }) => ({
     topics: ctx.handlers
       .describeProducers(
         req.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partition) => ({ partition })) })),
+        caller,
       )
       .map((t) => ({
         name: t.name,
@@ -212,10 +219,11 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
   }));
 
   // An idempotent producer gets a new producer id at epoch 0, as Kafka gives one without a transactional id.
-  routes.add(apis.InitProducerId, async (req) => {
+  routes.add(apis.InitProducerId, async (req, _v, _h, { caller }) => {
     try {
       if (req.transactionalId !== null) throw noTransactions();
-      return { producerId: BigInt(await ctx.producerIds.generate()), producerEpoch: 0 };
+      const { producerId } = await ctx.handlers.initProducerId(caller);
+      return { producerId: BigInt(producerId), producerEpoch: 0 };
     } catch (err) {
       return { errorCode: errorFields(err).errorCode, producerId: -1n, producerEpoch: -1 };
     }

@@ -3,6 +3,7 @@ import { ErrorCodes, MillraceError, errorFields } from '../../protocol/errors.js
 import { apis } from '../../protocol/kafka/index.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { wire } from '../../protocol/wire.js';
+import type { Caller } from '../broker/authorizer.js';
 import type { DoorContext, Routes } from './door.js';
 import { parseEndpoint } from './endpoints.js';
 
@@ -19,14 +20,14 @@ const partitionErrors = (topics: millrace.IOffsetCommitTopic[]) =>
 export function groupApis(routes: Routes, ctx: DoorContext): void {
   const { groups } = ctx;
 
-  routes.add(apis.FindCoordinator, async (req, version) => {
+  routes.add(apis.FindCoordinator, async (req, version, _h, { caller }) => {
     const keys = version >= 4 ? req.coordinatorKeys : [req.key];
     const found = await Promise.all(
       keys.map(async (key) => {
         try {
           if (req.keyType !== 0)
             throw new MillraceError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'transactions are not supported yet');
-          const { nodeId } = await groups.findCoordinator(wire.FindCoordinatorRequest.create({ key }));
+          const { nodeId } = await groups.findCoordinator(wire.FindCoordinatorRequest.create({ key }), caller);
           const endpoint = ctx.image().brokers.get(nodeId ?? -1)?.kafkaEndpoint;
           if (!endpoint)
             throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `coordinator broker ${nodeId} has no Kafka listener`);
@@ -41,7 +42,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     return first;
   });
 
-  routes.add(apis.JoinGroup, async (req, version, header) => {
+  routes.add(apis.JoinGroup, async (req, version, header, { caller }) => {
     const join = (memberId: string) =>
       groups.joinGroup(
         wire.JoinGroupRequest.create({
@@ -55,6 +56,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
           clientId: header.clientId ?? '',
           reason: req.reason ?? '',
         }),
+        caller,
       );
     const noProtocol = version >= 7 ? null : '';
     try {
@@ -79,7 +81,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     }
   });
 
-  routes.add(apis.SyncGroup, async (req) => {
+  routes.add(apis.SyncGroup, async (req, _v, _h, { caller }) => {
     const echo = { protocolType: req.protocolType, protocolName: req.protocolName };
     try {
       const res = await groups.syncGroup(
@@ -90,6 +92,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
           groupInstanceId: req.groupInstanceId ?? '',
           assignments: req.assignments,
         }),
+        caller,
       );
       return { ...echo, errorCode: res.errorCode ?? 0, assignment: Buffer.from(res.assignment ?? []) };
     } catch (err) {
@@ -97,7 +100,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     }
   });
 
-  routes.add(apis.Heartbeat, (req) => {
+  routes.add(apis.Heartbeat, (req, _v, _h, { caller }) => {
     try {
       const res = groups.heartbeat(
         wire.HeartbeatRequest.create({
@@ -106,6 +109,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
           memberId: req.memberId,
           groupInstanceId: req.groupInstanceId ?? '',
         }),
+        caller,
       );
       return { errorCode: res.errorCode ?? 0 };
     } catch (err) {
@@ -113,7 +117,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     }
   });
 
-  routes.add(apis.LeaveGroup, (req, version) => {
+  routes.add(apis.LeaveGroup, (req, version, _h, { caller }) => {
     const members =
       version >= 3
         ? req.members.map((m) => ({
@@ -123,7 +127,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
           }))
         : [{ memberId: req.memberId, groupInstanceId: '', reason: '' }];
     try {
-      const res = groups.leaveGroup(wire.LeaveGroupRequest.create({ groupId: req.groupId, members }));
+      const res = groups.leaveGroup(wire.LeaveGroupRequest.create({ groupId: req.groupId, members }), caller);
       if (version < 3) return { errorCode: res.errorCode ?? 0 };
       return {
         members: (res.members ?? []).map((m) => ({
@@ -137,7 +141,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     }
   });
 
-  routes.add(apis.OffsetCommit, async (req) => {
+  routes.add(apis.OffsetCommit, async (req, _v, _h, { caller }) => {
     const failAll = (code: number) => ({
       topics: req.topics.map((t) => ({
         name: t.name,
@@ -161,6 +165,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
             })),
           })),
         }),
+        caller,
       );
       return { topics: partitionErrors(res.topics ?? []) };
     } catch (err) {
@@ -169,7 +174,11 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
   });
 
   /** One group's committed offsets, as OffsetFetch's topics. */
-  const fetchOffsets = (groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null) => {
+  const fetchOffsets = (
+    groupId: string,
+    topics: Array<{ name: string; partitionIndexes: number[] }> | null,
+    caller: Caller,
+  ) => {
     const res = groups.offsetFetch(
       wire.OffsetFetchRequest.create({
         groupId,
@@ -178,6 +187,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
           partitions: t.partitionIndexes.map((partition) => ({ partition })),
         })),
       }),
+      caller,
     );
     return (res.topics ?? []).map((t) => ({
       name: t.name ?? '',
@@ -186,17 +196,17 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
         committedOffset: BigInt(p.offset ?? -1),
         committedLeaderEpoch: p.leaderEpoch ?? -1,
         metadata: p.metadata ?? '',
-        errorCode: 0,
+        errorCode: p.errorCode ?? 0,
       })),
     }));
   };
 
-  routes.add(apis.OffsetFetch, (req, version) => {
+  routes.add(apis.OffsetFetch, (req, version, _h, { caller }) => {
     if (version >= 8)
       return {
         groups: req.groups.map((g) => {
           try {
-            return { groupId: g.groupId, topics: fetchOffsets(g.groupId, g.topics), errorCode: 0 };
+            return { groupId: g.groupId, topics: fetchOffsets(g.groupId, g.topics, caller), errorCode: 0 };
           } catch (err) {
             return { groupId: g.groupId, errorCode: codeOf(err) };
           }
@@ -205,7 +215,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     // v1 has no "every topic" (its list is not nullable): an empty list asks for nothing.
     if (version < 2 && req.topics!.length === 0) return { topics: [] };
     try {
-      return { topics: fetchOffsets(req.groupId, req.topics) };
+      return { topics: fetchOffsets(req.groupId, req.topics, caller) };
     } catch (err) {
       if (version >= 2) return { errorCode: codeOf(err) };
       const errorCode = codeOf(err);
@@ -218,7 +228,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     }
   });
 
-  routes.add(apis.OffsetDelete, async (req) => {
+  routes.add(apis.OffsetDelete, async (req, _v, _h, { caller }) => {
     try {
       const res = await groups.offsetDelete(
         wire.OffsetDeleteRequest.create({
@@ -228,6 +238,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
             partitions: t.partitions.map((p) => ({ partition: p.partitionIndex })),
           })),
         }),
+        caller,
       );
       return { topics: partitionErrors(res.topics ?? []) };
     } catch (err) {
@@ -235,8 +246,8 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     }
   });
 
-  routes.add(apis.DescribeGroups, (req) => {
-    const res = groups.describeGroups(wire.DescribeGroupsRequest.create({ groups: req.groups }));
+  routes.add(apis.DescribeGroups, (req, _v, _h, { caller }) => {
+    const res = groups.describeGroups(wire.DescribeGroupsRequest.create({ groups: req.groups }), caller);
     return {
       groups: (res.groups ?? []).map((g) => ({
         errorCode: g.errorCode ?? 0,
@@ -256,10 +267,10 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.ListGroups, (req) => {
+  routes.add(apis.ListGroups, (req, _v, _h, { caller }) => {
     const states = new Set(req.statesFilter.map((s) => s.toLowerCase()));
     const types = new Set(req.typesFilter.map((t) => t.toLowerCase()));
-    const listed = (groups.listGroups().groups ?? []).filter(
+    const listed = (groups.listGroups(caller).groups ?? []).filter(
       (g) =>
         (states.size === 0 || states.has((g.state ?? '').toLowerCase())) && (types.size === 0 || types.has('classic')),
     );
@@ -273,8 +284,8 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     };
   });
 
-  routes.add(apis.DeleteGroups, async (req) => {
-    const res = await groups.deleteGroups(wire.DeleteGroupsRequest.create({ groups: req.groupsNames }));
+  routes.add(apis.DeleteGroups, async (req, _v, _h, { caller }) => {
+    const res = await groups.deleteGroups(wire.DeleteGroupsRequest.create({ groups: req.groupsNames }), caller);
     return { results: (res.results ?? []).map((r) => ({ groupId: r.groupId ?? '', errorCode: r.errorCode ?? 0 })) };
   });
 }

@@ -4,6 +4,8 @@ import { clusterApis } from './cluster-apis.js';
 import { dataApis } from './data-apis.js';
 import { Routes, type DoorContext } from './door.js';
 import { groupApis } from './group-apis.js';
+import { saslApis } from './sasl.js';
+import { securityApis } from './security-apis.js';
 import { apiVersionsOf, type Door } from './connection.js';
 import { apis } from '../../protocol/kafka/index.js';
 
@@ -20,6 +22,8 @@ export function kafkaDoor(ctx: DoorContext): Door {
   adminApis(routes, ctx);
   configApis(routes, ctx);
   partitionApis(routes, ctx);
+  securityApis(routes, ctx);
+  saslApis(routes, ctx.sasl, ctx.image);
   door = routes.door();
   return door;
 }

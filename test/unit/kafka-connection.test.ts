@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Writer, apis, encodeMessage, writeRequestHeader, type KafkaApi } from '../../protocol/kafka/index.js';
 import { KafkaListenerMetrics as KafkaMetrics } from '../../src/metrics/kafka.js';
+import { newSession } from '../../src/kafka/sasl.js';
 import { KafkaConnection, type Door } from '../../src/kafka/connection.js';
 
 describe('Kafka connection', () => {
@@ -31,6 +32,8 @@ describe('Kafka connection', () => {
         { maxRequestBytes: 1 << 20, idleMs: 60_000 },
         metrics,
         pino({ level: 'silent' }),
+        newSession('127.0.0.1', null),
+        false,
         closed,
       );
     });

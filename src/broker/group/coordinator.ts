@@ -17,6 +17,8 @@ import { encodeRecordBatch } from '../../../protocol/records/index.js';
 import { wire } from '../../../protocol/wire.js';
 import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
+import { AclOperation, ResourceType } from '../../../protocol/acl.js';
+import { openAccess, type Access, type Caller } from '../authorizer.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import { GroupLag } from './group-lag.js';
 import { GroupRuntime, OffsetsPartition, type GroupHooks } from './group-runtime.js';
@@ -73,6 +75,8 @@ export interface GroupCoordinatorSettings {
   onRebalance?: (group: string) => void;
   /** High watermarks of partitions (from their leaders), for the lag of committed offsets. */
   endOffsets?: (partitions: Array<{ topic: string; partition: number }>) => Promise<Map<string, number>>;
+  /** Authorization of each request (default: everything allowed). */
+  access?: Access;
   logger: Logger;
   now?: () => number;
 }
@@ -86,6 +90,7 @@ export class GroupCoordinator implements GroupHooks {
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly lagTracker: GroupLag;
   private creating: Promise<unknown> | null = null;
+  private readonly access: Access;
 
   constructor(
     private readonly settings: GroupCoordinatorSettings,
@@ -94,6 +99,7 @@ export class GroupCoordinator implements GroupHooks {
     private readonly image: () => MetadataImage,
   ) {
     this.now = settings.now ?? Date.now;
+    this.access = settings.access ?? openAccess;
     this.logger = settings.logger.child({ component: 'group-coordinator' });
     this.expiryTimer = setInterval(() => this.expireOffsets(), settings.offsetsRetentionCheckIntervalMs);
     this.expiryTimer.unref();
@@ -155,9 +161,13 @@ export class GroupCoordinator implements GroupHooks {
   }
 
   /** FindCoordinator: creates __consumer_offsets on first use. */
-  async findCoordinator(req: millrace.FindCoordinatorRequest): Promise<millrace.IFindCoordinatorResponse> {
+  async findCoordinator(
+    req: millrace.FindCoordinatorRequest,
+    caller: Caller,
+  ): Promise<millrace.IFindCoordinatorResponse> {
     const group = req.key;
     if (!group) throw new MillraceError('INVALID_GROUP_ID', 'a group id must not be empty');
+    this.access.requireGroup(caller, AclOperation.DESCRIBE, group);
     const topic = this.image().topics.get(OFFSETS_TOPIC);
     if (!topic) {
       await this.createOffsetsTopic();
@@ -239,7 +249,8 @@ export class GroupCoordinator implements GroupHooks {
     return g;
   }
 
-  async joinGroup(req: millrace.JoinGroupRequest): Promise<millrace.IJoinGroupResponse> {
+  async joinGroup(req: millrace.JoinGroupRequest, caller: Caller): Promise<millrace.IJoinGroupResponse> {
+    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
     const g = this.getOrCreate(req.groupId);
     const pending = g.partition.pendingMembers;
     const now = this.now();
@@ -264,7 +275,8 @@ export class GroupCoordinator implements GroupHooks {
     }
   }
 
-  async syncGroup(req: millrace.SyncGroupRequest): Promise<millrace.ISyncGroupResponse> {
+  async syncGroup(req: millrace.SyncGroupRequest, caller: Caller): Promise<millrace.ISyncGroupResponse> {
+    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
     const { g, view } = this.viewOf(req.groupId);
     const { events, response } = decideSync(view, req);
     if (response) {
@@ -278,14 +290,16 @@ export class GroupCoordinator implements GroupHooks {
     });
   }
 
-  heartbeat(req: millrace.HeartbeatRequest): millrace.IHeartbeatResponse {
+  heartbeat(req: millrace.HeartbeatRequest, caller: Caller): millrace.IHeartbeatResponse {
+    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
     const { g, view } = this.viewOf(req.groupId);
     const { events, response } = decideHeartbeat(view, req);
     g!.apply(events);
     return response;
   }
 
-  leaveGroup(req: millrace.LeaveGroupRequest): millrace.ILeaveGroupResponse {
+  leaveGroup(req: millrace.LeaveGroupRequest, caller: Caller): millrace.ILeaveGroupResponse {
+    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
     const { g, view } = this.viewOf(req.groupId);
     const { events, left, response } = decideLeave(view, req);
     for (const m of left) this.logger.info({ group: req.groupId, member: m.memberId, reason: m.reason }, 'member left');
@@ -293,7 +307,35 @@ export class GroupCoordinator implements GroupHooks {
     return response;
   }
 
-  async offsetCommit(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
+  /** Commits what the caller may read; partitions of topics it may not get TOPIC_AUTHORIZATION_FAILED. */
+  async offsetCommit(req: millrace.OffsetCommitRequest, caller: Caller): Promise<millrace.IOffsetCommitResponse> {
+    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
+    const { allowed, denied } = this.splitTopics(req.topics, caller, AclOperation.READ);
+    if (denied.length === 0) return this.commitAllowed(req);
+    const res = allowed.length
+      ? await this.commitAllowed(wire.OffsetCommitRequest.create({ ...req, topics: allowed }))
+      : {};
+    return { ...res, topics: [...(res.topics ?? []), ...denied] };
+  }
+
+  /** The topics the caller may `operation`, and the others answered with TOPIC_AUTHORIZATION_FAILED. */
+  private splitTopics(
+    topics: millrace.OffsetCommitTopic[],
+    caller: Caller,
+    operation: number,
+  ): { allowed: millrace.OffsetCommitTopic[]; denied: millrace.IOffsetCommitTopic[] } {
+    const allowed = topics.filter((t) => this.access.topicAllowed(caller, operation, t.name));
+    if (allowed.length === topics.length) return { allowed, denied: [] };
+    const denied = topics
+      .filter((t) => !this.access.topicAllowed(caller, operation, t.name))
+      .map((t) => {
+        const e = errorFields(this.access.topicRefusal(caller, operation, t.name));
+        return { name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, offset: -1, ...e })) };
+      });
+    return { allowed, denied };
+  }
+
+  private async commitAllowed(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
     const g = this.getOrCreate(req.groupId);
     admitCommit(g.view, req);
     if (req.memberId) g.apply([{ type: 'HEARTBEAT', memberId: req.memberId }]);
@@ -315,7 +357,17 @@ export class GroupCoordinator implements GroupHooks {
     return response;
   }
 
-  async offsetDelete(req: millrace.OffsetDeleteRequest): Promise<millrace.IOffsetDeleteResponse> {
+  async offsetDelete(req: millrace.OffsetDeleteRequest, caller: Caller): Promise<millrace.IOffsetDeleteResponse> {
+    this.access.requireGroup(caller, AclOperation.DELETE, req.groupId);
+    const { allowed, denied } = this.splitTopics(req.topics, caller, AclOperation.READ);
+    if (denied.length === 0) return this.deleteAllowed(req);
+    const res = allowed.length
+      ? await this.deleteAllowed(wire.OffsetDeleteRequest.create({ ...req, topics: allowed }))
+      : {};
+    return { ...res, topics: [...(res.topics ?? []), ...denied] };
+  }
+
+  private async deleteAllowed(req: millrace.OffsetDeleteRequest): Promise<millrace.IOffsetDeleteResponse> {
     const op = this.partitionOf(req.groupId);
     const g = op.groups.get(req.groupId);
     const committed = g?.offsets ?? new Map<string, CommittedOffset>();
@@ -327,27 +379,47 @@ export class GroupCoordinator implements GroupHooks {
     return response;
   }
 
-  offsetFetch(req: millrace.OffsetFetchRequest): millrace.IOffsetFetchResponse {
+  /** The group's offsets of the topics the caller may describe (every such topic's when none is named). */
+  offsetFetch(req: millrace.OffsetFetchRequest, caller: Caller): millrace.IOffsetFetchResponse {
+    this.access.requireGroup(caller, AclOperation.DESCRIBE, req.groupId);
     const g = this.partitionOf(req.groupId).groups.get(req.groupId);
-    return offsetFetchResponse(g?.offsets ?? new Map<string, CommittedOffset>(), req);
+    const offsets = g?.offsets ?? new Map<string, CommittedOffset>();
+    if (req.topics.length === 0) {
+      const res = offsetFetchResponse(offsets, req);
+      const visible = (res.topics ?? []).filter((t) =>
+        this.access.topicAllowed(caller, AclOperation.DESCRIBE, t.name ?? ''),
+      );
+      return { ...res, topics: visible };
+    }
+    const { allowed, denied } = this.splitTopics(req.topics, caller, AclOperation.DESCRIBE);
+    if (denied.length === 0) return offsetFetchResponse(offsets, req);
+    const res = allowed.length
+      ? offsetFetchResponse(offsets, wire.OffsetFetchRequest.create({ ...req, topics: allowed }))
+      : {};
+    return { ...res, topics: [...(res.topics ?? []), ...denied] };
   }
 
-  listGroups(): millrace.IListGroupsResponse {
+  /** Every group with DESCRIBE on the cluster; else the groups the caller may describe. */
+  listGroups(caller: Caller): millrace.IListGroupsResponse {
+    const all = this.access.clusterAllowed(caller, AclOperation.DESCRIBE);
     const groups: millrace.IListedGroup[] = [];
     for (const op of this.partitions.values()) {
       if (op.loading || op.stale) continue;
       for (const g of op.groups.values()) {
         if (g.state === 'Dead') continue;
+        if (!all && !this.access.authorizer.allows(caller, AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId))
+          continue;
         groups.push({ groupId: g.groupId, protocolType: g.context.protocolType ?? '', state: g.state });
       }
     }
     return { groups };
   }
 
-  describeGroups(req: millrace.DescribeGroupsRequest): millrace.IDescribeGroupsResponse {
+  describeGroups(req: millrace.DescribeGroupsRequest, caller: Caller): millrace.IDescribeGroupsResponse {
     return {
       groups: req.groups.map((groupId): millrace.IDescribedGroup => {
         try {
+          this.access.requireGroup(caller, AclOperation.DESCRIBE, groupId);
           return describeGroup(this.viewOf(groupId).view);
         } catch (err) {
           return { groupId, ...errorFields(err) };
@@ -356,10 +428,11 @@ export class GroupCoordinator implements GroupHooks {
     };
   }
 
-  async deleteGroups(req: millrace.DeleteGroupsRequest): Promise<millrace.IDeleteGroupsResponse> {
+  async deleteGroups(req: millrace.DeleteGroupsRequest, caller: Caller): Promise<millrace.IDeleteGroupsResponse> {
     const results: millrace.IDeletedGroup[] = [];
     for (const groupId of req.groups) {
       try {
+        this.access.requireGroup(caller, AclOperation.DELETE, groupId);
         const g = this.existing(groupId);
         if (!g) throw new MillraceError('GROUP_ID_NOT_FOUND', `group '${groupId}' does not exist`);
         if (g.state !== 'Empty')
