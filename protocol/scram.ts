@@ -85,6 +85,8 @@ export class ScramServer {
   constructor(
     readonly mechanism: ScramMechanism,
     private readonly lookup: (user: string) => StoredCredential | null,
+    /** The server's part of the nonce (fixed only by tests replaying RFC 7677's example). */
+    private readonly serverNonce: () => string = () => randomBytes(18).toString('base64url'),
   ) {}
 
   /** Whether the next client message is the client-first one. */
@@ -111,7 +113,7 @@ export class ScramServer {
     this.user = unescapeName(user);
     this.credential = this.lookup(this.user);
     if (!this.credential) throw new ScramError(`authentication failed for user '${this.user}'`);
-    this.nonce = clientNonce + randomBytes(18).toString('base64url');
+    this.nonce = clientNonce + this.serverNonce();
     this.serverFirst = `r=${this.nonce},s=${this.credential.salt.toString('base64')},i=${this.credential.iterations}`;
     this.state = 'final';
     return Buffer.from(this.serverFirst, 'utf8');
@@ -127,7 +129,8 @@ export class ScramServer {
     const attrs = attributes(withoutProof);
     if (attrs.get('c') !== Buffer.from(this.gs2Header, 'utf8').toString('base64'))
       throw new ScramError('SCRAM channel binding does not match');
-    if (attrs.get('r') !== this.nonce) throw new ScramError('SCRAM nonce does not match');
+    // Kafka accepts a nonce that ends with the server's (librdkafka repeats the client's part).
+    if (!attrs.get('r')?.endsWith(this.nonce)) throw new ScramError('SCRAM nonce does not match');
     const proof = Buffer.from(text.slice(at + 3), 'base64');
     const m = this.mechanism;
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;

@@ -86,3 +86,13 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 export const print = (line: string): boolean => process.stdout.write(`${line}\n`);
+
+/** Runs `fn` with a client of the flags' cluster, closing it however `fn` ends. */
+export async function withClient<T>(flags: ConnectionFlags, fn: (c: Millrace) => Promise<T>): Promise<T> {
+  const c = client(flags, 'millrace-cli');
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}

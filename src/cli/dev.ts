@@ -4,6 +4,7 @@
  * listener (127.0.0.1:9092 unless taken). With --demo it creates a topic, produces
  * and consumes a few thousand records, prints what happened, and stops.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -15,6 +16,7 @@ import { Broker } from '../broker/broker.js';
 import { resolveBrokerConfig } from '../broker/config.js';
 import { Millrace } from '../client/index.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
+import type { NatsCredentials } from '../transport/security.js';
 import { authSetup, clientSeedFile } from './auth.js';
 import { integer, print } from './common.js';
 import { runUntilSignalled } from './broker.js';
@@ -75,6 +77,36 @@ async function demo(client: Millrace, records: number): Promise<void> {
   print(`log end offsets: ${after!.partitions.map((p) => `p${p.partition}=${p.latestOffset}`).join(' ')}`);
 }
 
+const KAFKA_ADMIN_PASSWORD = 'kafka-admin.password';
+
+/**
+ * The SCRAM user 'admin' for the secure setup's Kafka listener (a super user, as the NATS admin
+ * client is): its password made once and kept with the other credentials.
+ */
+async function kafkaAdmin(
+  servers: string,
+  cluster: string,
+  credentials: NatsCredentials,
+  authDir: string,
+): Promise<string> {
+  const file = path.join(authDir, KAFKA_ADMIN_PASSWORD);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+  const password = fs.readFileSync(file, 'utf8').trim();
+  const client = new Millrace({ servers, cluster, clientId: 'millrace-dev', credentials });
+  try {
+    await client.admin().alterUserScramCredentials({
+      upsertions: ['SCRAM-SHA-256', 'SCRAM-SHA-512'].map((m) => ({
+        user: 'admin',
+        password,
+        mechanism: m as 'SCRAM-SHA-256' | 'SCRAM-SHA-512',
+      })),
+    });
+  } finally {
+    await client.close();
+  }
+  return password;
+}
+
 export function devCommand(): Command {
   return new Command('dev')
     .description('run a single-node Millrace (starting its own nats-server unless --nats is given)')
@@ -88,7 +120,7 @@ export function devCommand(): Command {
     )
     .option(
       '--secure',
-      'NATS with TLS and accounts from millrace auth (in <data-dir>/auth); the Kafka listener only with --kafka-listener',
+      'NATS with TLS and accounts from millrace auth (in <data-dir>/auth), ACLs on, the Kafka listener with SCRAM over TLS',
     )
     .option('--demo', 'create a topic, produce and consume records, print what happened, then stop')
     .option('--demo-records <n>', 'records the demo writes', integer('--demo-records', 1), 5_000)
@@ -133,17 +165,34 @@ export function devCommand(): Command {
             cluster: flags.cluster,
             dataDir: path.join(dataDir, 'broker-1'),
             metricsPort: flags.metricsPort,
-            // The Kafka listener has no TLS or SASL yet: a secure setup opens it only when asked.
-            kafkaListener: flags.kafkaListener ?? (auth ? null : await defaultKafkaListener()),
+            kafkaListener: flags.kafkaListener ?? (await defaultKafkaListener()),
             ...brokerAuth,
+            // Secure: ACLs on both doors, and the Kafka listener with SCRAM over TLS (the NATS server's certificate).
+            ...(auth
+              ? {
+                  authorization: true,
+                  natsAuthManifest: path.join(authDir, 'auth.json'),
+                  kafkaSecurityProtocol: 'SASL_SSL' as const,
+                  kafkaTlsCertFile: auth.tls!.certFile,
+                  kafkaTlsKeyFile: auth.tls!.keyFile,
+                }
+              : {}),
           }),
           logger,
         );
         print(
           `broker 1 running: cluster '${flags.cluster}', data in ${dataDir}, metrics at http://127.0.0.1:${broker.metricsPort}/metrics`,
         );
-        if (broker.kafkaEndpoint)
+        if (broker.kafkaEndpoint && !auth)
           print(`Kafka protocol listener: bootstrap ${broker.kafkaEndpoint} (try: kcat -b ${broker.kafkaEndpoint} -L)`);
+        if (broker.kafkaEndpoint && auth) {
+          const password = await kafkaAdmin(natsUrl, flags.cluster, credentials!, authDir);
+          print(
+            `Kafka protocol listener (SASL_SSL, SCRAM user 'admin', password in ${path.join(authDir, KAFKA_ADMIN_PASSWORD)}): ` +
+              `kcat -b ${broker.kafkaEndpoint} -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-256 ` +
+              `-X sasl.username=admin -X sasl.password=${password} -X ssl.ca.location=${auth.tls!.caFile} -L`,
+          );
+        }
         try {
           if (flags.demo) {
             const client = new Millrace({

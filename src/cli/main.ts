@@ -5,6 +5,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { benchCommand } from '../bench/command.js';
 import { VERSION } from '../version.js';
 import { authCommand } from './auth.js';
+import { aclCommand, usersCommand } from './security.js';
 import { brokerCommand } from './broker.js';
 import { chaosCommand } from './chaos.js';
 import { clusterCommand } from './cluster.js';
@@ -35,6 +36,8 @@ for (const cmd of [
   benchCommand(),
   chaosCommand(),
   authCommand(),
+  usersCommand(),
+  aclCommand(),
 ])
   program.addCommand(cmd);
 

@@ -1,8 +1,8 @@
-/** Admin: topics, configs, records and the cluster, with groups (admin-groups.ts), as kafkajs's admin client offers them. */
+/** Admin: topics, configs, records and the cluster, with groups (admin-groups.ts) and security (admin-security.ts), as kafkajs's admin client offers them. */
 import { MillraceError, errorNameOf } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
 import { wire } from '../../protocol/wire.js';
-import { GroupAdmin } from './admin-groups.js';
+import { SecurityAdmin } from './admin-security.js';
 import { EARLIEST, LATEST } from './offsets.js';
 import type { ClusterDescription, ElectionOutcome, NewTopic, TopicConfigs, TopicDescription } from './types.js';
 
@@ -22,7 +22,7 @@ function firstError(results: millrace.ITopicResult[], ignore: string[] = []): Mi
   return first;
 }
 
-export class Admin extends GroupAdmin {
+export class Admin extends SecurityAdmin {
   /**
    * Creates topics and waits until every partition has a leader. Resolves false when a topic
    * already existed (as kafkajs does), true when all were created.

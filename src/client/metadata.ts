@@ -88,14 +88,17 @@ export class MetadataCache {
     return this.topics.get(topic);
   }
 
-  /** Partitions of `topic`, refreshing when unknown; UNKNOWN_TOPIC_OR_PARTITION when it does not exist. */
+  /** Partitions of `topic`, refreshing when unknown; the broker's error (UNKNOWN_TOPIC_OR_PARTITION, TOPIC_AUTHORIZATION_FAILED) when none. */
   async partitionsOf(topic: string): Promise<PartitionInfo[]> {
     const known = this.topics.get(topic);
     if (known) return known;
-    await this.refresh([topic]);
+    const res = await this.refresh([topic]);
     const fresh = this.topics.get(topic);
-    if (!fresh) throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
-    return fresh;
+    if (fresh) return fresh;
+    // The broker's reason: the topic does not exist, or the caller may not describe it (not retriable).
+    const refused = res.topics.find((t) => t.name === topic && t.errorCode);
+    if (refused) throw MillraceError.fromCode(refused.errorCode, refused.errorMessage || `topic '${topic}'`);
+    throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
   }
 
   leader(topic: string, partition: number): number {

@@ -39,6 +39,8 @@ const BEFORE_AUTHENTICATION = new Set([apis.ApiVersions.key, apis.SaslHandshake.
 export interface Door {
   handle: RequestHandler;
   served: ReadonlyMap<number, KafkaApi>;
+  /** A bare SASL token (after a SaslHandshake v0): the answer, or why authentication failed. */
+  saslToken?: (session: KafkaSession, token: Buffer) => Buffer | { failed: string };
 }
 
 export interface ConnectionLimits {
@@ -170,6 +172,7 @@ export class KafkaConnection {
   }
 
   private async serve(frame: Buffer): Promise<void> {
+    if (this.session.bareTokens && !this.session.authenticated) return this.bareToken(frame);
     const started = process.hrtime.bigint();
     const r = new Reader(frame);
     let header: RequestHeader;
@@ -220,6 +223,16 @@ export class KafkaConnection {
       this.logger.warn({ remote: this.remote, reason: last }, 'closing Kafka connection');
       this.socket.end();
     }
+  }
+
+  /** A SASL token outside any request (SaslHandshake v0): answered as a bare frame, a failure closes. */
+  private bareToken(token: Buffer): void {
+    const answer = this.door.saslToken?.(this.session, token) ?? { failed: 'this listener has no SASL' };
+    if (!Buffer.isBuffer(answer)) return this.close(`SASL authentication failed: ${answer.failed}`);
+    const prefix = Buffer.allocUnsafe(4);
+    prefix.writeInt32BE(answer.length, 0);
+    this.socket.write(Buffer.concat([prefix, answer]));
+    this.metrics.bytesOut.inc(answer.length + 4);
   }
 
   private reply(api: KafkaApi, version: number, correlationId: number, response: Record<string, unknown>): void {

@@ -4,7 +4,7 @@ import { clusterApis } from './cluster-apis.js';
 import { dataApis } from './data-apis.js';
 import { Routes, type DoorContext } from './door.js';
 import { groupApis } from './group-apis.js';
-import { saslApis } from './sasl.js';
+import { saslApis, saslStep } from './sasl.js';
 import { securityApis } from './security-apis.js';
 import { apiVersionsOf, type Door } from './connection.js';
 import { apis } from '../../protocol/kafka/index.js';
@@ -24,6 +24,6 @@ export function kafkaDoor(ctx: DoorContext): Door {
   partitionApis(routes, ctx);
   securityApis(routes, ctx);
   saslApis(routes, ctx.sasl, ctx.image);
-  door = routes.door();
+  door = { ...routes.door(), saslToken: (session, token) => saslStep(session, token, ctx.image) };
   return door;
 }

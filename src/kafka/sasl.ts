@@ -1,10 +1,10 @@
 /**
  * SASL on the Kafka door (KIP-152): SaslHandshake picks a mechanism, SaslAuthenticate carries its
- * tokens. SCRAM-SHA-256/512 run RFC 5802 against the credentials in the metadata log; PLAIN
+ * tokens (after a v0 handshake, as old clients do, the tokens come as bare size-prefixed frames). SCRAM-SHA-256/512 run RFC 5802 against the credentials in the metadata log; PLAIN
  * checks a password against the same credentials (so one user works with every mechanism), and
  * belongs on a TLS listener only. A failed authentication is answered, then the connection closed.
  */
-import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
+import { ErrorCodes } from '../../protocol/errors.js';
 import { apis } from '../../protocol/kafka/index.js';
 import {
   SCRAM_MECHANISMS,
@@ -31,6 +31,8 @@ export interface KafkaSession {
   authenticated: boolean;
   mechanism: string | null;
   scram: ScramServer | null;
+  /** A SaslHandshake v0 was accepted: the next frames are bare SASL tokens, not requests. */
+  bareTokens: boolean;
   /** Set when the reply being sent is the last: the connection closes after it. */
   closeAfterReply: string | null;
 }
@@ -41,6 +43,7 @@ export function newSession(host: string, principal: string | null): KafkaSession
     authenticated: false,
     mechanism: null,
     scram: null,
+    bareTokens: false,
     closeAfterReply: null,
   };
 }
@@ -72,8 +75,34 @@ function plainUser(image: MetadataImage, token: Buffer): string {
   return user;
 }
 
+/**
+ * One SASL token of the client's: the server's answer, or the reason authentication failed (the
+ * session then closes after its reply).
+ */
+export function saslStep(
+  session: KafkaSession,
+  token: Buffer,
+  image: () => MetadataImage,
+): Buffer | { failed: string } {
+  try {
+    if (session.mechanism === 'PLAIN') {
+      authenticated(session, plainUser(image(), token));
+      return Buffer.alloc(0);
+    }
+    const scram = session.scram!;
+    if (scram.awaitingFirst) return scram.first(token);
+    const { response, user } = scram.final(token);
+    authenticated(session, user);
+    return response;
+  } catch (err) {
+    if (!(err instanceof ScramError)) throw err;
+    session.closeAfterReply = err.message;
+    return { failed: err.message };
+  }
+}
+
 export function saslApis(routes: Routes, settings: SaslSettings, image: () => MetadataImage): void {
-  routes.add(apis.SaslHandshake, (req, _v, _h, session) => {
+  routes.add(apis.SaslHandshake, (req, version, _h, session) => {
     if (!settings.required || session.authenticated) {
       session.closeAfterReply = 'SaslHandshake on a connection that is not authenticating';
       return { errorCode: ErrorCodes.ILLEGAL_SASL_STATE.code, mechanisms: [...settings.mechanisms] };
@@ -83,6 +112,7 @@ export function saslApis(routes: Routes, settings: SaslSettings, image: () => Me
       return { errorCode: ErrorCodes.UNSUPPORTED_SASL_MECHANISM.code, mechanisms: [...settings.mechanisms] };
     }
     session.mechanism = req.mechanism;
+    session.bareTokens = version === 0;
     session.scram = isScram(req.mechanism)
       ? new ScramServer(req.mechanism, (user) => storedCredential(image(), req.mechanism as ScramMechanism, user))
       : null;
@@ -90,37 +120,21 @@ export function saslApis(routes: Routes, settings: SaslSettings, image: () => Me
   });
 
   routes.add(apis.SaslAuthenticate, (req, _v, _h, session) => {
-    const fail = (err: unknown) => {
-      const message = err instanceof ScramError ? err.message : `SASL authentication failed: ${(err as Error).message}`;
-      session.closeAfterReply = message;
-      return {
-        errorCode: ErrorCodes.SASL_AUTHENTICATION_FAILED.code,
-        errorMessage: message,
-        authBytes: Buffer.alloc(0),
-      };
-    };
-    if (session.mechanism === null || session.authenticated) {
-      session.closeAfterReply = 'SaslAuthenticate before SaslHandshake';
+    if (session.mechanism === null || session.authenticated || session.bareTokens) {
+      session.closeAfterReply = 'SaslAuthenticate out of place';
       return {
         errorCode: ErrorCodes.ILLEGAL_SASL_STATE.code,
-        errorMessage: 'SaslAuthenticate needs a SaslHandshake first',
+        errorMessage: 'SaslAuthenticate needs a SaslHandshake v1 first, and only until authenticated',
         authBytes: Buffer.alloc(0),
       };
     }
-    try {
-      if (session.mechanism === 'PLAIN') {
-        authenticated(session, plainUser(image(), req.authBytes));
-        return { errorCode: 0, authBytes: Buffer.alloc(0) };
-      }
-      const scram = session.scram!;
-      if (scram.awaitingFirst) return { errorCode: 0, authBytes: scram.first(req.authBytes) };
-      const { response, user } = scram.final(req.authBytes);
-      authenticated(session, user);
-      return { errorCode: 0, authBytes: response };
-    } catch (err) {
-      if (err instanceof ScramError || err instanceof MillraceError) return fail(err);
-      throw err;
-    }
+    const answer = saslStep(session, req.authBytes, image);
+    if (Buffer.isBuffer(answer)) return { errorCode: 0, authBytes: answer };
+    return {
+      errorCode: ErrorCodes.SASL_AUTHENTICATION_FAILED.code,
+      errorMessage: answer.failed,
+      authBytes: Buffer.alloc(0),
+    };
   });
 }
 

@@ -1,4 +1,5 @@
 /** Speaks the Kafka protocol over a raw socket with Millrace's own codec: for what no client library sends. */
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import {
   Reader,
@@ -84,4 +85,44 @@ export async function kafkaRequest<A extends KafkaApi>(
   } finally {
     c.end();
   }
+}
+
+/** Runs kcat against `bootstrap`; resolves with its output (bounded in time). */
+export function runKcat(
+  bootstrap: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', ['-b', bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Runs a long-lived kcat (a group member) until its stderr matches `until` (or 30 s pass); resolves with its stderr. */
+export function runKcatUntil(bootstrap: string, args: string[], until: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', ['-b', bootstrap, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (until.test(stderr)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve(stderr);
+    });
+  });
 }

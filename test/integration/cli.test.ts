@@ -195,12 +195,19 @@ describe('millrace dev --demo', () => {
     await runDemo();
   });
 
-  it('does the same with --secure: TLS and accounts from millrace auth, no open Kafka listener', async () => {
+  it('does the same with --secure: TLS and accounts from millrace auth, a SASL_SSL Kafka listener', async () => {
     const dataDir = tempDir('millrace-dev-secure-');
     const out = await runDemo('--secure', '--data-dir', dataDir);
     expect(out).toContain(`TLS and accounts from ${path.join(dataDir, 'auth')}`);
-    expect(out).not.toContain('Kafka protocol listener');
-    for (const file of ['nats.conf', 'broker.nk', 'clients/admin.nk', 'tls/ca.pem', 'tls/server.pem'])
+    expect(out).toMatch(/Kafka protocol listener \(SASL_SSL, SCRAM user 'admin'.*security\.protocol=SASL_SSL/);
+    for (const file of [
+      'nats.conf',
+      'broker.nk',
+      'clients/admin.nk',
+      'tls/ca.pem',
+      'tls/server.pem',
+      'kafka-admin.password',
+    ])
       expect(fs.existsSync(path.join(dataDir, 'auth', file)), file).toBe(true);
     fs.rmSync(dataDir, { recursive: true, force: true });
   });

@@ -9,7 +9,7 @@ import { Millrace } from '../../src/client/index.js';
 import { apis } from '../../protocol/kafka/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 import { readFromEarliest } from '../harness/read.js';
-import { kafkaRequest } from '../harness/kafka.js';
+import { kafkaRequest, runKcat } from '../harness/kafka.js';
 
 const cluster = uniqueCluster('kdoor');
 let brokers: TestBroker[] = [];
@@ -36,23 +36,7 @@ afterAll(async () => {
   await stopAll(brokers);
 });
 
-/** Runs kcat against the listener; resolves with its output (bounded in time). */
-function kcat(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', ['-b', bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
+const kcat = (args: string[], input?: string) => runKcat(bootstrap, args, input);
 
 /** A long-running kcat (a group member): its output so far, and a way to stop it. */
 function kcatMember(args: string[]): { child: ChildProcess; out: () => string; err: () => string } {

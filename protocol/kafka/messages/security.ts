@@ -2,12 +2,12 @@
 import { array, bytes, int16, int32, int64, int8, message, string } from '../schema.js';
 
 export const SaslHandshakeRequest = message(
-  { apiKey: 17, name: 'SaslHandshakeRequest', versions: '1', flexible: 'none' },
+  { apiKey: 17, name: 'SaslHandshakeRequest', versions: '0-1', flexible: 'none' },
   { mechanism: string() },
 );
 
 export const SaslHandshakeResponse = message(
-  { apiKey: 17, name: 'SaslHandshakeResponse', versions: '1', flexible: 'none' },
+  { apiKey: 17, name: 'SaslHandshakeResponse', versions: '0-1', flexible: 'none' },
   { errorCode: int16(), mechanisms: array(string()) },
 );
 
