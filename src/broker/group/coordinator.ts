@@ -310,11 +310,22 @@ export class GroupCoordinator implements GroupHooks {
   /** Commits what the caller may read; partitions of topics it may not get TOPIC_AUTHORIZATION_FAILED. */
   async offsetCommit(req: millrace.OffsetCommitRequest, caller: Caller): Promise<millrace.IOffsetCommitResponse> {
     this.access.requireGroup(caller, AclOperation.READ, req.groupId);
+    return this.onPermittedTopics(
+      req,
+      caller,
+      (topics) => wire.OffsetCommitRequest.create({ ...req, topics }),
+      (r) => this.commitAllowed(r),
+    );
+  }
+
+  /** Runs `run` with the topics the caller may read; the others are answered with TOPIC_AUTHORIZATION_FAILED. */
+  private async onPermittedTopics<
+    Req extends { topics: millrace.OffsetCommitTopic[] },
+    Res extends { topics?: millrace.IOffsetCommitTopic[] | null },
+  >(req: Req, caller: Caller, rebuild: (topics: millrace.OffsetCommitTopic[]) => Req, run: (r: Req) => Promise<Res>) {
     const { allowed, denied } = this.splitTopics(req.topics, caller, AclOperation.READ);
-    if (denied.length === 0) return this.commitAllowed(req);
-    const res = allowed.length
-      ? await this.commitAllowed(wire.OffsetCommitRequest.create({ ...req, topics: allowed }))
-      : {};
+    if (denied.length === 0) return run(req);
+    const res = allowed.length ? await run(rebuild(allowed)) : ({} as Res);
     return { ...res, topics: [...(res.topics ?? []), ...denied] };
   }
 
@@ -359,12 +370,12 @@ export class GroupCoordinator implements GroupHooks {
 
   async offsetDelete(req: millrace.OffsetDeleteRequest, caller: Caller): Promise<millrace.IOffsetDeleteResponse> {
     this.access.requireGroup(caller, AclOperation.DELETE, req.groupId);
-    const { allowed, denied } = this.splitTopics(req.topics, caller, AclOperation.READ);
-    if (denied.length === 0) return this.deleteAllowed(req);
-    const res = allowed.length
-      ? await this.deleteAllowed(wire.OffsetDeleteRequest.create({ ...req, topics: allowed }))
-      : {};
-    return { ...res, topics: [...(res.topics ?? []), ...denied] };
+    return this.onPermittedTopics(
+      req,
+      caller,
+      (topics) => wire.OffsetDeleteRequest.create({ ...req, topics }),
+      (r) => this.deleteAllowed(r),
+    );
   }
 
   private async deleteAllowed(req: millrace.OffsetDeleteRequest): Promise<millrace.IOffsetDeleteResponse> {

@@ -6,21 +6,13 @@ import {
   ResourceType as RT,
   type AclBinding,
 } from '../../../protocol/acl.js';
+import { aclBinding } from '../../harness/acl.js';
 import { authorize, Authorizer, type AuthorizerSettings } from '../../../src/broker/authorizer.js';
 
 const on: AuthorizerSettings = { enabled: true, superUsers: ['User:admin'], allowEveryoneIfNoAclFound: false };
 const alice = { principal: 'User:alice', host: '10.0.0.1' };
 
-const acl = (a: Partial<AclBinding>): AclBinding => ({
-  resourceType: RT.TOPIC,
-  resourceName: 'orders',
-  patternType: PatternType.LITERAL,
-  principal: 'User:alice',
-  host: '*',
-  operation: Op.READ,
-  permission: Perm.ALLOW,
-  ...a,
-});
+const acl = aclBinding;
 
 describe('authorize (Kafka StandardAuthorizer rules)', () => {
   it('allows what a binding allows and nothing else', () => {

@@ -1,27 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
   AclOperation as Op,
-  AclPermission as Perm,
   PatternType,
   ResourceType as RT,
   type AclBinding,
 } from '../../../protocol/acl.js';
+import { aclBinding } from '../../harness/acl.js';
 import { ErrorCodes } from '../../../protocol/errors.js';
 import { saltedPassword } from '../../../protocol/scram.js';
 import { createAcls, deleteAcls, describeAcls } from '../../../src/cluster/acl-control.js';
 import { emptyImage, replayAll } from '../../../src/cluster/image.js';
 import { alterScram, describeScram } from '../../../src/cluster/scram-control.js';
 
-const binding = (a: Partial<AclBinding>): AclBinding => ({
-  resourceType: RT.TOPIC,
-  resourceName: 'orders',
-  patternType: PatternType.LITERAL,
-  principal: 'User:alice',
-  host: '*',
-  operation: Op.READ,
-  permission: Perm.ALLOW,
-  ...a,
-});
+const binding = aclBinding;
 const ANY: AclBinding = {
   resourceType: 1,
   resourceName: '',
