@@ -31,7 +31,9 @@ export type BrokerApi =
   | 'describe_acls'
   | 'delete_acls'
   | 'alter_user_scram'
-  | 'describe_user_scram';
+  | 'describe_user_scram'
+  | 'alter_client_quotas'
+  | 'describe_client_quotas';
 export type ControllerApi =
   | 'register_broker'
   | 'heartbeat'
@@ -45,7 +47,8 @@ export type ControllerApi =
   | 'alter_configs'
   | 'create_acls'
   | 'delete_acls'
-  | 'alter_scram';
+  | 'alter_scram'
+  | 'alter_quotas';
 export type InternalApi = 'replica_fetch';
 
 export const subjects = {

@@ -84,6 +84,12 @@ export const apis = {
     security.DescribeUserScramCredentialsRequest,
     security.DescribeUserScramCredentialsResponse,
   ),
+  DescribeClientQuotas: api(
+    'DescribeClientQuotas',
+    security.DescribeClientQuotasRequest,
+    security.DescribeClientQuotasResponse,
+  ),
+  AlterClientQuotas: api('AlterClientQuotas', security.AlterClientQuotasRequest, security.AlterClientQuotasResponse),
   AlterUserScramCredentials: api(
     'AlterUserScramCredentials',
     security.AlterUserScramCredentialsRequest,

@@ -41,6 +41,7 @@ import { GroupCoordinator } from './group/coordinator.js';
 import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
 import { NatsPrincipals } from './nats-principal.js';
+import { ClientQuotas } from './client-quotas.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
 import type { HostedPartition } from './hosted-partition.js';
@@ -328,6 +329,7 @@ export class Broker {
             this.metrics.observeRequest(api, error, seconds),
           );
           const access = new Access(new Authorizer(authorizerSettings(config), () => this.loader.image.acls));
+          const quotas = new ClientQuotas(() => this.loader.image.quotas);
           this.groups = new GroupCoordinator(
             {
               brokerId: config.id,
@@ -371,6 +373,7 @@ export class Broker {
             minInsyncReplicas: config.minInsyncReplicas,
             access,
             principals: new NatsPrincipals(config.natsAuthManifest, this.logger),
+            quotas,
             logger: this.logger,
           });
           handlers.register(this.rpc);
@@ -386,6 +389,8 @@ export class Broker {
               autoCreateTopics: config.autoCreateTopicsEnable,
               brokerConfigs: kafkaBrokerConfigs(config),
               access,
+              quotas,
+              onThrottle: (quota, ms) => this.metrics.quotaThrottle.inc({ door: 'kafka', quota }, ms / 1000),
               sasl: {
                 required: this.kafka.saslRequired,
                 mechanisms: config.saslEnabledMechanisms.split(',').map((m) => m.trim()),

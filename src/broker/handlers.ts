@@ -4,6 +4,7 @@
  * request's batches as they arrived (the leader validates headers and CRCs, never decodes
  * records), a fetch (fetch-handler.ts) returns stored batches as they are.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ErrorCodes, MillraceError, errorFields } from '../../protocol/errors.js';
@@ -19,7 +20,8 @@ import type { MessageType, RpcServer } from '../transport/rpc.js';
 import { OFFSETS_TOPIC, type GroupCoordinator } from './group/coordinator.js';
 import { AclOperation } from '../../protocol/acl.js';
 import { guardAdmin } from './admin-access.js';
-import { type Access, type Caller } from './authorizer.js';
+import { internalCaller, type Access, type Caller } from './authorizer.js';
+import { throttleFor, type ClientQuotas } from './client-quotas.js';
 import { FetchHandler } from './fetch-handler.js';
 import type { NatsPrincipals } from './nats-principal.js';
 import { SecurityApis, type Serve } from './security-apis.js';
@@ -49,6 +51,8 @@ export interface HandlerContext {
   access: Access;
   /** Who sent a request on the NATS door. */
   principals: NatsPrincipals;
+  /** Client quotas, charged by both doors. */
+  quotas: ClientQuotas;
   logger: Logger;
 }
 
@@ -74,9 +78,25 @@ export class BrokerHandlers {
       (r, msg) => this.metadata(r, principals.callerOf(msg)),
       'brokers',
     );
-    // A client-facing API on this broker's own subject, named as the API, for the caller the request names.
+    // A client-facing API on this broker's own subject, named as the API, for the caller the request
+    // names; a client over its quota gets its reply that much later.
     const serve: Serve = (name, requestType, responseType, handler) =>
-      rpc.handle(name, api(name), requestType, responseType, (r, msg) => handler(r, principals.callerOf(msg)));
+      rpc.handle(name, api(name), requestType, responseType, async (r, msg) => {
+        const { caller, clientId } = principals.identify(msg);
+        if (caller === internalCaller) return handler(r, caller);
+        const started = performance.now();
+        const res = await handler(r, caller);
+        const use = {
+          produceBytes: name === 'produce' ? msg.data.length : 0,
+          fetchBytes: name === 'fetch' && res ? fetchedBytes(res as millrace.IFetchResponse) : 0,
+          handlerMs: performance.now() - started,
+        };
+        const wait = throttleFor(this.ctx.quotas, caller.principal, clientId, use, (quota, ms) =>
+          this.ctx.metrics.quotaThrottle.inc({ door: 'nats', quota }, ms / 1000),
+        );
+        if (wait > 0) await delay(wait);
+        return res;
+      });
     serve('metadata', wire.MetadataRequest, wire.MetadataResponse, (r, c) => this.metadata(r, c));
     serve('produce', wire.ProduceRequest, wire.ProduceResponse, (r, c) => this.produce(r, c));
     serve('fetch', wire.FetchRequest, wire.FetchResponse, (r, c) => this.fetch(r, c));
@@ -460,6 +480,13 @@ export class BrokerHandlers {
       (topic) => this.ctx.access.requireTopic(caller, AclOperation.READ, topic),
     ).map((t) => ({ name: t.name ?? '', partitions: t.partitions }));
   }
+}
+
+/** The record bytes a fetch response carries (what the consumer byte-rate quota counts). */
+export function fetchedBytes(res: millrace.IFetchResponse): number {
+  let n = 0;
+  for (const t of res.topics ?? []) for (const p of t.partitions ?? []) n += p.records?.length ?? 0;
+  return n;
 }
 
 interface ProducersOfPartition {

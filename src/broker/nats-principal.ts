@@ -49,14 +49,22 @@ export class NatsPrincipals {
   }
 
   callerOf(msg: Msg): Caller {
+    return this.identify(msg).caller;
+  }
+
+  /** The caller, and its client id: the NATS connection name the server reports (the SDK's clientId). */
+  identify(msg: Msg): { caller: Caller; clientId: string } {
     const info = msg.headers?.get(REQUEST_INFO);
-    if (!info) return internalCaller;
+    if (!info) return { caller: internalCaller, clientId: '' };
     try {
-      const parsed = JSON.parse(info) as { user?: string; host?: string; acc?: string };
-      return { principal: `User:${this.nameOf(parsed.user ?? '')}`, host: parsed.host ?? '' };
+      const parsed = JSON.parse(info) as { user?: string; host?: string; name?: string };
+      return {
+        caller: { principal: `User:${this.nameOf(parsed.user ?? '')}`, host: parsed.host ?? '' },
+        clientId: parsed.name ?? '',
+      };
     } catch {
       // The server writes this header; one that does not parse is not a broker's either.
-      return { principal: 'User:ANONYMOUS', host: '' };
+      return { caller: { principal: 'User:ANONYMOUS', host: '' }, clientId: '' };
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * ACL and SCRAM credential administration for both doors: changes need ALTER on the cluster and
+ * ACL, SCRAM credential and client quota administration for both doors: changes need ALTER on the cluster and
  * go to the controller, which writes them to the metadata log; descriptions need DESCRIBE on the
  * cluster and are read from this broker's image.
  */
@@ -10,6 +10,7 @@ import { wire } from '../../protocol/wire.js';
 import { aclOf, describeAcls } from '../cluster/acl-control.js';
 import type { ControllerClient } from '../cluster/controller-client.js';
 import type { MetadataImage } from '../cluster/image.js';
+import { describeQuotas } from '../cluster/quota-control.js';
 import { describeScram } from '../cluster/scram-control.js';
 import type { MessageType } from '../transport/rpc.js';
 import type { Access, Caller } from './authorizer.js';
@@ -38,6 +39,26 @@ export class SecurityApis {
     serve('describe_user_scram', wire.DescribeScramRequest, wire.DescribeScramResponse, (r, c) =>
       this.describeScram(r, c),
     );
+    serve('alter_client_quotas', wire.AlterQuotasRequest, wire.AlterQuotasResponse, (r, c) => this.alterQuotas(r, c));
+    serve('describe_client_quotas', wire.DescribeQuotasRequest, wire.DescribeQuotasResponse, (r, c) =>
+      this.describeQuotas(r, c),
+    );
+  }
+
+  alterQuotas(req: millrace.IAlterQuotasRequest, caller: Caller): Promise<millrace.AlterQuotasResponse> {
+    this.access.requireCluster(caller, AclOperation.ALTER_CONFIGS);
+    return this.controller.call(
+      'alter_quotas',
+      wire.AlterQuotasRequest,
+      req,
+      wire.AlterQuotasResponse,
+      ADMIN_TIMEOUT_MS,
+    );
+  }
+
+  describeQuotas(req: millrace.IDescribeQuotasRequest, caller: Caller): millrace.IDescribeQuotasResponse {
+    this.access.requireCluster(caller, AclOperation.DESCRIBE_CONFIGS);
+    return { entries: describeQuotas(this.image(), req) };
   }
 
   createAcls(req: millrace.ICreateAclsRequest, caller: Caller): Promise<millrace.CreateAclsResponse> {

@@ -5,7 +5,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { benchCommand } from '../bench/command.js';
 import { VERSION } from '../version.js';
 import { authCommand } from './auth.js';
-import { aclCommand, usersCommand } from './security.js';
+import { aclCommand, quotasCommand, usersCommand } from './security.js';
 import { brokerCommand } from './broker.js';
 import { chaosCommand } from './chaos.js';
 import { clusterCommand } from './cluster.js';
@@ -38,6 +38,7 @@ for (const cmd of [
   authCommand(),
   usersCommand(),
   aclCommand(),
+  quotasCommand(),
 ])
   program.addCommand(cmd);
 

@@ -1,8 +1,9 @@
-/** `millrace users create|delete|list` (SCRAM users of the Kafka listener) and `millrace acl add|remove|list`. */
+/** `millrace users create|delete|list` (SCRAM users of the Kafka listener), `millrace acl add|remove|list` and `millrace quotas set|list`. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AclOperation, codeOf, type AclOperationName } from '../../protocol/acl.js';
 import { MAX_ITERATIONS, MIN_ITERATIONS, SCRAM_MECHANISMS, type ScramMechanism } from '../../protocol/scram.js';
-import type { AclEntry, AclFilter } from '../client/admin-security.js';
+import type { AclEntry, AclFilter, QuotaEntity, QuotaValues } from '../client/admin-security.js';
+import { QUOTA_KEYS, type QuotaKey } from '../../protocol/quota.js';
 import { collect, integer, print, withClient, withConnection, type ConnectionFlags } from './common.js';
 
 function mechanism(value: string, previous: ScramMechanism[] = []): ScramMechanism[] {
@@ -183,4 +184,98 @@ export function aclCommand(): Command {
     for (const e of found.flat()) print(line(e));
   });
   return acl;
+}
+
+interface QuotaFlags extends ConnectionFlags {
+  forUser?: string;
+  forDefaultUser?: boolean;
+  forClientId?: string;
+  forDefaultClientId?: boolean;
+  producerByteRate?: number;
+  consumerByteRate?: number;
+  requestPercentage?: number;
+  remove?: string[];
+}
+
+function quotaEntityOf(flags: QuotaFlags): QuotaEntity {
+  if (flags.forUser !== undefined && flags.forDefaultUser)
+    throw new InvalidArgumentError('give --for-user or --for-default-user');
+  if (flags.forClientId !== undefined && flags.forDefaultClientId)
+    throw new InvalidArgumentError('give --for-client-id or --for-default-client-id');
+  return {
+    ...(flags.forUser !== undefined ? { user: flags.forUser } : flags.forDefaultUser ? { user: null } : {}),
+    ...(flags.forClientId !== undefined
+      ? { clientId: flags.forClientId }
+      : flags.forDefaultClientId
+        ? { clientId: null }
+        : {}),
+  };
+}
+
+function withQuotaEntity(cmd: Command): Command {
+  return withConnection(cmd)
+    .option('--for-user <name>', 'a user (the principal without User:)')
+    .option('--for-default-user', 'the default of every user without a quota of its own')
+    .option('--for-client-id <id>', 'a client id')
+    .option('--for-default-client-id', 'the default of every client id without a quota of its own');
+}
+
+const describeEntity = (e: QuotaEntity): string =>
+  [
+    e.user !== undefined ? `user=${e.user ?? '<default>'}` : null,
+    e.clientId !== undefined ? `client-id=${e.clientId ?? '<default>'}` : null,
+  ]
+    .filter(Boolean)
+    .join(',');
+
+export function quotasCommand(): Command {
+  const quotas = new Command('quotas').description(
+    "Kafka's client quotas: byte rates and request time per user or client id",
+  );
+  const rate = (name: string) => (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number, got '${value}'`);
+    return n;
+  };
+  withQuotaEntity(quotas.command('set').description("set (or with --remove, remove) an entity's quotas"))
+    .option('--producer-byte-rate <bytes/s>', 'produce bytes per second', rate('--producer-byte-rate'))
+    .option('--consumer-byte-rate <bytes/s>', 'fetched bytes per second', rate('--consumer-byte-rate'))
+    .option('--request-percentage <percent>', 'percent of one request handler', rate('--request-percentage'))
+    .option('--remove <key>', `remove a quota (repeatable): ${QUOTA_KEYS.join(', ')}`, collect)
+    .action(async (flags: QuotaFlags) => {
+      const entity = quotaEntityOf(flags);
+      if (Object.keys(entity).length === 0)
+        throw new InvalidArgumentError(
+          'name the entity: --for-user, --for-default-user, --for-client-id or --for-default-client-id',
+        );
+      const set: QuotaValues = {
+        ...(flags.producerByteRate !== undefined ? { producer_byte_rate: flags.producerByteRate } : {}),
+        ...(flags.consumerByteRate !== undefined ? { consumer_byte_rate: flags.consumerByteRate } : {}),
+        ...(flags.requestPercentage !== undefined ? { request_percentage: flags.requestPercentage } : {}),
+      };
+      const remove = (flags.remove ?? []).map((k) => {
+        if (!(QUOTA_KEYS as readonly string[]).includes(k))
+          throw new InvalidArgumentError(`--remove '${k}' is not one of ${QUOTA_KEYS.join(', ')}`);
+        return k as QuotaKey;
+      });
+      if (Object.keys(set).length === 0 && remove.length === 0)
+        throw new InvalidArgumentError('give a quota to set (--producer-byte-rate, ...) or --remove one');
+      await withClient(flags, (c) => c.admin().alterClientQuotas([{ entity, set, remove }]));
+      print(
+        `${describeEntity(entity)}: ${[...Object.entries(set).map(([k, v]) => `${k}=${v}`), ...remove.map((k) => `-${k}`)].join(' ')}`,
+      );
+    });
+  withQuotaEntity(quotas.command('list').description('the quotas of the entities that match (all by default)')).action(
+    async (flags: QuotaFlags) => {
+      const found = await withClient(flags, (c) => c.admin().describeClientQuotas(quotaEntityOf(flags)));
+      for (const q of found)
+        print(
+          `${describeEntity(q.entity)}\t${Object.entries(q.values)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
+    },
+  );
+  return quotas;
 }

@@ -1,5 +1,5 @@
 /**
- * The admin client's security part: ACLs in Kafka's model and SCRAM users. Names are Kafka's
+ * The admin client's security part: ACLs in Kafka's model, SCRAM users and client quotas. Names are Kafka's
  * (TOPIC, READ, ALLOW, ...); a password is salted here and never leaves the process.
  */
 import {
@@ -24,6 +24,7 @@ import {
   scramMechanismOf,
   type ScramMechanism,
 } from '../../protocol/scram.js';
+import type { QuotaKey } from '../../protocol/quota.js';
 import { wire } from '../../protocol/wire.js';
 import { GroupAdmin } from './admin-groups.js';
 
@@ -51,6 +52,26 @@ export interface AclFilter {
   operation?: AclOperationName;
   permissionType?: AclPermissionName;
 }
+
+/** A client quota entity: a user, a client id or both; null is the default of its type. */
+export interface QuotaEntity {
+  user?: string | null;
+  clientId?: string | null;
+}
+
+export type QuotaValues = Partial<Record<QuotaKey, number>>;
+
+const entityParts = (e: QuotaEntity): millrace.IQuotaEntityPart[] => [
+  ...(e.user !== undefined ? [{ entityType: 'user', entityName: e.user ?? '', isDefault: e.user === null }] : []),
+  ...(e.clientId !== undefined
+    ? [{ entityType: 'client-id', entityName: e.clientId ?? '', isDefault: e.clientId === null }]
+    : []),
+];
+
+const entityOf = (parts: millrace.IQuotaEntityPart[]): QuotaEntity =>
+  Object.fromEntries(
+    parts.map((p) => [p.entityType === 'user' ? 'user' : 'clientId', p.isDefault ? null : (p.entityName ?? '')]),
+  );
 
 export interface ScramUser {
   user: string;
@@ -160,6 +181,54 @@ export class SecurityAdmin extends GroupAdmin {
     );
     const failed = res.results.find((r) => r.errorCode !== 0);
     if (failed) throw MillraceError.fromCode(failed.errorCode, `user '${failed.user}': ${failed.errorMessage}`);
+  }
+
+  /**
+   * Sets or removes client quotas (producer_byte_rate and consumer_byte_rate in bytes/s,
+   * request_percentage in percent of one request handler). Throws the first entity's refusal.
+   */
+  async alterClientQuotas(
+    entries: Array<{ entity: QuotaEntity; set?: QuotaValues; remove?: QuotaKey[] }>,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<void> {
+    const res = await this.call(
+      'alter_client_quotas',
+      wire.AlterQuotasRequest,
+      {
+        entries: entries.map((e) => ({
+          entity: entityParts(e.entity),
+          ops: [
+            ...Object.entries(e.set ?? {}).map(([key, value]) => ({ key, value })),
+            ...(e.remove ?? []).map((key) => ({ key, remove: true })),
+          ],
+        })),
+        validateOnly: options.validateOnly ?? false,
+      },
+      wire.AlterQuotasResponse,
+    );
+    const failed = res.results.find((r) => r.errorCode !== 0);
+    if (failed) throw MillraceError.fromCode(failed.errorCode, failed.errorMessage);
+  }
+
+  /** The quotas of the entities that match (a part left out matches any; null: the default). */
+  async describeClientQuotas(
+    filter: QuotaEntity & { strict?: boolean } = {},
+  ): Promise<Array<{ entity: QuotaEntity; values: QuotaValues }>> {
+    const component = (entityType: string, name: string | null | undefined) =>
+      name === undefined ? [] : [{ entityType, matchType: name === null ? 1 : 0, match: name ?? '' }];
+    const res = await this.call(
+      'describe_client_quotas',
+      wire.DescribeQuotasRequest,
+      {
+        components: [...component('user', filter.user), ...component('client-id', filter.clientId)],
+        strict: filter.strict ?? false,
+      },
+      wire.DescribeQuotasResponse,
+    );
+    return res.entries.map((e) => ({
+      entity: entityOf(e.entity),
+      values: Object.fromEntries(e.values.map((v) => [v.key, v.value])) as QuotaValues,
+    }));
   }
 
   /** Users' SCRAM mechanisms and iterations (every user's when none is named). */

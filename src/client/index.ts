@@ -23,4 +23,4 @@ export { MillraceError, type ErrorName } from '../../protocol/errors.js';
 export type { CompressionName } from '../../protocol/records/compression.js';
 export type * from './types.js';
 export type { NatsCredentials, NatsTls } from '../transport/security.js';
-export type { AclEntry, AclFilter, ScramUser } from './admin-security.js';
+export type { AclEntry, AclFilter, QuotaEntity, QuotaValues, ScramUser } from './admin-security.js';

@@ -24,6 +24,7 @@ import {
   registeredBroker,
 } from './cluster-control.js';
 import { aclOf, createAcls, deleteAcls } from './acl-control.js';
+import { alterQuotas } from './quota-control.js';
 import { alterScram } from './scram-control.js';
 import { alterConfigs } from './config-control.js';
 import type { MetadataImage } from './image.js';
@@ -140,6 +141,9 @@ export class ActiveController {
     );
     this.serve('alter_scram', wire.AlterScramRequest, wire.AlterScramResponse, (r) =>
       this.serialized(() => alterScram(this.image, r)),
+    );
+    this.serve('alter_quotas', wire.AlterQuotasRequest, wire.AlterQuotasResponse, (r) =>
+      this.serialized(() => alterQuotas(this.image, r)),
     );
     this.serve('alter_partition', wire.AlterPartitionRequest, wire.AlterPartitionResponse, (r) =>
       this.serialized(() => {

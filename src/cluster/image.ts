@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import {
   aclRecord,
   brokerRecord,
+  quotaRecord,
   scramRecord,
   controllerRecord,
   keys,
@@ -18,6 +19,7 @@ import {
   topicRecord,
   type AclRecord,
   type BrokerRecord,
+  type QuotaRecord,
   type ScramRecord,
   type ControllerRecord,
   type MetadataRecord,
@@ -49,6 +51,8 @@ export interface MetadataImage {
   readonly acls: ReadonlyMap<string, AclRecord>;
   /** SCRAM credentials by record key (keys.scram). */
   readonly scram: ReadonlyMap<string, ScramRecord>;
+  /** Client quotas by record key (keys.quota). */
+  readonly quotas: ReadonlyMap<string, QuotaRecord>;
 }
 
 export const emptyImage: MetadataImage = {
@@ -61,6 +65,7 @@ export const emptyImage: MetadataImage = {
   partitionRecords: new Map(),
   acls: new Map(),
   scram: new Map(),
+  quotas: new Map(),
 };
 
 /** What a delta changed: what a broker must reconcile, and nothing more. */
@@ -99,6 +104,7 @@ export class MetadataDelta {
   private partitionRecords: Map<string, ReadonlyMap<number, PartitionRecord>> | null = null;
   private acls: Map<string, AclRecord> | null = null;
   private scram: Map<string, ScramRecord> | null = null;
+  private quotas: Map<string, QuotaRecord> | null = null;
   /** Per topic name: the partition maps this delta owns (copied once, then written in place). */
   private readonly ownedPartitions = new Set<string>();
   private readonly touched = new Map<string, Set<number> | 'topic'>();
@@ -133,6 +139,10 @@ export class MetadataDelta {
       this.scram ??= new Map(this.base.scram);
       if (value) this.scram.set(key, value as ScramRecord);
       else this.scram.delete(key);
+    } else if (key.startsWith('quota.')) {
+      this.quotas ??= new Map(this.base.quotas);
+      if (value) this.quotas.set(key, value as QuotaRecord);
+      else this.quotas.delete(key);
     } else if (key.startsWith('partition.')) {
       const dot = key.lastIndexOf('.');
       const name = key.slice('partition.'.length, dot);
@@ -193,6 +203,7 @@ export class MetadataDelta {
       topics,
       acls: this.acls ?? this.base.acls,
       scram: this.scram ?? this.base.scram,
+      quotas: this.quotas ?? this.base.quotas,
     };
     return { image, changes };
   }
@@ -253,6 +264,7 @@ function schemaFor(key: string): z.ZodType<NonNullable<MetadataRecord['value']>>
   if (key.startsWith('partition.')) return partitionRecord;
   if (key.startsWith('acl.')) return aclRecord;
   if (key.startsWith('scram.')) return scramRecord;
+  if (key.startsWith('quota.')) return quotaRecord;
   return null;
 }
 

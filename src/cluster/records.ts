@@ -91,6 +91,20 @@ export const scramRecord = z.object({
 });
 export type ScramRecord = z.infer<typeof scramRecord>;
 
+/** A client quota entity's quotas (Kafka's /config/users/<u>/clients/<c>): bytes/s, or percent of a handler. */
+export const quotaRecord = z.object({
+  /** Sorted by type; a null name is the default of its type. */
+  entity: z.array(z.object({ entityType: z.enum(['user', 'client-id']), entityName: z.string().nullable() })),
+  values: z
+    .object({
+      producer_byte_rate: z.number().optional(),
+      consumer_byte_rate: z.number().optional(),
+      request_percentage: z.number().optional(),
+    })
+    .strict(),
+});
+export type QuotaRecord = z.infer<typeof quotaRecord>;
+
 export const keys = {
   controller: 'controller',
   producerIds: 'producer-ids',
@@ -99,6 +113,9 @@ export const keys = {
   /** Topic names may hold '.': the partition number follows the last one. */
   partition: (topic: string, partition: number): string => `partition.${topic}.${partition}`,
   /** User names may hold any character: base64url keeps the key to what NATS KV allows. */
+  /** One key per entity: its parts as JSON in base64url. */
+  quota: (entity: QuotaRecord['entity']): string =>
+    `quota.${Buffer.from(JSON.stringify(entity.map((e) => [e.entityType, e.entityName])), 'utf8').toString('base64url')}`,
   scram: (mechanism: string, user: string): string =>
     `scram.${mechanism}.${Buffer.from(user, 'utf8').toString('base64url') || '-'}`,
 };
@@ -114,6 +131,7 @@ export interface MetadataRecord {
     | ProducerIdsRecord
     | AclRecord
     | ScramRecord
+    | QuotaRecord
     | null;
 }
 

@@ -6,6 +6,7 @@
  * connection with a logged reason and never touches another.
  */
 import type { Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import {
   KafkaCodecError,
@@ -32,8 +33,9 @@ export type RequestHandler = (
   session: KafkaSession,
 ) => Promise<Record<string, unknown> | null>;
 
-/** What a client may send on a SASL listener before it has authenticated. */
+/** What a client may send on a SASL listener before it has authenticated; also what quotas do not count. */
 const BEFORE_AUTHENTICATION = new Set([apis.ApiVersions.key, apis.SaslHandshake.key, apis.SaslAuthenticate.key]);
+const EXEMPT_FROM_QUOTAS = BEFORE_AUTHENTICATION;
 
 /** The APIs a listener serves, and how it answers them. */
 export interface Door {
@@ -41,6 +43,13 @@ export interface Door {
   served: ReadonlyMap<number, KafkaApi>;
   /** A bare SASL token (after a SaslHandshake v0): the answer, or why authentication failed. */
   saslToken?: (session: KafkaSession, token: Buffer) => Buffer | { failed: string };
+  /** The wait a request owes its client's quotas (ms; 0 within them). */
+  throttle?: (
+    api: KafkaApi,
+    clientId: string,
+    session: KafkaSession,
+    use: { requestBytes: number; response: Record<string, unknown> | null; handlerMs: number },
+  ) => number;
 }
 
 export interface ConnectionLimits {
@@ -61,6 +70,8 @@ export class KafkaConnection {
   private busy = false;
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** A throttled client's next request waits until then (KIP-219: the broker mutes the channel). */
+  private mutedUntil = 0;
   readonly remote: string;
 
   constructor(
@@ -160,6 +171,8 @@ export class KafkaConnection {
         this.queuedBytes -= frame.length;
         if (this.queuedBytes <= MAX_QUEUED_BYTES && this.socket.isPaused()) this.socket.resume();
         this.touch();
+        const muted = this.mutedUntil - Date.now();
+        if (muted > 0) await delay(muted);
         await this.serve(frame);
       }
     } catch (err) {
@@ -214,7 +227,20 @@ export class KafkaConnection {
     }
     this.metrics.requests.inc(label);
     if (response) forEachError(response, (code) => this.metrics.errors.inc({ ...label, error: errorNameOf(code) }));
-    this.metrics.seconds.observe({ api: api.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.seconds.observe({ api: api.name }, seconds);
+    if (!EXEMPT_FROM_QUOTAS.has(api.key)) {
+      const wait =
+        this.door.throttle?.(api, header.clientId ?? '', this.session, {
+          requestBytes: frame.length,
+          response,
+          handlerMs: seconds * 1000,
+        }) ?? 0;
+      if (wait > 0) {
+        this.mutedUntil = Date.now() + wait;
+        if (response) response.throttleTimeMs = Math.max(wait, Number(response.throttleTimeMs ?? 0));
+      }
+    }
     if (response !== null) this.reply(api, header.apiVersion, header.correlationId, response);
     const last = this.session.closeAfterReply;
     if (last !== null && !this.closed) {

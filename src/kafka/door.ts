@@ -9,7 +9,9 @@ import type { KafkaApi, RequestHeader } from '../../protocol/kafka/index.js';
 import type { ControllerClient } from '../cluster/controller-client.js';
 import type { MetadataImage } from '../cluster/image.js';
 import type { GroupCoordinator } from '../broker/group/coordinator.js';
+import type { QuotaKey } from '../../protocol/quota.js';
 import type { Access } from '../broker/authorizer.js';
+import type { ClientQuotas } from '../broker/client-quotas.js';
 import type { BrokerHandlers } from '../broker/handlers.js';
 import type { ProducerIdManager } from '../broker/producer-ids.js';
 import type { Door } from './connection.js';
@@ -29,6 +31,9 @@ export interface DoorContext {
   brokerConfigs: Readonly<Record<string, string>>;
   /** The same authorization the core applies, for what the door decides itself (auto-creation, Metadata). */
   access: Access;
+  /** Client quotas, and what to do with a throttle owed (metrics). */
+  quotas: ClientQuotas;
+  onThrottle: (quota: QuotaKey, ms: number) => void;
   sasl: SaslSettings;
   logger: Logger;
 }

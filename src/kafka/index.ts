@@ -8,6 +8,7 @@ import { saslApis, saslStep } from './sasl.js';
 import { securityApis } from './security-apis.js';
 import { apiVersionsOf, type Door } from './connection.js';
 import { apis } from '../../protocol/kafka/index.js';
+import { throttleFor } from '../broker/client-quotas.js';
 
 export { KafkaListener } from './listener.js';
 export type { DoorContext } from './door.js';
@@ -24,6 +25,29 @@ export function kafkaDoor(ctx: DoorContext): Door {
   partitionApis(routes, ctx);
   securityApis(routes, ctx);
   saslApis(routes, ctx.sasl, ctx.image);
-  door = { ...routes.door(), saslToken: (session, token) => saslStep(session, token, ctx.image) };
+  door = {
+    ...routes.door(),
+    saslToken: (session, token) => saslStep(session, token, ctx.image),
+    throttle: (api, clientId, session, use) =>
+      throttleFor(
+        ctx.quotas,
+        session.caller.principal,
+        clientId,
+        {
+          produceBytes: api.key === apis.Produce.key ? use.requestBytes : 0,
+          fetchBytes: api.key === apis.Fetch.key && use.response ? fetchedRecordBytes(use.response) : 0,
+          handlerMs: use.handlerMs,
+        },
+        ctx.onThrottle,
+      ),
+  };
   return door;
+}
+
+/** The record bytes of a Kafka Fetch response (what the consumer byte-rate quota counts). */
+function fetchedRecordBytes(response: Record<string, unknown>): number {
+  let n = 0;
+  for (const t of (response.responses ?? []) as Array<{ partitions?: Array<{ records?: Buffer | null }> }>)
+    for (const p of t.partitions ?? []) n += p.records?.length ?? 0;
+  return n;
 }

@@ -1,4 +1,4 @@
-/** CreateAcls, DescribeAcls, DeleteAcls and the SCRAM credential APIs on the Kafka door, onto the core's SecurityApis. */
+/** CreateAcls, DescribeAcls, DeleteAcls, the SCRAM credential and the client quota APIs on the Kafka door, onto the core's SecurityApis. */
 import { AclOperation, AclPermission, PatternType, ResourceType } from '../../protocol/acl.js';
 import { errorFields } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
@@ -126,6 +126,57 @@ export function securityApis(routes: Routes, ctx: DoorContext): void {
       };
     } catch (err) {
       return { ...errorFields(err), results: [] };
+    }
+  });
+
+  // Kafka's null entity name is the default of its type.
+  const toParts = (entity: Array<{ entityType: string; entityName: string | null }>) =>
+    entity.map((e) => ({ entityType: e.entityType, entityName: e.entityName ?? '', isDefault: e.entityName === null }));
+  const fromParts = (parts: millrace.IQuotaEntityPart[]) =>
+    parts.map((p) => ({ entityType: p.entityType ?? '', entityName: p.isDefault ? null : (p.entityName ?? '') }));
+
+  routes.add(apis.DescribeClientQuotas, (req, _v, _h, { caller }) => {
+    try {
+      const res = core.describeQuotas(
+        {
+          components: req.components.map((c) => ({
+            entityType: c.entityType,
+            matchType: c.matchType,
+            match: c.match ?? '',
+          })),
+          strict: req.strict,
+        },
+        caller,
+      );
+      return {
+        entries: (res.entries ?? []).map((e) => ({
+          entity: fromParts(e.entity ?? []),
+          values: (e.values ?? []).map((v) => ({ key: v.key ?? '', value: v.value ?? 0 })),
+        })),
+      };
+    } catch (err) {
+      return { ...errorFields(err), entries: null };
+    }
+  });
+
+  routes.add(apis.AlterClientQuotas, async (req, _v, _h, { caller }) => {
+    try {
+      const res = await core.alterQuotas(
+        {
+          entries: req.entries.map((e) => ({ entity: toParts(e.entity), ops: e.ops })),
+          validateOnly: req.validateOnly,
+        },
+        caller,
+      );
+      return {
+        entries: res.results.map((r, i) => ({
+          errorCode: r.errorCode,
+          errorMessage: r.errorMessage || null,
+          entity: req.entries[i]!.entity,
+        })),
+      };
+    } catch (err) {
+      return { entries: req.entries.map((e) => ({ ...errorFields(err), entity: e.entity })) };
     }
   });
 

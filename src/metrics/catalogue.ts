@@ -63,6 +63,7 @@ export class BrokerMetrics {
   readonly messagesIn: Counter<'topic'>;
   readonly bytesIn: Counter<'topic'>;
   readonly duplicateBatches: Counter<'topic'>;
+  readonly quotaThrottle: Counter<'door' | 'quota'>;
   readonly messagesOut: Counter<'topic'>;
   readonly bytesOut: Counter<'topic'>;
   readonly activeController: Gauge;
@@ -111,6 +112,12 @@ export class BrokerMetrics {
       name: 'millrace_bytes_in_total',
       help: 'Record batch bytes appended as leader',
       labelNames: ['topic'],
+      registers,
+    });
+    this.quotaThrottle = new Counter({
+      name: 'millrace_client_quota_throttle_seconds_total',
+      help: 'Time clients were told to wait for exceeding a client quota, by door and quota',
+      labelNames: ['door', 'quota'],
       registers,
     });
     this.duplicateBatches = new Counter({

@@ -353,3 +353,47 @@ describe('millrace users and millrace acl', () => {
     expect(badOp.stderr).toMatch(/--operation 'READS' is not one of/);
   });
 });
+
+describe('client quotas on the NATS door', () => {
+  it("delays alice's replies once she produces faster than her user quota, set and removed with millrace quotas", async () => {
+    const asAdmin = [
+      '--nats',
+      server.url,
+      '--cluster',
+      cluster,
+      '--nkey',
+      clientSeedFile(dir, 'admin'),
+      '--tls-ca',
+      tls.caFile,
+    ];
+    const set = await runCli(['quotas', 'set', '--for-user', 'alice', '--producer-byte-rate', '1024', ...asAdmin]);
+    expect(set.stdout, set.stderr).toContain('user=alice: producer_byte_rate=1024');
+    expect((await runCli(['quotas', 'list', ...asAdmin])).stdout).toBe('user=alice\tproducer_byte_rate=1024\n');
+    const metric = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${brokers[0]!.broker.metricsPort}/metrics`)).text();
+      return Number(
+        /millrace_client_quota_throttle_seconds_total\{door="nats",quota="producer_byte_rate"\} (\S+)/.exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    };
+    const before = await metric();
+    const alice = clientAs('alice');
+    // 12 KB against 1 KB/s over the quota's 10 s span: a wait of about 2 s, within the request timeout.
+    await waitFor('alice throttled', async () => {
+      await alice.producer({ acks: 1 }).send({ topic: 'orders', messages: [{ value: Buffer.alloc(12_000) }] });
+      return (await metric()) > before;
+    });
+    const removed = await runCli([
+      'quotas',
+      'set',
+      '--for-user',
+      'alice',
+      '--remove',
+      'producer_byte_rate',
+      ...asAdmin,
+    ]);
+    expect(removed.stdout, removed.stderr).toContain('user=alice: -producer_byte_rate');
+    expect((await runCli(['quotas', 'list', ...asAdmin])).stdout).toBe('');
+  });
+});

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Reader, Writer, apis, decodeMessage, writeRequestHeader } from '../../protocol/kafka/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
-import { RawKafkaClient, frame } from '../harness/kafka.js';
+import { RawKafkaClient, frame, kafkaRequest } from '../harness/kafka.js';
+import { batchOf } from '../harness/storage.js';
 
 const cluster = uniqueCluster('kconn');
 let brokers: TestBroker[] = [];
@@ -155,5 +156,51 @@ describe('Kafka connection limits', () => {
     } finally {
       await stopAll([limited]);
     }
+  });
+});
+
+describe('client quotas on the Kafka door', () => {
+  it('sets a client-id quota with AlterClientQuotas, answers produce over it with throttle_time_ms, and removes it', async () => {
+    const entity = [{ entityType: 'client-id', entityName: 'raw' }];
+    const altered = await kafkaRequest(endpoint, apis.AlterClientQuotas, 1, {
+      entries: [{ entity, ops: [{ key: 'producer_byte_rate', value: 1024, remove: false }] }],
+      validateOnly: false,
+    });
+    expect(altered.entries).toEqual([expect.objectContaining({ errorCode: 0, entity })]);
+    const described = await kafkaRequest(endpoint, apis.DescribeClientQuotas, 1, {
+      components: [{ entityType: 'client-id', matchType: 0, match: 'raw' }],
+      strict: false,
+    });
+    expect(described.entries).toEqual([{ entity, values: [{ key: 'producer_byte_rate', value: 1024 }] }]);
+    await kafkaRequest(endpoint, apis.CreateTopics, 5, {
+      topics: [{ name: 'quota-t', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 10_000,
+    });
+    // 40 KB against 1 KB/s over an 11 s span: the client is told to wait.
+    const throttles = await waitFor('a throttled produce', async () => {
+      const res = await kafkaRequest(endpoint, apis.Produce, 9, {
+        transactionalId: null,
+        acks: 1,
+        timeoutMs: 5_000,
+        topicData: [
+          { name: 'quota-t', partitionData: [{ index: 0, records: batchOf(0, 4, undefined, 'none', 10_000) }] },
+        ],
+      });
+      const p = res.responses[0]?.partitionResponses[0];
+      return p?.errorCode === 0 && res.throttleTimeMs > 0 ? res.throttleTimeMs : false;
+    });
+    expect(throttles).toBeGreaterThan(1_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${brokers[0]!.broker.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(
+      /millrace_client_quota_throttle_seconds_total\{door="kafka",quota="producer_byte_rate"\} [1-9]/,
+    );
+    await kafkaRequest(endpoint, apis.AlterClientQuotas, 1, {
+      entries: [{ entity, ops: [{ key: 'producer_byte_rate', value: 0, remove: true }] }],
+      validateOnly: false,
+    });
+    await waitFor('the quota gone', async () => {
+      const res = await kafkaRequest(endpoint, apis.DescribeClientQuotas, 0, { components: [], strict: false });
+      return res.entries?.length === 0;
+    });
   });
 });

@@ -1,5 +1,5 @@
-/** SASL authentication, ACLs and SCRAM credentials. */
-import { array, bytes, int16, int32, int64, int8, message, string } from '../schema.js';
+/** SASL authentication, ACLs, SCRAM credentials and client quotas. */
+import { array, bool, bytes, float64, int16, int32, int64, int8, message, string } from '../schema.js';
 
 export const SaslHandshakeRequest = message(
   { apiKey: 17, name: 'SaslHandshakeRequest', versions: '0-1', flexible: 'none' },
@@ -145,5 +145,45 @@ export const AlterUserScramCredentialsResponse = message(
   {
     throttleTimeMs: int32(),
     results: array({ user: string(), errorCode: int16(), errorMessage: string({ nullable: '0+', default: null }) }),
+  },
+);
+
+const quotaEntity = array({ entityType: string(), entityName: string({ nullable: '0+' }) });
+
+export const DescribeClientQuotasRequest = message(
+  { apiKey: 48, name: 'DescribeClientQuotasRequest', versions: '0-1', flexible: '1+' },
+  {
+    components: array({ entityType: string(), matchType: int8(), match: string({ nullable: '0+' }) }),
+    strict: bool(),
+  },
+);
+
+export const DescribeClientQuotasResponse = message(
+  { apiKey: 48, name: 'DescribeClientQuotasResponse', versions: '0-1', flexible: '1+' },
+  {
+    throttleTimeMs: int32(),
+    errorCode: int16(),
+    errorMessage: string({ nullable: '0+', default: null }),
+    entries: array({ entity: quotaEntity, values: array({ key: string(), value: float64() }) }, { nullable: '0+' }),
+  },
+);
+
+export const AlterClientQuotasRequest = message(
+  { apiKey: 49, name: 'AlterClientQuotasRequest', versions: '0-1', flexible: '1+' },
+  {
+    entries: array({ entity: quotaEntity, ops: array({ key: string(), value: float64(), remove: bool() }) }),
+    validateOnly: bool(),
+  },
+);
+
+export const AlterClientQuotasResponse = message(
+  { apiKey: 49, name: 'AlterClientQuotasResponse', versions: '0-1', flexible: '1+' },
+  {
+    throttleTimeMs: int32(),
+    entries: array({
+      errorCode: int16(),
+      errorMessage: string({ nullable: '0+', default: null }),
+      entity: quotaEntity,
+    }),
   },
 );

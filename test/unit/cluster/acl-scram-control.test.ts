@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AclOperation as Op,
-  PatternType,
-  ResourceType as RT,
-  type AclBinding,
-} from '../../../protocol/acl.js';
+import { AclOperation as Op, PatternType, ResourceType as RT, type AclBinding } from '../../../protocol/acl.js';
 import { aclBinding } from '../../harness/acl.js';
 import { ErrorCodes } from '../../../protocol/errors.js';
 import { saltedPassword } from '../../../protocol/scram.js';
