@@ -2,53 +2,57 @@
  * NATS subject names (DESIGN.md section 4). Client-facing APIs live under `api`, broker-to-broker
  * ones under `internal`, so NATS permissions can keep clients off the latter.
  */
-export type BrokerApi =
-  | 'metadata'
-  | 'produce'
-  | 'fetch'
-  | 'list_offsets'
-  | 'create_topics'
-  | 'delete_topics'
-  | 'create_partitions'
-  | 'elect_leaders'
-  | 'alter_reassignments'
-  | 'init_producer_id'
-  | 'find_coordinator'
-  | 'join_group'
-  | 'sync_group'
-  | 'heartbeat'
-  | 'leave_group'
-  | 'offset_commit'
-  | 'offset_fetch'
-  | 'list_groups'
-  | 'describe_groups'
-  | 'delete_groups'
-  | 'describe_configs'
-  | 'alter_configs'
-  | 'delete_records'
-  | 'offset_delete'
-  | 'create_acls'
-  | 'describe_acls'
-  | 'delete_acls'
-  | 'alter_user_scram'
-  | 'describe_user_scram'
-  | 'alter_client_quotas'
-  | 'describe_client_quotas';
-export type ControllerApi =
-  | 'register_broker'
-  | 'heartbeat'
-  | 'create_topics'
-  | 'delete_topics'
-  | 'create_partitions'
-  | 'alter_partition'
-  | 'elect_leaders'
-  | 'alter_reassignments'
-  | 'allocate_producer_ids'
-  | 'alter_configs'
-  | 'create_acls'
-  | 'delete_acls'
-  | 'alter_scram'
-  | 'alter_quotas';
+export const BROKER_APIS = [
+  'metadata',
+  'produce',
+  'fetch',
+  'list_offsets',
+  'create_topics',
+  'delete_topics',
+  'create_partitions',
+  'elect_leaders',
+  'alter_reassignments',
+  'init_producer_id',
+  'find_coordinator',
+  'join_group',
+  'sync_group',
+  'heartbeat',
+  'leave_group',
+  'offset_commit',
+  'offset_fetch',
+  'list_groups',
+  'describe_groups',
+  'delete_groups',
+  'describe_configs',
+  'alter_configs',
+  'delete_records',
+  'offset_delete',
+  'create_acls',
+  'describe_acls',
+  'delete_acls',
+  'alter_user_scram',
+  'describe_user_scram',
+  'alter_client_quotas',
+  'describe_client_quotas',
+] as const;
+export type BrokerApi = (typeof BROKER_APIS)[number];
+export const CONTROLLER_APIS = [
+  'register_broker',
+  'heartbeat',
+  'create_topics',
+  'delete_topics',
+  'create_partitions',
+  'alter_partition',
+  'elect_leaders',
+  'alter_reassignments',
+  'allocate_producer_ids',
+  'alter_configs',
+  'create_acls',
+  'delete_acls',
+  'alter_scram',
+  'alter_quotas',
+] as const;
+export type ControllerApi = (typeof CONTROLLER_APIS)[number];
 export type InternalApi = 'replica_fetch';
 
 export const subjects = {

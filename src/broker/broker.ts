@@ -41,6 +41,7 @@ import { GroupCoordinator } from './group/coordinator.js';
 import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
 import { NatsPrincipals } from './nats-principal.js';
+import { lockDataDir, type DirLock } from '../storage/dir-lock.js';
 import { ClientQuotas } from './client-quotas.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
@@ -58,6 +59,7 @@ export class Broker {
   private fetchers: ReplicaFetcherManager | null = null;
   private rpc: RpcServer | null = null;
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
+  private dirLock: DirLock | null = null;
   private kafka: KafkaListener | null = null;
   private stopped!: Promise<void>;
   private stopLoopWatch: () => void = () => undefined;
@@ -99,15 +101,22 @@ export class Broker {
   static async start(config: BrokerConfig, logger?: Logger): Promise<Broker> {
     const log = (logger ?? pino({ level: config.logLevel })).child({ brokerId: config.id, cluster: config.cluster });
     // Start-up steps are logged: a broker that waits on NATS or JetStream says where it waits.
+    // First, as Kafka takes its .lock: a second broker on this directory stops here.
+    const dirLock = await lockDataDir(config.dataDir, config.id);
     log.info({ nats: config.nats }, 'connecting to NATS');
     const credentials = brokerNatsCredentials(config);
-    const nc = await connectNats({ servers: config.nats, name: `millrace-broker-${config.id}`, credentials });
+    const nc = await connectNats({ servers: config.nats, name: `millrace-broker-${config.id}`, credentials }).catch(
+      async (err: unknown) => {
+        await dirLock.release();
+        throw err;
+      },
+    );
     const controllerNc = await connectNats({
       servers: config.nats,
       name: `millrace-controller-${config.id}`,
       credentials,
     }).catch(async (err: unknown) => {
-      await nc.close();
+      await Promise.allSettled([nc.close(), dirLock.release()]);
       throw err;
     });
     let broker: Broker | null = null;
@@ -115,7 +124,7 @@ export class Broker {
     const metaKv = await openMetadataBucket(nc, config.cluster, config.metadataReplicas, (err) =>
       log.warn({ err: String(err) }, 'JetStream cannot take the metadata log yet (is its cluster forming?); retrying'),
     ).catch(async (err: unknown) => {
-      await Promise.allSettled([nc.close(), controllerNc.close()]);
+      await Promise.allSettled([nc.close(), controllerNc.close(), dirLock.release()]);
       throw err;
     });
     const loader = new MetadataLoader(metaKv, log, (image, changes) => broker?.onImage(image, changes));
@@ -139,33 +148,41 @@ export class Broker {
       (active) => broker?.metrics.activeController.set(active ? 1 : 0),
     );
     broker = new Broker(config, log, nc, controllerNc, loader, controller);
-    await loader.start();
-    await controller.start();
-    registerHostMetrics(broker.metrics.registry, config.dataDir, nc, [nc, controllerNc]);
-    broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost, () =>
-      broker!.readiness(),
-    );
-    log.info({ metrics: `http://${config.metricsHost}:${broker.metricsServer.port}/metrics` }, 'metrics endpoint');
-    // A third of the session timeout: a longer stall risks a late heartbeat and a false fencing.
-    // Bound before registering: the broker record carries the Kafka endpoint clients are told.
-    if (config.kafkaListener)
-      broker.kafka = await KafkaListener.bind({
-        listener: config.kafkaListener,
-        advertised: config.kafkaAdvertisedListener,
-        limits: { maxRequestBytes: config.socketRequestMaxBytes, idleMs: config.connectionsMaxIdleMs },
-        quotas: {
-          maxConnections: config.maxConnections,
-          maxConnectionsPerIp: config.maxConnectionsPerIp,
-          perIpOverrides: parseIpOverrides(config.maxConnectionsPerIpOverrides),
-        },
-        metrics: new KafkaListenerMetrics(broker.metrics.registry),
-        logger: log,
-        security: listenerSecurity(config),
-      });
-    broker.stopLoopWatch = watchEventLoop(config.sessionTimeoutMs / 3, (maxMs) =>
-      log.warn({ maxMs, sessionTimeoutMs: config.sessionTimeoutMs }, 'event loop stalled: heartbeats may be late'),
-    );
-    await broker.runLifecycle();
+    broker.dirLock = dirLock;
+    try {
+      await loader.start();
+      await controller.start();
+      registerHostMetrics(broker.metrics.registry, config.dataDir, nc, [nc, controllerNc]);
+      broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost, () =>
+        broker!.readiness(),
+      );
+      log.info({ metrics: `http://${config.metricsHost}:${broker.metricsServer.port}/metrics` }, 'metrics endpoint');
+      // A third of the session timeout: a longer stall risks a late heartbeat and a false fencing.
+      // Bound before registering: the broker record carries the Kafka endpoint clients are told.
+      if (config.kafkaListener)
+        broker.kafka = await KafkaListener.bind({
+          listener: config.kafkaListener,
+          advertised: config.kafkaAdvertisedListener,
+          limits: { maxRequestBytes: config.socketRequestMaxBytes, idleMs: config.connectionsMaxIdleMs },
+          quotas: {
+            maxConnections: config.maxConnections,
+            maxConnectionsPerIp: config.maxConnectionsPerIp,
+            perIpOverrides: parseIpOverrides(config.maxConnectionsPerIpOverrides),
+          },
+          metrics: new KafkaListenerMetrics(broker.metrics.registry),
+          logger: log,
+          security: listenerSecurity(config),
+        });
+      broker.stopLoopWatch = watchEventLoop(config.sessionTimeoutMs / 3, (maxMs) =>
+        log.warn({ maxMs, sessionTimeoutMs: config.sessionTimeoutMs }, 'event loop stalled: heartbeats may be late'),
+      );
+      await broker.runLifecycle();
+    } catch (err) {
+      // A broker that cannot start leaves nothing behind: connections, listeners, the lock.
+      (broker.lifecycle as Actor<typeof brokerLifecycleMachine> | undefined)?.stop();
+      await broker.release(false).catch(() => undefined);
+      throw err;
+    }
     return broker;
   }
 
@@ -477,6 +494,8 @@ export class Broker {
     this.loader.stop();
     await this.metricsServer?.close();
     await Promise.allSettled([this.nc.close(), this.controllerNc.close()]);
+    // A crash (here, simulated in-process) frees the directory as the kernel would for a dead process.
+    await this.dirLock?.release();
     this.logger.info({ clean }, 'broker stopped');
   }
 }

@@ -19,6 +19,7 @@ export class RawKafkaClient {
   private buffered = Buffer.alloc(0);
   readonly frames: Buffer[] = [];
   closed = false;
+  private waiters: Array<() => void> = [];
 
   constructor(endpoint: string) {
     const at = endpoint.lastIndexOf(':');
@@ -30,13 +31,38 @@ export class RawKafkaClient {
         this.frames.push(this.buffered.subarray(4, 4 + size));
         this.buffered = this.buffered.subarray(4 + size);
       }
+      this.wake();
     });
-    this.socket.on('close', () => (this.closed = true));
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
     this.socket.on('error', () => undefined);
   }
 
   ready(): Promise<void> {
     return new Promise((resolve) => this.socket.once('connect', () => resolve()));
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves once `count` frames have arrived or the connection closed (false), within `timeoutMs`. */
+  async until(count: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.frames.length < count && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.frames.length >= count;
   }
 
   send(bytes: Buffer): void {
