@@ -1,9 +1,10 @@
-/** `millrace bench produce|consume|e2e|failover|scale|kafka`: as kafka-producer-perf-test and `nats bench` do. */
+/** `millrace bench produce|consume|e2e|failover|scale|kafka|security`: as kafka-producer-perf-test and `nats bench` do. */
 import { Command, Option } from 'commander';
 import { Millrace, type Acks, type CompressionName } from '../client/index.js';
 import { integer, print } from '../cli/common.js';
 import { kafkaBench, type KafkaBenchOptions } from './kafka.js';
 import { scaleBench, type ScaleOptions } from './scale.js';
+import { securityBench, type SecurityBenchOptions } from './security.js';
 import {
   consumeWorkload,
   e2eWorkload,
@@ -158,6 +159,15 @@ export function benchCommand(): Command {
     .addOption(new Option('--acks <acks>', 'acks').choices(['0', '1', 'all']).default('1'))
     .action(async (flags: KafkaBenchOptions) => {
       print(JSON.stringify(await kafkaBench(flags), null, 2));
+    });
+  bench
+    .command('security')
+    .description('produce without security and with all of it (TLS, accounts, ACLs, SASL_SSL), through both doors')
+    .option('--records <n>', 'records per run', integer('--records', 1), 1_000_000)
+    .option('--record-size <bytes>', 'value bytes per record', integer('--record-size', 1), 100)
+    .option('--partitions <n>', 'partitions of the bench topic', integer('--partitions', 1), 8)
+    .action(async (flags: SecurityBenchOptions) => {
+      print(JSON.stringify(await securityBench(flags), null, 2));
     });
   bench
     .command('scale')

@@ -14,7 +14,10 @@ export interface KafkaBenchOptions {
 }
 
 /** Runs kcat with `args`, feeding `input` lines; resolves with the bytes it printed and the seconds it took. */
-function kcat(args: string[], input?: { lines: number; line: Buffer }): Promise<{ seconds: number; outBytes: number }> {
+export function kcat(
+  args: string[],
+  input?: { lines: number; line: Buffer },
+): Promise<{ seconds: number; outBytes: number }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn('kcat', args, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });

@@ -30,13 +30,21 @@ export interface BenchClusterOptions {
   logLevel?: string;
   /** Gives each broker a Kafka listener on a free loopback port. */
   kafkaListeners?: boolean;
+  /** A nats-server configuration (millrace auth's), and broker settings as MILLRACE_* variables. */
+  natsConfigFile?: string;
+  brokerEnv?: Record<string, string>;
 }
+
+export const BENCH_CLUSTER = 'bench';
 
 /** A nats-server and `brokers` broker processes in a temporary directory. */
 export async function startBenchCluster(brokers = 1, options: BenchClusterOptions = {}): Promise<BenchCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-bench-'));
-  const nats: NatsServerHandle = await startNatsServer({ storeDir: path.join(dir, 'nats') });
-  const cluster = 'bench';
+  const nats: NatsServerHandle = await startNatsServer({
+    storeDir: path.join(dir, 'nats'),
+    ...(options.natsConfigFile ? { configFile: options.natsConfigFile } : {}),
+  });
+  const cluster = BENCH_CLUSTER;
   const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
   const children = new Map<number, ChildProcess>();
   const start = (id: number): Promise<void> =>
@@ -60,7 +68,7 @@ export async function startBenchCluster(brokers = 1, options: BenchClusterOption
           options.logLevel ?? 'info',
           ...(options.kafkaListeners ? ['--kafka-listener', '127.0.0.1:0'] : []),
         ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
+        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.brokerEnv } },
       );
       children.set(id, child);
       let running = false;

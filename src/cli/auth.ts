@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
 import { CLUSTER_NAME } from '../../protocol/subjects.js';
 import { CLIENT_NAME, natsServerConfig, type AuthManifest } from '../transport/auth-setup.js';
-import { writeTlsMaterial } from '../transport/tls-material.js';
+import { writeClientCertificate, writeTlsMaterial } from '../transport/tls-material.js';
 import { collect, print } from './common.js';
 
 const MANIFEST = 'auth.json';
@@ -58,6 +58,7 @@ export function authInit(dir: string, cluster: string, tlsHosts: string[] = DEFA
     clients: { admin: newIdentity(clientSeedFile(dir, 'admin')) },
     tls: writeTlsMaterial(path.resolve(dir, 'tls'), cluster, tlsHosts),
   };
+  writeClientCertificate(path.resolve(dir, 'tls'), 'admin');
   writeConfig(dir, manifest);
   return manifest;
 }
@@ -81,6 +82,7 @@ export function authAddClient(dir: string, name: string): AuthManifest {
   const manifest = readManifest(dir);
   if (manifest.clients[name]) throw new MillraceError('INVALID_CONFIG', `client '${name}' exists already`);
   manifest.clients[name] = newIdentity(clientSeedFile(dir, name));
+  if (manifest.tls) writeClientCertificate(path.dirname(manifest.tls.caFile), name);
   writeConfig(dir, manifest);
   return manifest;
 }
@@ -99,7 +101,9 @@ export function authCommand(): Command {
     )
     .action((opts: { cluster: string; out: string; tlsHost?: string[] }) => {
       const { tls } = authInit(opts.out, opts.cluster, opts.tlsHost ?? DEFAULT_TLS_HOSTS);
-      print(`wrote ${opts.out}: nats.conf, broker.nk, clients/admin.nk, tls/ (CA and server certificate), ${MANIFEST}`);
+      print(
+        `wrote ${opts.out}: nats.conf, broker.nk, clients/admin.nk, tls/ (CA, server certificate, client certificate of admin), ${MANIFEST}`,
+      );
       print(`  nats-server -c ${path.join(opts.out, 'nats.conf')}`);
       print(
         `  MILLRACE_NATS_NKEY_SEED_FILE=${path.join(opts.out, 'broker.nk')} MILLRACE_NATS_TLS_CA_FILE=${tls!.caFile} millrace broker --id 1 ...`,
@@ -115,7 +119,9 @@ export function authCommand(): Command {
     .option('--dir <dir>', 'the directory millrace auth init wrote', '.')
     .action((name: string, opts: { dir: string }) => {
       authAddClient(opts.dir, name);
-      print(`wrote ${clientSeedFile(opts.dir, name)} and ${path.join(opts.dir, 'nats.conf')}: reload nats-server`);
+      print(
+        `wrote ${clientSeedFile(opts.dir, name)}, tls/clients/${name}.pem and ${path.join(opts.dir, 'nats.conf')}: reload nats-server`,
+      );
     });
   return auth;
 }

@@ -16,6 +16,7 @@ import {
   keys,
   partitionRecord,
   producerIdsRecord,
+  topicOfKeyPart,
   topicRecord,
   type AclRecord,
   type BrokerRecord,
@@ -127,7 +128,7 @@ export class MetadataDelta {
       else this.brokers.delete(id);
     } else if (key.startsWith('topic.')) {
       this.topicRecords ??= new Map(this.base.topicRecords);
-      const name = key.slice('topic.'.length);
+      const name = topicOfKeyPart(key.slice('topic.'.length));
       if (value) this.topicRecords.set(name, value as TopicRecord);
       else this.topicRecords.delete(name);
       this.touched.set(name, 'topic');
@@ -145,7 +146,7 @@ export class MetadataDelta {
       else this.quotas.delete(key);
     } else if (key.startsWith('partition.')) {
       const dot = key.lastIndexOf('.');
-      const name = key.slice('partition.'.length, dot);
+      const name = topicOfKeyPart(key.slice('partition.'.length, dot));
       const partition = Number(key.slice(dot + 1));
       const parts = this.ownPartitions(name);
       if (value) parts.set(partition, value as PartitionRecord);

@@ -105,13 +105,22 @@ export const quotaRecord = z.object({
 });
 export type QuotaRecord = z.infer<typeof quotaRecord>;
 
+/**
+ * A topic name as part of a KV key, which NATS carries as subject tokens: a name with a leading,
+ * trailing or doubled '.' (legal in Kafka, not in a subject) has its dots written as '=2E'; '='
+ * is never in a topic name, so other names are their own key part and decoding is unambiguous.
+ */
+export const topicKeyPart = (name: string): string =>
+  /^\.|\.$|\.\./.test(name) ? name.replaceAll('.', '=2E') : name;
+export const topicOfKeyPart = (part: string): string => (part.includes('=') ? part.replaceAll('=2E', '.') : part);
+
 export const keys = {
   controller: 'controller',
   producerIds: 'producer-ids',
   broker: (id: number): string => `broker.${id}`,
-  topic: (name: string): string => `topic.${name}`,
+  topic: (name: string): string => `topic.${topicKeyPart(name)}`,
   /** Topic names may hold '.': the partition number follows the last one. */
-  partition: (topic: string, partition: number): string => `partition.${topic}.${partition}`,
+  partition: (topic: string, partition: number): string => `partition.${topicKeyPart(topic)}.${partition}`,
   /** User names may hold any character: base64url keeps the key to what NATS KV allows. */
   /** One key per entity: its parts as JSON in base64url. */
   quota: (entity: QuotaRecord['entity']): string =>

@@ -1,6 +1,6 @@
 /**
- * TLS material for a test or development setup: a certificate authority and a server certificate
- * it signs, for the names and addresses the NATS server is reached at. Keys come from Node's
+ * TLS material for a test or development setup: a certificate authority, a server certificate it
+ * signs for the names and addresses the server is reached at, and client certificates. Keys come from Node's
  * crypto (RSA 2048); node-forge builds and signs the X.509 certificates, which Node cannot.
  */
 import * as crypto from 'node:crypto';
@@ -78,4 +78,30 @@ export function writeTlsMaterial(dir: string, cluster: string, hosts: string[], 
   fs.writeFileSync(material.certFile, forge.pki.certificateToPem(serverCert));
   fs.writeFileSync(material.keyFile, server.pem, { mode: 0o600 });
   return material;
+}
+
+/**
+ * Writes a client certificate for `name` signed by the CA in `dir` (writeTlsMaterial's), as
+ * clients/<name>.pem and clients/<name>-key.pem: for Kafka listeners that ask for client
+ * certificates (the principal is its subject, User:CN=<name>) and NATS servers that verify them.
+ */
+export function writeClientCertificate(dir: string, name: string, days = 825): { certFile: string; keyFile: string } {
+  const caCert = forge.pki.certificateFromPem(fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'));
+  const caKey = forge.pki.privateKeyFromPem(fs.readFileSync(path.join(dir, 'ca-key.pem'), 'utf8'));
+  const client = keyPair();
+  const cert = certificate(name, client.publicKey, days, [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+  ]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.sign(caKey, forge.md.sha256.create());
+  const out = {
+    certFile: path.join(dir, 'clients', `${name}.pem`),
+    keyFile: path.join(dir, 'clients', `${name}-key.pem`),
+  };
+  fs.mkdirSync(path.dirname(out.certFile), { recursive: true });
+  fs.writeFileSync(out.certFile, forge.pki.certificateToPem(cert));
+  fs.writeFileSync(out.keyFile, client.pem, { mode: 0o600 });
+  return out;
 }

@@ -142,6 +142,20 @@ describe('bad requests get the right error and the broker keeps serving', () => 
     await stillServing();
   });
 
+  it("serves topic names Kafka allows but a NATS subject cannot carry as they are ('a..b', '.x', 'x.')", async () => {
+    const c = new Millrace({ servers: inject('natsUrl'), cluster });
+    try {
+      const names = ['a..b', '.hidden', 'trailing.'];
+      await c.admin().createTopics({ topics: names.map((topic) => ({ topic })) });
+      expect(await c.admin().listTopics()).toEqual(expect.arrayContaining(names));
+      await c.producer({ acks: 'all' }).send({ topic: 'a..b', messages: [{ value: 'dots' }] });
+      const [described] = await c.admin().describeTopics(['a..b']);
+      expect(described!.partitions[0]!.latestOffset).toBe(1n);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('oversized batches and CRC mismatches', async () => {
     expect(await partitionError(produce('small', encodeRecordBatch([{ value: Buffer.alloc(2_000, 1) }])))).toBe(
       'MESSAGE_TOO_LARGE',
