@@ -110,8 +110,7 @@ export type QuotaRecord = z.infer<typeof quotaRecord>;
  * trailing or doubled '.' (legal in Kafka, not in a subject) has its dots written as '=2E'; '='
  * is never in a topic name, so other names are their own key part and decoding is unambiguous.
  */
-export const topicKeyPart = (name: string): string =>
-  /^\.|\.$|\.\./.test(name) ? name.replaceAll('.', '=2E') : name;
+export const topicKeyPart = (name: string): string => (/^\.|\.$|\.\./.test(name) ? name.replaceAll('.', '=2E') : name);
 export const topicOfKeyPart = (part: string): string => (part.includes('=') ? part.replaceAll('=2E', '.') : part);
 
 export const keys = {
