@@ -32,8 +32,11 @@ function certificate(
 ): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // A positive serial: the top bit clear.
-  cert.serialNumber = `0${crypto.randomBytes(16).toString('hex')}`;
+  // A positive serial in minimal DER: the top bit clear, and no leading zero byte (Go's parser,
+  // nats-server's, refuses a certificate whose serial has one as malformed).
+  const serial = crypto.randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
+  cert.serialNumber = serial.toString('hex');
   cert.validity.notBefore = new Date(Date.now() - DAY_MS);
   cert.validity.notAfter = new Date(Date.now() + days * DAY_MS);
   // UTF8String: Go's parser (nats-server) refuses a PrintableString with '_' in it. node-forge

@@ -10,6 +10,7 @@ import { apis } from '../../protocol/kafka/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 import { readFromEarliest } from '../harness/read.js';
 import { kafkaRequest, runKcat } from '../harness/kafka.js';
+import { saltedPassword } from '../../protocol/scram.js';
 
 const cluster = uniqueCluster('kdoor');
 let brokers: TestBroker[] = [];
@@ -368,5 +369,80 @@ describe('Kafka door with kafkajs', () => {
     } finally {
       await Promise.allSettled([js.disconnect(), sdk.close()]);
     }
+  });
+});
+
+describe('security administration on the Kafka door (raw requests, as kafka-acls.sh and kafka-configs.sh send them)', () => {
+  it('creates, describes and deletes ACLs with CreateAcls, DescribeAcls and DeleteAcls', async () => {
+    const binding = {
+      resourceType: 2,
+      resourceName: 'acl-',
+      resourcePatternType: 4,
+      principal: 'User:dora',
+      host: '*',
+      operation: 3,
+      permissionType: 3,
+    };
+    const created = await kafkaRequest(bootstrap, apis.CreateAcls, 3, {
+      creations: [binding, { ...binding, principal: 'dora' }],
+    });
+    expect(created.results.map((r) => r.errorCode)).toEqual([0, 42]);
+    const anyFilter = {
+      resourceTypeFilter: 1,
+      resourceNameFilter: null,
+      patternTypeFilter: 1,
+      principalFilter: 'User:dora',
+      hostFilter: null,
+      operation: 1,
+      permissionType: 1,
+    };
+    // MATCH: the ACLs that apply to topic acl-orders, the prefixed one among them.
+    const described = await kafkaRequest(bootstrap, apis.DescribeAcls, 1, {
+      ...anyFilter,
+      resourceTypeFilter: 2,
+      resourceNameFilter: 'acl-orders',
+      patternTypeFilter: 2,
+    });
+    expect(described.resources).toEqual([
+      {
+        resourceType: 2,
+        resourceName: 'acl-',
+        patternType: 4,
+        acls: [{ principal: 'User:dora', host: '*', operation: 3, permissionType: 3 }],
+      },
+    ]);
+    const deleted = await kafkaRequest(bootstrap, apis.DeleteAcls, 2, { filters: [anyFilter] });
+    expect(deleted.filterResults[0]!.matchingAcls).toEqual([
+      expect.objectContaining({ resourceName: 'acl-', principal: 'User:dora', errorCode: 0 }),
+    ]);
+    expect((await kafkaRequest(bootstrap, apis.DescribeAcls, 3, anyFilter)).resources).toEqual([]);
+  });
+
+  it('creates and describes SCRAM credentials with AlterUserScramCredentials and DescribeUserScramCredentials', async () => {
+    const salt = Buffer.from('kafka-configs-salt');
+    const altered = await kafkaRequest(bootstrap, apis.AlterUserScramCredentials, 0, {
+      deletions: [],
+      upsertions: [
+        {
+          name: 'erin',
+          mechanism: 2,
+          iterations: 8192,
+          salt,
+          saltedPassword: saltedPassword('SCRAM-SHA-512', 'erin-pw', salt, 8192),
+        },
+        { name: 'frank', mechanism: 1, iterations: 100, salt, saltedPassword: Buffer.alloc(32) },
+      ],
+    });
+    expect(altered.results).toEqual([
+      { user: 'erin', errorCode: 0, errorMessage: null },
+      expect.objectContaining({ user: 'frank', errorCode: 93 }), // UNACCEPTABLE_CREDENTIAL
+    ]);
+    const described = await kafkaRequest(bootstrap, apis.DescribeUserScramCredentials, 0, {
+      users: [{ name: 'erin' }, { name: 'frank' }],
+    });
+    expect(described.results).toEqual([
+      { user: 'erin', errorCode: 0, errorMessage: null, credentialInfos: [{ mechanism: 2, iterations: 8192 }] },
+      expect.objectContaining({ user: 'frank', errorCode: 91 }), // RESOURCE_NOT_FOUND
+    ]);
   });
 });

@@ -1,9 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { describe, expect, it } from 'vitest';
 import { clientApiSubjects, natsServerConfig } from '../../src/transport/auth-setup.js';
 import { inboxPrefixFor, natsSecurityOptions, nkeyPublicKey } from '../../src/transport/security.js';
+import { writeClientCertificate, writeTlsMaterial } from '../../src/transport/tls-material.js';
 import { tempDir } from '../harness/storage.js';
 
 describe('NATS credentials', () => {
@@ -74,5 +76,22 @@ describe('the nats-server configuration of millrace auth', () => {
         },
       },
     ]);
+  });
+});
+
+describe('TLS material of millrace auth', () => {
+  it('gives every certificate a positive serial in minimal DER (no leading zero byte), as Go requires', () => {
+    const dir = tempDir('millrace-tls-');
+    try {
+      const tls = writeTlsMaterial(dir, 'c', ['localhost']);
+      const pems = [tls.caFile, tls.certFile];
+      for (let i = 0; i < 6; i++) pems.push(writeClientCertificate(dir, `client-${i}`).certFile);
+      for (const file of pems) {
+        const serial = new X509Certificate(fs.readFileSync(file)).serialNumber;
+        expect(serial, file).toMatch(/^[4-7][0-9A-F]{31}$/);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

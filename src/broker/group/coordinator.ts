@@ -19,6 +19,7 @@ import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
 import { AclOperation, ResourceType } from '../../../protocol/acl.js';
 import { openAccess, type Access, type Caller } from '../authorizer.js';
+import { onPermittedTopics, splitTopics } from './topic-access.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import { GroupLag } from './group-lag.js';
 import { GroupRuntime, OffsetsPartition, type GroupHooks } from './group-runtime.js';
@@ -310,40 +311,13 @@ export class GroupCoordinator implements GroupHooks {
   /** Commits what the caller may read; partitions of topics it may not get TOPIC_AUTHORIZATION_FAILED. */
   async offsetCommit(req: millrace.OffsetCommitRequest, caller: Caller): Promise<millrace.IOffsetCommitResponse> {
     this.access.requireGroup(caller, AclOperation.READ, req.groupId);
-    return this.onPermittedTopics(
+    return onPermittedTopics(
+      this.access,
       req,
       caller,
       (topics) => wire.OffsetCommitRequest.create({ ...req, topics }),
       (r) => this.commitAllowed(r),
     );
-  }
-
-  /** Runs `run` with the topics the caller may read; the others are answered with TOPIC_AUTHORIZATION_FAILED. */
-  private async onPermittedTopics<
-    Req extends { topics: millrace.OffsetCommitTopic[] },
-    Res extends { topics?: millrace.IOffsetCommitTopic[] | null },
-  >(req: Req, caller: Caller, rebuild: (topics: millrace.OffsetCommitTopic[]) => Req, run: (r: Req) => Promise<Res>) {
-    const { allowed, denied } = this.splitTopics(req.topics, caller, AclOperation.READ);
-    if (denied.length === 0) return run(req);
-    const res = allowed.length ? await run(rebuild(allowed)) : ({} as Res);
-    return { ...res, topics: [...(res.topics ?? []), ...denied] };
-  }
-
-  /** The topics the caller may `operation`, and the others answered with TOPIC_AUTHORIZATION_FAILED. */
-  private splitTopics(
-    topics: millrace.OffsetCommitTopic[],
-    caller: Caller,
-    operation: number,
-  ): { allowed: millrace.OffsetCommitTopic[]; denied: millrace.IOffsetCommitTopic[] } {
-    const allowed = topics.filter((t) => this.access.topicAllowed(caller, operation, t.name));
-    if (allowed.length === topics.length) return { allowed, denied: [] };
-    const denied = topics
-      .filter((t) => !this.access.topicAllowed(caller, operation, t.name))
-      .map((t) => {
-        const e = errorFields(this.access.topicRefusal(caller, operation, t.name));
-        return { name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, offset: -1, ...e })) };
-      });
-    return { allowed, denied };
   }
 
   private async commitAllowed(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
@@ -370,7 +344,8 @@ export class GroupCoordinator implements GroupHooks {
 
   async offsetDelete(req: millrace.OffsetDeleteRequest, caller: Caller): Promise<millrace.IOffsetDeleteResponse> {
     this.access.requireGroup(caller, AclOperation.DELETE, req.groupId);
-    return this.onPermittedTopics(
+    return onPermittedTopics(
+      this.access,
       req,
       caller,
       (topics) => wire.OffsetDeleteRequest.create({ ...req, topics }),
@@ -402,7 +377,7 @@ export class GroupCoordinator implements GroupHooks {
       );
       return { ...res, topics: visible };
     }
-    const { allowed, denied } = this.splitTopics(req.topics, caller, AclOperation.DESCRIBE);
+    const { allowed, denied } = splitTopics(this.access, req.topics, caller, AclOperation.DESCRIBE);
     if (denied.length === 0) return offsetFetchResponse(offsets, req);
     const res = allowed.length
       ? offsetFetchResponse(offsets, wire.OffsetFetchRequest.create({ ...req, topics: allowed }))
