@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { parseArgs } from 'node:util';
 import { Millrace } from '../client/index.js';
 import { connectNats } from '../transport/connection.js';
-import { produceWorkload, startBenchCluster } from './workloads.js';
+import { plainProduce, produceWorkload, startBenchCluster } from './workloads.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,19 +44,11 @@ try {
 
   const client = new Millrace({ servers: cluster.nats, cluster: cluster.cluster });
   await client.admin().createTopics({ topics: [{ topic: 'bench-compare', numPartitions: partitions }] });
-  const millrace = await produceWorkload(client, 'bench-compare', {
-    records,
-    recordSize,
-    partitions,
-    replicationFactor: 1,
-    acks: 1,
-    producers: 1,
-    batchSize: 256 * 1024,
-    lingerMs: 5,
-    compression: 'none',
-    throughput: 0,
-    idempotent: false,
-  });
+  const millrace = await produceWorkload(
+    client,
+    'bench-compare',
+    plainProduce({ records, recordSize, partitions }, false),
+  );
   await client.close();
   const jetstreamRate = Math.round(records / jsSeconds);
   console.log(

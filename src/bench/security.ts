@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Millrace, type NatsCredentials } from '../client/index.js';
 import { authAddClient, authInit, clientSeedFile } from '../cli/auth.js';
 import { kcat } from './kafka.js';
-import { BENCH_CLUSTER, produceWorkload, startBenchCluster, type WorkloadOptions } from './workloads.js';
+import { BENCH_CLUSTER, plainProduce, produceWorkload, startBenchCluster } from './workloads.js';
 
 export interface SecurityBenchOptions {
   records: number;
@@ -88,20 +88,7 @@ async function side(secure: boolean, o: SecurityBenchOptions): Promise<{ nats: n
         ],
       });
     }
-    const workload: WorkloadOptions = {
-      records: o.records,
-      recordSize: o.recordSize,
-      partitions: o.partitions,
-      replicationFactor: 1,
-      acks: 1,
-      producers: 1,
-      batchSize: 256 * 1024,
-      lingerMs: 5,
-      compression: 'none',
-      throughput: 0,
-      idempotent: true,
-    };
-    const viaNats = await produceWorkload(benchClient, TOPIC, workload);
+    const viaNats = await produceWorkload(benchClient, TOPIC, plainProduce(o, true));
     const bootstrap = (await a.describeCluster()).brokers[0]!.kafkaEndpoint!;
     const line = Buffer.alloc(o.recordSize + 1, 'x');
     line[o.recordSize] = 0x0a;

@@ -128,6 +128,22 @@ export interface WorkloadOptions {
   idempotent: boolean;
 }
 
+/** One idempotent-or-not producer, acks=1, linger 5 ms, 256 KiB batches, as fast as it goes: the comparisons' workload. */
+export const plainProduce = (
+  o: { records: number; recordSize: number; partitions: number },
+  idempotent: boolean,
+): WorkloadOptions => ({
+  ...o,
+  replicationFactor: 1,
+  acks: 1,
+  producers: 1,
+  batchSize: 256 * 1024,
+  lingerMs: 5,
+  compression: 'none',
+  throughput: 0,
+  idempotent,
+});
+
 export function percentiles(samples: number[]): { p50: number; p99: number; p999: number; max: number } {
   const sorted = Float64Array.from(samples).sort();
   const at = (q: number): number =>

@@ -57,6 +57,15 @@ const mutation = fc.oneof(
   }),
 );
 
+/** As many runs as fit in the budget, from a seed; the first failure ends the run (no shrinking over the network). */
+const runFor = (budgetMs: number, seed: number) => ({
+  numRuns: 1_000_000_000,
+  interruptAfterTimeLimit: budgetMs,
+  markInterruptAsFailure: false,
+  seed,
+  endOnFailure: true,
+});
+
 interface KafkaTarget {
   api: KafkaApi;
   version: number;
@@ -150,13 +159,7 @@ export async function fuzzKafka(
       counts.healthChecks++;
       return healthy();
     }),
-    {
-      numRuns: 1_000_000_000,
-      interruptAfterTimeLimit: budgetMs,
-      markInterruptAsFailure: false,
-      seed,
-      endOnFailure: true,
-    },
+    runFor(budgetMs, seed),
   );
 }
 
@@ -251,12 +254,6 @@ export async function fuzzNats(
       counts.healthChecks++;
       return healthy();
     }),
-    {
-      numRuns: 1_000_000_000,
-      interruptAfterTimeLimit: budgetMs,
-      markInterruptAsFailure: false,
-      seed,
-      endOnFailure: true,
-    },
+    runFor(budgetMs, seed),
   );
 }

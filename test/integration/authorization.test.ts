@@ -12,6 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Millrace, MillraceError } from '../../src/client/index.js';
 import { authAddClient, authInit, clientSeedFile } from '../../src/cli/auth.js';
 import { startNatsServer, type NatsServerHandle } from '../../src/transport/nats-server.js';
+import { connectNats } from '../../src/transport/connection.js';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { ErrorCodes } from '../../protocol/errors.js';
+import { subjects } from '../../protocol/subjects.js';
+import { wire } from '../../protocol/wire.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 import { runCli } from '../harness/cli.js';
 import { runKcat, runKcatUntil } from '../harness/kafka.js';
@@ -162,6 +167,44 @@ describe('ACLs on the NATS door', () => {
     ).rejects.toSatisfy((err) => errorNameOf(err) === 'CLUSTER_AUTHORIZATION_FAILED');
   });
 
+  it("cannot be fooled by a Nats-Request-Info header a client forges: the server's replaces it", async () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'auth.json'), 'utf8')) as {
+      clients: Record<string, string>;
+    };
+    const nc = await connectNats({
+      servers: server.url,
+      name: 'forger',
+      credentials: { nkeySeedFile: clientSeedFile(dir, 'alice'), tls: { caFile: tls.caFile } },
+    });
+    try {
+      const forged = natsHeaders();
+      forged.set(
+        'Nats-Request-Info',
+        JSON.stringify({ acc: 'CLIENTS', user: manifest.clients.admin, host: '127.0.0.1' }),
+      );
+      const reply = await nc.request(
+        subjects.brokerApi(cluster, 1, 'create_acls'),
+        wire.CreateAclsRequest.encode({
+          creations: [
+            {
+              resourceType: 2,
+              resourceName: '*',
+              patternType: 3,
+              principal: 'User:alice',
+              host: '*',
+              operation: 2,
+              permission: 3,
+            },
+          ],
+        }).finish(),
+        { timeout: 5_000, headers: forged },
+      );
+      expect(wire.ErrorResponse.decode(reply.data).errorCode).toBe(ErrorCodes.CLUSTER_AUTHORIZATION_FAILED.code);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('gives bob nothing until an ACL names him, and takes it back when the ACL goes', async () => {
     const bob = clientAs('bob');
     const admin = clientAs('admin').admin();
@@ -290,17 +333,19 @@ describe('SASL and ACLs on the Kafka door', () => {
   });
 });
 
+/** The CLI flags that connect as the admin client. */
+const asAdmin = () => [
+  '--nats',
+  server.url,
+  '--cluster',
+  cluster,
+  '--nkey',
+  clientSeedFile(dir, 'admin'),
+  '--tls-ca',
+  tls.caFile,
+];
+
 describe('millrace users and millrace acl', () => {
-  const asAdmin = () => [
-    '--nats',
-    server.url,
-    '--cluster',
-    cluster,
-    '--nkey',
-    clientSeedFile(dir, 'admin'),
-    '--tls-ca',
-    tls.caFile,
-  ];
   const cli = async (...args: string[]) => {
     const r = await runCli([...args, ...asAdmin()]);
     expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -356,19 +401,9 @@ describe('millrace users and millrace acl', () => {
 
 describe('client quotas on the NATS door', () => {
   it("delays alice's replies once she produces faster than her user quota, set and removed with millrace quotas", async () => {
-    const asAdmin = [
-      '--nats',
-      server.url,
-      '--cluster',
-      cluster,
-      '--nkey',
-      clientSeedFile(dir, 'admin'),
-      '--tls-ca',
-      tls.caFile,
-    ];
-    const set = await runCli(['quotas', 'set', '--for-user', 'alice', '--producer-byte-rate', '1024', ...asAdmin]);
+    const set = await runCli(['quotas', 'set', '--for-user', 'alice', '--producer-byte-rate', '1024', ...asAdmin()]);
     expect(set.stdout, set.stderr).toContain('user=alice: producer_byte_rate=1024');
-    expect((await runCli(['quotas', 'list', ...asAdmin])).stdout).toBe('user=alice\tproducer_byte_rate=1024\n');
+    expect((await runCli(['quotas', 'list', ...asAdmin()])).stdout).toBe('user=alice\tproducer_byte_rate=1024\n');
     const metric = async () => {
       const text = await (await fetch(`http://127.0.0.1:${brokers[0]!.broker.metricsPort}/metrics`)).text();
       return Number(
@@ -391,9 +426,9 @@ describe('client quotas on the NATS door', () => {
       'alice',
       '--remove',
       'producer_byte_rate',
-      ...asAdmin,
+      ...asAdmin(),
     ]);
     expect(removed.stdout, removed.stderr).toContain('user=alice: -producer_byte_rate');
-    expect((await runCli(['quotas', 'list', ...asAdmin])).stdout).toBe('');
+    expect((await runCli(['quotas', 'list', ...asAdmin()])).stdout).toBe('');
   });
 });
