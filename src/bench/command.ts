@@ -1,18 +1,12 @@
 /** `millrace bench produce|consume|e2e|failover|scale|kafka|security`: as kafka-producer-perf-test and `nats bench` do. */
 import { Command, Option } from 'commander';
-import { Millrace, type Acks, type CompressionName } from '../client/index.js';
+import type { Acks, CompressionName } from '../client/index.js';
 import { integer, print } from '../cli/common.js';
 import { kafkaBench, type KafkaBenchOptions } from './kafka.js';
 import { scaleBench, type ScaleOptions } from './scale.js';
 import { securityBench, type SecurityBenchOptions } from './security.js';
-import {
-  consumeWorkload,
-  e2eWorkload,
-  failoverWorkload,
-  produceWorkload,
-  startBenchCluster,
-  type WorkloadOptions,
-} from './workloads.js';
+import { benchSuite, suiteTable, type SuiteOptions } from './suite.js';
+import { failoverBench, runWorkload, type WorkloadOptions } from './workloads.js';
 
 interface BenchFlags {
   nats?: string;
@@ -61,12 +55,6 @@ export function benchCommand(): Command {
         kind === 'e2e' ? 20_000 : 0,
       )
       .action(async (flags: BenchFlags) => {
-        const own = flags.nats ? null : await startBenchCluster(flags.brokers);
-        const client = new Millrace({
-          servers: flags.nats ?? own!.nats,
-          cluster: own?.cluster ?? flags.cluster,
-          clientId: `millrace-bench-${kind}`,
-        });
         const o: WorkloadOptions = {
           records: flags.records,
           recordSize: flags.recordSize,
@@ -80,28 +68,9 @@ export function benchCommand(): Command {
           throughput: flags.throughput,
           idempotent: flags.idempotent,
         };
-        try {
-          const topic = `bench-${kind}-${Date.now()}`;
-          await client
-            .admin()
-            .createTopics({ topics: [{ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor }] });
-          let result: Record<string, unknown>;
-          if (kind === 'produce') result = await produceWorkload(client, topic, o);
-          else if (kind === 'consume') {
-            await produceWorkload(client, topic, { ...o, acks: 1, throughput: 0 });
-            result = await consumeWorkload(client, topic, o.partitions, o.records, o.recordSize);
-          } else result = await e2eWorkload(client, topic, o);
-          print(
-            JSON.stringify(
-              { bench: kind, ...o, acks: flags.acks, brokers: own ? flags.brokers : 'external', ...result },
-              null,
-              2,
-            ),
-          );
-        } finally {
-          await client.close();
-          await own?.stop();
-        }
+        const target = flags.nats ? { nats: flags.nats, cluster: flags.cluster } : { brokers: flags.brokers };
+        const result = await runWorkload(kind, o, target);
+        print(JSON.stringify({ ...result, acks: flags.acks }, null, 2));
       });
   }
   bench
@@ -113,42 +82,7 @@ export function benchCommand(): Command {
     .option('--kill-at-ms <ms>', 'when to kill the leader', integer('--kill-at-ms', 0), 3_000)
     .option('--rate <records/s>', 'offered load', integer('--rate', 1), 10_000)
     .action(async (flags: { durationMs: number; killAtMs: number; rate: number }) => {
-      const own = await startBenchCluster(3);
-      const client = new Millrace({
-        servers: own.nats,
-        cluster: own.cluster,
-        clientId: 'millrace-bench-failover',
-        requestTimeoutMs: 5_000,
-      });
-      try {
-        const topic = `bench-failover-${Date.now()}`;
-        await client.admin().createTopics({
-          topics: [{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
-        });
-        const result = await failoverWorkload(client, topic, own, {
-          durationMs: flags.durationMs,
-          killAtMs: flags.killAtMs,
-          ratePerSec: flags.rate,
-        });
-        print(
-          JSON.stringify(
-            {
-              bench: 'failover',
-              brokers: 3,
-              replicationFactor: 3,
-              minInsyncReplicas: 2,
-              acks: 'all',
-              ...flags,
-              ...result,
-            },
-            null,
-            2,
-          ),
-        );
-      } finally {
-        await client.close();
-        await own.stop();
-      }
+      print(JSON.stringify(await failoverBench(flags), null, 2));
     });
   bench
     .command('kafka')
@@ -159,6 +93,28 @@ export function benchCommand(): Command {
     .addOption(new Option('--acks <acks>', 'acks').choices(['0', '1', 'all']).default('1'))
     .action(async (flags: KafkaBenchOptions) => {
       print(JSON.stringify(await kafkaBench(flags), null, 2));
+    });
+  bench
+    .command('suite')
+    .description('every figure of the performance aims in one run: a table and JSON (npm run bench)')
+    .option('--records <n>', 'records of each throughput figure', integer('--records', 1), 2_000_000)
+    .option(
+      '--latency-seconds <s>',
+      'how long the latency figure offers 20,000 records/s',
+      integer('--latency-seconds', 1),
+      10,
+    )
+    .option(
+      '--failover-duration-ms <ms>',
+      'how long the failover figure produces',
+      integer('--failover-duration-ms', 1000),
+      10_000,
+    )
+    .option('--json', 'only the JSON')
+    .action(async (flags: SuiteOptions & { json?: boolean }) => {
+      const result = await benchSuite(flags);
+      if (!flags.json) print(`${suiteTable(result.figures)}\n`);
+      print(JSON.stringify({ bench: 'suite', ...result }, null, 2));
     });
   bench
     .command('security')

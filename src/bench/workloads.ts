@@ -323,3 +323,66 @@ export async function failoverWorkload(
     killToFirstAckMs: firstAfterKill ? firstAfterKill - killedAt : null,
   };
 }
+
+/**
+ * Runs a produce, consume or e2e workload on a new topic of a cluster: one this module starts
+ * with `brokers` broker processes, or an existing one.
+ */
+export async function runWorkload(
+  kind: 'produce' | 'consume' | 'e2e',
+  o: WorkloadOptions,
+  target: { brokers: number } | { nats: string; cluster: string },
+): Promise<Record<string, unknown>> {
+  const own = 'brokers' in target ? await startBenchCluster(target.brokers) : null;
+  const client = new Millrace({
+    servers: own?.nats ?? (target as { nats: string }).nats,
+    cluster: own?.cluster ?? (target as { cluster: string }).cluster,
+    clientId: `millrace-bench-${kind}`,
+  });
+  try {
+    const topic = `bench-${kind}-${Date.now()}`;
+    await client
+      .admin()
+      .createTopics({ topics: [{ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor }] });
+    let result: Record<string, unknown>;
+    if (kind === 'produce') result = await produceWorkload(client, topic, o);
+    else if (kind === 'consume') {
+      await produceWorkload(client, topic, { ...o, acks: 1, throughput: 0 });
+      result = await consumeWorkload(client, topic, o.partitions, o.records, o.recordSize);
+    } else result = await e2eWorkload(client, topic, o);
+    return { bench: kind, ...o, brokers: 'brokers' in target ? target.brokers : 'external', ...result };
+  } finally {
+    await client.close();
+    await own?.stop();
+  }
+}
+
+/** acks=all production across a SIGKILL of the partition leader, on three broker processes of its own. */
+export async function failoverBench(o: {
+  durationMs: number;
+  killAtMs: number;
+  rate: number;
+}): Promise<Record<string, unknown>> {
+  const own = await startBenchCluster(3);
+  const client = new Millrace({
+    servers: own.nats,
+    cluster: own.cluster,
+    clientId: 'millrace-bench-failover',
+    requestTimeoutMs: 5_000,
+  });
+  try {
+    const topic = `bench-failover-${Date.now()}`;
+    await client.admin().createTopics({
+      topics: [{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
+    });
+    const result = await failoverWorkload(client, topic, own, {
+      durationMs: o.durationMs,
+      killAtMs: o.killAtMs,
+      ratePerSec: o.rate,
+    });
+    return { bench: 'failover', brokers: 3, replicationFactor: 3, minInsyncReplicas: 2, acks: 'all', ...o, ...result };
+  } finally {
+    await client.close();
+    await own.stop();
+  }
+}

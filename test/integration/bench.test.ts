@@ -42,6 +42,21 @@ describe('millrace bench', () => {
     });
   });
 
+  it('suite runs every figure beside its aim, and exits', async () => {
+    const result = (await bench(
+      'suite',
+      '--records',
+      '20000',
+      '--latency-seconds',
+      '1',
+      '--failover-duration-ms',
+      '3000',
+      '--json',
+    )) as { figures: Array<{ figure: string; value: number | null; met: boolean | null }> };
+    expect(result.figures).toHaveLength(8);
+    for (const f of result.figures) expect(f.value, f.figure).toEqual(expect.any(Number));
+  });
+
   it('security measures produce without and with security through both doors, and exits', async () => {
     const result = (await bench('security', '--records', '20000', '--partitions', '2')) as {
       recordsPerSecond: Record<'plain' | 'secured', Record<'nats' | 'kafka', number>>;
