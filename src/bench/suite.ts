@@ -3,7 +3,7 @@
  * side by side with its aim, as a table and as JSON. Each figure starts a cluster of its own.
  */
 import { jetstreamCompare } from './compare.js';
-import { failoverBench, runWorkload, type WorkloadOptions } from './workloads.js';
+import { failoverBench, plainProduce, runWorkload, type WorkloadOptions } from './workloads.js';
 
 export interface SuiteFigure {
   figure: string;
@@ -22,17 +22,9 @@ export interface SuiteOptions {
   failoverDurationMs: number;
 }
 
+/** The comparisons' producer (plainProduce), 100 B records over 8 partitions, with the figure's own settings. */
 const workload = (o: Partial<WorkloadOptions> & Pick<WorkloadOptions, 'records'>): WorkloadOptions => ({
-  recordSize: 100,
-  partitions: 8,
-  replicationFactor: 1,
-  acks: 1,
-  producers: 1,
-  batchSize: 256 * 1024,
-  lingerMs: 5,
-  compression: 'none',
-  throughput: 0,
-  idempotent: true,
+  ...plainProduce({ records: o.records, recordSize: 100, partitions: 8 }, true),
   ...o,
 });
 
