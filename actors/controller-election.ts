@@ -2,13 +2,17 @@
  * Controller election by lease (DESIGN.md section 4): a candidate creates the `controller` key
  * in the lease bucket (compare-and-set); the winner's epoch is the revision `create` returned,
  * it activates (fencing older controllers with its first metadata write), renews the lease at a
- * third of its TTL, and resigns on the first failed renewal or when told it is fenced.
+ * third of its TTL, and resigns on the first failed renewal or when told it is fenced. A
+ * candidate asks again every poll; `acquire` may take the lease over from a holder whose
+ * process is gone before its TTL runs out (the shell's decision).
  * I/O comes from the injected actors `acquire`, `activate`, `renew` and `resign`.
  */
 import { assign, fromPromise, setup } from 'xstate';
 
 export interface ElectionContext {
   leaseMs: number;
+  /** How often a candidate asks again while another broker holds the lease. */
+  pollMs: number;
   epoch: number | null;
   revision: number | null;
 }
@@ -22,7 +26,7 @@ const notProvided = (name: string) =>
 export const controllerElectionMachine = setup({
   types: {
     context: {} as ElectionContext,
-    input: {} as { leaseMs: number },
+    input: {} as { leaseMs: number; pollMs?: number },
     events: {} as { type: 'FENCED' } | { type: 'STOP' },
   },
   actors: {
@@ -32,14 +36,18 @@ export const controllerElectionMachine = setup({
     resign: notProvided('resign') as unknown as ReturnType<typeof fromPromise<void, { epoch: number | null }>>,
   },
   delays: {
-    /** How often a candidate retries while another broker holds the lease. */
-    LEASE_POLL: ({ context }) => Math.max(100, Math.floor(context.leaseMs / 4)),
+    LEASE_POLL: ({ context }) => context.pollMs,
     /** Renew at a third of the lease: two renewals can fail before it expires. */
     RENEW_INTERVAL: ({ context }) => Math.max(50, Math.floor(context.leaseMs / 3)),
   },
 }).createMachine({
   id: 'controllerElection',
-  context: ({ input }) => ({ leaseMs: input.leaseMs, epoch: null, revision: null }),
+  context: ({ input }) => ({
+    leaseMs: input.leaseMs,
+    pollMs: input.pollMs ?? Math.max(100, Math.floor(input.leaseMs / 4)),
+    epoch: null,
+    revision: null,
+  }),
   initial: 'Candidate',
   on: { STOP: '.Stopping' },
   states: {

@@ -53,7 +53,8 @@ export const CONTROLLER_APIS = [
   'alter_quotas',
 ] as const;
 export type ControllerApi = (typeof CONTROLLER_APIS)[number];
-export type InternalApi = 'replica_fetch';
+/** `presence` answers an empty request at once: probes tell a live (or paused) process from a dead one. */
+export type InternalApi = 'replica_fetch' | 'presence';
 
 export const subjects = {
   /** Bootstrap metadata: a queue group of every broker. */

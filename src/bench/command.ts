@@ -6,7 +6,7 @@ import { kafkaBench, type KafkaBenchOptions } from './kafka.js';
 import { scaleBench, type ScaleOptions } from './scale.js';
 import { securityBench, type SecurityBenchOptions } from './security.js';
 import { benchSuite, suiteTable, type SuiteOptions } from './suite.js';
-import { failoverBench, runWorkload, type WorkloadOptions } from './workloads.js';
+import { failoverBench, runWorkload, type FailoverVictim, type WorkloadOptions } from './workloads.js';
 
 interface BenchFlags {
   nats?: string;
@@ -81,7 +81,12 @@ export function benchCommand(): Command {
     .option('--duration-ms <ms>', 'how long to produce', integer('--duration-ms', 1000), 10_000)
     .option('--kill-at-ms <ms>', 'when to kill the leader', integer('--kill-at-ms', 0), 3_000)
     .option('--rate <records/s>', 'offered load', integer('--rate', 1), 10_000)
-    .action(async (flags: { durationMs: number; killAtMs: number; rate: number }) => {
+    .addOption(
+      new Option('--victim <which>', "the leader killed: one that is not the controller, or the controller's own")
+        .choices(['leader', 'controller'])
+        .default('leader'),
+    )
+    .action(async (flags: { durationMs: number; killAtMs: number; rate: number; victim: FailoverVictim }) => {
       print(JSON.stringify(await failoverBench(flags), null, 2));
     });
   bench

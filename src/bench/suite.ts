@@ -3,7 +3,7 @@
  * side by side with its aim, as a table and as JSON. Each figure starts a cluster of its own.
  */
 import { jetstreamCompare } from './compare.js';
-import { failoverBench, plainProduce, runWorkload, type WorkloadOptions } from './workloads.js';
+import { failoverBench, plainProduce, runWorkload, type FailoverVictim, type WorkloadOptions } from './workloads.js';
 
 export interface SuiteFigure {
   figure: string;
@@ -52,12 +52,17 @@ export async function benchSuite(o: SuiteOptions): Promise<{ figures: SuiteFigur
     workload({ records: 20_000 * o.latencySeconds, replicationFactor: 3, acks: 'all', throughput: 20_000 }),
     { brokers: 3 },
   );
-  step('failover after a SIGKILL of the leader');
-  const failover = await failoverBench({
-    durationMs: o.failoverDurationMs,
-    killAtMs: Math.round(o.failoverDurationMs * 0.3),
-    rate: 10_000,
-  });
+  const failoverRun = (victim: FailoverVictim) =>
+    failoverBench({
+      durationMs: o.failoverDurationMs,
+      killAtMs: Math.round(o.failoverDurationMs * 0.3),
+      rate: 10_000,
+      victim,
+    });
+  step('failover after a SIGKILL of a leader');
+  const failover = await failoverRun('leader');
+  step('failover after a SIGKILL of a leader that is the controller');
+  const controllerFailover = await failoverRun('controller');
   step('JetStream comparison');
   const compare = await jetstreamCompare({ records: o.records, recordSize: 100, partitions: 8, window: 2048 });
   const latency = (e2e.endToEndLatencyMs ?? {}) as { p50?: number; p99?: number; p999?: number };
@@ -69,9 +74,16 @@ export async function benchSuite(o: SuiteOptions): Promise<{ figures: SuiteFigur
     figure('end-to-end latency p99', latency.p99 ?? null, 'ms', 10, true),
     figure('end-to-end latency p99.9', latency.p999 ?? null, 'ms', 25, true),
     figure('unavailability after SIGKILL of a leader', failover.unavailabilityMs as number, 'ms', 1_000, true),
+    figure(
+      'the same when the leader is the controller',
+      controllerFailover.unavailabilityMs as number,
+      'ms',
+      1_000,
+      true,
+    ),
     figure('Millrace over JetStream, acknowledged produce', compare.ratio as number, 'x', null),
   ];
-  return { figures, runs: { produce, consume, replicated, e2e, failover, compare } };
+  return { figures, runs: { produce, consume, replicated, e2e, failover, controllerFailover, compare } };
 }
 
 /** The figures as a table: figure, value, aim, met. */

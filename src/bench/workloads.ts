@@ -263,7 +263,10 @@ export async function e2eWorkload(
   });
   await new Promise((r) => setTimeout(r, 500));
   const produced = await produceWorkload(client, topic, o);
-  await Promise.race([done, new Promise((r) => setTimeout(r, 30_000))]);
+  // The bound's timer is cleared: left pending, it would keep the bench process alive after its result.
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise((r) => (bound = setTimeout(r, 30_000)))]);
+  clearTimeout(bound);
   await consumer.close();
   return {
     produced,
@@ -273,33 +276,41 @@ export async function e2eWorkload(
   };
 }
 
+/** Which broker a failover run kills: a partition leader that is not the controller, or one that is. */
+export type FailoverVictim = 'leader' | 'controller';
+
 /**
- * Produces with acks=all at a steady rate, SIGKILLs the partition leader, and measures how long
- * production stalls: the longest gap between acknowledgements and the time from the kill to
- * the first acknowledgement after it.
+ * Produces with acks=all at a steady rate to one partition, SIGKILLs its leader, and measures how
+ * long production stalls: the longest gap between acknowledgements and the time from the kill
+ * to the first acknowledgement after it. The partition is one whose leader is the active
+ * controller (`victim` 'controller': a new controller must take over first) or is not.
  */
 export async function failoverWorkload(
   client: Millrace,
   topic: string,
   cluster: BenchCluster,
-  o: { durationMs: number; killAtMs: number; ratePerSec: number },
+  o: { durationMs: number; killAtMs: number; ratePerSec: number; victim: FailoverVictim },
 ): Promise<Record<string, unknown>> {
   const producer = client.producer({ acks: 'all', lingerMs: 0, deliveryTimeoutMs: 60_000 });
   const value = Buffer.alloc(100, 0x61);
   const ackTimes: number[] = [];
   const failures: string[] = [];
   const pending = new Set<Promise<unknown>>();
+  const { controllerId } = await client.admin().describeCluster();
+  const partitions = (await client.admin().describeTopics([topic]))[0]!.partitions;
+  const target = partitions.find((p) => (p.leader === controllerId) === (o.victim === 'controller'));
+  if (!target) throw new Error(`no partition of ${topic} has a leader that suits a '${o.victim}' failover`);
   const started = Date.now();
   let killedAt = 0;
-  let killedLeader = -1;
+  const killedLeader = target.leader;
   const perTick = Math.max(1, Math.round(o.ratePerSec / 100));
   while (Date.now() - started < o.durationMs) {
     if (!killedAt && Date.now() - started >= o.killAtMs) {
-      killedLeader = (await client.admin().describeTopics([topic]))[0]!.partitions[0]!.leader;
       cluster.kill(killedLeader);
       killedAt = Date.now();
     }
-    const p = producer.send({ topic, messages: Array.from({ length: perTick }, () => ({ value })) }).then(
+    const messages = Array.from({ length: perTick }, () => ({ value, partition: target.partition }));
+    const p = producer.send({ topic, messages }).then(
       () => ackTimes.push(Date.now()),
       (err: Error) => failures.push(err.message),
     );
@@ -312,8 +323,9 @@ export async function failoverWorkload(
   let maxGap = 0;
   for (let i = 1; i < ackTimes.length; i++) maxGap = Math.max(maxGap, ackTimes[i]! - ackTimes[i - 1]!);
   const firstAfterKill = ackTimes.find((t) => t > killedAt);
-  const newLeader = (await client.admin().describeTopics([topic]))[0]!.partitions[0]!.leader;
+  const newLeader = (await client.admin().describeTopics([topic]))[0]!.partitions[target.partition]!.leader;
   return {
+    victim: o.victim,
     killedLeader,
     newLeader,
     acknowledgedSends: ackTimes.length,
@@ -362,6 +374,7 @@ export async function failoverBench(o: {
   durationMs: number;
   killAtMs: number;
   rate: number;
+  victim: FailoverVictim;
 }): Promise<Record<string, unknown>> {
   const own = await startBenchCluster(3);
   const client = new Millrace({
@@ -372,13 +385,15 @@ export async function failoverBench(o: {
   });
   try {
     const topic = `bench-failover-${Date.now()}`;
+    // Six partitions: their leaders spread over the three brokers, one of them the controller.
     await client.admin().createTopics({
-      topics: [{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
+      topics: [{ topic, numPartitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
     });
     const result = await failoverWorkload(client, topic, own, {
       durationMs: o.durationMs,
       killAtMs: o.killAtMs,
       ratePerSec: o.rate,
+      victim: o.victim,
     });
     return { bench: 'failover', brokers: 3, replicationFactor: 3, minInsyncReplicas: 2, acks: 'all', ...o, ...result };
   } finally {

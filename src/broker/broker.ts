@@ -9,10 +9,10 @@ import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { brokerLifecycleMachine, type HeartbeatInput, type HeartbeatResult } from '../../actors/broker-lifecycle.js';
 import { MillraceError } from '../../protocol/errors.js';
-import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { openMetadataBucket } from '../cluster/buckets.js';
 import { ControllerClient } from '../cluster/controller-client.js';
+import { leaderEndOffsets } from './end-offsets.js';
 import { ControllerService } from '../cluster/controller.js';
 import { allOf, type ImageChanges, type MetadataImage } from '../cluster/image.js';
 import { MetadataLoader } from '../cluster/metadata-loader.js';
@@ -27,7 +27,8 @@ import { watchEventLoop } from '../metrics/event-loop.js';
 import { logFiles } from '../storage/file-handles.js';
 import { LogManager } from '../storage/log-manager.js';
 import { connectNats } from '../transport/connection.js';
-import { RpcServer, request } from '../transport/rpc.js';
+import { servePresence } from '../transport/presence.js';
+import { RpcServer } from '../transport/rpc.js';
 import { VERSION } from '../version.js';
 import { Access, Authorizer } from './authorizer.js';
 import {
@@ -47,7 +48,6 @@ import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
 import type { HostedPartition } from './hosted-partition.js';
 import { ReplicaManager } from './replica-manager.js';
-import { tpKey } from '../../protocol/topic-partition.js';
 
 const CONTROLLER_RPC_TIMEOUT_MS = 5_000;
 
@@ -111,6 +111,8 @@ export class Broker {
         throw err;
       },
     );
+    // Present from now on: the controller tells a crashed broker by the end of this subscription.
+    servePresence(nc, config.cluster, config.id);
     const controllerNc = await connectNats({
       servers: config.nats,
       name: `millrace-controller-${config.id}`,
@@ -135,8 +137,7 @@ export class Broker {
         brokerId: config.id,
         leaseMs: config.controllerLeaseMs,
         sessionTimeoutMs: config.sessionTimeoutMs,
-        // Two missed heartbeats make a broker suspect; a live one answers the probe.
-        brokerProbeAfterMs: Math.min(2 * config.heartbeatIntervalMs, config.sessionTimeoutMs / 2),
+        brokerProbeIntervalMs: config.presenceProbeIntervalMs,
         metadataReplicas: config.metadataReplicas,
         defaultPartitions: config.defaultPartitions,
         defaultReplicationFactor: config.defaultReplicationFactor,
@@ -217,47 +218,6 @@ export class Broker {
 
   private onImage(image: MetadataImage, changes: ImageChanges): void {
     this.replicas?.reconcile(image, changes);
-  }
-
-  /** High watermarks from the partitions' leaders (ListOffsets latest), keyed topic\0partition. */
-  private async endOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
-    const image = this.loader.image;
-    const byLeader = new Map<number, Map<string, number[]>>();
-    const ends = new Map<string, number>();
-    for (const { topic, partition } of partitions) {
-      const leader = image.topics.get(topic)?.partitions[partition]?.leader ?? -1;
-      if (leader < 0) continue;
-      // Led here: read it (the broker's connection does not hear its own requests: noEcho).
-      const local = this.replicas?.get(topic, partition);
-      if (local?.isLeader) {
-        ends.set(tpKey(topic, partition), local.highWatermark);
-        continue;
-      }
-      const topics = byLeader.get(leader) ?? new Map<string, number[]>();
-      topics.set(topic, [...(topics.get(topic) ?? []), partition]);
-      byLeader.set(leader, topics);
-    }
-    await Promise.all(
-      [...byLeader].map(async ([leader, topics]) => {
-        const res = await request(
-          this.nc,
-          subjects.brokerApi(this.config.cluster, leader, 'list_offsets'),
-          wire.ListOffsetsRequest,
-          {
-            replicaId: -1,
-            topics: [...topics].map(([name, ps]) => ({
-              name,
-              partitions: ps.map((partition) => ({ partition, timestamp: -1 })),
-            })),
-          },
-          wire.ListOffsetsResponse,
-          CONTROLLER_RPC_TIMEOUT_MS,
-        );
-        for (const t of res.topics)
-          for (const p of t.partitions ?? []) if (!p.errorCode) ends.set(tpKey(t.name, p.partition), Number(p.offset));
-      }),
-    );
-    return ends;
   }
 
   private runLifecycle(): Promise<void> {
@@ -360,7 +320,13 @@ export class Broker {
               offsetMetadataMaxBytes: 4096,
               commitTimeoutMs: 5_000,
               onRebalance: (group) => this.metrics.groupRebalances.inc({ group }),
-              endOffsets: (partitions) => this.endOffsets(partitions),
+              endOffsets: (partitions) =>
+                leaderEndOffsets(
+                  { nc: this.nc, cluster: config.cluster, timeoutMs: CONTROLLER_RPC_TIMEOUT_MS },
+                  this.loader.image,
+                  (topic, partition) => this.replicas?.get(topic, partition),
+                  partitions,
+                ),
               access,
               logger: this.logger,
             },
@@ -434,7 +400,9 @@ export class Broker {
                 wantShutdown: input.wantShutdown,
               },
               wire.BrokerHeartbeatResponse,
-              CONTROLLER_RPC_TIMEOUT_MS,
+              // Short: a heartbeat sent to a controller that died meanwhile is never answered, and the
+              // next one (to its successor) must go out well within the session timeout.
+              Math.min(CONTROLLER_RPC_TIMEOUT_MS, config.sessionTimeoutMs / 3),
             );
             return { isFenced: res.isFenced, shouldShutdown: res.shouldShutdown, reregister: false };
           } catch (err) {

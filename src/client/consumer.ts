@@ -379,6 +379,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
           wire.FetchResponse,
           this.ctx.requestTimeoutMs + this.opts.maxWaitMs,
         ),
+        this.opts.maxWaitMs,
       );
     } catch (err) {
       if (err instanceof MillraceError && !err.retriable) throw err;

@@ -8,10 +8,17 @@ import { MillraceError } from '../../protocol/errors.js';
 import { brokerGone } from '../transport/rpc.js';
 import type { ClientContext } from './context.js';
 
-const PROBE_AFTER_MS = 500;
+/** A reply later than this (past what the request may take by design) starts probes, this often. */
+const PROBE_AFTER_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;
 
-export async function whileBrokerAlive<T>(ctx: ClientContext, brokerId: number, call: Promise<T>): Promise<T> {
+/** `expectedMs`: how long the call may take by design (a fetch's long poll) before probes start. */
+export async function whileBrokerAlive<T>(
+  ctx: ClientContext,
+  brokerId: number,
+  call: Promise<T>,
+  expectedMs = 0,
+): Promise<T> {
   let done = false;
   let timer: NodeJS.Timeout | null = null;
   const gone = new Promise<never>((_, reject) => {
@@ -23,7 +30,7 @@ export async function whileBrokerAlive<T>(ctx: ClientContext, brokerId: number, 
       }
       if (!done) timer = setTimeout(() => void probe(), PROBE_AFTER_MS);
     };
-    timer = setTimeout(() => void probe(), PROBE_AFTER_MS);
+    timer = setTimeout(() => void probe(), expectedMs + PROBE_AFTER_MS);
   });
   try {
     return await Promise.race([call, gone]);

@@ -15,6 +15,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { subjects, type ControllerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import type { ElectionReason } from '../metrics/catalogue.js';
+import { probePresence } from '../transport/presence.js';
 import { RpcServer, brokerGone, type MessageType, type RequestObserver } from '../transport/rpc.js';
 import {
   allocateProducerIds,
@@ -50,8 +51,8 @@ export interface ControllerSettings extends TopicDefaults {
   leaseMs: number;
   /** broker.session.timeout.ms */
   sessionTimeoutMs: number;
-  /** A broker silent this long is probed on NATS, and fenced at once if its process is gone. */
-  brokerProbeAfterMs: number;
+  /** How often each broker's presence on NATS is probed: a crashed one is fenced then. */
+  brokerProbeIntervalMs: number;
   metadataReplicas: number;
   /** leader.imbalance.check.interval.ms */
   leaderRebalanceIntervalMs: number;
@@ -62,7 +63,7 @@ export interface ControllerSettings extends TopicDefaults {
 
 const CONTROL_ENV: ControlEnv = { newTopicId: randomUUID, random: (bound) => Math.floor(Math.random() * bound) };
 
-/** A probe of a silent broker waits this long; no-responders comes back at once, a timeout means alive. */
+/** A probe of a broker's API subject waits this long; no-responders comes back at once. */
 const PROBE_TIMEOUT_MS = 1_000;
 
 /** A write the controller's own watch has not shown within this is reported, not waited on forever. */
@@ -211,7 +212,7 @@ export class ActiveController {
   private async fenceVanishedBrokers(): Promise<void> {
     for (const b of [...this.image.brokers.values()].filter((x) => !x.fenced && x.id !== this.settings.brokerId)) {
       if (!(await brokerGone(this.nc, this.settings.cluster, b.id, PROBE_TIMEOUT_MS)) || this.stopped) continue;
-      this.logger.warn({ brokerId: b.id }, 'broker has no subscription on NATS: fencing it now');
+      this.logger.warn({ brokerId: b.id }, 'broker process is gone from NATS: fencing it now');
       await this.serialized(() => fenceBroker(this.image, b.id, false)).catch(() => undefined);
     }
   }
@@ -283,13 +284,21 @@ export class ActiveController {
   private startSession(brokerId: number): void {
     this.sessions.get(brokerId)?.stop();
     const current = (): boolean => this.sessions.get(brokerId) === actor;
+    let probing = false;
     const actor: Actor<typeof brokerSessionMachine> = createActor(
       brokerSessionMachine.provide({
         actions: {
-          probe: (_, { brokerId: id }) => {
-            void brokerGone(this.nc, this.settings.cluster, id, PROBE_TIMEOUT_MS).then((gone) => {
-              if (gone && current()) actor.send({ type: 'GONE' });
-            });
+          probe: (_, { brokerId: id, heartbeats }) => {
+            // One probe at a time: a paused broker's probes would otherwise pile up to their timeout.
+            if (probing) return;
+            probing = true;
+            void probePresence(this.nc, this.settings.cluster, id, this.settings.brokerProbeIntervalMs).then(
+              (presence) => {
+                probing = false;
+                if (!current() || presence === 'unknown') return;
+                actor.send({ type: presence === 'gone' ? 'GONE' : 'PRESENT', heartbeats });
+              },
+            );
           },
           fence: (_, { brokerId: id, reason }) => {
             // After a stall of this event loop, expired session timers run before the heartbeats
@@ -297,10 +306,12 @@ export class ActiveController {
             // heartbeat waiting in the socket revives the session instead of a live broker being fenced.
             setImmediate(() => {
               if (actor.getSnapshot().value !== 'Expired' || !current()) return;
+              // Fenced already (found gone when this controller took over): nothing to move.
+              if (this.image.brokers.get(id)?.fenced) return;
               this.logger.warn(
                 { brokerId: id, sessionTimeoutMs: this.settings.sessionTimeoutMs },
                 reason === 'gone-from-nats'
-                  ? 'broker has no subscription on NATS: fencing it now'
+                  ? 'broker process is gone from NATS: fencing it now'
                   : 'broker missed its session timeout: fencing it',
               );
               void this.serialized(() => fenceBroker(this.image, id, false)).catch((err: unknown) =>
@@ -315,7 +326,7 @@ export class ActiveController {
         input: {
           brokerId,
           sessionTimeoutMs: this.settings.sessionTimeoutMs,
-          probeAfterMs: this.settings.brokerProbeAfterMs,
+          probeIntervalMs: this.settings.brokerProbeIntervalMs,
         },
       },
     );

@@ -157,7 +157,7 @@ export async function exchange<ReqI, Res>(
   try {
     reply = await nc.request(subject, data, { timeout: timeoutMs });
   } catch (err) {
-    if (err instanceof natsErrors.NoRespondersError) {
+    if (isNoResponders(err)) {
       throw new MillraceError('NETWORK_EXCEPTION', `nothing is listening on ${subject}`, { cause: err });
     }
     if (err instanceof natsErrors.TimeoutError) {
@@ -175,6 +175,13 @@ export async function exchange<ReqI, Res>(
     throw new MillraceError('CORRUPT_MESSAGE', `cannot decode reply from ${subject}: ${(err as Error).message}`);
   }
   return response;
+}
+
+/** NATS's "no responders": nothing subscribes to the subject (nats.js wraps it in a RequestError). */
+export function isNoResponders(err: unknown): boolean {
+  return (
+    err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders())
+  );
 }
 
 /** Publishes without waiting for a reply (acks=0). */
@@ -227,6 +234,6 @@ export async function brokerGone(
     );
     return false;
   } catch (err) {
-    return err instanceof MillraceError && err.errorName === 'NETWORK_EXCEPTION';
+    return err instanceof MillraceError && isNoResponders(err.cause);
   }
 }

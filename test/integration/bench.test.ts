@@ -53,7 +53,7 @@ describe('millrace bench', () => {
       '3000',
       '--json',
     )) as { figures: Array<{ figure: string; value: number | null; met: boolean | null }> };
-    expect(result.figures).toHaveLength(8);
+    expect(result.figures).toHaveLength(9);
     for (const f of result.figures) expect(f.value, f.figure).toEqual(expect.any(Number));
   });
 

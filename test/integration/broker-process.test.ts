@@ -119,12 +119,52 @@ describe('broker processes', () => {
           (await admin.describeTopics(['probed']))[0]!.partitions.every((p) => p.leader === 1 && !p.isr.includes(2)),
         30_000,
       );
-      expect(first.logs.some((l) => l.includes('broker has no subscription on NATS: fencing it now'))).toBe(true);
+      expect(first.logs.some((l) => l.includes('broker process is gone from NATS: fencing it now'))).toBe(true);
       expect(first.logs.some((l) => l.includes('broker missed its session timeout'))).toBe(false);
     } finally {
       await probeClient.close();
       first.child.kill('SIGTERM');
       await first.exited;
+    }
+  });
+
+  it('takes the controller lease over from a SIGKILLed controller long before the lease runs out', async () => {
+    // A lease and a session timeout no test waits out: only presence probes can move the controller.
+    const config = path.join(dataDir, 'takeover.json');
+    fs.writeFileSync(config, JSON.stringify({ controllerLeaseMs: 120_000, sessionTimeoutMs: 120_000 }));
+    const takeoverCluster = uniqueCluster('takeover');
+    const brokers = [];
+    for (const id of [1, 2]) {
+      const b = await spawnBroker(id, inject('natsUrl'), takeoverCluster, path.join(dataDir, `takeover-${id}`), {}, [
+        '--config',
+        config,
+      ]);
+      running.push(b);
+      brokers.push(b);
+    }
+    const client = new Millrace({ servers: inject('natsUrl'), cluster: takeoverCluster });
+    try {
+      const admin = client.admin();
+      await waitFor('two live brokers', async () => (await admin.describeCluster()).brokers.length === 2);
+      await admin.createTopics({ topics: [{ topic: 'held', numPartitions: 2, replicationFactor: 2 }] });
+      const { controllerId } = await admin.describeCluster();
+      const [victim, survivor] = controllerId === 1 ? brokers : [...brokers].reverse();
+      victim!.child.kill('SIGKILL');
+      await victim!.exited;
+      await waitFor(
+        'the survivor controls and leads every partition',
+        async () =>
+          (await admin.describeCluster()).controllerId === survivor!.id &&
+          (await admin.describeTopics(['held']))[0]!.partitions.every((p) => p.leader === survivor!.id),
+        30_000,
+      );
+      expect(survivor!.logs.some((l) => l.includes('the controller lease holder is gone from NATS'))).toBe(true);
+      const produced = await client.producer({ acks: 'all' }).send({ topic: 'held', messages: [{ value: 'after' }] });
+      expect(produced.length).toBe(1);
+    } finally {
+      await client.close();
+      for (const b of brokers) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGTERM');
+      await Promise.all(brokers.map((b) => b.exited));
     }
   });
 });

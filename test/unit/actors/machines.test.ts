@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { SimulatedClock, createActor, fromPromise } from 'xstate';
+import { SimulatedClock, createActor, fromPromise, type Actor } from 'xstate';
 import { brokerLifecycleMachine, type HeartbeatInput, type HeartbeatResult } from '../../../actors/broker-lifecycle.js';
 import { brokerSessionMachine } from '../../../actors/broker-session.js';
 import { controllerElectionMachine, type AcquireResult } from '../../../actors/controller-election.js';
@@ -84,62 +84,84 @@ describe('controller election', () => {
 });
 
 describe('broker session', () => {
+  /** A session whose probes are answered at once: GONE while `down` says so, PRESENT otherwise. */
   function session() {
     const clock = new SimulatedClock();
     const fence = vi.fn();
-    const probe = vi.fn();
     const revive = vi.fn();
-    const actor = createActor(
+    const probes: Array<{ brokerId: number; heartbeats: number }> = [];
+    const state = { down: false, answer: true };
+    const actor: Actor<typeof brokerSessionMachine> = createActor(
       brokerSessionMachine.provide({
-        actions: { fence: (_, p) => fence(p), probe: (_, p) => probe(p), revive: (_, p) => revive(p) },
+        actions: {
+          fence: (_, p) => fence(p),
+          probe: (_, p) => {
+            probes.push(p);
+            const type = state.down ? 'GONE' : 'PRESENT';
+            if (state.answer) clock.setTimeout(() => actor.send({ type, heartbeats: p.heartbeats }), 1);
+          },
+          revive: (_, p) => revive(p),
+        },
       }),
-      { input: { brokerId: 4, sessionTimeoutMs: 9000, probeAfterMs: 4000 }, clock },
+      { input: { brokerId: 4, sessionTimeoutMs: 9000, probeIntervalMs: 100 }, clock },
     ).start();
     // SimulatedClock runs a timer set while it advances from the end of the jump: advance in steps.
     const advance = (ms: number) => {
-      for (let t = 0; t < ms; t += 100) clock.increment(Math.min(100, ms - t));
+      for (let t = 0; t < ms; t += 10) clock.increment(Math.min(10, ms - t));
     };
-    return { advance, fence, probe, revive, actor };
+    return { advance, fence, revive, probes, state, actor };
   }
 
   it('fences a broker that misses its session timeout and revives it on the next heartbeat', () => {
-    const { advance, fence, probe, revive, actor } = session();
+    const { advance, fence, revive, state, actor } = session();
+    // A paused broker: present on NATS, but its probes time out (no answer) and it sends nothing.
+    state.answer = false;
     advance(8000);
     actor.send({ type: 'HEARTBEAT' });
-    advance(8000);
+    advance(8990);
     expect(fence).not.toHaveBeenCalled();
-    expect(probe).toHaveBeenCalledTimes(2);
     expect(actor.getSnapshot().hasTag('live')).toBe(true);
-    advance(1000);
+    advance(10);
     expect(fence).toHaveBeenCalledWith({ brokerId: 4, reason: 'session-timeout' });
     expect(actor.getSnapshot().value).toBe('Expired');
     expect(actor.getSnapshot().hasTag('live')).toBe(false);
     actor.send({ type: 'HEARTBEAT' });
     expect(revive).toHaveBeenCalledWith({ brokerId: 4 });
-    expect(actor.getSnapshot().value).toBe('Alive');
+    expect(actor.getSnapshot().hasTag('live')).toBe(true);
   });
 
-  it('probes a silent broker and fences it at once when NATS says it is gone', () => {
-    const { advance, fence, probe, actor } = session();
-    advance(3999);
-    expect(probe).not.toHaveBeenCalled();
-    advance(1);
-    expect(probe).toHaveBeenCalledWith({ brokerId: 4 });
-    expect(actor.getSnapshot().value).toBe('Suspect');
-    actor.send({ type: 'GONE' });
-    expect(fence).toHaveBeenCalledWith({ brokerId: 4, reason: 'gone-from-nats' });
-    expect(actor.getSnapshot().value).toBe('Expired');
-  });
-
-  it('keeps a suspect broker that heartbeats, and ignores a probe answer that comes after it', () => {
-    const { advance, fence, actor } = session();
-    advance(5000);
-    actor.send({ type: 'HEARTBEAT' });
-    expect(actor.getSnapshot().value).toBe('Alive');
-    actor.send({ type: 'GONE' });
-    expect(actor.getSnapshot().value).toBe('Alive');
-    advance(3999);
+  it('probes every interval and fences a broker seen present once consecutive probes find it gone', () => {
+    const { advance, fence, probes, state } = session();
+    advance(1000);
+    expect(probes.length).toBe(10);
     expect(fence).not.toHaveBeenCalled();
+    state.down = true;
+    advance(110);
+    expect(fence).not.toHaveBeenCalled(); // one probe could catch a reconnect: wait for the next
+    advance(100);
+    expect(fence).toHaveBeenCalledWith({ brokerId: 4, reason: 'gone-from-nats' });
+  });
+
+  it('never fences by probe a broker it has not seen present (one that does not answer probes)', () => {
+    const { advance, fence, state } = session();
+    state.down = true;
+    advance(8990);
+    expect(fence).not.toHaveBeenCalled();
+    advance(10);
+    expect(fence).toHaveBeenCalledWith({ brokerId: 4, reason: 'session-timeout' });
+  });
+
+  it('ignores a gone answer to a probe sent before the last heartbeat, and a heartbeat resets the count', () => {
+    const { advance, fence, actor } = session();
+    advance(200);
+    actor.send({ type: 'GONE', heartbeats: 0 });
+    actor.send({ type: 'HEARTBEAT' });
+    actor.send({ type: 'GONE', heartbeats: 0 }); // sent before the heartbeat: stale
+    actor.send({ type: 'GONE', heartbeats: 1 });
+    expect(fence).not.toHaveBeenCalled();
+    expect(actor.getSnapshot().hasTag('live')).toBe(true);
+    actor.send({ type: 'GONE', heartbeats: 1 });
+    expect(fence).toHaveBeenCalledWith({ brokerId: 4, reason: 'gone-from-nats' });
   });
 });
 

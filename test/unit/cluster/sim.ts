@@ -13,7 +13,7 @@ import type { MetadataRecord, PartitionRecord } from '../../../src/cluster/recor
 import type { ControlEnv, ControlResult } from '../../../src/cluster/replication-control.js';
 
 export const SESSION_TIMEOUT_MS = 2_500;
-export const PROBE_AFTER_MS = 1_000;
+export const PROBE_INTERVAL_MS = 100;
 
 export class SimControlPlane {
   readonly clock = new SimulatedClock();
@@ -68,11 +68,11 @@ export class SimControlPlane {
   }
 
   /**
-   * Lets time pass in steps: SimulatedClock runs a timer set while it advances (a probe after a
-   * broker turns suspect) from the end of the jump, so one long jump would skip it.
+   * Lets time pass in steps: SimulatedClock runs a timer set while it advances (the next probe,
+   * a probe's answer) from the end of the jump, so one long jump would skip it.
    */
   advance(ms: number): void {
-    for (let t = 0; t < ms; t += 100) this.clock.increment(Math.min(100, ms - t));
+    for (let t = 0; t < ms; t += 10) this.clock.increment(Math.min(10, ms - t));
   }
 
   get nextSeq(): number {
@@ -129,13 +129,17 @@ export class SimControlPlane {
         actions: {
           fence: (_, { brokerId: id }) => void this.run((image) => fenceBroker(image, id, false)),
           // A probe's answer comes back a millisecond later: no subscription for a broker that is down.
-          probe: (_, { brokerId: id }) =>
+          probe: (_, { brokerId: id, heartbeats }) =>
             void this.clock.setTimeout(() => {
-              if (this.down.has(id) && this.sessions.get(id) === actor) actor.send({ type: 'GONE' });
+              if (this.sessions.get(id) === actor)
+                actor.send({ type: this.down.has(id) ? 'GONE' : 'PRESENT', heartbeats });
             }, 1),
         },
       }),
-      { input: { brokerId, sessionTimeoutMs: SESSION_TIMEOUT_MS, probeAfterMs: PROBE_AFTER_MS }, clock: this.clock },
+      {
+        input: { brokerId, sessionTimeoutMs: SESSION_TIMEOUT_MS, probeIntervalMs: PROBE_INTERVAL_MS },
+        clock: this.clock,
+      },
     );
     this.sessions.set(brokerId, actor);
     actor.start();
