@@ -5,3 +5,4 @@ export * from './decode.js';
 export * from './encode.js';
 export * from './types.js';
 export { Cursor, VarintError, varintSize, writeVarint } from './varint.js';
+export { RecordView, readRecord, recordBase, skipRecord, type RecordBase } from './view.js';

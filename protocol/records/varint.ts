@@ -75,6 +75,12 @@ export class Cursor {
     return b > 127 ? b - 256 : b;
   }
 
+  /** Moves past the next n bytes without making a view of them. */
+  skip(n: number): void {
+    if (n < 0 || this.pos + n > this.end) throw new VarintError(`field of ${n} bytes runs past the end of its buffer`);
+    this.pos += n;
+  }
+
   /** A view (not a copy) of the next n bytes. */
   readBytes(n: number): Uint8Array {
     if (n < 0 || this.pos + n > this.end) throw new VarintError(`field of ${n} bytes runs past the end of its buffer`);

@@ -23,6 +23,7 @@ import { KafkaListener, kafkaDoor } from '../kafka/index.js';
 import { BrokerMetrics } from '../metrics/catalogue.js';
 import { registerHostMetrics } from '../metrics/host.js';
 import { KafkaListenerMetrics } from '../metrics/kafka.js';
+import { registerTailCacheMetrics } from '../metrics/tail-cache.js';
 import { watchEventLoop } from '../metrics/event-loop.js';
 import { logFiles } from '../storage/file-handles.js';
 import { LogManager } from '../storage/log-manager.js';
@@ -154,6 +155,7 @@ export class Broker {
       await loader.start();
       await controller.start();
       registerHostMetrics(broker.metrics.registry, config.dataDir, nc, [nc, controllerNc]);
+      registerTailCacheMetrics(broker.metrics.registry, () => broker!.logs?.tailCache ?? null);
       broker.metricsServer = await broker.metrics.serve(config.metricsPort, config.metricsHost, () =>
         broker!.readiness(),
       );
@@ -250,6 +252,7 @@ export class Broker {
               topicLogConfig({ ...config.logDefaults, ...(this.loader.image.topics.get(topic)?.configs ?? {}) }),
             logger: this.logger,
             producerIdExpirationMs: config.producerIdExpirationMs,
+            tailCacheBytes: config.tailCacheBytes,
             cleaner: {
               maxKeys: config.logCleanerMaxKeys,
               ioBytesPerSecond:

@@ -69,6 +69,11 @@ export const brokerConfigSchema = z
     logCleanerMaxKeys: z.coerce.number().int().min(1).default(1_000_000),
     /** log.cleaner.io.max.bytes.per.second (0: unthrottled). */
     logCleanerIoMaxBytesPerSecond: z.coerce.number().min(0).default(0),
+    /**
+     * Memory for the newest batches of every log, served to tailing consumers and followers. Off
+     * (0) by default: measured slower than page-cache reads here (docs/architecture.md).
+     */
+    tailCacheBytes: z.coerce.number().int().min(0).default(0),
     /** Segment and index files held open at once; idle ones are closed and reopened on use. */
     maxOpenLogFiles: z.coerce.number().int().min(16).default(8_192),
     /** min.insync.replicas broker default (topics may override). */

@@ -6,12 +6,12 @@
  * partition's position to commit moves once the application has finished a message.
  */
 import { MillraceError } from '../../protocol/errors.js';
-import { checkBatch, decodeBatchRecords, newBatchHeader, type RecordHeader } from '../../protocol/records/index.js';
 import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { request } from '../transport/rpc.js';
 import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
+import { FetchedBatch, PartitionBuffer } from './fetched.js';
 import { whileBrokerAlive } from './liveness.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { TopicPartition } from './assignors.js';
@@ -34,9 +34,7 @@ interface PartitionState {
   position: number | null;
   reset: 'earliest' | 'latest';
   paused: boolean;
-  buffer: ConsumerMessage[];
-  bufferHead: number;
-  bufferedBytes: number;
+  buffer: PartitionBuffer;
   highWatermark: number;
   /** Bumped by seek/assign: replies to older fetches are dropped. */
   generation: number;
@@ -46,9 +44,6 @@ interface PartitionState {
   consumed: number | null;
   retryAt: number;
 }
-
-/** Shared by every message without headers. Never mutated. */
-const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
 
 export class Consumer implements AsyncIterable<ConsumerMessage> {
   private readonly states = new Map<string, PartitionState>();
@@ -151,9 +146,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
         position: null,
         reset: this.opts.autoOffsetReset === 'earliest' ? 'earliest' : 'latest',
         paused: false,
-        buffer: [],
-        bufferHead: 0,
-        bufferedBytes: 0,
+        buffer: new PartitionBuffer(),
         highWatermark: -1,
         generation: 0,
         fetchingGeneration: -1,
@@ -180,7 +173,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   }
 
   /** Records that the application finished the messages of a partition up to `offset` (inclusive). */
-  private finished(key: string, offset: bigint): void {
+  private finished(key: string, offset: bigint | number): void {
     const s = this.states.get(key);
     if (s) s.consumed = Number(offset) + 1;
   }
@@ -196,9 +189,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   private applySeek(state: PartitionState, offset: OffsetSpec | undefined): void {
     state.generation++;
-    state.buffer = [];
-    state.bufferHead = 0;
-    state.bufferedBytes = 0;
+    state.buffer.clear();
     const i = this.ready.indexOf(state);
     if (i >= 0) this.ready.splice(i, 1);
     if (offset === 'earliest' || offset === 'latest') {
@@ -221,7 +212,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   resume(tps: Array<{ topic: string; partition?: number }>): void {
     for (const s of this.matching(tps)) {
       s.paused = false;
-      if (s.buffer.length > s.bufferHead && !this.ready.includes(s)) this.ready.push(s);
+      if (!s.buffer.isEmpty && !this.ready.includes(s)) this.ready.push(s);
     }
     this.kick();
     this.notifyReader();
@@ -265,7 +256,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       const groups = new Map<string, { leader: number; states: PartitionState[] }>();
       let waitMs = 1_000;
       for (const s of this.states.values()) {
-        if (s.paused || s.position === null || s.bufferedBytes >= this.opts.maxBufferedBytesPerPartition) continue;
+        if (s.paused || s.position === null || s.buffer.bytes >= this.opts.maxBufferedBytesPerPartition) continue;
         if (s.retryAt > now) {
           waitMs = Math.min(waitMs, s.retryAt - now);
           continue;
@@ -416,49 +407,12 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     s.retryAt = Date.now() + 100;
   }
 
-  /** Decodes fetched batches (copied once: the NATS buffer is not ours to keep) into the partition's buffer. */
+  /** Keeps fetched batches in the partition's buffer, to be read when the application takes them. */
   private accept(s: PartitionState, from: number, records: Uint8Array): void {
-    const data = Buffer.from(records);
-    const wasEmpty = s.buffer.length === s.bufferHead;
-    const { topic, partition } = s;
-    const make = (
-      offset: number,
-      timestamp: number,
-      key: Buffer | null,
-      value: Buffer | null,
-      headers: RecordHeader[],
-    ): ConsumerMessage => {
-      let h = NO_HEADERS;
-      if (headers.length > 0) {
-        h = {};
-        for (const header of headers) h[header.key] = header.value;
-      }
-      return { topic, partition, offset: BigInt(offset), timestamp, key, value, headers: h };
-    };
-    const header = newBatchHeader();
-    const fromOffset = BigInt(from);
-    for (let pos = 0; pos < data.length; pos += header.sizeInBytes) {
-      const problem = checkBatch(data, pos, data.length, header);
-      if (problem?.kind === 'truncated') break;
-      if (problem)
-        throw new MillraceError(
-          'CORRUPT_MESSAGE',
-          `${topic}-${partition} at byte ${pos} of a fetch from offset ${from}: ${problem.message}`,
-        );
-      let messages: ConsumerMessage[];
-      try {
-        messages = decodeBatchRecords(data, pos, header, make);
-      } catch (err) {
-        throw new MillraceError(
-          'CORRUPT_MESSAGE',
-          `${topic}-${partition} batch at offset ${header.baseOffset}: ${(err as Error).message}`,
-        );
-      }
-      for (const m of messages) if (m.offset >= fromOffset) s.buffer.push(m);
-      s.position = Math.max(s.position ?? 0, header.baseOffset + header.lastOffsetDelta + 1);
-    }
-    s.bufferedBytes += data.length;
-    if (wasEmpty && s.buffer.length > s.bufferHead) this.ready.push(s);
+    const wasEmpty = s.buffer.isEmpty;
+    const next = s.buffer.add(records, from, `${s.topic}-${s.partition}`);
+    if (next !== null) s.position = Math.max(s.position ?? 0, next);
+    if (wasEmpty && !s.buffer.isEmpty) this.ready.push(s);
   }
 
   private notifyReader(): void {
@@ -467,27 +421,20 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     r?.();
   }
 
-  /** The next batch of buffered messages of one partition, waiting for data when there is none. */
-  private async nextBatch(maxMessages: number): Promise<ConsumerBatch | null> {
+  /** The next records of one partition (at most `maxRecords`), waiting for data when there are none. */
+  private async nextBatch(maxRecords: number): Promise<FetchedBatch | null> {
     this.group?.polled();
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.closed) return null;
       const s = this.ready.shift();
       if (s) {
-        if (s.paused) continue;
-        const end = Math.min(s.buffer.length, s.bufferHead + maxMessages);
-        const messages = s.buffer.slice(s.bufferHead, end);
-        s.bufferHead = end;
-        if (s.bufferHead >= s.buffer.length) {
-          s.buffer = [];
-          s.bufferHead = 0;
-          s.bufferedBytes = 0;
-          this.kick();
-        } else this.ready.push(s);
-        if (messages.length)
-          return { topic: s.topic, partition: s.partition, messages, highWatermark: BigInt(s.highWatermark) };
-        continue;
+        if (s.paused || s.buffer.isEmpty) continue;
+        const where = `${s.topic}-${s.partition}`;
+        const { runs, count, lastOffset } = s.buffer.take(maxRecords, where);
+        if (s.buffer.isEmpty) this.kick();
+        else this.ready.push(s);
+        return new FetchedBatch(s.topic, s.partition, BigInt(s.highWatermark), runs, count, lastOffset);
       }
       await new Promise<void>((resolve) => (this.wakeReader = resolve));
     }
@@ -527,7 +474,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
         if (handlers.eachBatch) {
           this.busySince = Date.now();
           await handlers.eachBatch({ batch });
-          this.finished(key, batch.messages.at(-1)!.offset);
+          this.finished(key, batch.lastOffset);
         } else {
           for (const message of batch.messages) {
             // A partition revoked meanwhile: the rest of its batch belongs to another member now.

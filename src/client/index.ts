@@ -21,6 +21,7 @@ export {
 } from './partitioners.js';
 export { MillraceError, type ErrorName } from '../../protocol/errors.js';
 export type { CompressionName } from '../../protocol/records/compression.js';
+export type { RecordView } from '../../protocol/records/view.js';
 export type * from './types.js';
 export type { NatsCredentials, NatsTls } from '../transport/security.js';
 export type { AclEntry, AclFilter, QuotaEntity, QuotaValues, ScramUser } from './admin-security.js';

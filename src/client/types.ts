@@ -1,3 +1,4 @@
+import type { RecordView } from '../../protocol/records/view.js';
 import type { NatsCredentials } from '../transport/security.js';
 import type { CompressionName } from '../../protocol/records/compression.js';
 import type { Assignor, TopicPartition } from './assignors.js';
@@ -74,10 +75,19 @@ export interface ConsumerMessage {
   headers: Record<string, Buffer | null>;
 }
 
+/** Records of one partition handed to `eachBatch` together, in offset order. */
 export interface ConsumerBatch {
   topic: string;
   partition: number;
-  messages: ConsumerMessage[];
+  /** The records as message objects (a bigint offset, Buffers for key and value), made on first access. */
+  readonly messages: ConsumerMessage[];
+  /**
+   * The records read in place through one reused view: no object, Buffer or bigint per record
+   * unless its `key()`, `value()` or `headers()` is called. A view is valid until the next one;
+   * keep what you need of it (`view.value()`, or copy from `view.buffer`).
+   */
+  records(): IterableIterator<RecordView>;
+  readonly recordCount: number;
   highWatermark: bigint;
 }
 

@@ -12,6 +12,7 @@ import { LogCleaner, type CleanerSettings, type CleanResult } from './cleaner.js
 import { logConfig, type LogConfig } from './config.js';
 import { io, writeFileAtomic } from './files.js';
 import { Log } from './log.js';
+import { TailCache } from './tail-cache.js';
 
 export const CLEAN_SHUTDOWN_MARKER = '.millrace_cleanshutdown';
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
@@ -44,6 +45,8 @@ export interface LogManagerOptions {
   producerIdExpirationMs?: number;
   /** Compaction: the cleaner's bounds, and who hears of each pass (metrics). */
   cleaner?: CleanerSettings & { onCleaned?: (result: CleanResult, maxDirtyRatio: number) => void };
+  /** The tail cache's budget over every log (0, the default, turns it off). */
+  tailCacheBytes?: number;
 }
 
 export interface BackgroundIntervals {
@@ -73,6 +76,8 @@ export class LogManager {
   private readonly onCleaned: (result: CleanResult, maxDirtyRatio: number) => void;
   private cleaning = false;
   private closed = false;
+  /** The newest batches of every log, in memory for tailing readers. */
+  readonly tailCache: TailCache;
 
   private constructor(
     readonly dataDir: string,
@@ -88,6 +93,7 @@ export class LogManager {
       now: this.now,
     });
     this.onCleaned = options.cleaner?.onCleaned ?? (() => undefined);
+    this.tailCache = new TailCache(options.tailCacheBytes ?? 0);
     io('create directory', dataDir, () => fs.mkdirSync(dataDir, { recursive: true }));
     const marker = path.join(dataDir, CLEAN_SHUTDOWN_MARKER);
     this.hadCleanShutdown = fs.existsSync(marker);
@@ -148,6 +154,7 @@ export class LogManager {
           hadCleanShutdown: this.hadCleanShutdown,
           now: this.now,
           logger: this.logger.child({ partition: key }),
+          tailCache: this.tailCache,
         }),
       );
       yield;
@@ -175,6 +182,7 @@ export class LogManager {
       hadCleanShutdown: true,
       now: this.now,
       logger: this.logger.child({ partition: logDirName(tp) }),
+      tailCache: this.tailCache,
     });
     this.logs.set(logDirName(tp), log);
     return log;

@@ -28,6 +28,7 @@ import { ProducerStateManager, type ProducerEntry } from './producer-state.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, segmentFileName } from './segment.js';
 import { requireKeys, validateBatches, type LogAppendInfo } from './log-validator.js';
 import { CLEANER_STAGING_DIR, loadSegments } from './log-loader.js';
+import type { LogTail, TailCache } from './tail-cache.js';
 
 /** ListOffsets special timestamps, as Kafka defines them. */
 export const LATEST_TIMESTAMP = -1;
@@ -58,6 +59,8 @@ export interface LogOpenOptions {
   hadCleanShutdown?: boolean;
   now?: () => number;
   logger?: Logger;
+  /** Keeps the newest batches in memory for tailing readers (one cache for every log). */
+  tailCache?: TailCache;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -80,6 +83,7 @@ export class Log {
   private closed = false;
   /** The cleaner checkpoint, once read. */
   private firstDirty: number | null = null;
+  private readonly tail: LogTail | null;
 
   private constructor(
     readonly dir: string,
@@ -89,6 +93,7 @@ export class Log {
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.lastFlushMs = this.now();
+    this.tail = options.tailCache?.forLog() ?? null;
     io('create directory', dir, () => fs.mkdirSync(dir, { recursive: true }));
     const loaded = loadSegments(dir, config, options, this.logger, this.now());
     this.segments = loaded.segments;
@@ -240,6 +245,7 @@ export class Log {
 
   private write(records: Buffer, info: LogAppendInfo): void {
     this.active.append(records);
+    this.tail?.append(records);
     this.logEnd = info.lastOffset + 1;
     this.unflushedMessages += info.recordCount;
   }
@@ -260,6 +266,11 @@ export class Log {
     const result: LogReadResult = { records: EMPTY, logStartOffset: this.logStart, logEndOffset: this.logEnd };
     const bound = Math.min(upperBound, this.logEnd);
     if (startOffset >= bound) return result;
+    const cached = this.tail?.read(startOffset, maxBytes, bound, minOneBatch) ?? null;
+    if (cached !== null) {
+      result.records = cached;
+      return result;
+    }
     for (let i = this.segmentIndexFor(startOffset); i < this.segments.length; i++) {
       const data = this.segments[i]!.read(startOffset, maxBytes, bound, minOneBatch);
       if (data !== null) {
@@ -319,6 +330,7 @@ export class Log {
     this.ensureOpen();
     if (offset < 0) throw new MillraceError('INVALID_REQUEST', `cannot truncate to negative offset ${offset}`);
     if (offset >= this.logEnd) return false;
+    this.tail?.clear();
     if (offset <= this.segments[0]!.baseOffset) {
       this.truncateFullyAndStartAt(offset);
       return true;
@@ -363,6 +375,7 @@ export class Log {
   /** Empties the log and starts it again at `offset` (a follower far behind a leader's log start). */
   truncateFullyAndStartAt(offset: number): void {
     this.ensureOpen();
+    this.tail?.clear();
     for (const s of this.segments) s.delete();
     this.segments = [LogSegment.create(this.dir, offset, this.config, this.now())];
     this.logEnd = offset;
@@ -461,6 +474,8 @@ export class Log {
   replaceSegment(old: LogSegment): boolean {
     const i = this.segments.indexOf(old);
     if (this.closed || i < 0 || i === this.segments.length - 1) return false;
+    // Readers of the cleaned range see the cleaned copy, not the batches the cache kept of it.
+    this.tail?.dropBelow(this.segments[i + 1]!.baseOffset);
     const staging = path.join(this.dir, CLEANER_STAGING_DIR);
     old.close();
     for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
@@ -513,12 +528,14 @@ export class Log {
     // A clean restart loads this and reads no batch to rebuild producer state.
     this.producerState.takeSnapshot(this.logEnd);
     this.closed = true;
+    this.tail?.clear();
     for (const s of this.segments) s.close();
   }
 
   /** Closes and removes the log's directory (rename first, so a crash mid-way leaves no half log). */
   delete(): void {
     this.closed = true;
+    this.tail?.clear();
     for (const s of this.segments) s.delete();
     const doomed = `${this.dir}.${randomUUID().replace(/-/g, '')}-delete`;
     io('rename', this.dir, () => fs.renameSync(this.dir, doomed));

@@ -1,0 +1,221 @@
+/**
+ * What a consumer has fetched for one partition and not yet handed out, kept as the fetched
+ * batches themselves: each batch is checked (length, magic, CRC-32C) and decompressed once when
+ * it arrives, and its records are read in place only when the application takes them. A batch
+ * handed to `eachBatch` reads its records from those buffers through one reused RecordView
+ * (`batch.records()`), and makes message objects only if `batch.messages` is read.
+ */
+import { MillraceError } from '../../protocol/errors.js';
+import {
+  Cursor,
+  RECORD_BATCH_OVERHEAD,
+  RecordView,
+  checkBatch,
+  compressionOf,
+  decompress,
+  isLogAppendTime,
+  newBatchHeader,
+  readRecord,
+  recordBase,
+  skipRecord,
+  type RecordBase,
+} from '../../protocol/records/index.js';
+import type { ConsumerBatch, ConsumerMessage } from './types.js';
+
+/** One fetched record batch: its records section, and how far it has been handed out. */
+interface PendingBatch {
+  base: RecordBase;
+  data: Buffer;
+  /** Position and count of the records not handed out yet. */
+  pos: number;
+  remaining: number;
+  /** The batch's last offset (base offset + last offset delta). */
+  lastOffset: number;
+}
+
+/** A run of consecutive records of one batch, handed out together. */
+interface RecordRun {
+  base: RecordBase;
+  data: Buffer;
+  pos: number;
+  count: number;
+}
+
+const asBuffer = (b: Uint8Array): Buffer =>
+  Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** Shared by every message without headers. Never mutated. */
+const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
+
+const corrupt = (where: string, err: unknown): MillraceError =>
+  err instanceof MillraceError ? err : new MillraceError('CORRUPT_MESSAGE', `${where}: ${(err as Error).message}`);
+
+export class PartitionBuffer {
+  private batches: PendingBatch[] = [];
+  private head = 0;
+  /** Bytes fetched into this buffer since it was last empty: what pauses fetching when full. */
+  bytes = 0;
+
+  get isEmpty(): boolean {
+    return this.head >= this.batches.length;
+  }
+
+  clear(): void {
+    this.batches = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  /**
+   * Adds the whole batches of a fetch reply (copied once: the NATS buffer is not ours to keep),
+   * without the records before `from` (a reply's first batch may start earlier). Returns the offset after the last whole batch, or null when the
+   * reply held none. Throws CORRUPT_MESSAGE for a batch that fails its checks or whose records
+   * do not parse.
+   */
+  add(records: Uint8Array, from: number, where: string): number | null {
+    const data = Buffer.from(records);
+    const header = newBatchHeader();
+    let next: number | null = null;
+    for (let pos = 0; pos < data.length; pos += header.sizeInBytes) {
+      const problem = checkBatch(data, pos, data.length, header);
+      if (problem?.kind === 'truncated') break;
+      if (problem)
+        throw new MillraceError(
+          'CORRUPT_MESSAGE',
+          `${where} at byte ${pos} of a fetch from offset ${from}: ${problem.message}`,
+        );
+      const lastOffset = header.baseOffset + header.lastOffsetDelta;
+      next = lastOffset + 1;
+      if (lastOffset < from || header.recordCount === 0) continue;
+      try {
+        const code = compressionOf(header);
+        const section = data.subarray(pos + RECORD_BATCH_OVERHEAD, pos + header.sizeInBytes);
+        const batch: PendingBatch = {
+          base: recordBase(header, isLogAppendTime(header)),
+          data: code === 0 ? section : asBuffer(decompress(code, section)),
+          pos: 0,
+          remaining: header.recordCount,
+          lastOffset,
+        };
+        if (header.baseOffset < from) {
+          const c = new Cursor(batch.data, 0, batch.data.length);
+          for (let start = c.pos; batch.remaining > 0; start = c.pos) {
+            if (batch.base.baseOffset + skipRecord(c) >= from) {
+              batch.pos = start;
+              break;
+            }
+            batch.remaining--;
+          }
+          if (batch.remaining === 0) continue;
+        }
+        this.batches.push(batch);
+      } catch (err) {
+        throw corrupt(`${where} batch at offset ${header.baseOffset}`, err);
+      }
+    }
+    this.bytes += data.length;
+    return next;
+  }
+
+  /** Takes up to `max` records in offset order; also returns how many and the last one's offset. */
+  take(max: number, where: string): { runs: RecordRun[]; count: number; lastOffset: number } {
+    const runs: RecordRun[] = [];
+    let count = 0;
+    let lastOffset = -1;
+    while (count < max && this.head < this.batches.length) {
+      const b = this.batches[this.head]!;
+      const n = Math.min(max - count, b.remaining);
+      runs.push({ base: b.base, data: b.data, pos: b.pos, count: n });
+      count += n;
+      if (n === b.remaining) {
+        lastOffset = b.lastOffset;
+        this.head++;
+        continue;
+      }
+      // Part of a batch: find where the rest begins, and the last taken record's offset.
+      try {
+        const c = new Cursor(b.data, b.pos, b.data.length);
+        for (let i = 0; i < n; i++) lastOffset = b.base.baseOffset + skipRecord(c);
+        b.pos = c.pos;
+        b.remaining -= n;
+      } catch (err) {
+        throw corrupt(`${where} batch at offset ${b.base.baseOffset}`, err);
+      }
+    }
+    if (this.isEmpty) this.clear();
+    return { runs, count, lastOffset };
+  }
+}
+
+/** A partition's records handed to the application at once (eachBatch, or one message). */
+export class FetchedBatch implements ConsumerBatch {
+  private decoded: ConsumerMessage[] | null = null;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly highWatermark: bigint,
+    private readonly runs: RecordRun[],
+    readonly recordCount: number,
+    /** The offset of the last record (or of the end of its batch, past records compaction removed). */
+    readonly lastOffset: number,
+  ) {}
+
+  get messages(): ConsumerMessage[] {
+    if (this.decoded) return this.decoded;
+    const out = new Array<ConsumerMessage>(this.recordCount);
+    let i = 0;
+    const { topic, partition } = this;
+    for (const r of this.records())
+      out[i++] = {
+        topic,
+        partition,
+        offset: BigInt(r.offset),
+        timestamp: r.timestamp,
+        key: r.key(),
+        value: r.value(),
+        headers: r.headerCount === 0 ? NO_HEADERS : r.headers(),
+      };
+    this.decoded = out;
+    return out;
+  }
+
+  records(): IterableIterator<RecordView> {
+    return new RecordIterator(this.runs, `${this.topic}-${this.partition}`);
+  }
+}
+
+/** Walks runs of records with one view and one result object: nothing allocated per record. */
+class RecordIterator implements IterableIterator<RecordView> {
+  private readonly view = new RecordView();
+  private readonly result: IteratorYieldResult<RecordView> = { done: false, value: this.view };
+  private run = -1;
+  private left = 0;
+  private cursor: Cursor | null = null;
+
+  constructor(
+    private readonly runs: RecordRun[],
+    private readonly where: string,
+  ) {}
+
+  next(): IteratorResult<RecordView> {
+    while (this.left === 0) {
+      const run = this.runs[++this.run];
+      if (!run) return { done: true, value: undefined };
+      this.cursor = new Cursor(run.data, run.pos, run.data.length);
+      this.left = run.count;
+    }
+    const run = this.runs[this.run]!;
+    try {
+      readRecord(this.cursor!, run.base, this.view);
+    } catch (err) {
+      throw corrupt(`${this.where} batch at offset ${run.base.baseOffset}`, err);
+    }
+    this.left--;
+    return this.result;
+  }
+
+  [Symbol.iterator](): IterableIterator<RecordView> {
+    return this;
+  }
+}
