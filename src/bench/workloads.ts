@@ -11,6 +11,7 @@ import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Millrace, type Acks, type CompressionName } from '../client/index.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
+import { observeLoad, type ObservedProcess } from './observe.js';
 
 export interface BenchCluster {
   nats: string;
@@ -21,6 +22,8 @@ export interface BenchCluster {
   kill(brokerId: number): void;
   /** Starts a killed broker again on its data directory; resolves when it is running. */
   restart(brokerId: number): Promise<void>;
+  /** The nats-server and the running brokers (with their metrics endpoints), to observe their load. */
+  processes(): ObservedProcess[];
   stop(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export async function startBenchCluster(brokers = 1, options: BenchClusterOption
   const cluster = BENCH_CLUSTER;
   const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
   const children = new Map<number, ChildProcess>();
+  const metricsUrls = new Map<number, string>();
   const start = (id: number): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const child = spawn(
@@ -74,6 +78,10 @@ export async function startBenchCluster(brokers = 1, options: BenchClusterOption
       let running = false;
       readline.createInterface({ input: child.stdout! }).on('line', (line) => {
         options.onLog?.(id, line);
+        if (line.includes('"msg":"metrics endpoint"')) {
+          const url = /"metrics":"([^"]+)"/.exec(line)?.[1];
+          if (url) metricsUrls.set(id, url);
+        }
         if (!running && line.includes('"msg":"running"')) {
           running = true;
           resolve();
@@ -94,6 +102,12 @@ export async function startBenchCluster(brokers = 1, options: BenchClusterOption
     },
     kill(brokerId: number) {
       children.get(brokerId)?.kill('SIGKILL');
+    },
+    processes() {
+      const brokers = [...children].flatMap(([id, c]) =>
+        exited(c) || c.pid === undefined ? [] : [{ name: `broker ${id}`, pid: c.pid, metricsUrl: metricsUrls.get(id) }],
+      );
+      return nats.process.pid === undefined ? brokers : [{ name: 'nats-server', pid: nats.process.pid }, ...brokers];
     },
     async restart(brokerId: number) {
       const c = children.get(brokerId);
@@ -358,13 +372,14 @@ export async function runWorkload(
     await client
       .admin()
       .createTopics({ topics: [{ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor }] });
+    if (kind === 'consume') await produceWorkload(client, topic, { ...o, acks: 1, throughput: 0 });
+    const observer = await observeLoad(own?.processes() ?? []);
     let result: Record<string, unknown>;
     if (kind === 'produce') result = await produceWorkload(client, topic, o);
-    else if (kind === 'consume') {
-      await produceWorkload(client, topic, { ...o, acks: 1, throughput: 0 });
-      result = await consumeWorkload(client, topic, o.partitions, o.records, o.recordSize);
-    } else result = await e2eWorkload(client, topic, o);
-    return { bench: kind, ...o, brokers: 'brokers' in target ? target.brokers : 'external', ...result };
+    else if (kind === 'consume') result = await consumeWorkload(client, topic, o.partitions, o.records, o.recordSize);
+    else result = await e2eWorkload(client, topic, o);
+    const load = await observer.stop();
+    return { bench: kind, ...o, brokers: 'brokers' in target ? target.brokers : 'external', ...result, load };
   } finally {
     await client.close();
     await own?.stop();
@@ -391,12 +406,14 @@ export async function failoverBench(o: {
     await client.admin().createTopics({
       topics: [{ topic, numPartitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }],
     });
+    const observer = await observeLoad(own.processes());
     const result = await failoverWorkload(client, topic, own, {
       durationMs: o.durationMs,
       killAtMs: o.killAtMs,
       ratePerSec: o.rate,
       victim: o.victim,
     });
+    result.load = await observer.stop();
     return { bench: 'failover', brokers: 3, replicationFactor: 3, minInsyncReplicas: 2, acks: 'all', ...o, ...result };
   } finally {
     await client.close();

@@ -4,7 +4,7 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import { RecordBatchBuilder, type RecordHeader, type RecordInput } from '../../protocol/records/index.js';
-import type { HeadersInput, ProducerOptions, RecordMetadata } from './types.js';
+import type { HeadersInput, Message, ProducerOptions, RecordMetadata } from './types.js';
 
 /** Stays under NATS's default max_payload with room for the request envelope. */
 export const MAX_BATCH_BYTES = 1024 * 1024 - 1024;
@@ -91,4 +91,49 @@ export function toHeaders(h: HeadersInput | undefined): RecordHeader[] {
   if (!h) return NO_HEADERS;
   const entries = Array.isArray(h) ? h.map((e) => [e.key, e.value] as const) : Object.entries(h);
   return entries.map(([key, value]) => ({ key, value: toBuffer(value, `header '${key}'`) }));
+}
+
+/** A message ready to append: its record, partition, timestamp and approximate encoded size. */
+export interface ResolvedMessage {
+  input: RecordInput;
+  partition: number;
+  timestamp: number;
+  size: number;
+}
+
+/**
+ * Resolves and checks every message of a send before any is appended, so a bad one sends none:
+ * keys, values and headers as bytes, the partition (given, or `pick` by key), the timestamp.
+ */
+export function resolveMessages(
+  topic: string,
+  messages: Message[],
+  count: number,
+  pick: (key: Buffer | null) => number,
+): ResolvedMessage[] {
+  const now = Date.now();
+  const resolved = messages.map((m, i) => {
+    const timestamp = m.timestamp instanceof Date ? m.timestamp.getTime() : (m.timestamp ?? now);
+    const input: RecordInput = {
+      key: toBuffer(m.key, 'key'),
+      value: toBuffer(m.value, 'value'),
+      headers: toHeaders(m.headers),
+    };
+    const partition = m.partition ?? pick(input.key as Buffer | null);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
+      throw new MillraceError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `message ${i}: partition ${partition} is not in 0..${count - 1} of '${topic}'`,
+      );
+    }
+    return { input, partition, timestamp, size: approximateSize(input) };
+  });
+  const tooLarge = resolved.findIndex((r) => r.size > MAX_BATCH_BYTES - 61);
+  if (tooLarge >= 0) {
+    throw new MillraceError(
+      'MESSAGE_TOO_LARGE',
+      `message ${tooLarge} of about ${resolved[tooLarge]!.size} bytes exceeds the largest batch of ${MAX_BATCH_BYTES} bytes`,
+    );
+  }
+  return resolved;
 }

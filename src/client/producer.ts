@@ -25,10 +25,8 @@ import {
   PendingSend,
   ProducerBatch,
   REQUEST_ENVELOPE_BYTES,
-  approximateSize,
   requeue,
-  toBuffer,
-  toHeaders,
+  resolveMessages,
   type PartitionQueue,
 } from './producer-batch.js';
 import {
@@ -56,7 +54,8 @@ export class Producer {
   private metadataChain: Promise<unknown> = Promise.resolve();
   private metadataWaits = 0;
   private readonly partitioner: Partitioner;
-  private lingerTimer: NodeJS.Timeout | null = null;
+  /** Cancels the pending linger check; null when none is pending. */
+  private lingerCancel: (() => void) | null = null;
   private drainScheduled = false;
   private outstanding = 0;
   private idleWaiters: Array<() => void> = [];
@@ -108,34 +107,12 @@ export class Producer {
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const pending = new PendingSend(messages.length, resolve, reject);
       try {
-        const now = Date.now();
-        // Resolve and check every message before appending any, so a bad one sends none.
-        const resolved = messages.map((m, i) => {
-          const timestamp = m.timestamp instanceof Date ? m.timestamp.getTime() : (m.timestamp ?? now);
-          const input: RecordInput = {
-            key: toBuffer(m.key, 'key'),
-            value: toBuffer(m.value, 'value'),
-            headers: toHeaders(m.headers),
-          };
-          const partition =
-            m.partition ??
-            this.partitioner({ topic, key: input.key as Buffer | null, partitionCount: count }) ??
-            this.stickyPartition(topic, count);
-          if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
-            throw new MillraceError(
-              'UNKNOWN_TOPIC_OR_PARTITION',
-              `message ${i}: partition ${partition} is not in 0..${count - 1} of '${topic}'`,
-            );
-          }
-          return { input, partition, timestamp, size: approximateSize(input) };
-        });
-        const tooLarge = resolved.findIndex((r) => r.size > MAX_BATCH_BYTES - 61);
-        if (tooLarge >= 0) {
-          throw new MillraceError(
-            'MESSAGE_TOO_LARGE',
-            `message ${tooLarge} of about ${resolved[tooLarge]!.size} bytes exceeds the largest batch of ${MAX_BATCH_BYTES} bytes`,
-          );
-        }
+        const resolved = resolveMessages(
+          topic,
+          messages,
+          count,
+          (key) => this.partitioner({ topic, key, partitionCount: count }) ?? this.stickyPartition(topic, count),
+        );
         resolved.forEach((r, i) => this.append(topic, r.partition, r.input, r.timestamp, r.size, pending, i));
       } catch (err) {
         pending.failed = true;
@@ -196,7 +173,7 @@ export class Producer {
     batch.timestamps.push(timestamp);
     this.outstanding++;
     if (batch.builder.sizeInBytes >= this.opts.batchSize) this.closeBatch(q);
-    else if (!this.lingerTimer) this.lingerTimer = setTimeout(() => this.lingerExpired(), this.opts.lingerMs);
+    else if (!this.lingerCancel) this.armLinger();
   }
 
   private closeBatch(q: PartitionQueue): void {
@@ -211,7 +188,7 @@ export class Producer {
   }
 
   private lingerExpired(): void {
-    this.lingerTimer = null;
+    this.lingerCancel = null;
     const now = Date.now();
     let pendingOpen = false;
     for (const q of this.allQueues()) {
@@ -219,7 +196,22 @@ export class Producer {
       if (now - q.open.createdAt >= this.opts.lingerMs) this.closeBatch(q);
       else pendingOpen = true;
     }
-    if (pendingOpen) this.lingerTimer = setTimeout(() => this.lingerExpired(), this.opts.lingerMs);
+    if (pendingOpen) this.armLinger();
+  }
+
+  /**
+   * Checks open batches after linger.ms. With linger.ms 0 that is once the current tick is over
+   * (the records of one send() still share a batch), not after a timer: Node's shortest timer is
+   * a millisecond, which every send would wait out.
+   */
+  private armLinger(): void {
+    if (this.opts.lingerMs > 0) {
+      const timer = setTimeout(() => this.lingerExpired(), this.opts.lingerMs);
+      this.lingerCancel = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.lingerExpired());
+      this.lingerCancel = () => clearImmediate(immediate);
+    }
   }
 
   private scheduleDrain(delayMs = 0): void {
@@ -494,10 +486,8 @@ export class Producer {
 
   /** Sends every buffered record now and resolves when all are acknowledged or failed. */
   async flush(): Promise<void> {
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = null;
-    }
+    this.lingerCancel?.();
+    this.lingerCancel = null;
     for (const q of this.allQueues()) this.closeBatch(q);
     if (this.outstanding === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
