@@ -5,7 +5,7 @@ import { integer, print } from '../cli/common.js';
 import { kafkaBench, type KafkaBenchOptions } from './kafka.js';
 import { scaleBench, type ScaleOptions } from './scale.js';
 import { securityBench, type SecurityBenchOptions } from './security.js';
-import { benchSuite, suiteTable, type SuiteOptions } from './suite.js';
+import { benchSuite, loadTable, suiteTable, type SuiteOptions } from './suite.js';
 import { failoverBench, runWorkload, type FailoverVictim, type WorkloadOptions } from './workloads.js';
 
 interface BenchFlags {
@@ -116,9 +116,10 @@ export function benchCommand(): Command {
       10_000,
     )
     .option('--json', 'only the JSON')
+    .option('--cpu-prof-dir <dir>', 'write CPU profiles of the client and the brokers, per figure, under <dir>')
     .action(async (flags: SuiteOptions & { json?: boolean }) => {
       const result = await benchSuite(flags);
-      if (!flags.json) print(`${suiteTable(result.figures)}\n`);
+      if (!flags.json) print(`${suiteTable(result.figures)}\n\n${loadTable(result.runs)}\n`);
       print(JSON.stringify({ bench: 'suite', ...result }, null, 2));
     });
   bench

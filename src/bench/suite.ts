@@ -3,6 +3,8 @@
  * side by side with its aim, as a table and as JSON. Each figure starts a cluster of its own.
  */
 import { jetstreamCompare } from './compare.js';
+import type { ProcessLoad } from './observe.js';
+import { profiled } from './profile.js';
 import { failoverBench, plainProduce, runWorkload, type FailoverVictim, type WorkloadOptions } from './workloads.js';
 
 export interface SuiteFigure {
@@ -20,6 +22,8 @@ export interface SuiteOptions {
   /** Seconds of the latency figure at 20,000 records/s. */
   latencySeconds: number;
   failoverDurationMs: number;
+  /** Writes CPU profiles of client and brokers per figure under this directory. */
+  cpuProfDir?: string;
 }
 
 /** The comparisons' producer (plainProduce), 100 B records over 8 partitions, with the figure's own settings. */
@@ -39,18 +43,21 @@ const figure = (name: string, value: number | null, unit: string, aim: number | 
 export async function benchSuite(o: SuiteOptions): Promise<{ figures: SuiteFigure[]; runs: Record<string, unknown> }> {
   const step = (what: string) => process.stderr.write(`bench suite: ${what}\n`);
   step('produce, 1 broker, acks=1');
-  const produce = await runWorkload('produce', workload({ records: o.records }), { brokers: 1 });
+  const prof = <T>(name: string, work: () => Promise<T>) => profiled(o.cpuProfDir, name, work);
+  const produce = await prof('produce', () => runWorkload('produce', workload({ records: o.records }), { brokers: 1 }));
   step('consume, 1 broker');
-  const consume = await runWorkload('consume', workload({ records: o.records }), { brokers: 1 });
+  const consume = await prof('consume', () => runWorkload('consume', workload({ records: o.records }), { brokers: 1 }));
   step('produce, 3 brokers, RF 3, acks=all');
-  const replicated = await runWorkload('produce', workload({ records: o.records, replicationFactor: 3, acks: 'all' }), {
-    brokers: 3,
-  });
+  const replicated = await prof('replicated', () =>
+    runWorkload('produce', workload({ records: o.records, replicationFactor: 3, acks: 'all' }), { brokers: 3 }),
+  );
   step('end-to-end latency at 20,000 records/s, RF 3, acks=all');
-  const e2e = await runWorkload(
-    'e2e',
-    workload({ records: 20_000 * o.latencySeconds, replicationFactor: 3, acks: 'all', throughput: 20_000 }),
-    { brokers: 3 },
+  const e2e = await prof('e2e', () =>
+    runWorkload(
+      'e2e',
+      workload({ records: 20_000 * o.latencySeconds, replicationFactor: 3, acks: 'all', throughput: 20_000 }),
+      { brokers: 3 },
+    ),
   );
   const failoverRun = (victim: FailoverVictim) =>
     failoverBench({
@@ -60,9 +67,9 @@ export async function benchSuite(o: SuiteOptions): Promise<{ figures: SuiteFigur
       victim,
     });
   step('failover after a SIGKILL of a leader');
-  const failover = await failoverRun('leader');
+  const failover = await prof('failover', () => failoverRun('leader'));
   step('failover after a SIGKILL of a leader that is the controller');
-  const controllerFailover = await failoverRun('controller');
+  const controllerFailover = await prof('controller-failover', () => failoverRun('controller'));
   step('JetStream comparison');
   const compare = await jetstreamCompare({ records: o.records, recordSize: 100, partitions: 8, window: 2048 });
   const latency = (e2e.endToEndLatencyMs ?? {}) as { p50?: number; p99?: number; p999?: number };
@@ -94,7 +101,11 @@ export function suiteTable(figures: SuiteFigure[]): string {
     f.aim === null ? '' : `${f.unit === 'ms' ? '<=' : '>='} ${f.aim.toLocaleString('en-US')} ${f.unit}`,
     f.met === null ? '' : f.met ? 'met' : 'not met',
   ]);
-  const header = ['figure', 'value', 'aim', ''];
+  return renderTable(['figure', 'value', 'aim', ''], rows);
+}
+
+/** Columns padded to their widest cell, a rule under the header. */
+function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
@@ -102,4 +113,21 @@ export function suiteTable(figures: SuiteFigure[]): string {
       .join('  ')
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** Where each run's time went: CPU per process, and event-loop delay and GC of the Node ones. */
+export function loadTable(runs: Record<string, unknown>): string {
+  const rows: string[][] = [];
+  for (const [run, result] of Object.entries(runs)) {
+    const load = (result as { load?: ProcessLoad[] }).load;
+    for (const l of load ?? [])
+      rows.push([
+        run,
+        l.process,
+        l.cpuPercent === null ? 'n/a' : `${l.cpuPercent}%`,
+        l.eventLoopDelayMs ? `${l.eventLoopDelayMs.p99} / ${l.eventLoopDelayMs.max} ms` : '',
+        l.gcMs ? `${l.gcMs.minor} / ${+(l.gcMs.major + l.gcMs.incremental).toFixed(1)} ms` : '',
+      ]);
+  }
+  return renderTable(['run', 'process', 'CPU', 'event-loop delay p99 / max', 'GC minor / major'], rows);
 }
