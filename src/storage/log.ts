@@ -22,18 +22,23 @@ import {
   writeInt64,
 } from '../../protocol/records/index.js';
 import type { LogConfig } from './config.js';
-import { io, readFileIfExists, writeFileAtomic } from './files.js';
+import { io } from './files.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { ProducerStateManager, type ProducerEntry } from './producer-state.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, segmentFileName } from './segment.js';
 import { requireKeys, validateBatches, type LogAppendInfo } from './log-validator.js';
 import { CLEANER_STAGING_DIR, loadSegments } from './log-loader.js';
 import type { LogTail, TailCache } from './tail-cache.js';
+import { CleanerCheckpoint } from './cleaner-checkpoint.js';
+import {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  MAX_TIMESTAMP_LOOKUP,
+  offsetForTimestamp,
+  type TimestampOffset,
+} from './timestamp-lookup.js';
 
-/** ListOffsets special timestamps, as Kafka defines them. */
-export const LATEST_TIMESTAMP = -1;
-export const EARLIEST_TIMESTAMP = -2;
-export const MAX_TIMESTAMP_LOOKUP = -3;
+export { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP_LOOKUP, type TimestampOffset };
 
 export type { LogAppendInfo };
 
@@ -42,11 +47,6 @@ export interface LogReadResult {
   records: Buffer;
   logStartOffset: number;
   logEndOffset: number;
-}
-
-export interface TimestampOffset {
-  offset: number;
-  timestamp: number;
 }
 
 export interface LogOpenOptions {
@@ -65,7 +65,6 @@ export interface LogOpenOptions {
 
 const EMPTY = Buffer.alloc(0);
 export { CLEANER_STAGING_DIR };
-const CLEANER_CHECKPOINT = 'cleaner-offset-checkpoint';
 const scratch = newBatchHeader();
 
 export class Log {
@@ -81,8 +80,7 @@ export class Log {
   private readonly now: () => number;
   private readonly logger: Logger;
   private closed = false;
-  /** The cleaner checkpoint, once read. */
-  private firstDirty: number | null = null;
+  private readonly cleanerCheckpoint: CleanerCheckpoint;
   private readonly tail: LogTail | null;
 
   private constructor(
@@ -94,6 +92,7 @@ export class Log {
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.lastFlushMs = this.now();
     this.tail = options.tailCache?.forLog() ?? null;
+    this.cleanerCheckpoint = new CleanerCheckpoint(dir);
     io('create directory', dir, () => fs.mkdirSync(dir, { recursive: true }));
     const loaded = loadSegments(dir, config, options, this.logger, this.now());
     this.segments = loaded.segments;
@@ -302,24 +301,7 @@ export class Log {
    */
   offsetForTimestamp(timestamp: number): TimestampOffset | null {
     this.ensureOpen();
-    if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.logStart, timestamp: -1 };
-    if (timestamp === LATEST_TIMESTAMP) return { offset: this.logEnd, timestamp: -1 };
-    if (timestamp === MAX_TIMESTAMP_LOOKUP) {
-      let best: TimestampOffset | null = null;
-      for (const s of this.segments) {
-        if (s.maxTimestamp >= 0 && (best === null || s.maxTimestamp > best.timestamp)) {
-          best = { offset: s.offsetOfMaxTimestamp, timestamp: s.maxTimestamp };
-        }
-      }
-      return best;
-    }
-    if (timestamp < 0)
-      throw new MillraceError('INVALID_REQUEST', `timestamp ${timestamp} is not a time nor -1, -2 or -3`);
-    for (const s of this.segments) {
-      const found = s.findByTimestamp(timestamp);
-      if (found !== null) return { offset: Math.max(found.offset, this.logStart), timestamp: found.timestamp };
-    }
-    return null;
+    return offsetForTimestamp(this.segments, this.logStart, this.logEnd, timestamp);
   }
 
   /**
@@ -444,14 +426,9 @@ export class Log {
     return this.segments.slice(0, -1);
   }
 
-  /** The cleaner's first dirty offset: segments below it were compacted already. Read from its file once. */
+  /** The cleaner's first dirty offset: segments below it were compacted already. */
   readFirstDirtyOffset(): number {
-    if (this.firstDirty === null) {
-      const text = readFileIfExists(path.join(this.dir, CLEANER_CHECKPOINT));
-      const n = text === null ? 0 : Number(text.trim());
-      this.firstDirty = Number.isSafeInteger(n) && n >= 0 ? n : 0;
-    }
-    return Math.max(this.firstDirty, this.logStart);
+    return Math.max(this.cleanerCheckpoint.read(), this.logStart);
   }
 
   /** After a truncation the cleaner must not believe offsets past the log end are clean. */
@@ -461,8 +438,7 @@ export class Log {
   }
 
   writeFirstDirtyOffset(offset: number): void {
-    writeFileAtomic(path.join(this.dir, CLEANER_CHECKPOINT), `${offset}\n`);
-    this.firstDirty = offset;
+    this.cleanerCheckpoint.write(offset);
   }
 
   /**
