@@ -4,10 +4,10 @@
  * probes the broker's presence on NATS every probe interval: a SIGKILLed process has its
  * connection closed by the kernel, so NATS answers "no responders" at once, where a paused or
  * partitioned one still holds its subscription (or times out) and goes by the session timeout.
- * A broker is fenced as gone only after it was seen present in this session and then missed
- * from consecutive probes, none of them older than its last heartbeat, so a broker that never
- * answers probes (an older version) or reconnects meanwhile is not. A heartbeat from a fenced
- * broker brings it back. Fence, probe and revive are injected.
+ * A broker is fenced as gone only after it was seen present in this session, and only by a probe
+ * sent after its last heartbeat, so a broker that never answers probes (an older version) or
+ * whose answer is stale is not. A heartbeat from a fenced broker brings it back. Fence, probe
+ * and revive are injected.
  */
 import { assign, setup } from 'xstate';
 
@@ -21,16 +21,12 @@ export interface SessionInput {
 
 export type FenceReason = 'session-timeout' | 'gone-from-nats';
 
-/** Consecutive "gone" probes that fence: one could see a connection in the middle of a reconnect. */
-export const GONE_CONFIRMATIONS = 2;
-
 interface SessionContext extends SessionInput {
   reason: FenceReason;
   /** Heartbeats received: a probe answer carries the count at its sending, to tell stale ones. */
   heartbeats: number;
   /** Whether a probe has found the broker present since the session started. */
   seen: boolean;
-  gone: number;
 }
 
 /** A probe's answer, tagged with the heartbeat count when it was sent. */
@@ -48,12 +44,8 @@ export const brokerSessionMachine = setup({
     revive: (_, _params: { brokerId: number }) => undefined,
   },
   guards: {
-    current: ({ context, event }) => 'heartbeats' in event && event.heartbeats === context.heartbeats,
-    confirmsGone: ({ context, event }) =>
-      'heartbeats' in event &&
-      event.heartbeats === context.heartbeats &&
-      context.seen &&
-      context.gone + 1 >= GONE_CONFIRMATIONS,
+    goneSinceSeen: ({ context, event }) =>
+      'heartbeats' in event && event.heartbeats === context.heartbeats && context.seen,
   },
   delays: {
     SESSION_TIMEOUT: ({ context }) => context.sessionTimeoutMs,
@@ -61,39 +53,55 @@ export const brokerSessionMachine = setup({
   },
 }).createMachine({
   id: 'brokerSession',
-  context: ({ input }) => ({ ...input, reason: 'session-timeout', heartbeats: 0, seen: false, gone: 0 }),
+  context: ({ input }) => ({ ...input, reason: 'session-timeout', heartbeats: 0, seen: false }),
   initial: 'Alive',
   on: { REMOVE: '.Removed' },
   states: {
+    // Two regions: heartbeats restart the session's timer without holding back the probes, which
+    // tick on whatever the heartbeat interval is.
     Alive: {
       tags: ['live'],
-      initial: 'Probing',
+      type: 'parallel',
       states: {
-        Probing: {
-          after: {
-            PROBE_INTERVAL: {
-              target: 'Probing',
-              reenter: true,
-              actions: {
-                type: 'probe',
-                params: ({ context }) => ({ brokerId: context.brokerId, heartbeats: context.heartbeats }),
+        Session: {
+          initial: 'Waiting',
+          states: {
+            Waiting: {
+              after: {
+                SESSION_TIMEOUT: { target: '#brokerSession.Expired', actions: assign({ reason: 'session-timeout' }) },
+              },
+              on: {
+                HEARTBEAT: {
+                  target: 'Waiting',
+                  reenter: true,
+                  actions: assign({ heartbeats: ({ context }) => context.heartbeats + 1 }),
+                },
+              },
+            },
+          },
+        },
+        Presence: {
+          initial: 'Probing',
+          states: {
+            Probing: {
+              after: {
+                PROBE_INTERVAL: {
+                  target: 'Probing',
+                  reenter: true,
+                  actions: {
+                    type: 'probe',
+                    params: ({ context }) => ({ brokerId: context.brokerId, heartbeats: context.heartbeats }),
+                  },
+                },
               },
             },
           },
         },
       },
-      after: { SESSION_TIMEOUT: { target: 'Expired', actions: assign({ reason: 'session-timeout' }) } },
       on: {
-        HEARTBEAT: {
-          target: 'Alive',
-          reenter: true,
-          actions: assign({ heartbeats: ({ context }) => context.heartbeats + 1, gone: 0 }),
-        },
-        PRESENT: { guard: 'current', actions: assign({ seen: true, gone: 0 }) },
-        GONE: [
-          { guard: 'confirmsGone', target: 'Expired', actions: assign({ reason: 'gone-from-nats' }) },
-          { guard: 'current', actions: assign({ gone: ({ context }) => context.gone + 1 }) },
-        ],
+        // Any answer shows the process was there; only a current one can show it gone.
+        PRESENT: { actions: assign({ seen: true }) },
+        GONE: { guard: 'goneSinceSeen', target: 'Expired', actions: assign({ reason: 'gone-from-nats' }) },
       },
     },
     Expired: {
@@ -105,7 +113,7 @@ export const brokerSessionMachine = setup({
         HEARTBEAT: {
           target: 'Alive',
           actions: [
-            assign({ heartbeats: ({ context }) => context.heartbeats + 1, gone: 0 }),
+            assign({ heartbeats: ({ context }) => context.heartbeats + 1 }),
             { type: 'revive', params: ({ context }) => ({ brokerId: context.brokerId }) },
           ],
         },

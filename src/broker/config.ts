@@ -36,7 +36,7 @@ export const brokerConfigSchema = z
     /** broker.heartbeat.interval.ms (Kafka: 2000). */
     heartbeatIntervalMs: z.coerce.number().int().min(50).default(500),
     /** How often the controller probes each broker's presence on NATS, to fence a crashed one at once. */
-    presenceProbeIntervalMs: z.coerce.number().int().min(10).default(100),
+    presenceProbeIntervalMs: z.coerce.number().int().min(10).default(200),
     controlledShutdownTimeoutMs: z.coerce.number().int().min(0).default(30_000),
     /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
     replicaLagTimeMaxMs: z.coerce.number().int().min(100).default(30_000),

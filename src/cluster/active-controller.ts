@@ -15,7 +15,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { subjects, type ControllerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import type { ElectionReason } from '../metrics/catalogue.js';
-import { probePresence } from '../transport/presence.js';
+import { PresenceProber } from '../transport/presence.js';
 import { RpcServer, brokerGone, type MessageType, type RequestObserver } from '../transport/rpc.js';
 import {
   allocateProducerIds,
@@ -73,6 +73,7 @@ export class ActiveController {
   private readonly sessions = new Map<number, Actor<typeof brokerSessionMachine>>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly rpc: RpcServer;
+  private readonly prober: PresenceProber;
   private stopped = false;
   private rebalanceTimer: NodeJS.Timeout | null = null;
 
@@ -86,6 +87,7 @@ export class ActiveController {
     private readonly onFenced: () => void,
   ) {
     this.rpc = new RpcServer(nc, logger, settings.requestObserver);
+    this.prober = new PresenceProber(nc, settings.cluster);
   }
 
   private get image(): MetadataImage {
@@ -223,6 +225,7 @@ export class ActiveController {
     await this.rpc.close();
     for (const s of this.sessions.values()) s.stop();
     this.sessions.clear();
+    this.prober.close();
     this.loader.stop();
   }
 
@@ -284,21 +287,14 @@ export class ActiveController {
   private startSession(brokerId: number): void {
     this.sessions.get(brokerId)?.stop();
     const current = (): boolean => this.sessions.get(brokerId) === actor;
-    let probing = false;
     const actor: Actor<typeof brokerSessionMachine> = createActor(
       brokerSessionMachine.provide({
         actions: {
           probe: (_, { brokerId: id, heartbeats }) => {
-            // One probe at a time: a paused broker's probes would otherwise pile up to their timeout.
-            if (probing) return;
-            probing = true;
-            void probePresence(this.nc, this.settings.cluster, id, this.settings.brokerProbeIntervalMs).then(
-              (presence) => {
-                probing = false;
-                if (!current() || presence === 'unknown') return;
-                actor.send({ type: presence === 'gone' ? 'GONE' : 'PRESENT', heartbeats });
-              },
-            );
+            void this.prober.probe(id).then((presence) => {
+              if (!current() || presence === 'unknown') return;
+              actor.send({ type: presence === 'gone' ? 'GONE' : 'PRESENT', heartbeats });
+            });
           },
           fence: (_, { brokerId: id, reason }) => {
             // After a stall of this event loop, expired session timers run before the heartbeats

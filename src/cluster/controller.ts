@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { controllerElectionMachine, type AcquireResult } from '../../actors/controller-election.js';
 import { subjects } from '../../protocol/subjects.js';
-import { probePresence } from '../transport/presence.js';
+import { PresenceProber } from '../transport/presence.js';
 import { ActiveController, type ControllerSettings } from './active-controller.js';
 import { openLeaseBucket, openMetadataBucket } from './buckets.js';
 import { MetadataLoader } from './metadata-loader.js';
@@ -32,6 +32,7 @@ export class ControllerService {
   private leaseKv: KV | null = null;
   private metaKv: KV | null = null;
   private done: Promise<void> = Promise.resolve();
+  private readonly prober: PresenceProber;
   /** The lease holder a candidate last read, and whether it answers presence probes. */
   private holder: { brokerId: number; probed: boolean; readAt: number } | null = null;
 
@@ -40,7 +41,9 @@ export class ControllerService {
     private readonly settings: ControllerSettings,
     private readonly logger: Logger,
     private readonly onActiveChange: (active: boolean, epoch: number | null) => void = () => undefined,
-  ) {}
+  ) {
+    this.prober = new PresenceProber(nc, settings.cluster);
+  }
 
   get isActive(): boolean {
     return this.active !== null;
@@ -109,7 +112,7 @@ export class ControllerService {
         }),
       },
     });
-    this.election = createActor(machine, { input: { leaseMs, pollMs: 2 * this.settings.brokerProbeIntervalMs } });
+    this.election = createActor(machine, { input: { leaseMs, pollMs: this.settings.brokerProbeIntervalMs } });
     this.done = new Promise((resolve) =>
       this.election!.subscribe({ complete: () => resolve(), error: () => resolve() }),
     );
@@ -121,13 +124,13 @@ export class ControllerService {
 
   /**
    * One candidate's turn: create the lease when it is free; when another broker holds it, probe
-   * that broker's presence and take the lease over (delete at its revision, then create) once two
-   * probes a probe interval apart find its process gone from NATS. The holder last read is kept
-   * for a quarter of the lease, so most turns cost one core NATS request and no JetStream read.
+   * that broker's presence and take the lease over (delete at its revision, then create) once a
+   * probe finds its process gone from NATS. The holder last read is kept
+   * for a quarter of the lease, so most turns cost one presence probe and no JetStream read.
    */
   private async acquire(leaseKv: KV, leaseValue: Uint8Array): Promise<AcquireResult> {
-    const { cluster, brokerId, leaseMs, brokerProbeIntervalMs } = this.settings;
-    const gone = async (id: number) => (await probePresence(this.nc, cluster, id, brokerProbeIntervalMs)) === 'gone';
+    const { brokerId, leaseMs, brokerProbeIntervalMs } = this.settings;
+    const gone = async (id: number) => (await this.prober.probe(id, 2 * brokerProbeIntervalMs)) === 'gone';
     const known = this.holder;
     if (known && Date.now() - known.readAt < leaseMs / 4 && !(known.probed && (await gone(known.brokerId))))
       return null;
@@ -137,8 +140,6 @@ export class ControllerService {
       const probed = value.presence === true && value.brokerId !== brokerId;
       this.holder = { brokerId: value.brokerId, probed, readAt: Date.now() };
       if (!probed || !(await gone(value.brokerId))) return null;
-      await new Promise((r) => setTimeout(r, brokerProbeIntervalMs));
-      if (!(await gone(value.brokerId))) return null;
       this.logger.warn(
         { holder: value.brokerId, revision: entry.revision },
         'the controller lease holder is gone from NATS: taking the lease over',
@@ -157,11 +158,13 @@ export class ControllerService {
     if (!this.election) return;
     this.election.send({ type: 'STOP' });
     await this.done;
+    this.prober.close();
   }
 
   /** Stops without resigning: the lease runs out by its TTL, as after a crash. */
   async halt(): Promise<void> {
     this.election?.stop();
+    this.prober.close();
     const active = this.active;
     this.active = null;
     await active?.stop();
