@@ -20,6 +20,7 @@ import {
   skipRecord,
   type RecordBase,
 } from '../../protocol/records/index.js';
+import { asBuffer } from '../transport/rpc.js';
 import type { ConsumerBatch, ConsumerMessage } from './types.js';
 
 /** One fetched record batch: its records section, and how far it has been handed out. */
@@ -40,9 +41,6 @@ interface RecordRun {
   pos: number;
   count: number;
 }
-
-const asBuffer = (b: Uint8Array): Buffer =>
-  Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /** Shared by every message without headers. Never mutated. */
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
