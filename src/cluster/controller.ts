@@ -125,8 +125,8 @@ export class ControllerService {
   /**
    * One candidate's turn: create the lease when it is free; when another broker holds it, probe
    * that broker's presence and take the lease over (delete at its revision, then create) once a
-   * probe finds its process gone from NATS. The holder last read is kept
-   * for a quarter of the lease, so most turns cost one presence probe and no JetStream read.
+   * probe finds its process gone from NATS. The holder last read is kept for a quarter of the
+   * lease, so most turns cost one presence probe and no JetStream read.
    */
   private async acquire(leaseKv: KV, leaseValue: Uint8Array): Promise<AcquireResult> {
     const { brokerId, leaseMs, brokerProbeIntervalMs } = this.settings;
