@@ -11,7 +11,7 @@ import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { request } from '../transport/rpc.js';
 import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
-import { FetchedBatch, PartitionBuffer } from './fetched.js';
+import { FetchedBatch, newPartitionState, type PartitionState } from './fetched.js';
 import { whileBrokerAlive } from './liveness.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { TopicPartition } from './assignors.js';
@@ -26,24 +26,6 @@ import type {
   TopicPartitionOffset,
 } from './types.js';
 import { tpKey } from '../../protocol/topic-partition.js';
-
-interface PartitionState {
-  topic: string;
-  partition: number;
-  /** Next offset to fetch; null until resolved from `reset`. */
-  position: number | null;
-  reset: 'earliest' | 'latest';
-  paused: boolean;
-  buffer: PartitionBuffer;
-  highWatermark: number;
-  /** Bumped by seek/assign: replies to older fetches are dropped. */
-  generation: number;
-  /** The generation its fetch in flight was sent for; -1 when none is. */
-  fetchingGeneration: number;
-  /** The offset after the last message the application finished: what a commit records. */
-  consumed: number | null;
-  retryAt: number;
-}
 
 export class Consumer implements AsyncIterable<ConsumerMessage> {
   private readonly states = new Map<string, PartitionState>();
@@ -140,19 +122,11 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   private addPartitions(partitions: TopicPartitionOffset[]): void {
     for (const tp of partitions) {
-      const state: PartitionState = {
-        topic: tp.topic,
-        partition: tp.partition,
-        position: null,
-        reset: this.opts.autoOffsetReset === 'earliest' ? 'earliest' : 'latest',
-        paused: false,
-        buffer: new PartitionBuffer(),
-        highWatermark: -1,
-        generation: 0,
-        fetchingGeneration: -1,
-        consumed: null,
-        retryAt: 0,
-      };
+      const state = newPartitionState(
+        tp.topic,
+        tp.partition,
+        this.opts.autoOffsetReset === 'earliest' ? 'earliest' : 'latest',
+      );
       this.applySeek(state, tp.offset);
       this.states.set(tpKey(tp.topic, tp.partition), state);
     }

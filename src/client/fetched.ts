@@ -23,6 +23,41 @@ import {
 import { asBuffer } from '../transport/rpc.js';
 import type { ConsumerBatch, ConsumerMessage } from './types.js';
 
+/** What the consumer knows of one assigned partition: its position, its fetch, its buffer. */
+export interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset to fetch; null until resolved from `reset`. */
+  position: number | null;
+  reset: 'earliest' | 'latest';
+  paused: boolean;
+  buffer: PartitionBuffer;
+  highWatermark: number;
+  /** Bumped by seek/assign: replies to older fetches are dropped. */
+  generation: number;
+  /** The generation its fetch in flight was sent for; -1 when none is. */
+  fetchingGeneration: number;
+  /** The offset after the last message the application finished: what a commit records. */
+  consumed: number | null;
+  retryAt: number;
+}
+
+export function newPartitionState(topic: string, partition: number, reset: 'earliest' | 'latest'): PartitionState {
+  return {
+    topic,
+    partition,
+    position: null,
+    reset,
+    paused: false,
+    buffer: new PartitionBuffer(),
+    highWatermark: -1,
+    generation: 0,
+    fetchingGeneration: -1,
+    consumed: null,
+    retryAt: 0,
+  };
+}
+
 /** One fetched record batch: its records section, and how far it has been handed out. */
 interface PendingBatch {
   base: RecordBase;

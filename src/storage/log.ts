@@ -30,6 +30,7 @@ import { requireKeys, validateBatches, type LogAppendInfo } from './log-validato
 import { CLEANER_STAGING_DIR, loadSegments } from './log-loader.js';
 import type { LogTail, TailCache } from './tail-cache.js';
 import { CleanerCheckpoint } from './cleaner-checkpoint.js';
+import { segmentsPastRetention } from './retention.js';
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -389,30 +390,14 @@ export class Log {
    */
   deleteOldSegments(): number {
     this.ensureOpen();
-    const now = this.now();
-    // A compact-only topic keeps its segments: only the log start deletes them.
-    const deletes = this.config.cleanupPolicy !== 'compact';
-    const retentionMs = deletes ? this.config.retentionMs : -1;
-    const retentionBytes = deletes ? this.config.retentionBytes : -1;
-    let excess = retentionBytes >= 0 ? this.size - retentionBytes : -1;
-    let deleted = 0;
-    while (this.segments.length > 1) {
-      const oldest = this.segments[0]!;
-      const next = this.segments[1]!;
-      const lastWrite =
-        oldest.maxTimestamp >= 0
-          ? oldest.maxTimestamp
-          : io('stat', oldest.logFile, () => fs.statSync(oldest.logFile).mtimeMs);
-      const byTime = retentionMs >= 0 && now - lastWrite > retentionMs;
-      const bySize = retentionBytes >= 0 && excess >= oldest.size;
-      const byStart = next.baseOffset <= this.logStart;
-      if (!byTime && !bySize && !byStart) break;
-      this.logger.info({ file: oldest.logFile, byTime, bySize, byStart }, 'deleting segment past retention');
-      this.segments.shift();
-      oldest.delete();
-      excess -= oldest.size;
-      deleted++;
+    const doomed = segmentsPastRetention(this.segments, this.config, this.logStart, this.now(), (s) =>
+      s.maxTimestamp >= 0 ? s.maxTimestamp : io('stat', s.logFile, () => fs.statSync(s.logFile).mtimeMs),
+    );
+    for (const decision of doomed) {
+      this.logger.info(decision, 'deleting segment past retention');
+      this.segments.shift()!.delete();
     }
+    const deleted = doomed.length;
     if (deleted > 0) {
       this.logStart = Math.max(this.logStart, this.segments[0]!.baseOffset);
       this.leaderEpochCache.truncateFromStart(this.logStart);
