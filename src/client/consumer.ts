@@ -16,11 +16,13 @@ import { whileBrokerAlive } from './liveness.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { TopicPartition } from './assignors.js';
 import { GroupMember, type GroupHost } from './group.js';
+import { NoOffsetForPartitionError, OffsetOutOfRangeError } from './errors.js';
 import type {
   ConsumerBatch,
   ConsumerMessage,
   ConsumerOptions,
   FetchOptions,
+  OffsetReset,
   OffsetSpec,
   RebalanceListener,
   TopicPartitionOffset,
@@ -42,6 +44,8 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   private wakeLoop: (() => void) | null = null;
   private wakeReader: (() => void) | null = null;
   private failure: Error | null = null;
+  /** auto.offset.reset, or 'earliest' when a subscription asked `fromBeginning`. */
+  private reset: OffsetReset;
 
   constructor(
     private readonly ctx: ClientContext,
@@ -57,6 +61,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       autoOffsetReset: options.autoOffsetReset ?? 'latest',
       fetchConcurrency: options.fetchConcurrency ?? 4,
     };
+    this.reset = this.opts.autoOffsetReset;
   }
 
   /** Replaces the assignment. Each partition starts at its offset, or by autoOffsetReset. */
@@ -71,7 +76,8 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   /**
    * Joins the consumer's group for these topics (names or patterns); partitions arrive as the group
-   * assigns them, starting at the committed offsets (or the earliest / latest without one).
+   * assigns them, starting at the committed offsets, or by autoOffsetReset without one.
+   * `fromBeginning: true` is kafkajs's shorthand for autoOffsetReset 'earliest'.
    */
   subscribe(subscription: {
     topics: Array<string | RegExp>;
@@ -83,11 +89,12 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     if (this.group) throw new MillraceError('INVALID_REQUEST', 'the consumer is already subscribed');
     if (!Array.isArray(subscription.topics) || subscription.topics.length === 0)
       throw new MillraceError('INVALID_REQUEST', 'subscribe needs at least one topic or pattern');
+    if (subscription.fromBeginning) this.reset = 'earliest';
     this.group = new GroupMember(
       this.ctx,
       this.host(),
       { ...this.options, groupId },
-      { topics: subscription.topics, fromBeginning: subscription.fromBeginning ?? false },
+      subscription.topics,
       subscription.listener,
     );
     this.group.start();
@@ -122,11 +129,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   private addPartitions(partitions: TopicPartitionOffset[]): void {
     for (const tp of partitions) {
-      const state = newPartitionState(
-        tp.topic,
-        tp.partition,
-        this.opts.autoOffsetReset === 'earliest' ? 'earliest' : 'latest',
-      );
+      const state = newPartitionState(tp.topic, tp.partition, this.reset);
       this.applySeek(state, tp.offset);
       this.states.set(tpKey(tp.topic, tp.partition), state);
     }
@@ -166,9 +169,10 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     state.buffer.clear();
     const i = this.ready.indexOf(state);
     if (i >= 0) this.ready.splice(i, 1);
+    state.seekTo = null;
     if (offset === 'earliest' || offset === 'latest') {
       state.position = null;
-      state.reset = offset;
+      state.seekTo = offset;
     } else if (offset !== undefined) {
       const n = Number(offset);
       if (!Number.isSafeInteger(n) || n < 0)
@@ -274,6 +278,9 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   private async resolvePositions(): Promise<void> {
     const pending = [...this.states.values()].filter((s) => s.position === null && s.retryAt <= Date.now());
     if (pending.length === 0) return;
+    const noOffset = pending.filter((s) => (s.seekTo ?? s.reset) === 'none');
+    if (noOffset.length > 0)
+      throw new NoOffsetForPartitionError(noOffset.map((s) => ({ topic: s.topic, partition: s.partition })));
     await Promise.all(
       pending.map(async (s) => {
         const generation = s.generation;
@@ -282,10 +289,19 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
           const leader = this.ctx.metadata.leader(s.topic, s.partition);
           if (leader < 0) throw new MillraceError('LEADER_NOT_AVAILABLE', `${s.topic}-${s.partition} has no leader`);
           const result = (
-            await listOffsets(this.ctx, leader, s.topic, [s.partition], s.reset === 'earliest' ? EARLIEST : LATEST)
+            await listOffsets(
+              this.ctx,
+              leader,
+              s.topic,
+              [s.partition],
+              (s.seekTo ?? s.reset) === 'earliest' ? EARLIEST : LATEST,
+            )
           ).get(s.partition)!;
           if (result instanceof MillraceError) throw result;
-          if (s.generation === generation && s.position === null) s.position = result.offset;
+          if (s.generation === generation && s.position === null) {
+            s.position = result.offset;
+            s.seekTo = null;
+          }
         } catch (err) {
           if (err instanceof MillraceError && !err.retriable) throw err;
           if (needsMetadataRefresh(err)) await this.ctx.metadata.refresh([s.topic]).catch(() => undefined);
@@ -372,7 +388,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
 
   private partitionError(s: PartitionState, err: MillraceError): void {
     if (err.errorName === 'OFFSET_OUT_OF_RANGE') {
-      if (this.opts.autoOffsetReset === 'none') throw err;
+      if (s.reset === 'none') throw new OffsetOutOfRangeError(s, s.position ?? -1, err.detail);
       s.position = null;
       return;
     }

@@ -21,15 +21,18 @@ import {
   type RecordBase,
 } from '../../protocol/records/index.js';
 import { asBuffer } from '../transport/rpc.js';
-import type { ConsumerBatch, ConsumerMessage } from './types.js';
+import type { ConsumerBatch, ConsumerMessage, OffsetReset } from './types.js';
 
 /** What the consumer knows of one assigned partition: its position, its fetch, its buffer. */
 export interface PartitionState {
   topic: string;
   partition: number;
-  /** Next offset to fetch; null until resolved from `reset`. */
+  /** Next offset to fetch; null until resolved from `seekTo`, or else `reset`. */
   position: number | null;
-  reset: 'earliest' | 'latest';
+  /** auto.offset.reset: where to start without a position, and after OFFSET_OUT_OF_RANGE. */
+  reset: OffsetReset;
+  /** A one-off seek to the beginning or end, pending its ListOffsets. */
+  seekTo: 'earliest' | 'latest' | null;
   paused: boolean;
   buffer: PartitionBuffer;
   highWatermark: number;
@@ -42,12 +45,13 @@ export interface PartitionState {
   retryAt: number;
 }
 
-export function newPartitionState(topic: string, partition: number, reset: 'earliest' | 'latest'): PartitionState {
+export function newPartitionState(topic: string, partition: number, reset: OffsetReset): PartitionState {
   return {
     topic,
     partition,
     position: null,
     reset,
+    seekTo: null,
     paused: false,
     buffer: new PartitionBuffer(),
     highWatermark: -1,

@@ -19,11 +19,12 @@ import {
 } from './consumer-protocol.js';
 import { ASSIGNORS, keyOfTp, type Assignor, type TopicPartition } from './assignors.js';
 import type { ClientContext } from './context.js';
-import type { GroupOptions, OffsetSpec, RebalanceListener } from './types.js';
+import type { GroupOptions, RebalanceListener, TopicPartitionOffset } from './types.js';
 
 /** What the member needs from its consumer. */
 export interface GroupHost {
-  addPartitions(tps: Array<TopicPartition & { offset: OffsetSpec }>): void;
+  /** Partitions without an offset start by the consumer's autoOffsetReset. */
+  addPartitions(tps: TopicPartitionOffset[]): void;
   removePartitions(tps: TopicPartition[]): void;
   /** The next offset to commit per owned partition: after the last message the application finished. */
   positions(tps: TopicPartition[]): Array<TopicPartition & { offset: number }>;
@@ -75,7 +76,7 @@ export class GroupMember {
     private readonly ctx: ClientContext,
     private readonly host: GroupHost,
     options: GroupOptions,
-    private readonly subscription: { topics: Array<string | RegExp>; fromBeginning: boolean },
+    private readonly subscription: Array<string | RegExp>,
     private readonly listener: RebalanceListener = {},
   ) {
     const maxPollIntervalMs = options.maxPollIntervalMs ?? 300_000;
@@ -306,8 +307,8 @@ export class GroupMember {
 
   /** Names for the subscription: exact names, plus every topic a pattern matches (internal ones excluded). */
   private async resolveTopics(): Promise<void> {
-    const names = this.subscription.topics.filter((t): t is string => typeof t === 'string');
-    const patterns = this.subscription.topics.filter((t): t is RegExp => t instanceof RegExp);
+    const names = this.subscription.filter((t): t is string => typeof t === 'string');
+    const patterns = this.subscription.filter((t): t is RegExp => t instanceof RegExp);
     if (patterns.length > 0) {
       const all = (await this.ctx.metadata.refresh()).topics.filter((t) => !t.errorCode).map((t) => t.name);
       for (const name of all) if (!name.startsWith('__') && patterns.some((p) => p.test(name))) names.push(name);
@@ -342,10 +343,11 @@ export class GroupMember {
     }
     if (added.length > 0) {
       const committed = await this.committed(added);
+      // Without a committed offset a partition starts by the consumer's autoOffsetReset.
       this.host.addPartitions(
         added.map((tp) => {
           const offset = committed.get(keyOfTp(tp)) ?? -1;
-          return { ...tp, offset: offset >= 0 ? offset : this.subscription.fromBeginning ? 'earliest' : 'latest' };
+          return offset >= 0 ? { ...tp, offset } : tp;
         }),
       );
       this.owned.push(...added);

@@ -93,6 +93,8 @@ export interface ConsumerBatch {
 
 export type OffsetSpec = bigint | number | 'earliest' | 'latest';
 
+export type OffsetReset = 'earliest' | 'latest' | 'none';
+
 /** Consumer options: fetching, plus the group's when `groupId` is set (then `subscribe`, not `assign`). */
 export type ConsumerOptions = FetchOptions & Partial<GroupOptions>;
 
@@ -107,8 +109,12 @@ export interface FetchOptions {
   maxBytesPerPartition?: number;
   /** Bytes buffered per partition before its fetching pauses: the prefetch back-pressure. */
   maxBufferedBytesPerPartition?: number;
-  /** Where to start when the position is out of range (auto.offset.reset). */
-  autoOffsetReset?: 'earliest' | 'latest' | 'none';
+  /**
+   * auto.offset.reset: where a partition starts with no committed offset (a group) or no offset
+   * given (`assign`), and where it goes when its position is out of range. `none` throws a
+   * NoOffsetForPartitionError / OffsetOutOfRangeError instead. Default: latest, as Kafka.
+   */
+  autoOffsetReset?: OffsetReset;
   /** Concurrent fetches per broker, each over its own share of the partitions. */
   fetchConcurrency?: number;
 }
