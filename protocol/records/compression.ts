@@ -37,8 +37,18 @@ export function compressionCode(name: string): CompressionCode {
   return CompressionType[name as CompressionName];
 }
 
-// Loaded once at import: WebAssembly instantiation is asynchronous, every later call is not.
-const zstd = await Zstd.load();
+// WebAssembly instantiation is asynchronous, every call after it is not: loaded once, on first
+// need, so that importing this module (and the SDK, and `require('millrace')`) stays synchronous.
+let zstd: Zstd | null = null;
+let zstdLoading: Promise<void> | null = null;
+
+/** Resolves once every codec can compress: await it before building zstd batches. */
+export function codecsReady(): Promise<void> {
+  zstdLoading ??= Zstd.load().then((z) => {
+    zstd = z;
+  });
+  return zstdLoading;
+}
 /** Kafka's default compression.zstd.level. */
 const ZSTD_LEVEL = 3;
 
@@ -99,6 +109,8 @@ export function compress(code: number, data: Uint8Array): Buffer {
     case CompressionType.lz4:
       return lz4Compress(buf);
     case CompressionType.zstd:
+      if (!zstd)
+        throw new MillraceError('UNSUPPORTED_COMPRESSION_TYPE', 'zstd is not loaded yet: await codecsReady() first');
       return asBuffer(zstd.compress(buf, ZSTD_LEVEL));
     default:
       throw new MillraceError('UNSUPPORTED_COMPRESSION_TYPE', `compression type ${code} is not supported`);

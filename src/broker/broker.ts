@@ -49,6 +49,7 @@ import { ProducerIdManager } from './producer-ids.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
 import type { HostedPartition } from './hosted-partition.js';
 import { ReplicaManager } from './replica-manager.js';
+import { codecsReady } from '../../protocol/records/compression.js';
 
 const CONTROLLER_RPC_TIMEOUT_MS = 5_000;
 
@@ -104,6 +105,8 @@ export class Broker {
     // Start-up steps are logged: a broker that waits on NATS or JetStream says where it waits.
     // First, as Kafka takes its .lock: a second broker on this directory stops here.
     const dirLock = await lockDataDir(config.dataDir, config.id);
+    // The cleaner recompresses with the batches' own codec, zstd among them.
+    await codecsReady();
     log.info({ nats: config.nats }, 'connecting to NATS');
     const credentials = brokerNatsCredentials(config);
     const nc = await connectNats({ servers: config.nats, name: `millrace-broker-${config.id}`, credentials }).catch(

@@ -20,6 +20,7 @@ export {
   type PartitionerArgs,
 } from './partitioners.js';
 export { MillraceError, type ErrorName } from '../../protocol/errors.js';
+export { NoOffsetForPartitionError, OffsetOutOfRangeError } from './errors.js';
 export type { CompressionName } from '../../protocol/records/compression.js';
 export type { RecordView } from '../../protocol/records/view.js';
 export type * from './types.js';

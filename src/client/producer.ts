@@ -38,6 +38,7 @@ import {
   withinWindow,
 } from './producer-sequence.js';
 import type { RecordInput } from '../../protocol/records/index.js';
+import { codecsReady } from '../../protocol/records/compression.js';
 import type { Message, ProducerOptions, RecordMetadata } from './types.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 
@@ -60,6 +61,8 @@ export class Producer {
   private outstanding = 0;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
+  /** zstd's codec loading, awaited by sends until it is done. */
+  private codecs: Promise<void> | null;
 
   constructor(
     private readonly ctx: ClientContext,
@@ -87,6 +90,12 @@ export class Producer {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
     };
     this.partitioner = options.partitioner ?? defaultPartitioner;
+    this.codecs =
+      options.compression === 'zstd'
+        ? codecsReady().then(() => {
+            this.codecs = null;
+          })
+        : null;
   }
 
   /** Sends messages to a topic; resolves with each message's partition and offset once acknowledged. */
@@ -97,6 +106,7 @@ export class Producer {
       throw new MillraceError('INVALID_TOPIC_EXCEPTION', 'send needs a topic name');
     if (!Array.isArray(messages) || messages.length === 0)
       throw new MillraceError('INVALID_REQUEST', 'send needs at least one message');
+    if (this.codecs) await this.codecs;
     const known = this.metadataWaits === 0 ? this.ctx.metadata.partitions(topic) : undefined;
     const count = (
       known ??

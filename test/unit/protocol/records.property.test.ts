@@ -1,11 +1,15 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, beforeAll } from 'vitest';
 import {
   decodeRecordBatches,
   encodeRecordBatch,
   type CompressionName,
   type RecordInput,
 } from '../../../protocol/records/index.js';
+import { codecsReady } from '../../../protocol/records/compression.js';
+
+// zstd's WebAssembly loads asynchronously, once.
+beforeAll(() => codecsReady());
 
 const bytes = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
 const record: fc.Arbitrary<RecordInput & { timestamp: number }> = fc.record({

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, beforeAll } from 'vitest';
 import { MillraceError } from '../../../protocol/errors.js';
 import {
   CompressionType,
@@ -17,6 +17,10 @@ import {
   type CompressionName,
 } from '../../../protocol/records/index.js';
 import { kafkaGzipBatch, kafkaZstdBatch, referenceCrc32c, singleRecordBatch, twoRecordBatch } from './vectors.js';
+import { codecsReady } from '../../../protocol/records/compression.js';
+
+// zstd's WebAssembly loads asynchronously, once.
+beforeAll(() => codecsReady());
 
 const T0 = 1_700_000_000_000;
 
