@@ -1,12 +1,33 @@
 /** The admin client's request plumbing and topic offsets, shared by its topic and group parts. */
 import { MillraceError } from '../../protocol/errors.js';
-import { subjects, type BrokerApi } from '../../protocol/subjects.js';
-import { request, type MessageType } from '../transport/rpc.js';
-import type { ClientContext } from './context.js';
+import type { BrokerApi } from '../../protocol/subjects.js';
+import type { MessageType } from '../transport/rpc.js';
+import { callBroker, forComponent, type ClientContext } from './context.js';
+import { ADMIN_EVENTS, Instrumentation, type AdminEvents, type InstrumentationEvent } from './instrumentation.js';
 import { LATEST, listOffsets } from './offsets.js';
 
 export class AdminBase {
-  constructor(protected readonly ctx: ClientContext) {}
+  /** kafkajs's event names: `admin.on(admin.events.REQUEST, listener)`. */
+  readonly events = ADMIN_EVENTS;
+  private readonly instrumentation: Instrumentation<AdminEvents>;
+  protected readonly ctx: ClientContext;
+
+  constructor(ctx: ClientContext) {
+    const instrumentation = new Instrumentation<AdminEvents>(ctx.logger);
+    this.instrumentation = instrumentation;
+    this.ctx = forComponent(ctx, {
+      request: (payload) => instrumentation.emit('admin.network.request', payload),
+      timeout: (payload) => instrumentation.emit('admin.network.request_timeout', payload),
+    });
+  }
+
+  /** Listens to one of `admin.events`; returns the function that removes the listener. */
+  on<K extends keyof AdminEvents & string>(
+    type: K,
+    listener: (event: InstrumentationEvent<AdminEvents[K]>) => void,
+  ): () => void {
+    return this.instrumentation.on(type, listener);
+  }
 
   /** Sends an admin request to a live broker, which forwards it to the controller. */
   protected call<ReqI, Res>(
@@ -26,16 +47,7 @@ export class AdminBase {
     message: ReqI,
     responseType: MessageType<unknown, Res>,
   ): Promise<Res> {
-    return this.ctx.retry(async () =>
-      request(
-        await this.ctx.connection(),
-        subjects.brokerApi(this.ctx.cluster, await target(), api),
-        requestType,
-        message,
-        responseType,
-        this.ctx.requestTimeoutMs,
-      ),
-    );
+    return this.ctx.retry(async () => callBroker(this.ctx, await target(), api, requestType, message, responseType));
   }
 
   /** Offsets of every partition of `topic` for a timestamp (-1 latest, -2 earliest, or ms). */

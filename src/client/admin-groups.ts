@@ -1,13 +1,14 @@
 /** The admin client's consumer group part: list, describe, delete, and read or move committed offsets. */
 import { MillraceError } from '../../protocol/errors.js';
-import { subjects, type BrokerApi } from '../../protocol/subjects.js';
+import type { BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
-import { request, type MessageType } from '../transport/rpc.js';
+import type { MessageType } from '../transport/rpc.js';
 import { decodeAssignment } from '../../protocol/kafka/consumer-protocol.js';
 import { AdminBase } from './admin-base.js';
 import { findCoordinator } from './group.js';
 import { EARLIEST, LATEST } from './offsets.js';
 import type { GroupDescription, GroupListing } from './types.js';
+import { callBroker } from './context.js';
 
 export class GroupAdmin extends AdminBase {
   /** A request to the group's coordinator, found again after a coordinator move. */
@@ -24,19 +25,11 @@ export class GroupAdmin extends AdminBase {
   /** Every group of the cluster (each broker lists the groups it coordinates). */
   async listGroups(): Promise<GroupListing[]> {
     await this.ctx.metadata.refresh();
-    const nc = await this.ctx.connection();
     const listings = await Promise.all(
       this.ctx.metadata
         .liveBrokers()
         .map((broker) =>
-          request(
-            nc,
-            subjects.brokerApi(this.ctx.cluster, broker, 'list_groups'),
-            wire.ListGroupsRequest,
-            {},
-            wire.ListGroupsResponse,
-            this.ctx.requestTimeoutMs,
-          ),
+          callBroker(this.ctx, broker, 'list_groups', wire.ListGroupsRequest, {}, wire.ListGroupsResponse),
         ),
     );
     return listings

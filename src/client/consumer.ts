@@ -6,51 +6,66 @@
  * partition's position to commit moves once the application has finished a message.
  */
 import { MillraceError } from '../../protocol/errors.js';
-import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
-import { request } from '../transport/rpc.js';
-import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
+import { callBroker, forComponent, needsMetadataRefresh, sleep, type ClientContext } from './context.js';
 import { FetchedBatch, newPartitionState, type PartitionState } from './fetched.js';
 import { whileBrokerAlive } from './liveness.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { TopicPartition } from './assignors.js';
 import { GroupMember, type GroupHost } from './group.js';
 import { NoOffsetForPartitionError, OffsetOutOfRangeError } from './errors.js';
+import { CONSUMER_EVENTS, Instrumentation, type ConsumerEvents, type InstrumentationEvent } from './instrumentation.js';
+import { Runner, retryPolicy, type RunnerHost, type Taken } from './runner.js';
+import type { Deserializers } from './serializers.js';
 import type {
-  ConsumerBatch,
   ConsumerMessage,
   ConsumerOptions,
   FetchOptions,
   OffsetReset,
   OffsetSpec,
   RebalanceListener,
+  RetryOptions,
+  RunOptions,
   TopicPartitionOffset,
 } from './types.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 
-export class Consumer implements AsyncIterable<ConsumerMessage> {
+export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerMessage<K, V>> {
   private readonly states = new Map<string, PartitionState>();
   private readonly ready: PartitionState[] = [];
   /** Fetches in flight, by leader and partition group. */
   private readonly inflight = new Set<string>();
   private readonly opts: Required<FetchOptions>;
   private group: GroupMember | null = null;
-  /** When the application's handler started on the current message or batch (0: not running). */
-  private busySince = 0;
+  /** When each running handler call started (or last made progress), by worker. */
+  private readonly handlerClock = new Map<number, number>();
   private running = false;
   private closed = false;
   private loop: Promise<void> | null = null;
   private wakeLoop: (() => void) | null = null;
-  private wakeReader: (() => void) | null = null;
+  private readers: Array<() => void> = [];
   private failure: Error | null = null;
   /** auto.offset.reset, or 'earliest' when a subscription asked `fromBeginning`. */
   private reset: OffsetReset;
 
+  /** kafkajs's event names: `consumer.on(consumer.events.GROUP_JOIN, listener)`. */
+  readonly events = CONSUMER_EVENTS;
+  private readonly instrumentation: Instrumentation<ConsumerEvents>;
+  private readonly ctx: ClientContext;
+  private readonly retry: Required<RetryOptions>;
+
   constructor(
-    private readonly ctx: ClientContext,
-    private readonly options: ConsumerOptions = {},
+    ctx: ClientContext,
+    private readonly options: ConsumerOptions<K, V> = {},
   ) {
+    const instrumentation = new Instrumentation<ConsumerEvents>(ctx.logger);
+    this.instrumentation = instrumentation;
+    this.ctx = forComponent(ctx, {
+      request: (payload) => instrumentation.emit('consumer.network.request', payload),
+      timeout: (payload) => instrumentation.emit('consumer.network.request_timeout', payload),
+    });
+    this.retry = retryPolicy(options.retry);
     const maxBytesPerPartition = options.maxBytesPerPartition ?? 1024 * 1024;
     this.opts = {
       maxWaitMs: options.maxWaitMs ?? 500,
@@ -62,6 +77,14 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       fetchConcurrency: options.fetchConcurrency ?? 4,
     };
     this.reset = this.opts.autoOffsetReset;
+  }
+
+  /** Listens to one of `consumer.events`; returns the function that removes the listener. */
+  on<K extends keyof ConsumerEvents & string>(
+    type: K,
+    listener: (event: InstrumentationEvent<ConsumerEvents[K]>) => void,
+  ): () => void {
+    return this.instrumentation.on(type, listener);
   }
 
   /** Replaces the assignment. Each partition starts at its offset, or by autoOffsetReset. */
@@ -96,6 +119,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       { ...this.options, groupId },
       subscription.topics,
       subscription.listener,
+      this.instrumentation,
     );
     this.group.start();
     this.start();
@@ -122,7 +146,11 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
           const s = this.states.get(tpKey(tp.topic, tp.partition));
           return s?.consumed != null ? [{ topic: tp.topic, partition: tp.partition, offset: s.consumed }] : [];
         }),
-      busyForMs: () => (this.busySince > 0 ? Date.now() - this.busySince : 0),
+      busyForMs: () => {
+        let oldest = Infinity;
+        for (const since of this.handlerClock.values()) oldest = Math.min(oldest, since);
+        return oldest === Infinity ? 0 : Date.now() - oldest;
+      },
       fail: (err) => this.fail(err),
     };
   }
@@ -149,10 +177,15 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     return [...this.states.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
   }
 
-  /** Records that the application finished the messages of a partition up to `offset` (inclusive). */
-  private finished(key: string, offset: bigint | number): void {
-    const s = this.states.get(key);
-    if (s) s.consumed = Number(offset) + 1;
+  /** Whether the partition was revoked, reassigned or seeked since the records were taken. */
+  private isStale(taken: Taken): boolean {
+    const { state } = taken;
+    return this.states.get(tpKey(state.topic, state.partition)) !== state || state.generation !== taken.generation;
+  }
+
+  /** Records that the application finished the partition's records up to `offset` (inclusive). */
+  private finish(taken: Taken, offset: number): void {
+    if (!this.isStale(taken)) taken.state.consumed = offset + 1;
   }
 
   /** Moves a partition's position; buffered messages from the old position are dropped. */
@@ -193,7 +226,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       if (!s.buffer.isEmpty && !this.ready.includes(s)) this.ready.push(s);
     }
     this.kick();
-    this.notifyReader();
+    this.notifyReaders();
   }
 
   paused(): Array<{ topic: string; partition: number }> {
@@ -209,6 +242,10 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
   private start(): void {
     if (this.running || this.closed) return;
     this.running = true;
+    this.ctx.connection().then(
+      () => this.instrumentation.emit('consumer.connect', {}),
+      () => undefined, // the fetch loop meets the same failure and reports it
+    );
     this.loop = this.fetchLoop().catch((err: unknown) => this.fail(err as Error));
   }
 
@@ -222,9 +259,7 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     this.failure = err;
     this.running = false;
     this.kick();
-    const r = this.wakeReader;
-    this.wakeReader = null;
-    r?.();
+    this.notifyReaders();
   }
 
   private async fetchLoop(): Promise<void> {
@@ -346,9 +381,10 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
       res = await whileBrokerAlive(
         this.ctx,
         leader,
-        request(
-          nc,
-          subjects.brokerApi(this.ctx.cluster, leader, 'fetch'),
+        callBroker(
+          this.ctx,
+          leader,
+          'fetch',
           wire.FetchRequest,
           {
             replicaId: -1,
@@ -380,10 +416,13 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
           continue;
         }
         s.highWatermark = Number(p.highWatermark);
-        if (p.records && p.records.length > 0) this.accept(s, positions[i]!, p.records);
+        if (p.records && p.records.length > 0) {
+          this.ctx.metrics?.bytesReceived.inc({ client_id: this.ctx.clientId, topic: s.topic }, p.records.length);
+          this.accept(s, positions[i]!, p.records);
+        }
       }
     }
-    this.notifyReader();
+    this.notifyReaders();
   }
 
   private partitionError(s: PartitionState, err: MillraceError): void {
@@ -405,82 +444,113 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     if (wasEmpty && !s.buffer.isEmpty) this.ready.push(s);
   }
 
-  private notifyReader(): void {
-    const r = this.wakeReader;
-    this.wakeReader = null;
-    r?.();
+  private notifyReaders(): void {
+    const readers = this.readers;
+    this.readers = [];
+    for (const r of readers) r();
   }
 
-  /** The next records of one partition (at most `maxRecords`), waiting for data when there are none. */
-  private async nextBatch(maxRecords: number): Promise<FetchedBatch | null> {
+  /**
+   * The next records of one partition (at most `maxRecords`), waiting for data when there are
+   * none. The partition is the taker's until released: no other handler gets it meanwhile.
+   */
+  private async next(maxRecords: number): Promise<Taken | null> {
     this.group?.polled();
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.closed) return null;
-      const s = this.ready.shift();
-      if (s) {
+      const i = this.ready.findIndex((s) => !s.inHandler);
+      if (i >= 0) {
+        const s = this.ready.splice(i, 1)[0]!;
         if (s.paused || s.buffer.isEmpty) continue;
-        const where = `${s.topic}-${s.partition}`;
-        const { runs, count, lastOffset } = s.buffer.take(maxRecords, where);
+        const { runs, count, lastOffset } = s.buffer.take(maxRecords, `${s.topic}-${s.partition}`);
         if (s.buffer.isEmpty) this.kick();
         else this.ready.push(s);
-        return new FetchedBatch(s.topic, s.partition, BigInt(s.highWatermark), runs, count, lastOffset);
+        s.inHandler = true;
+        const batch = new FetchedBatch(s.topic, s.partition, BigInt(s.highWatermark), runs, count, lastOffset);
+        return { batch, state: s, generation: s.generation };
       }
-      await new Promise<void>((resolve) => (this.wakeReader = resolve));
+      await new Promise<void>((resolve) => this.readers.push(resolve));
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ConsumerMessage> {
+  private release(taken: Taken): void {
+    taken.state.inHandler = false;
+    if (!taken.state.buffer.isEmpty) this.notifyReaders();
+  }
+
+  /** Moves a partition back to `offset` for a retry, fetching it again after `delayMs`. */
+  private retryFrom(taken: Taken, offset: number, delayMs: number): void {
+    if (this.isStale(taken)) return;
+    this.applySeek(taken.state, offset);
+    taken.state.retryAt = Date.now() + delayMs;
+    this.kick();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ConsumerMessage<K, V>> {
     for (;;) {
-      const batch = await this.nextBatch(1);
-      if (!batch) return;
-      const m = batch.messages[0]!;
-      this.busySince = Date.now();
+      const taken = await this.next(1);
+      if (!taken) return;
+      const preparing = this.prepare(taken.batch);
+      try {
+        if (preparing) await preparing;
+      } catch (err) {
+        this.release(taken);
+        throw err;
+      }
+      const m = taken.batch.messages[0] as ConsumerMessage<unknown, unknown> as ConsumerMessage<K, V>;
+      this.handlerClock.set(-1, Date.now());
       try {
         yield m;
       } finally {
         // The application asked for the next message (or stopped): this one is done.
-        this.busySince = 0;
-        this.finished(tpKey(m.topic, m.partition), m.offset);
+        this.handlerClock.delete(-1);
+        this.finish(taken, Number(m.offset));
+        this.release(taken);
       }
     }
   }
 
   /**
-   * Calls the handlers for every message until the consumer is closed; resolves then, or
-   * rejects with the first error a handler throws (the consumer stops).
+   * Hands records to eachMessage or eachBatch until the consumer is closed, then resolves; rejects
+   * with the error that stopped it (a handler that failed past its retries when restartOnFailure
+   * says stop, or a consumer failure). See RunOptions and RetryOptions.
    */
-  async run(handlers: {
-    eachMessage?: (payload: { topic: string; partition: number; message: ConsumerMessage }) => Promise<void> | void;
-    eachBatch?: (payload: { batch: ConsumerBatch }) => Promise<void> | void;
-  }): Promise<void> {
-    if (!handlers.eachMessage && !handlers.eachBatch)
-      throw new MillraceError('INVALID_REQUEST', 'run needs eachMessage or eachBatch');
-    for (;;) {
-      const batch = await this.nextBatch(handlers.eachBatch ? 10_000 : 1_000);
-      if (!batch) return;
-      try {
-        const key = tpKey(batch.topic, batch.partition);
-        if (handlers.eachBatch) {
-          this.busySince = Date.now();
-          await handlers.eachBatch({ batch });
-          this.finished(key, batch.lastOffset);
-        } else {
-          for (const message of batch.messages) {
-            // A partition revoked meanwhile: the rest of its batch belongs to another member now.
-            if (!this.states.has(key)) break;
-            this.busySince = Date.now();
-            await handlers.eachMessage!({ topic: batch.topic, partition: batch.partition, message });
-            this.finished(key, message.offset);
-          }
-        }
-      } catch (err) {
-        await this.close();
-        throw err;
-      } finally {
-        this.busySince = 0;
-      }
-    }
+  async run(handlers: RunOptions<K, V>): Promise<void> {
+    const runner = new Runner(this.runnerHost(), this.ctx, this.instrumentation, this.retry, handlers);
+    await runner.run();
+  }
+
+  private prepare(batch: FetchedBatch): Promise<void> | undefined {
+    const { deserializers } = this.options;
+    return deserializers ? batch.deserialize(deserializers as Deserializers<unknown, unknown>) : undefined;
+  }
+
+  private runnerHost(): RunnerHost {
+    return {
+      groupId: this.options.groupId ?? null,
+      next: (max) => this.next(max),
+      release: (taken) => this.release(taken),
+      isStale: (taken) => this.isStale(taken),
+      finish: (taken, offset) => this.finish(taken, offset),
+      retryFrom: (taken, offset, delayMs) => this.retryFrom(taken, offset, delayMs),
+      handlerStarted: (worker) => this.handlerClock.set(worker, Date.now()),
+      handlerEnded: (worker) => this.handlerClock.delete(worker),
+      heartbeat: async (worker) => {
+        if (this.handlerClock.has(worker)) this.handlerClock.set(worker, Date.now());
+        await this.group?.heartbeatNow();
+      },
+      commit: (offsets) => this.group?.commit(offsets) ?? Promise.resolve(),
+      commitIfDue: () => this.group?.commitIfDue() ?? Promise.resolve(),
+      uncommitted: () => this.group?.uncommitted() ?? [],
+      pause: (tp) => {
+        this.pause([tp]);
+        return () => this.resume([tp]);
+      },
+      isRunning: () => !this.closed && this.failure === null,
+      stop: () => this.close(),
+      prepare: (batch) => this.prepare(batch),
+    };
   }
 
   async close(): Promise<void> {
@@ -490,7 +560,8 @@ export class Consumer implements AsyncIterable<ConsumerMessage> {
     this.closed = true;
     this.running = false;
     this.kick();
-    this.notifyReader();
+    this.notifyReaders();
     await this.loop;
+    this.instrumentation.emit('consumer.disconnect', {});
   }
 }

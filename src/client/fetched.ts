@@ -21,6 +21,7 @@ import {
   type RecordBase,
 } from '../../protocol/records/index.js';
 import { asBuffer } from '../transport/rpc.js';
+import type { Deserializers } from './serializers.js';
 import type { ConsumerBatch, ConsumerMessage, OffsetReset } from './types.js';
 
 /** What the consumer knows of one assigned partition: its position, its fetch, its buffer. */
@@ -43,6 +44,8 @@ export interface PartitionState {
   /** The offset after the last message the application finished: what a commit records. */
   consumed: number | null;
   retryAt: number;
+  /** A handler has its records: no other gets the partition until it returns. */
+  inHandler: boolean;
 }
 
 export function newPartitionState(topic: string, partition: number, reset: OffsetReset): PartitionState {
@@ -59,6 +62,7 @@ export function newPartitionState(topic: string, partition: number, reset: Offse
     fetchingGeneration: -1,
     consumed: null,
     retryAt: 0,
+    inHandler: false,
   };
 }
 
@@ -195,8 +199,48 @@ export class FetchedBatch implements ConsumerBatch {
     private readonly runs: RecordRun[],
     readonly recordCount: number,
     /** The offset of the last record (or of the end of its batch, past records compaction removed). */
-    readonly lastOffset: number,
+    readonly last: number,
   ) {}
+
+  /**
+   * Deserializes the messages' keys and values in place (null stays null); returns a promise only
+   * when a deserializer answered with one.
+   */
+  deserialize(deserializers: Deserializers<unknown, unknown>): Promise<void> | undefined {
+    const { key: keys, value: values } = deserializers;
+    const pending: Array<Promise<unknown>> = [];
+    for (const m of this.messages as Array<ConsumerMessage<unknown, unknown>>) {
+      if (keys && m.key !== null) {
+        const key = keys.deserialize(m.key as Buffer, { topic: this.topic, part: 'key', headers: m.headers });
+        if (key instanceof Promise) pending.push(key.then((k) => (m.key = k)));
+        else m.key = key;
+      }
+      if (values && m.value !== null) {
+        const value = values.deserialize(m.value as Buffer, { topic: this.topic, part: 'value', headers: m.headers });
+        if (value instanceof Promise) pending.push(value.then((v) => (m.value = v)));
+        else m.value = value;
+      }
+    }
+    return pending.length > 0 ? Promise.all(pending).then(() => undefined) : undefined;
+  }
+
+  isEmpty(): boolean {
+    return this.recordCount === 0;
+  }
+
+  firstOffset(): bigint | null {
+    const first = this.records().next();
+    return first.done ? null : BigInt(first.value.offset);
+  }
+
+  lastOffset(): bigint {
+    return BigInt(this.last);
+  }
+
+  offsetLag(): bigint {
+    const lag = this.highWatermark - BigInt(this.last) - 1n;
+    return lag > 0n ? lag : 0n;
+  }
 
   get messages(): ConsumerMessage[] {
     if (this.decoded) return this.decoded;

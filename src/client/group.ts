@@ -7,9 +7,9 @@
  * handler runs past maxPollIntervalMs leaves the group and rejoins when the handler returns.
  */
 import { ErrorCodes, MillraceError } from '../../protocol/errors.js';
-import { subjects, type BrokerApi } from '../../protocol/subjects.js';
+import type { BrokerApi } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
-import { exchange, request, type MessageType } from '../transport/rpc.js';
+import type { MessageType } from '../transport/rpc.js';
 import {
   assignedPartitions,
   assignmentsOf,
@@ -18,7 +18,9 @@ import {
   subscriptionsOf,
 } from './consumer-protocol.js';
 import { ASSIGNORS, keyOfTp, type Assignor, type TopicPartition } from './assignors.js';
-import type { ClientContext } from './context.js';
+import { GroupOffsets, type Position } from './group-offsets.js';
+import type { ConsumerEvents, Instrumentation } from './instrumentation.js';
+import { callBroker, type ClientContext } from './context.js';
 import type { GroupOptions, RebalanceListener, TopicPartitionOffset } from './types.js';
 
 /** What the member needs from its consumer. */
@@ -42,13 +44,13 @@ const DEFAULT_ASSIGNORS = ['cooperative-sticky', 'range', 'roundrobin', 'RoundRo
 /** The broker coordinating `groupId` (FindCoordinator through any live broker). */
 export async function findCoordinator(ctx: ClientContext, groupId: string): Promise<number> {
   const broker = await ctx.metadata.anyBroker('COORDINATOR_NOT_AVAILABLE');
-  const res = await request(
-    await ctx.connection(),
-    subjects.brokerApi(ctx.cluster, broker, 'find_coordinator'),
+  const res = await callBroker(
+    ctx,
+    broker,
+    'find_coordinator',
     wire.FindCoordinatorRequest,
     { key: groupId },
     wire.FindCoordinatorResponse,
-    ctx.requestTimeoutMs,
   );
   return res.nodeId;
 }
@@ -68,7 +70,7 @@ export class GroupMember {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private autoCommitTimer: NodeJS.Timeout | null = null;
-  private commitChain: Promise<unknown> = Promise.resolve();
+  private readonly offsets: GroupOffsets;
   private readonly assignors: Assignor[];
   private readonly opts: Required<Omit<GroupOptions, 'groupInstanceId' | 'assignors'>> & { groupInstanceId: string };
 
@@ -78,6 +80,7 @@ export class GroupMember {
     options: GroupOptions,
     private readonly subscription: Array<string | RegExp>,
     private readonly listener: RebalanceListener = {},
+    private readonly events: Instrumentation<ConsumerEvents>,
   ) {
     const maxPollIntervalMs = options.maxPollIntervalMs ?? 300_000;
     this.opts = {
@@ -98,9 +101,18 @@ export class GroupMember {
         throw new MillraceError('INVALID_CONFIG', `unknown assignor '${a}' (${Object.keys(ASSIGNORS).join(', ')})`);
       return found;
     });
+    this.offsets = new GroupOffsets(ctx, this, events);
     if (this.assignors.length === 0) throw new MillraceError('INVALID_CONFIG', 'a group consumer needs an assignor');
     if (this.opts.heartbeatIntervalMs >= this.opts.sessionTimeoutMs)
       throw new MillraceError('INVALID_CONFIG', 'heartbeatIntervalMs must be below sessionTimeoutMs');
+  }
+
+  get groupId(): string {
+    return this.opts.groupId;
+  }
+
+  get groupInstanceId(): string {
+    return this.opts.groupInstanceId;
   }
 
   assignment(): TopicPartition[] {
@@ -203,7 +215,7 @@ export class GroupMember {
   }
 
   /** A request to the coordinator; coordinator errors make the next call find it again. */
-  private async call<ReqI, Res>(
+  async call<ReqI, Res>(
     api: BrokerApi,
     requestType: MessageType<ReqI, unknown>,
     message: ReqI,
@@ -213,14 +225,7 @@ export class GroupMember {
   ): Promise<Res> {
     if (this.coordinator < 0) await this.findCoordinator();
     try {
-      return await (raw ? exchange : request)(
-        await this.ctx.connection(),
-        subjects.brokerApi(this.ctx.cluster, this.coordinator, api),
-        requestType,
-        message,
-        responseType,
-        timeoutMs,
-      );
+      return await callBroker(this.ctx, this.coordinator, api, requestType, message, responseType, timeoutMs, raw);
     } catch (err) {
       if (err instanceof MillraceError && err.coordinatorMoved) this.coordinator = -1;
       throw err;
@@ -232,6 +237,8 @@ export class GroupMember {
   }
 
   private async joinAndSync(): Promise<void> {
+    const started = Date.now();
+    this.events.emit('consumer.rebalancing', { groupId: this.opts.groupId, memberId: this.memberId });
     // Eager protocols give up everything before joining; cooperative ones keep consuming.
     if (this.owned.length > 0 && !this.cooperative) await this.revoke(this.owned);
     await this.resolveTopics();
@@ -283,7 +290,23 @@ export class GroupMember {
       this.opts.rebalanceTimeoutMs + 5_000,
     );
     this.rejoinNeeded = false;
-    await this.apply(assignedPartitions(sync.assignment));
+    const assigned = assignedPartitions(sync.assignment);
+    this.ctx.metrics?.rebalances.inc({ client_id: this.ctx.clientId, group: this.opts.groupId });
+    this.ctx.logger.info(
+      { groupId: this.opts.groupId, memberId: this.memberId, generation: this.generation, partitions: assigned.length },
+      'joined the group',
+    );
+    this.events.emit('consumer.group_join', {
+      groupId: this.opts.groupId,
+      memberId: this.memberId,
+      leaderId: res.leader,
+      isLeader: res.leader === res.memberId,
+      groupProtocol: this.protocol ?? '',
+      generationId: this.generation,
+      memberAssignment: Object.fromEntries(grouped(assigned).map((g) => [g.topic, g.partitions])),
+      duration: Date.now() - started,
+    });
+    await this.apply(assigned);
   }
 
   /** As leader: the chosen assignor over every member's subscription. */
@@ -342,7 +365,7 @@ export class GroupMember {
       if (this.cooperative) this.rejoinNeeded = true;
     }
     if (added.length > 0) {
-      const committed = await this.committed(added);
+      const committed = await this.offsets.fetch(added);
       // Without a committed offset a partition starts by the consumer's autoOffsetReset.
       this.host.addPartitions(
         added.map((tp) => {
@@ -360,7 +383,8 @@ export class GroupMember {
     this.host.removePartitions(tps);
     const gone = new Set(tps.map(keyOfTp));
     this.owned = this.owned.filter((tp) => !gone.has(keyOfTp(tp)));
-    if (this.opts.autoCommit) await this.commitPositions(positions).catch(() => undefined);
+    if (this.opts.autoCommit) await this.offsets.commit(positions).catch(() => undefined);
+    this.offsets.forget(tps);
     await this.listener.revoked?.(tps);
   }
 
@@ -371,79 +395,30 @@ export class GroupMember {
     if (this.owned.length === 0) return;
     const lost = this.owned;
     this.owned = [];
+    this.offsets.forget(lost);
     this.host.removePartitions(lost);
     void Promise.resolve(this.listener.lost?.(lost)).catch(() => undefined);
   }
 
-  private async committed(tps: TopicPartition[]): Promise<Map<string, number>> {
-    const res = await this.ctx.retry(() =>
-      this.call(
-        'offset_fetch',
-        wire.OffsetFetchRequest,
-        {
-          groupId: this.opts.groupId,
-          topics: grouped(tps).map((g) => ({
-            name: g.topic,
-            partitions: g.partitions.map((partition) => ({ partition })),
-          })),
-        },
-        wire.OffsetFetchResponse,
-      ),
-    );
-    const out = new Map<string, number>();
-    for (const t of res.topics)
-      for (const p of t.partitions) out.set(keyOfTp({ topic: t.name, partition: p.partition }), Number(p.offset));
-    return out;
-  }
-
   /** Commits the given offsets, or the position of every owned partition. */
-  async commit(offsets?: Array<TopicPartition & { offset: number }>): Promise<void> {
-    await this.commitPositions(offsets ?? this.host.positions(this.owned));
+  async commit(offsets?: Position[]): Promise<void> {
+    await this.offsets.commit(offsets ?? this.host.positions(this.owned));
   }
 
-  /**
-   * Commits one at a time: a commit retried across a coordinator failover must not land after a
-   * later one and move the group's offsets back.
-   */
-  private commitPositions(positions: Array<TopicPartition & { offset: number }>): Promise<void> {
-    const run = this.commitChain.then(() => this.sendCommit(positions));
-    this.commitChain = run.catch(() => undefined);
-    return run;
+  /** Commits the owned partitions' positions if autoCommit is on and its interval has passed. */
+  async commitIfDue(): Promise<void> {
+    if (this.opts.autoCommit)
+      await this.offsets.commitIfDue(this.host.positions(this.owned), this.opts.autoCommitIntervalMs);
   }
 
-  private async sendCommit(positions: Array<TopicPartition & { offset: number }>): Promise<void> {
-    if (positions.length === 0) return;
-    if (this.generation < 0)
-      throw new MillraceError(
-        'REBALANCE_IN_PROGRESS',
-        'the member is not in a generation of its group: commit after it joins',
-      );
-    const byTopic = new Map<
-      string,
-      Array<{ partition: number; offset: number; leaderEpoch: number; metadata: string }>
-    >();
-    for (const p of positions)
-      byTopic.set(p.topic, [
-        ...(byTopic.get(p.topic) ?? []),
-        { partition: p.partition, offset: p.offset, leaderEpoch: -1, metadata: '' },
-      ]);
-    const res = await this.ctx.retry(() =>
-      this.call(
-        'offset_commit',
-        wire.OffsetCommitRequest,
-        {
-          groupId: this.opts.groupId,
-          generationId: this.generation,
-          memberId: this.memberId,
-          groupInstanceId: this.opts.groupInstanceId,
-          topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
-        },
-        wire.OffsetCommitResponse,
-      ),
-    );
-    for (const t of res.topics)
-      for (const p of t.partitions)
-        if (p.errorCode) throw MillraceError.fromCode(p.errorCode, `${t.name}-${p.partition}: ${p.errorMessage}`);
+  /** Positions processed and not committed yet. */
+  uncommitted(): Position[] {
+    return this.offsets.uncommitted(this.host.positions(this.owned));
+  }
+
+  /** A heartbeat now (eachBatch's `heartbeat()`), between those of the member's own timer. */
+  async heartbeatNow(): Promise<void> {
+    if (this.generation >= 0 && !this.rejoinNeeded && !this.closed) await this.heartbeat();
   }
 
   private async heartbeat(): Promise<void> {
@@ -459,6 +434,11 @@ export class GroupMember {
       wire.HeartbeatResponse,
       Math.min(this.ctx.requestTimeoutMs, this.opts.sessionTimeoutMs),
     );
+    this.events.emit('consumer.heartbeat', {
+      groupId: this.opts.groupId,
+      memberId: this.memberId,
+      groupGenerationId: this.generation,
+    });
   }
 
   /** The handler ran past maxPollIntervalMs: leave, so the group moves on without this member. */

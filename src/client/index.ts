@@ -1,7 +1,7 @@
 /** Millrace's npm SDK: `import { Millrace } from 'millrace'`. */
 export { Millrace } from './millrace.js';
 export { Admin } from './admin.js';
-export { Producer } from './producer.js';
+export { Producer, type TopicMessages } from './producer.js';
 export { Consumer } from './consumer.js';
 export {
   cooperativeStickyAssignor,
@@ -24,5 +24,33 @@ export { NoOffsetForPartitionError, OffsetOutOfRangeError } from './errors.js';
 export type { CompressionName } from '../../protocol/records/compression.js';
 export type { RecordView } from '../../protocol/records/view.js';
 export type * from './types.js';
+export {
+  avroSerde,
+  jsonSerde,
+  protobufSerde,
+  stringSerde,
+  type AvroType,
+  type Deserializer,
+  type Deserializers,
+  type ProtobufType,
+  type Serde,
+  type SerdeContext,
+  type Serializer,
+  type Serializers,
+} from './serializers.js';
+export {
+  ADMIN_EVENTS,
+  CONSUMER_EVENTS,
+  PRODUCER_EVENTS,
+  type AdminEvents,
+  type BatchPayload,
+  type ConsumerEvents,
+  type InstrumentationEvent,
+  type Logger,
+  type ProducerEvents,
+  type RequestPayload,
+  type RequestTimeoutPayload,
+} from './instrumentation.js';
+export type { ClientMetricsOptions } from './client-metrics.js';
 export type { NatsCredentials, NatsTls } from '../transport/security.js';
 export type { AclEntry, AclFilter, QuotaEntity, QuotaValues, ScramUser } from './admin-security.js';

@@ -8,6 +8,8 @@ import { Consumer } from './consumer.js';
 import { needsMetadataRefresh, sleep, type ClientContext } from './context.js';
 import { MetadataCache } from './metadata.js';
 import { Producer } from './producer.js';
+import { ClientMetrics } from './client-metrics.js';
+import { silentLogger, type Logger } from './instrumentation.js';
 import type { ConsumerOptions, MillraceOptions, ProducerOptions } from './types.js';
 
 export class Millrace {
@@ -15,6 +17,7 @@ export class Millrace {
   private closed = false;
   private readonly ctx: ClientContext;
   private readonly closables: Array<{ close(): Promise<void> }> = [];
+  private readonly logger: Logger;
 
   constructor(options: MillraceOptions) {
     if (!CLUSTER_NAME.test(options.cluster ?? '')) {
@@ -24,16 +27,25 @@ export class Millrace {
       );
     }
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    const logger = options.logger ?? silentLogger;
+    this.logger = logger;
     const connection = (): Promise<NatsConnection> => {
       if (this.closed) return Promise.reject(new MillraceError('INVALID_REQUEST', 'this Millrace client is closed'));
       this.nc ??= connectNats({
         servers: options.servers,
         name: options.clientId ?? 'millrace-client',
         credentials: options.credentials,
-      }).catch((err: unknown) => {
-        this.nc = null;
-        throw err;
-      });
+      }).then(
+        (nc) => {
+          void this.watchConnection(nc);
+          return nc;
+        },
+        (err: unknown) => {
+          this.nc = null;
+          logger.error({ err, servers: options.servers }, 'cannot connect to NATS');
+          throw err;
+        },
+      );
       return this.nc;
     };
     const metadata = new MetadataCache(connection, options.cluster, requestTimeoutMs);
@@ -43,6 +55,9 @@ export class Millrace {
       requestTimeoutMs,
       connection,
       metadata,
+      logger,
+      metrics: options.metrics ? new ClientMetrics(options.metrics) : null,
+      reporter: null,
       async retry<T>(fn: () => Promise<T>, deadlineMs = requestTimeoutMs): Promise<T> {
         const deadline = Date.now() + deadlineMs;
         for (let attempt = 0; ; attempt++) {
@@ -51,6 +66,7 @@ export class Millrace {
           } catch (err) {
             const retriable = err instanceof MillraceError && err.retriable;
             if (!retriable || Date.now() >= deadline) throw err;
+            logger.debug({ err, attempt }, 'retrying a request');
             if (needsMetadataRefresh(err)) await metadata.refresh().catch(() => undefined);
             await sleep(Math.min(50 * 2 ** attempt, 1_000));
           }
@@ -63,16 +79,25 @@ export class Millrace {
     return new Admin(this.ctx);
   }
 
-  producer(options: ProducerOptions = {}): Producer {
-    const p = new Producer(this.ctx, options);
+  producer<K = Buffer | string, V = Buffer | string>(options: ProducerOptions<K, V> = {}): Producer<K, V> {
+    const p = new Producer<K, V>(this.ctx, options);
     this.closables.push(p);
     return p;
   }
 
-  consumer(options: ConsumerOptions = {}): Consumer {
-    const c = new Consumer(this.ctx, options);
+  consumer<K = Buffer, V = Buffer>(options: ConsumerOptions<K, V> = {}): Consumer<K, V> {
+    const c = new Consumer<K, V>(this.ctx, options);
     this.closables.push(c);
     return c;
+  }
+
+  /** Logs the connection's drops and reconnects: nats.js reconnects by itself. */
+  private async watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') this.logger.warn({ server: s.server }, 'disconnected from NATS; reconnecting');
+      else if (s.type === 'reconnect') this.logger.info({ server: s.server }, 'reconnected to NATS');
+      else if (s.type === 'error') this.logger.error({ err: s.error }, 'NATS connection error');
+    }
   }
 
   /** Flushes producers, stops consumers and closes the connection. */

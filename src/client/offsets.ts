@@ -1,9 +1,7 @@
 /** ListOffsets at a partition leader, shared by the admin client and the consumer. */
 import { MillraceError } from '../../protocol/errors.js';
-import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
-import { request } from '../transport/rpc.js';
-import type { ClientContext } from './context.js';
+import { callBroker, type ClientContext } from './context.js';
 
 export const EARLIEST = -2;
 export const LATEST = -1;
@@ -22,10 +20,10 @@ export async function listOffsets(
   partitions: number[],
   timestamp: number,
 ): Promise<Map<number, ListedOffset | MillraceError>> {
-  const nc = await ctx.connection();
-  const res = await request(
-    nc,
-    subjects.brokerApi(ctx.cluster, leader, 'list_offsets'),
+  const res = await callBroker(
+    ctx,
+    leader,
+    'list_offsets',
     wire.ListOffsetsRequest,
     {
       replicaId: -1,
@@ -34,7 +32,6 @@ export async function listOffsets(
       ],
     },
     wire.ListOffsetsResponse,
-    ctx.requestTimeoutMs,
   );
   const out = new Map<number, ListedOffset | MillraceError>();
   for (const p of res.topics[0]?.partitions ?? []) {

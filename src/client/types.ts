@@ -3,6 +3,9 @@ import type { NatsCredentials } from '../transport/security.js';
 import type { CompressionName } from '../../protocol/records/compression.js';
 import type { Assignor, TopicPartition } from './assignors.js';
 import type { Partitioner } from './partitioners.js';
+import type { ClientMetricsOptions } from './client-metrics.js';
+import type { Logger } from './instrumentation.js';
+import type { Deserializers, Serializers } from './serializers.js';
 
 export interface MillraceOptions {
   /** NATS server URL(s). */
@@ -18,14 +21,19 @@ export interface MillraceOptions {
    * The reply inbox prefix follows from the identity (see docs/security.md).
    */
   credentials?: NatsCredentials;
+  /** A pino logger, or anything with error/warn/info/debug(obj, msg). Default: silent. */
+  logger?: Logger;
+  /** Client metrics into the application's prom-client registry: `{ register, prefix? }`. */
+  metrics?: ClientMetricsOptions;
 }
 
 export type HeadersInput =
   Record<string, string | Buffer | null> | Array<{ key: string; value: string | Buffer | null }>;
 
-export interface Message {
-  key?: Buffer | string | null;
-  value: Buffer | string | null;
+/** A record to send; with serializers, `key` and `value` are the application's types. */
+export interface Message<K = Buffer | string, V = Buffer | string> {
+  key?: K | null;
+  value: V | null;
   headers?: HeadersInput;
   partition?: number;
   /** Milliseconds since the epoch; default: now. */
@@ -42,7 +50,9 @@ export interface RecordMetadata {
 
 export type Acks = 0 | 1 | -1 | 'all';
 
-export interface ProducerOptions {
+export interface ProducerOptions<K = Buffer | string, V = Buffer | string> {
+  /** Turn keys and values into bytes (string, JSON, protobuf, Avro, or registry-aware ones). */
+  serializers?: Serializers<K, V>;
   /** Kafka's default since 3.0: all. */
   acks?: Acks;
   /** linger.ms: how long a batch waits for more records (Kafka 4's default: 5). */
@@ -65,22 +75,22 @@ export interface ProducerOptions {
   partitioner?: Partitioner;
 }
 
-export interface ConsumerMessage {
+export interface ConsumerMessage<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
   offset: bigint;
   timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
+  key: K | null;
+  value: V | null;
   headers: Record<string, Buffer | null>;
 }
 
 /** Records of one partition handed to `eachBatch` together, in offset order. */
-export interface ConsumerBatch {
+export interface ConsumerBatch<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
-  /** The records as message objects (a bigint offset, Buffers for key and value), made on first access. */
-  readonly messages: ConsumerMessage[];
+  /** The records as message objects (a bigint offset, keys and values deserialized), made on first access. */
+  readonly messages: Array<ConsumerMessage<K, V>>;
   /**
    * The records read in place through one reused view: no object, Buffer or bigint per record
    * unless its `key()`, `value()` or `headers()` is called. A view is valid until the next one;
@@ -89,6 +99,74 @@ export interface ConsumerBatch {
   records(): IterableIterator<RecordView>;
   readonly recordCount: number;
   highWatermark: bigint;
+  isEmpty(): boolean;
+  /** The first record's offset (null for an empty batch). */
+  firstOffset(): bigint | null;
+  /** The last record's offset. */
+  lastOffset(): bigint;
+  /** Records between the batch's last offset and the high watermark. */
+  offsetLag(): bigint;
+}
+
+/** Offsets grouped by topic, as kafkajs's `uncommittedOffsets()` and `commitOffsetsIfNecessary()`. */
+export interface OffsetsByTopic {
+  topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: bigint | number | string }> }>;
+}
+
+export interface EachMessagePayload<K = Buffer, V = Buffer> {
+  topic: string;
+  partition: number;
+  message: ConsumerMessage<K, V>;
+  /** Tells the group the member is alive and the handler is making progress. */
+  heartbeat(): Promise<void>;
+  /** Pauses this partition after this message; returns the function that resumes it. */
+  pause(): () => void;
+}
+
+export interface EachBatchPayload<K = Buffer, V = Buffer> {
+  batch: ConsumerBatch<K, V>;
+  /** Marks the batch processed up to and including `offset`: what a commit records. */
+  resolveOffset(offset: bigint | number | string): void;
+  /** Tells the group the member is alive and the handler is making progress. */
+  heartbeat(): Promise<void>;
+  /** Commits the given offsets, or the resolved positions when autoCommit's interval has passed. */
+  commitOffsetsIfNecessary(offsets?: OffsetsByTopic): Promise<void>;
+  /** Resolved positions the group has not committed yet. */
+  uncommittedOffsets(): OffsetsByTopic;
+  /** False once the consumer is stopping: a long batch should return. */
+  isRunning(): boolean;
+  /** True once the partition was revoked or seeked: the rest of the batch is not this member's to process. */
+  isStale(): boolean;
+  /** Pauses this partition; returns the function that resumes it. */
+  pause(): () => void;
+}
+
+export interface RunOptions<K = Buffer, V = Buffer> {
+  eachMessage?: (payload: EachMessagePayload<K, V>) => Promise<void> | void;
+  eachBatch?: (payload: EachBatchPayload<K, V>) => Promise<void> | void;
+  /** Resolve a batch's last offset when eachBatch returns (default: true). */
+  eachBatchAutoResolve?: boolean;
+  /** Partitions handled at once, each by one handler call at a time, in order (default: 1). */
+  partitionsConsumedConcurrently?: number;
+}
+
+/**
+ * What a failing handler gets: `retries` more tries of the failed record (or the batch from its
+ * first unresolved record) after backoffs growing from initialRetryTimeMs by `multiplier` up to
+ * maxRetryTimeMs, jittered by 20%; then a `consumer.crash` event, and `restartOnFailure(error)`
+ * decides whether the consumer goes on trying that partition (true) or stops, run() rejecting.
+ */
+export interface RetryOptions {
+  /** Default: 5. */
+  retries?: number;
+  /** Default: 300. */
+  initialRetryTimeMs?: number;
+  /** Default: 30000. */
+  maxRetryTimeMs?: number;
+  /** Default: 2. */
+  multiplier?: number;
+  /** Default: restart (kafkajs's default): a failing record is never skipped. */
+  restartOnFailure?: (error: Error) => boolean | Promise<boolean>;
 }
 
 export type OffsetSpec = bigint | number | 'earliest' | 'latest';
@@ -96,7 +174,12 @@ export type OffsetSpec = bigint | number | 'earliest' | 'latest';
 export type OffsetReset = 'earliest' | 'latest' | 'none';
 
 /** Consumer options: fetching, plus the group's when `groupId` is set (then `subscribe`, not `assign`). */
-export type ConsumerOptions = FetchOptions & Partial<GroupOptions>;
+export type ConsumerOptions<K = Buffer, V = Buffer> = FetchOptions &
+  RunnerOptions &
+  Partial<GroupOptions> & {
+    /** Turn record keys and values into the application's types; null stays null. */
+    deserializers?: Deserializers<K, V>;
+  };
 
 export interface FetchOptions {
   /** fetch.max.wait.ms */
@@ -117,6 +200,11 @@ export interface FetchOptions {
   autoOffsetReset?: OffsetReset;
   /** Concurrent fetches per broker, each over its own share of the partitions. */
   fetchConcurrency?: number;
+}
+
+/** Consumer options that are not about fetching: failure handling. */
+export interface RunnerOptions {
+  retry?: RetryOptions;
 }
 
 export interface GroupOptions {

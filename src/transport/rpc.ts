@@ -129,8 +129,9 @@ export async function request<ReqI, Res>(
   message: ReqI,
   responseType: MessageType<unknown, Res>,
   timeoutMs: number,
+  sizes?: MessageSizes,
 ): Promise<Res> {
-  const response = await exchange(nc, subject, requestType, message, responseType, timeoutMs);
+  const response = await exchange(nc, subject, requestType, message, responseType, timeoutMs, sizes);
   const { errorCode, errorMessage } = response as WithError;
   if (errorCode) throw MillraceError.fromCode(errorCode, errorMessage || `error from ${subject}`);
   return response;
@@ -143,6 +144,12 @@ export function observeRequestTimeouts(nc: NatsConnection, observer: (api: strin
   timeoutObservers.set(nc, observer);
 }
 
+/** Filled in by a request when given: the bytes it sent and received. */
+export interface MessageSizes {
+  request: number;
+  response: number;
+}
+
 /** A request whose reply is returned even when it carries an error code (for replies with data beside it). */
 export async function exchange<ReqI, Res>(
   nc: NatsConnection,
@@ -151,8 +158,10 @@ export async function exchange<ReqI, Res>(
   message: ReqI,
   responseType: MessageType<unknown, Res>,
   timeoutMs: number,
+  sizes?: MessageSizes,
 ): Promise<Res> {
   const data = encodeWithinPayload(nc, requestType, message);
+  if (sizes) sizes.request = data.length;
   let reply: Msg;
   try {
     reply = await nc.request(subject, data, { timeout: timeoutMs });
@@ -168,6 +177,7 @@ export async function exchange<ReqI, Res>(
       cause: err,
     });
   }
+  if (sizes) sizes.response = reply.data.length;
   let response: Res;
   try {
     response = responseType.decode(asBuffer(reply.data));

@@ -116,3 +116,180 @@ describe('autoOffsetReset', () => {
     await consumer.close();
   });
 });
+
+describe('eachBatch controls', () => {
+  it('commits only resolved offsets without auto-resolve, reports uncommitted ones, and commits when asked', async () => {
+    await topicWith('batch-ctl', 10);
+    const consumer = client.consumer({ groupId: 'batch-ctl', autoCommit: false, ...GROUP_SETTINGS });
+    consumer.subscribe({ topics: ['batch-ctl'], fromBeginning: true });
+    const seen: Array<{ uncommitted: unknown; running: boolean; stale: boolean; first: bigint | null }> = [];
+    let calls = 0;
+    void consumer.run({
+      eachBatchAutoResolve: false,
+      eachBatch: async ({
+        batch,
+        resolveOffset,
+        uncommittedOffsets,
+        commitOffsetsIfNecessary,
+        heartbeat,
+        isRunning,
+        isStale,
+      }) => {
+        calls++;
+        if (calls > 1) return;
+        // Resolve the first 4 of 10: the rest are not processed as far as a commit goes.
+        for (const m of batch.messages.slice(0, 4)) resolveOffset(m.offset);
+        await heartbeat();
+        seen.push({
+          uncommitted: uncommittedOffsets(),
+          running: isRunning(),
+          stale: isStale(),
+          first: batch.firstOffset(),
+        });
+        await commitOffsetsIfNecessary({
+          topics: [{ topic: 'batch-ctl', partitions: [{ partition: 0, offset: 4n }] }],
+        });
+      },
+    });
+    await waitFor('the first batch handled', () => seen.length === 1);
+    expect(seen[0]).toEqual({
+      uncommitted: { topics: [{ topic: 'batch-ctl', partitions: [{ partition: 0, offset: 4n }] }] },
+      running: true,
+      stale: false,
+      first: 0n,
+    });
+    const admin = client.admin();
+    await waitFor('offset 4 committed', async () => {
+      const [p] = await admin.fetchOffsets({ groupId: 'batch-ctl', topics: ['batch-ctl'] });
+      return p?.offset === 4n;
+    });
+    await consumer.close();
+    // Nothing past the resolved offsets was committed on close either.
+    const [p] = await admin.fetchOffsets({ groupId: 'batch-ctl', topics: ['batch-ctl'] });
+    expect(p!.offset).toBe(4n);
+  });
+
+  it('says a batch is stale once its partition is seeked, and stops auto-resolving it', async () => {
+    await topicWith('batch-stale', 6);
+    const consumer = client.consumer();
+    consumer.assign([{ topic: 'batch-stale', partition: 0, offset: 0 }]);
+    const firsts: bigint[] = [];
+    let staleAfterSeek: boolean | null = null;
+    void consumer.run({
+      eachBatch: ({ batch, isStale }) => {
+        firsts.push(batch.firstOffset()!);
+        if (firsts.length === 1) {
+          consumer.seek({ topic: 'batch-stale', partition: 0, offset: 3 });
+          staleAfterSeek = isStale();
+        }
+      },
+    });
+    await waitFor('the batch after the seek', () => firsts.length === 2);
+    expect(staleAfterSeek).toBe(true);
+    expect(firsts).toEqual([0n, 3n]);
+    await consumer.close();
+  });
+});
+
+describe('partitionsConsumedConcurrently', () => {
+  it('handles partitions at once, one call per partition at a time, in order within each', async () => {
+    await topicWith('concurrent', 400, 4);
+    const consumer = client.consumer({ maxBytesPerPartition: 512 });
+    consumer.assign([0, 1, 2, 3].map((partition) => ({ topic: 'concurrent', partition, offset: 0 })));
+    const byPartition = new Map<number, number[]>();
+    const active = new Set<number>();
+    let overlap = 0;
+    let samePartitionTwice = false;
+    void consumer.run({
+      partitionsConsumedConcurrently: 4,
+      eachMessage: async ({ partition, message }) => {
+        if (active.has(partition)) samePartitionTwice = true;
+        active.add(partition);
+        overlap = Math.max(overlap, active.size);
+        await new Promise((resolve) => setImmediate(resolve));
+        byPartition.set(partition, [...(byPartition.get(partition) ?? []), valueOf(message)]);
+        active.delete(partition);
+      },
+    });
+    await waitFor('all 400 records', () => [...byPartition.values()].flat().length === 400);
+    expect(samePartitionTwice).toBe(false);
+    expect(overlap).toBeGreaterThan(1);
+    for (const [partition, values] of byPartition)
+      expect(values).toEqual(Array.from({ length: 100 }, (_, i) => i * 4 + partition));
+    await consumer.close();
+  });
+});
+
+describe('failure policy', () => {
+  const fast = { initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
+
+  it('retries a failing message with backoff and then goes on, skipping nothing', async () => {
+    await topicWith('retry-ok', 5);
+    const consumer = client.consumer({ retry: { retries: 3, ...fast } });
+    consumer.assign([{ topic: 'retry-ok', partition: 0, offset: 0 }]);
+    const attempts: number[] = [];
+    const done: number[] = [];
+    void consumer.run({
+      eachMessage: ({ message }) => {
+        const v = valueOf(message);
+        attempts.push(v);
+        if (v === 2 && attempts.filter((a) => a === 2).length <= 2) throw new Error('downstream is down');
+        done.push(v);
+      },
+    });
+    await waitFor('every record done', () => done.length === 5);
+    expect(done).toEqual([0, 1, 2, 3, 4]);
+    expect(attempts.filter((a) => a === 2)).toHaveLength(3);
+    await consumer.close();
+  });
+
+  it('crashes after its retries: restartOnFailure false stops the consumer with the failing record uncommitted', async () => {
+    await topicWith('retry-stop', 5);
+    const consumer = client.consumer({
+      groupId: 'retry-stop',
+      ...GROUP_SETTINGS,
+      retry: { retries: 2, ...fast, restartOnFailure: () => false },
+    });
+    const crashes: Array<{ restart: boolean; message: string }> = [];
+    consumer.on(consumer.events.CRASH, ({ payload }) =>
+      crashes.push({ restart: payload.restart, message: payload.error.message }),
+    );
+    consumer.subscribe({ topics: ['retry-stop'], fromBeginning: true });
+    let calls = 0;
+    const running = consumer.run({
+      eachMessage: ({ message }) => {
+        calls++;
+        if (valueOf(message) === 3) throw new Error('poison record');
+      },
+    });
+    await expect(running).rejects.toThrow('poison record');
+    expect(crashes).toEqual([{ restart: false, message: 'poison record' }]);
+    expect(calls).toBe(3 + 3); // 0, 1, 2 once; 3 three times (the first try and two retries)
+    const [p] = await client.admin().fetchOffsets({ groupId: 'retry-stop', topics: ['retry-stop'] });
+    expect(p!.offset).toBe(3n);
+  });
+
+  it('restarts after a crash when restartOnFailure says so, and the record is handled once it succeeds', async () => {
+    await topicWith('retry-restart', 3);
+    const decisions: Error[] = [];
+    const consumer = client.consumer({
+      retry: { retries: 1, ...fast, restartOnFailure: (err) => (decisions.push(err), true) },
+    });
+    consumer.assign([{ topic: 'retry-restart', partition: 0, offset: 0 }]);
+    const crashes: boolean[] = [];
+    consumer.on(consumer.events.CRASH, ({ payload }) => crashes.push(payload.restart));
+    let failuresLeft = 3;
+    const done: number[] = [];
+    void consumer.run({
+      eachBatch: ({ batch }) => {
+        if (failuresLeft-- > 0) throw new Error('not yet');
+        done.push(...batch.messages.map(valueOf));
+      },
+    });
+    await waitFor('the batch handled after the restart', () => done.length === 3);
+    expect(done).toEqual([0, 1, 2]);
+    expect(crashes).toEqual([true]);
+    expect(decisions).toHaveLength(1);
+    await consumer.close();
+  });
+});

@@ -34,7 +34,10 @@ describe('fetched records, read in place', () => {
     const batch = take(buffer, 100);
     expect(buffer.isEmpty).toBe(true);
     expect(batch.recordCount).toBe(9);
-    expect(batch.lastOffset).toBe(18);
+    expect(batch.last).toBe(18);
+    expect(batch.lastOffset()).toBe(18n);
+    expect(batch.offsetLag()).toBe(81n);
+    expect(batch.firstOffset()).toBe(batch.messages[0]!.offset);
     const seen: Array<[number, number, string, string | null, string | undefined]> = [];
     for (const r of batch.records())
       seen.push([r.offset, r.timestamp, r.value()!.toString(), r.key()?.toString() ?? null, r.headers().h?.toString()]);
@@ -52,7 +55,7 @@ describe('fetched records, read in place', () => {
     buffer.add(batches(0, [5, 5], 'lz4'), 3, 't-0');
     const first = take(buffer, 4);
     expect(first.messages.map((m) => Number(m.offset))).toEqual([3, 4, 5, 6]);
-    expect(first.lastOffset).toBe(6);
+    expect(first.last).toBe(6);
     const second = take(buffer, 1);
     expect([...second.records()].map((r) => r.offset)).toEqual([7]);
     expect(take(buffer, 10).messages.map((m) => Number(m.offset))).toEqual([8, 9]);
@@ -75,7 +78,7 @@ describe('fetched records, read in place', () => {
           for (let i = 0; !buffer.isEmpty; i++) {
             const b = take(buffer, takes[i % takes.length]!);
             for (const r of b.records()) offsets.push(r.offset);
-            expect(b.lastOffset).toBe(offsets.at(-1));
+            expect(b.last).toBe(offsets.at(-1));
           }
           expect(offsets).toEqual(Array.from({ length: total - from }, (_, i) => from + i));
         },
