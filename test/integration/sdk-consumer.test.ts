@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Millrace, type ConsumerMessage } from '../../src/client/index.js';
+import { Millrace, jsonSerde, stringSerde, type ConsumerMessage } from '../../src/client/index.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
 const brokers: TestBroker[] = [];
@@ -291,5 +291,72 @@ describe('failure policy', () => {
     expect(crashes).toEqual([true]);
     expect(decisions).toHaveLength(1);
     await consumer.close();
+  });
+});
+
+describe('serializers through a broker', () => {
+  interface Order {
+    id: string;
+    total: number;
+  }
+
+  it('sends typed keys and values across topics with sendBatch and reads them back, with async deserializers too', async () => {
+    const admin = client.admin();
+    await admin.createTopics({ topics: [{ topic: 'orders-eu' }, { topic: 'orders-us' }] });
+    const producer = client.producer<string, Order>({ serializers: { key: stringSerde(), value: jsonSerde<Order>() } });
+    const results = await producer.sendBatch({
+      topicMessages: [
+        {
+          topic: 'orders-eu',
+          messages: [
+            { key: 'a', value: { id: 'a', total: 1 } },
+            { key: 'b', value: null },
+          ],
+        },
+        { topic: 'orders-us', messages: [{ key: 'c', value: { id: 'c', total: 3 } }] },
+      ],
+    });
+    expect(results.map((r) => [r.topic, r.offset])).toEqual([
+      ['orders-eu', 0n],
+      ['orders-eu', 1n],
+      ['orders-us', 0n],
+    ]);
+    // A deserializer that answers with a promise, as a registry lookup does.
+    const json = jsonSerde<Order>();
+    const consumer = client.consumer<string, Order>({
+      deserializers: {
+        key: stringSerde(),
+        value: { deserialize: async (data, context) => json.deserialize(data, context) },
+      },
+    });
+    consumer.assign([
+      { topic: 'orders-eu', partition: 0, offset: 0 },
+      { topic: 'orders-us', partition: 0, offset: 0 },
+    ]);
+    const seen: Array<[string | null, Order | null]> = [];
+    void consumer.run({ eachMessage: ({ message }) => void seen.push([message.key, message.value]) });
+    await waitFor('three records', () => seen.length === 3);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ['a', { id: 'a', total: 1 }],
+        ['b', null],
+        ['c', { id: 'c', total: 3 }],
+      ]),
+    );
+    await Promise.all([consumer.close(), producer.close()]);
+  });
+
+  it('a value that does not deserialize is a handler failure: retried, then the consumer stops on it', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'bad-json' }] });
+    await client.producer().send({ topic: 'bad-json', messages: [{ value: '{"ok":1}' }, { value: '{broken' }] });
+    const consumer = client.consumer<Buffer, { ok: number }>({
+      deserializers: { value: jsonSerde() },
+      retry: { retries: 1, initialRetryTimeMs: 5, maxRetryTimeMs: 10, restartOnFailure: () => false },
+    });
+    consumer.assign([{ topic: 'bad-json', partition: 0, offset: 0 }]);
+    await expect(consumer.run({ eachMessage: () => undefined })).rejects.toMatchObject({
+      errorName: 'INVALID_RECORD',
+      message: expect.stringContaining('bad-json'),
+    });
   });
 });
