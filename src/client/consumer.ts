@@ -1,21 +1,17 @@
 /**
  * The consumer: manual assignment (`assign`), or a member of a consumer group (`groupId` and
- * `subscribe`, see group.ts). Fetching runs ahead of the application: long-poll fetches per leader
- * broker, each partition buffering up to maxBufferedBytesPerPartition before its fetching pauses.
- * Messages are handed out round-robin across partitions, in offset order within each; a
- * partition's position to commit moves once the application has finished a message.
+ * `subscribe`, see group.ts). Fetching runs ahead of the application (fetcher.ts). Records are
+ * handed out round-robin across partitions, in offset order within each, one handler per
+ * partition at a time (runner.ts); a partition's position to commit moves once the application
+ * has finished (or resolved) a record.
  */
 import { MillraceError } from '../../protocol/errors.js';
-import { wire } from '../../protocol/wire.js';
-import { maxPayload } from '../transport/connection.js';
-import { callBroker, forComponent, needsMetadataRefresh, sleep, type ClientContext } from './context.js';
+import { forComponent, type ClientContext } from './context.js';
 import { FetchedBatch, newPartitionState, type PartitionState } from './fetched.js';
-import { whileBrokerAlive } from './liveness.js';
-import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { TopicPartition } from './assignors.js';
 import { GroupMember, type GroupHost } from './group.js';
-import { NoOffsetForPartitionError, OffsetOutOfRangeError } from './errors.js';
 import { CONSUMER_EVENTS, Instrumentation, type ConsumerEvents, type InstrumentationEvent } from './instrumentation.js';
+import { Fetcher } from './fetcher.js';
 import { Runner, retryPolicy, type RunnerHost, type Taken } from './runner.js';
 import type { Deserializers } from './serializers.js';
 import type {
@@ -34,16 +30,12 @@ import { tpKey } from '../../protocol/topic-partition.js';
 export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerMessage<K, V>> {
   private readonly states = new Map<string, PartitionState>();
   private readonly ready: PartitionState[] = [];
-  /** Fetches in flight, by leader and partition group. */
-  private readonly inflight = new Set<string>();
   private readonly opts: Required<FetchOptions>;
   private group: GroupMember | null = null;
   /** When each running handler call started (or last made progress), by worker. */
   private readonly handlerClock = new Map<number, number>();
   private running = false;
   private closed = false;
-  private loop: Promise<void> | null = null;
-  private wakeLoop: (() => void) | null = null;
   private readers: Array<() => void> = [];
   private failure: Error | null = null;
   /** auto.offset.reset, or 'earliest' when a subscription asked `fromBeginning`. */
@@ -54,6 +46,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
   private readonly instrumentation: Instrumentation<ConsumerEvents>;
   private readonly ctx: ClientContext;
   private readonly retry: Required<RetryOptions>;
+  private readonly fetcher: Fetcher;
 
   constructor(
     ctx: ClientContext,
@@ -77,6 +70,11 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
       fetchConcurrency: options.fetchConcurrency ?? 4,
     };
     this.reset = this.opts.autoOffsetReset;
+    this.fetcher = new Fetcher(this.ctx, this.opts, this.states, {
+      filled: (state) => this.ready.push(state),
+      fetched: () => this.notifyReaders(),
+      fail: (err) => this.fail(err),
+    });
   }
 
   /** Listens to one of `consumer.events`; returns the function that removes the listener. */
@@ -246,202 +244,19 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
       () => this.instrumentation.emit('consumer.connect', {}),
       () => undefined, // the fetch loop meets the same failure and reports it
     );
-    this.loop = this.fetchLoop().catch((err: unknown) => this.fail(err as Error));
+    this.fetcher.start();
   }
 
+  /** Wakes the fetch loop: a partition needs fetching again. */
   private kick(): void {
-    const w = this.wakeLoop;
-    this.wakeLoop = null;
-    w?.();
+    this.fetcher.kick();
   }
 
   private fail(err: Error): void {
     this.failure = err;
     this.running = false;
-    this.kick();
+    this.fetcher.stop();
     this.notifyReaders();
-  }
-
-  private async fetchLoop(): Promise<void> {
-    while (this.running) {
-      await this.resolvePositions();
-      const now = Date.now();
-      const groups = new Map<string, { leader: number; states: PartitionState[] }>();
-      let waitMs = 1_000;
-      for (const s of this.states.values()) {
-        if (s.paused || s.position === null || s.buffer.bytes >= this.opts.maxBufferedBytesPerPartition) continue;
-        if (s.retryAt > now) {
-          waitMs = Math.min(waitMs, s.retryAt - now);
-          continue;
-        }
-        const leader = this.ctx.metadata.leader(s.topic, s.partition);
-        if (leader < 0) {
-          s.retryAt = now + 200;
-          this.ctx.metadata.refresh().catch(() => undefined);
-          continue;
-        }
-        // A fetch reply is bounded by the NATS max_payload (1 MiB by default), so several
-        // fetches per broker, over disjoint partitions, keep the pipe full.
-        if (s.fetchingGeneration === s.generation) continue;
-        // A partition seeked while its long poll waits must not wait for it: it fetches on its own.
-        const key =
-          s.fetchingGeneration >= 0
-            ? `${leader}:${tpKey(s.topic, s.partition)}`
-            : `${leader}:${s.partition % this.opts.fetchConcurrency}`;
-        if (this.inflight.has(key)) continue;
-        const group = groups.get(key) ?? { leader, states: [] };
-        group.states.push(s);
-        groups.set(key, group);
-      }
-      for (const [key, { leader, states }] of groups) {
-        this.inflight.add(key);
-        void this.fetchFrom(leader, states)
-          .catch((err: unknown) => this.fail(err as Error))
-          .finally(() => {
-            this.inflight.delete(key);
-            this.kick();
-          });
-      }
-      await new Promise<void>((resolve) => {
-        this.wakeLoop = resolve;
-        setTimeout(resolve, waitMs).unref();
-      });
-    }
-  }
-
-  /** Turns 'earliest'/'latest' positions into offsets with ListOffsets. */
-  private async resolvePositions(): Promise<void> {
-    const pending = [...this.states.values()].filter((s) => s.position === null && s.retryAt <= Date.now());
-    if (pending.length === 0) return;
-    const noOffset = pending.filter((s) => (s.seekTo ?? s.reset) === 'none');
-    if (noOffset.length > 0)
-      throw new NoOffsetForPartitionError(noOffset.map((s) => ({ topic: s.topic, partition: s.partition })));
-    await Promise.all(
-      pending.map(async (s) => {
-        const generation = s.generation;
-        try {
-          await this.ctx.metadata.partitionsOf(s.topic);
-          const leader = this.ctx.metadata.leader(s.topic, s.partition);
-          if (leader < 0) throw new MillraceError('LEADER_NOT_AVAILABLE', `${s.topic}-${s.partition} has no leader`);
-          const result = (
-            await listOffsets(
-              this.ctx,
-              leader,
-              s.topic,
-              [s.partition],
-              (s.seekTo ?? s.reset) === 'earliest' ? EARLIEST : LATEST,
-            )
-          ).get(s.partition)!;
-          if (result instanceof MillraceError) throw result;
-          if (s.generation === generation && s.position === null) {
-            s.position = result.offset;
-            s.seekTo = null;
-          }
-        } catch (err) {
-          if (err instanceof MillraceError && !err.retriable) throw err;
-          if (needsMetadataRefresh(err)) await this.ctx.metadata.refresh([s.topic]).catch(() => undefined);
-          s.retryAt = Date.now() + 200;
-        }
-      }),
-    );
-  }
-
-  private async fetchFrom(leader: number, states: PartitionState[]): Promise<void> {
-    const generations = states.map((s) => s.generation);
-    for (const s of states) s.fetchingGeneration = s.generation;
-    try {
-      await this.fetchPartitions(leader, states, generations);
-    } finally {
-      states.forEach((s, i) => {
-        if (s.fetchingGeneration === generations[i]) s.fetchingGeneration = -1;
-      });
-    }
-  }
-
-  private async fetchPartitions(leader: number, states: PartitionState[], generations: number[]): Promise<void> {
-    const positions = states.map((s) => s.position!);
-    const topics = new Map<
-      string,
-      Array<{ partition: number; fetchOffset: number; currentLeaderEpoch: number; partitionMaxBytes: number }>
-    >();
-    for (const s of states) {
-      topics.set(s.topic, [
-        ...(topics.get(s.topic) ?? []),
-        {
-          partition: s.partition,
-          fetchOffset: s.position!,
-          currentLeaderEpoch: this.ctx.metadata.leaderEpoch(s.topic, s.partition),
-          partitionMaxBytes: this.opts.maxBytesPerPartition,
-        },
-      ]);
-    }
-    let res;
-    try {
-      const nc = await this.ctx.connection();
-      res = await whileBrokerAlive(
-        this.ctx,
-        leader,
-        callBroker(
-          this.ctx,
-          leader,
-          'fetch',
-          wire.FetchRequest,
-          {
-            replicaId: -1,
-            maxWaitMs: this.opts.maxWaitMs,
-            minBytes: this.opts.minBytes,
-            maxBytes: Math.min(this.opts.maxBytes, maxPayload(nc) - 64 * 1024),
-            topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
-          },
-          wire.FetchResponse,
-          this.ctx.requestTimeoutMs + this.opts.maxWaitMs,
-        ),
-        this.opts.maxWaitMs,
-      );
-    } catch (err) {
-      if (err instanceof MillraceError && !err.retriable) throw err;
-      await this.ctx.metadata.refresh().catch(() => undefined);
-      await sleep(100);
-      return;
-    }
-    const byKey = new Map(states.map((s, i) => [tpKey(s.topic, s.partition), i]));
-    for (const t of res.topics) {
-      for (const p of t.partitions ?? []) {
-        const i = byKey.get(tpKey(t.name, p.partition ?? 0));
-        if (i === undefined) continue;
-        const s = states[i]!;
-        if (s.generation !== generations[i] || this.states.get(tpKey(s.topic, s.partition)) !== s) continue;
-        if (p.errorCode) {
-          this.partitionError(s, MillraceError.fromCode(p.errorCode, p.errorMessage ?? ''));
-          continue;
-        }
-        s.highWatermark = Number(p.highWatermark);
-        if (p.records && p.records.length > 0) {
-          this.ctx.metrics?.bytesReceived.inc({ client_id: this.ctx.clientId, topic: s.topic }, p.records.length);
-          this.accept(s, positions[i]!, p.records);
-        }
-      }
-    }
-    this.notifyReaders();
-  }
-
-  private partitionError(s: PartitionState, err: MillraceError): void {
-    if (err.errorName === 'OFFSET_OUT_OF_RANGE') {
-      if (s.reset === 'none') throw new OffsetOutOfRangeError(s, s.position ?? -1, err.detail);
-      s.position = null;
-      return;
-    }
-    if (!err.retriable) throw err;
-    if (needsMetadataRefresh(err)) this.ctx.metadata.refresh([s.topic]).catch(() => undefined);
-    s.retryAt = Date.now() + 100;
-  }
-
-  /** Keeps fetched batches in the partition's buffer, to be read when the application takes them. */
-  private accept(s: PartitionState, from: number, records: Uint8Array): void {
-    const wasEmpty = s.buffer.isEmpty;
-    const next = s.buffer.add(records, from, `${s.topic}-${s.partition}`);
-    if (next !== null) s.position = Math.max(s.position ?? 0, next);
-    if (wasEmpty && !s.buffer.isEmpty) this.ready.push(s);
   }
 
   private notifyReaders(): void {
@@ -559,9 +374,8 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
     await this.group?.close();
     this.closed = true;
     this.running = false;
-    this.kick();
     this.notifyReaders();
-    await this.loop;
+    await this.fetcher.stop();
     this.instrumentation.emit('consumer.disconnect', {});
   }
 }

@@ -137,3 +137,56 @@ export function resolveMessages(
   }
   return resolved;
 }
+
+/** The producer's queue of each partition, and the partition keyless records stick to per topic. */
+export class PartitionQueues {
+  /** Per topic, indexed by partition: no key string per record. */
+  private readonly queues = new Map<string, PartitionQueue[]>();
+  private readonly stuck = new Map<string, number>();
+
+  constructor(private readonly producerId: () => number) {}
+
+  queue(topic: string, partition: number): PartitionQueue {
+    let byPartition = this.queues.get(topic);
+    if (!byPartition) {
+      byPartition = [];
+      this.queues.set(topic, byPartition);
+    }
+    let q = byPartition[partition];
+    if (!q) {
+      q = {
+        topic,
+        partition,
+        open: null,
+        ready: [],
+        inflight: [],
+        opened: 0,
+        producerId: this.producerId(),
+        producerEpoch: 0,
+        nextSequence: 0,
+        needsNewEpoch: false,
+      };
+      byPartition[partition] = q;
+    }
+    return q;
+  }
+
+  *all(): Generator<PartitionQueue> {
+    for (const byPartition of this.queues.values()) for (const q of byPartition) if (q) yield q;
+  }
+
+  /** The partition keyless records of `topic` go to until its batch fills (KIP-480). */
+  sticky(topic: string, count: number): number {
+    let p = this.stuck.get(topic);
+    if (p === undefined || p >= count) {
+      p = Math.floor(Math.random() * count);
+      this.stuck.set(topic, p);
+    }
+    return p;
+  }
+
+  /** The queue's batch is full: keyless records move on to another partition. */
+  unstick(q: PartitionQueue): void {
+    if (this.stuck.get(q.topic) === q.partition) this.stuck.delete(q.topic);
+  }
+}

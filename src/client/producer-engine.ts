@@ -22,6 +22,7 @@ import { whileBrokerAlive } from './liveness.js';
 import { defaultPartitioner, type Partitioner } from './partitioners.js';
 import {
   MAX_BATCH_BYTES,
+  PartitionQueues,
   PendingSend,
   ProducerBatch,
   REQUEST_ENVELOPE_BYTES,
@@ -43,9 +44,7 @@ import type { Message, ProducerOptions, RecordMetadata } from './types.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 
 export class ProducerEngine {
-  /** Per topic, the queue of each partition (indexed by partition: no key string per record). */
-  private readonly queues = new Map<string, PartitionQueue[]>();
-  private readonly sticky = new Map<string, number>();
+  private readonly partitions = new PartitionQueues(() => this.producerId);
   private readonly inflightByBroker = new Map<number, number>();
   private readonly acks: number;
   private readonly opts: Required<
@@ -128,7 +127,7 @@ export class ProducerEngine {
           topic,
           messages,
           count,
-          (key) => this.partitioner({ topic, key, partitionCount: count }) ?? this.stickyPartition(topic, count),
+          (key) => this.partitioner({ topic, key, partitionCount: count }) ?? this.partitions.sticky(topic, count),
         );
         resolved.forEach((r, i) => this.append(topic, r.partition, r.input, r.timestamp, r.size, pending, i));
       } catch (err) {
@@ -154,15 +153,6 @@ export class ProducerEngine {
     }
   }
 
-  private stickyPartition(topic: string, count: number): number {
-    let p = this.sticky.get(topic);
-    if (p === undefined || p >= count) {
-      p = Math.floor(Math.random() * count);
-      this.sticky.set(topic, p);
-    }
-    return p;
-  }
-
   private append(
     topic: string,
     partition: number,
@@ -172,7 +162,7 @@ export class ProducerEngine {
     send: PendingSend,
     slot: number,
   ): void {
-    const q = this.queueFor(topic, partition);
+    const q = this.partitions.queue(topic, partition);
     if (q.open && q.open.builder.sizeInBytes + approx > MAX_BATCH_BYTES) this.closeBatch(q);
     if (!q.open)
       q.open = new ProducerBatch(
@@ -199,8 +189,7 @@ export class ProducerEngine {
     q.open = null;
     batch.built = batch.builder.build();
     q.ready.push(batch);
-    // Keyless records move on to another partition once their batch is full (KIP-480).
-    if (this.sticky.get(q.topic) === q.partition) this.sticky.delete(q.topic);
+    this.partitions.unstick(q);
     this.scheduleDrain();
   }
 
@@ -208,7 +197,7 @@ export class ProducerEngine {
     this.lingerCancel = null;
     const now = Date.now();
     let pendingOpen = false;
-    for (const q of this.allQueues()) {
+    for (const q of this.partitions.all()) {
       if (!q.open) continue;
       if (now - q.open.createdAt >= this.opts.lingerMs) this.closeBatch(q);
       else pendingOpen = true;
@@ -250,7 +239,7 @@ export class ProducerEngine {
       err instanceof MillraceError
         ? err
         : new MillraceError('NETWORK_EXCEPTION', String((err as Error)?.message ?? err));
-    for (const q of this.allQueues()) for (const batch of q.ready.splice(0)) this.retryOrFail(batch, e);
+    for (const q of this.partitions.all()) for (const batch of q.ready.splice(0)) this.retryOrFail(batch, e);
     if (e.retriable) this.scheduleDrain(this.opts.retryBackoffMs);
   }
 
@@ -271,7 +260,7 @@ export class ProducerEngine {
       .then(
         (res) => {
           this.producerId = res.producerId;
-          for (const q of this.allQueues()) if (q.producerId < 0) q.producerId = res.producerId;
+          for (const q of this.partitions.all()) if (q.producerId < 0) q.producerId = res.producerId;
         },
         (err: unknown) => this.drainFailed(err),
       )
@@ -317,7 +306,7 @@ export class ProducerEngine {
     let missingLeader = false;
     let earliestRetry = Infinity;
     let more = false;
-    for (const q of this.allQueues()) {
+    for (const q of this.partitions.all()) {
       const batch = this.sendable(q);
       if (!batch) continue;
       if (batch.notBefore > now) {
@@ -349,39 +338,6 @@ export class ProducerEngine {
       this.ctx.metadata.refresh().catch(() => undefined);
       this.scheduleDrain(this.opts.retryBackoffMs);
     } else if (earliestRetry < Infinity) this.scheduleDrain(earliestRetry);
-  }
-
-  private queueFor(topic: string, partition: number): PartitionQueue {
-    let byPartition = this.queues.get(topic);
-    if (!byPartition) {
-      byPartition = [];
-      this.queues.set(topic, byPartition);
-    }
-    let q = byPartition[partition];
-    if (!q) {
-      q = {
-        topic,
-        partition,
-        open: null,
-        ready: [],
-        inflight: [],
-        opened: 0,
-        producerId: this.producerId,
-        producerEpoch: 0,
-        nextSequence: 0,
-        needsNewEpoch: false,
-      };
-      byPartition[partition] = q;
-    }
-    return q;
-  }
-
-  private queueOf(batch: ProducerBatch): PartitionQueue {
-    return this.queueFor(batch.topic, batch.partition);
-  }
-
-  private *allQueues(): Generator<PartitionQueue> {
-    for (const byPartition of this.queues.values()) for (const q of byPartition) if (q) yield q;
   }
 
   private async sendTo(leader: number, batches: ProducerBatch[]): Promise<void> {
@@ -439,7 +395,7 @@ export class ProducerEngine {
 
   /** A batch's reply (or failure) arrived: it is no longer in flight. */
   private landed(batch: ProducerBatch): PartitionQueue {
-    const q = this.queueOf(batch);
+    const q = this.partitions.queue(batch.topic, batch.partition);
     const i = q.inflight.indexOf(batch);
     if (i >= 0) q.inflight.splice(i, 1);
     return q;
@@ -511,7 +467,7 @@ export class ProducerEngine {
   async flush(): Promise<void> {
     this.lingerCancel?.();
     this.lingerCancel = null;
-    for (const q of this.allQueues()) this.closeBatch(q);
+    for (const q of this.partitions.all()) this.closeBatch(q);
     if (this.outstanding === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
