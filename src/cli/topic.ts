@@ -1,23 +1,34 @@
-/** `millrace topic create|list|describe|delete|alter|delete-records`. */
+/** `millrace topic create|add-partitions|list|describe|delete|alter|delete-records`. */
 import { Command } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
 import { parseConfigPairs } from '../cluster/topic-config.js';
 import { client, collect, integer, print, withConnection, type ConnectionFlags } from './common.js';
 
 export function topicCommand(): Command {
-  const topic = new Command('topic').description('create, list, describe, alter and delete topics, and delete records');
+  const topic = new Command('topic').description(
+    'create, grow, list, describe, alter and delete topics, and delete records',
+  );
   withConnection(topic.command('create').description('create a topic').argument('<name>'))
-    .option('--partitions <n>', 'number of partitions', integer('--partitions', 1), 1)
-    .option('--replication-factor <n>', 'replicas per partition', integer('--replication-factor', 1), 1)
+    .option(
+      '--partitions <n>',
+      "number of partitions (default: the brokers' num.partitions)",
+      integer('--partitions', 1),
+    )
+    .option(
+      '--replication-factor <n>',
+      "replicas per partition (default: the brokers' default.replication.factor)",
+      integer('--replication-factor', 1),
+    )
     .option('--config <key=value>', 'a topic config (repeatable)', collect)
     .action(
       async (
         name: string,
-        flags: ConnectionFlags & { partitions: number; replicationFactor: number; config?: string[] },
+        flags: ConnectionFlags & { partitions?: number; replicationFactor?: number; config?: string[] },
       ) => {
         const c = client(flags, 'millrace-cli');
         try {
-          const created = await c.admin().createTopics({
+          const admin = c.admin();
+          const created = await admin.createTopics({
             topics: [
               {
                 topic: name,
@@ -27,15 +38,34 @@ export function topicCommand(): Command {
               },
             ],
           });
-          if (!created) throw new Error(`topic '${name}' already exists`);
+          if (!created) throw new MillraceError('TOPIC_ALREADY_EXISTS', `topic '${name}' already exists`);
+          // What the brokers chose where the flags left it to them.
+          const [described] = await admin.describeTopics([name]);
+          const partitions = described!.partitions;
           print(
-            `created topic '${name}' with ${flags.partitions} partitions, replication factor ${flags.replicationFactor}`,
+            `created topic '${name}' with ${partitions.length} partitions, replication factor ${partitions[0]?.replicas.length ?? 0}`,
           );
         } finally {
           await c.close();
         }
       },
     );
+  withConnection(
+    topic
+      .command('add-partitions')
+      .description("grow a topic to a partition count (keys of existing records do not move: Kafka's semantics)")
+      .argument('<name>'),
+  )
+    .requiredOption('--partitions <n>', 'the new total number of partitions', integer('--partitions', 1))
+    .action(async (name: string, flags: ConnectionFlags & { partitions: number }) => {
+      const c = client(flags, 'millrace-cli');
+      try {
+        await c.admin().createPartitions({ topicPartitions: [{ topic: name, count: flags.partitions }] });
+        print(`topic '${name}' now has ${flags.partitions} partitions`);
+      } finally {
+        await c.close();
+      }
+    });
   withConnection(topic.command('list').description('list topics')).action(async (flags: ConnectionFlags) => {
     const c = client(flags, 'millrace-cli');
     try {

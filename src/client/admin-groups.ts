@@ -10,6 +10,15 @@ import { EARLIEST, LATEST } from './offsets.js';
 import type { GroupDescription, GroupListing } from './types.js';
 import { callBroker } from './context.js';
 
+/** Where resetOffsets moves a group's offsets (kafka-consumer-groups' --to-* and --by-duration / --shift-by). */
+export type OffsetResetTarget =
+  | 'earliest'
+  | 'latest'
+  | { offset: bigint | number }
+  | { datetime: Date }
+  | { duration: number }
+  | { shiftBy: number };
+
 export class GroupAdmin extends AdminBase {
   /** A request to the group's coordinator, found again after a coordinator move. */
   private coordinatorCall<ReqI, Res>(
@@ -144,14 +153,17 @@ export class GroupAdmin extends AdminBase {
   }
 
   /**
-   * Moves an empty group's offsets for a topic: to the earliest or latest offsets, to the first
-   * offsets at or after a time, or by a shift (clamped to the log). Returns the offsets set.
+   * Moves an empty group's offsets for a topic, as kafka-consumer-groups --reset-offsets: to the
+   * earliest or latest offsets, to an offset, to the first offsets at or after a time (or a
+   * duration ago), or by a shift; targets outside the log are clamped to it. Returns each
+   * partition's current committed offset (null: none) and the new one; `dryRun` changes nothing.
    */
   async resetOffsets(options: {
     groupId: string;
     topic: string;
-    to: 'earliest' | 'latest' | { datetime: Date } | { shiftBy: number };
-  }): Promise<Array<{ partition: number; offset: bigint }>> {
+    to: OffsetResetTarget;
+    dryRun?: boolean;
+  }): Promise<Array<{ partition: number; offset: bigint; current: bigint | null }>> {
     const [group] = await this.describeGroups([options.groupId]);
     if (group && group.state !== 'Empty' && group.state !== 'Dead')
       throw new MillraceError(
@@ -159,34 +171,34 @@ export class GroupAdmin extends AdminBase {
         `group '${options.groupId}' is ${group.state} with ${group.members.length} members: stop them before resetting its offsets`,
       );
     const { to, topic } = options;
-    const [earliest, latest] = await Promise.all([
+    const [earliest, latest, committedList] = await Promise.all([
       this.fetchTopicOffsets(topic, EARLIEST),
       this.fetchTopicOffsets(topic, LATEST),
+      this.fetchOffsets({ groupId: options.groupId, topics: [topic] }),
     ]);
-    let target: Array<{ partition: number; offset: bigint }>;
-    if (to === 'earliest') target = earliest;
-    else if (to === 'latest') target = latest;
-    else if ('datetime' in to) {
-      const at = to.datetime.getTime();
+    const committed = new Map(committedList.filter((c) => c.offset >= 0n).map((c) => [c.partition, c.offset]));
+    const clamp = (i: number, offset: bigint): bigint => {
+      const low = earliest[i]!.offset;
+      const high = latest[i]!.offset;
+      return offset < low ? low : offset > high ? high : offset;
+    };
+    let target: bigint[];
+    if (to === 'earliest') target = earliest.map((e) => e.offset);
+    else if (to === 'latest') target = latest.map((l) => l.offset);
+    else if ('offset' in to) target = latest.map((_, i) => clamp(i, BigInt(to.offset)));
+    else if ('datetime' in to || 'duration' in to) {
+      const at = 'datetime' in to ? to.datetime.getTime() : Date.now() - to.duration;
       if (!Number.isFinite(at)) throw new MillraceError('INVALID_REQUEST', 'the reset time is not a valid date');
-      target = (await this.fetchTopicOffsets(topic, at)).map((o, i) => ({
-        partition: o.partition,
-        offset: o.offset < 0n ? latest[i]!.offset : o.offset,
-      }));
-    } else {
-      const committed = new Map(
-        (await this.fetchOffsets({ groupId: options.groupId, topics: [topic] })).map((c) => [c.partition, c.offset]),
-      );
-      target = latest.map((l, i) => {
-        const from = committed.get(l.partition) ?? -1n;
-        const base = from >= 0n ? from : l.offset;
-        const moved = base + BigInt(to.shiftBy);
-        const low = earliest[i]!.offset;
-        return { partition: l.partition, offset: moved < low ? low : moved > l.offset ? l.offset : moved };
-      });
-    }
-    await this.setOffsets({ groupId: options.groupId, topic, partitions: target });
-    return target;
+      target = (await this.fetchTopicOffsets(topic, at)).map((o, i) => (o.offset < 0n ? latest[i]!.offset : o.offset));
+    } else
+      target = latest.map((l, i) => clamp(i, (committed.get(l.partition) ?? l.offset) + BigInt(to.shiftBy)));
+    const plan = latest.map((l, i) => ({
+      partition: l.partition,
+      offset: target[i]!,
+      current: committed.get(l.partition) ?? null,
+    }));
+    if (!options.dryRun) await this.setOffsets({ groupId: options.groupId, topic, partitions: plan });
+    return plan;
   }
 
   /**

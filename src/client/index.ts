@@ -24,6 +24,7 @@ export { NoOffsetForPartitionError, OffsetOutOfRangeError } from './errors.js';
 export type { CompressionName } from '../../protocol/records/compression.js';
 export type { RecordView } from '../../protocol/records/view.js';
 export type * from './types.js';
+export type { OffsetResetTarget } from './admin-groups.js';
 export {
   avroSerde,
   jsonSerde,

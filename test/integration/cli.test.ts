@@ -12,7 +12,11 @@ let conn: string[];
 
 beforeAll(async () => {
   brokers.push(
-    await startBroker(inject('natsUrl'), cluster, 1, { groupInitialRebalanceDelayMs: 100, offsetsTopicPartitions: 5 }),
+    await startBroker(inject('natsUrl'), cluster, 1, {
+      groupInitialRebalanceDelayMs: 100,
+      offsetsTopicPartitions: 5,
+      defaultPartitions: 2,
+    }),
   );
   conn = ['--nats', inject('natsUrl'), '--cluster', cluster];
 });
@@ -49,8 +53,38 @@ describe('millrace CLI against a running broker', () => {
     expect((await runCli(['group', 'describe', 'cli-g', ...conn])).stdout).toMatch(
       /TOPIC\tPARTITION\tCOMMITTED\tLOG-END\tLAG/,
     );
-    const reset = await runCli(['group', 'reset-offsets', 'cli-g', '--topic', 'grouped', '--to-earliest', ...conn]);
-    expect(reset.stdout).toBe('grouped\t0\t0\ngrouped\t1\t0\n');
+    const reset = (...args: string[]) => runCli(['group', 'reset-offsets', 'cli-g', ...args, ...conn]);
+    // Keyless lines stick to one partition: 100 records in partition 0, none in 1.
+    // Without --execute, a plan and no change, as kafka-consumer-groups.
+    const planned = await reset('--topic', 'grouped', '--to-earliest');
+    expect(planned.stdout).toBe(
+      'GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tNEW-OFFSET\ncli-g\tgrouped\t0\t100\t0\ncli-g\tgrouped\t1\t-\t0\n',
+    );
+    expect(planned.stderr).toMatch(/dry run: no offsets changed; add --execute/);
+    const committedNow = async () =>
+      (
+        JSON.parse((await runCli(['group', 'describe', 'cli-g', '--json', ...conn])).stdout) as {
+          partitions: Array<{ partition: number; committed: string }>;
+        }
+      ).partitions.map((p) => p.committed);
+    expect(await committedNow()).toEqual(['100']);
+    // --to-offset is clamped to the log; --all-topics takes the topics the group committed.
+    const toOffset = JSON.parse((await reset('--all-topics', '--to-offset', '70', '--execute', '--json')).stdout) as {
+      executed: boolean;
+      partitions: Array<{ offset: string }>;
+    };
+    expect(toOffset.executed).toBe(true);
+    expect(toOffset.partitions.map((p) => p.offset)).toEqual(['70', '0']);
+    expect((await reset('--topic', 'grouped', '--to-offset', '10', '--execute')).status).toBe(0);
+    expect(await committedNow()).toEqual(['10', '0']);
+    expect((await reset('--topic', 'grouped', '--shift-by', '-4', '--execute')).status).toBe(0);
+    expect(await committedNow()).toEqual(['6', '0']);
+    // Everything was written within the last hour: an hour back is the start of the log.
+    expect((await reset('--topic', 'grouped', '--by-duration', 'PT1H', '--execute')).status).toBe(0);
+    expect(await committedNow()).toEqual(['0', '0']);
+    const badDuration = await reset('--topic', 'grouped', '--by-duration', '10 minutes');
+    expect(badDuration.status).toBe(1);
+    expect(badDuration.stderr).toMatch(/not an ISO 8601 duration such as PT30M/);
     const both = await runCli([
       'group',
       'reset-offsets',
@@ -98,6 +132,15 @@ describe('millrace CLI against a running broker', () => {
       /--partitions must be an integer/,
     );
     expect((await runCli(['topic', 'delete', 'events', ...conn])).stdout).toContain("deleted topic 'events'");
+    // Without flags the brokers' num.partitions and default.replication.factor apply.
+    expect((await runCli(['topic', 'create', 'defaulted', ...conn])).stdout).toBe(
+      "created topic 'defaulted' with 2 partitions, replication factor 1\n",
+    );
+    expect((await runCli(['topic', 'add-partitions', 'defaulted', '--partitions', '5', ...conn])).stdout).toBe(
+      "topic 'defaulted' now has 5 partitions\n",
+    );
+    const shrink = await runCli(['topic', 'add-partitions', 'defaulted', '--partitions', '3', ...conn]);
+    expect(shrink.stderr).toMatch(/INVALID_PARTITIONS/);
   });
 
   it('alters topic configs and deletes records before an offset', async () => {
