@@ -2,6 +2,58 @@
 import { Command } from 'commander';
 import { MillraceError, type ConsumerMessage } from '../client/index.js';
 import { client, integer, print, withConnection, type ConnectionFlags } from './common.js';
+import type { Consumer, Millrace } from '../client/index.js';
+
+/**
+ * --exit-at-end: each partition's high watermark when consuming starts, and where it starts; the
+ * consumer stops once every partition has been read up to its end (checked on each record, and
+ * on a timer for partitions with nothing to read).
+ */
+async function endWatch(
+  c: Millrace,
+  consumer: Consumer,
+  topic: string,
+  partitions: number[],
+  group: string | undefined,
+  offset: number | undefined,
+  fromBeginning: boolean | undefined,
+): Promise<{ reached(m: ConsumerMessage): boolean; stop(): void }> {
+  const admin = c.admin();
+  const [ends, earliest, committed] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchTopicOffsets(topic, -2),
+    group !== undefined ? admin.fetchOffsets({ groupId: group, topics: [topic] }) : Promise.resolve([]),
+  ]);
+  const left = new Map<number, bigint>();
+  for (const p of partitions) {
+    const endOffset = ends.find((e) => e.partition === p)!.offset;
+    const committedOffset = committed.find((o) => o.partition === p)?.offset ?? -1n;
+    const start =
+      offset !== undefined
+        ? BigInt(offset)
+        : committedOffset >= 0n
+          ? committedOffset
+          : fromBeginning
+            ? earliest.find((e) => e.partition === p)!.offset
+            : endOffset;
+    if (start < endOffset) left.set(p, endOffset);
+  }
+  const check = (): boolean => {
+    if (left.size > 0) return false;
+    void consumer.close();
+    return true;
+  };
+  const timer = setInterval(check, 100);
+  check();
+  return {
+    reached: (m) => {
+      const endOffset = left.get(m.partition);
+      if (endOffset !== undefined && m.offset + 1n >= endOffset) left.delete(m.partition);
+      return left.size === 0;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
 
 function asJson(m: ConsumerMessage): string {
   const text = (b: Buffer | null): string | null => (b === null ? null : b.toString('utf8'));
@@ -16,6 +68,47 @@ function asJson(m: ConsumerMessage): string {
   });
 }
 
+/**
+ * A record through a kcat-style format: %t topic, %p partition, %o offset, %k key, %s value,
+ * %K and %S their sizes (-1 for null), %T timestamp (ms), %h headers (k=v,...), %% a percent,
+ * and \\n, \\t, \\\\ escapes.
+ */
+export function formatRecord(format: string, m: ConsumerMessage): string {
+  const text = (b: Buffer | null): string => (b === null ? '' : b.toString('utf8'));
+  return format.replace(/%[tpokKsSTh%]|\\[nt\\]/g, (token) => {
+    switch (token) {
+      case '%t':
+        return m.topic;
+      case '%p':
+        return String(m.partition);
+      case '%o':
+        return m.offset.toString();
+      case '%k':
+        return text(m.key);
+      case '%K':
+        return String(m.key === null ? -1 : m.key.length);
+      case '%s':
+        return text(m.value);
+      case '%S':
+        return String(m.value === null ? -1 : m.value.length);
+      case '%T':
+        return String(m.timestamp);
+      case '%h':
+        return Object.entries(m.headers)
+          .map(([k, v]) => `${k}=${text(v)}`)
+          .join(',');
+      case '%%':
+        return '%';
+      case '\\n':
+        return '\n';
+      case '\\t':
+        return '\t';
+      default:
+        return '\\';
+    }
+  });
+}
+
 export function consumeCommand(): Command {
   return withConnection(new Command('consume').description('print the records of a topic').argument('<topic>'))
     .option('--from-beginning', 'start at the earliest offset (default: only new records)')
@@ -24,6 +117,8 @@ export function consumeCommand(): Command {
     .option('--max-messages <n>', 'stop after n records', integer('--max-messages', 1))
     .option('--json', 'one JSON object per line: topic, partition, offset, key, value, headers, timestamp')
     .option('--group <id>', 'consume as a member of this consumer group (offsets are committed)')
+    .option('--format <template>', "kcat's -f: %t %p %o %k %s %K %S %T %h, e.g. '%k=%s\\n' (a newline is not added)")
+    .option('--exit-at-end', 'stop once the end offsets read at start are reached (kcat -e)')
     .action(
       async (
         topic: string,
@@ -34,8 +129,12 @@ export function consumeCommand(): Command {
           maxMessages?: number;
           json?: boolean;
           group?: string;
+          format?: string;
+          exitAtEnd?: boolean;
         },
       ) => {
+        if (flags.format !== undefined && flags.json)
+          throw new MillraceError('INVALID_REQUEST', 'give --format or --json, not both');
         if (flags.offset !== undefined && flags.partition === undefined)
           throw new MillraceError('INVALID_REQUEST', '--offset needs --partition');
         if (flags.group !== undefined && flags.partition !== undefined)
@@ -66,15 +165,22 @@ export function consumeCommand(): Command {
                 offset: flags.offset !== undefined ? BigInt(flags.offset) : undefined,
               })),
             );
+          const end = flags.exitAtEnd
+            ? await endWatch(c, consumer, topic, chosen, flags.group, flags.offset, flags.fromBeginning)
+            : null;
           let n = 0;
           for await (const m of consumer) {
-            print(
-              flags.json
-                ? asJson(m)
-                : `${m.key === null ? '' : `${m.key.toString()}\t`}${m.value?.toString() ?? 'null'}`,
-            );
+            if (flags.format !== undefined) process.stdout.write(formatRecord(flags.format, m));
+            else
+              print(
+                flags.json
+                  ? asJson(m)
+                  : `${m.key === null ? '' : `${m.key.toString()}\t`}${m.value?.toString() ?? 'null'}`,
+              );
             if (flags.maxMessages !== undefined && ++n >= flags.maxMessages) break;
+            if (end?.reached(m)) break;
           }
+          end?.stop();
         } finally {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);

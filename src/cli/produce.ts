@@ -1,8 +1,19 @@
 /** `millrace produce TOPIC`: one record per line of standard input. */
 import * as readline from 'node:readline';
-import { Command, Option } from 'commander';
-import type { Message } from '../client/index.js';
-import { client, print, withConnection, type ConnectionFlags } from './common.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { CompressionName, Message } from '../client/index.js';
+import { client, collect, integer, print, withConnection, type ConnectionFlags } from './common.js';
+
+/** `--header k=v` flags as record headers (a value may itself contain '='). */
+function headerPairs(pairs: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new InvalidArgumentError(`--header '${pair}' is not key=value`);
+    headers[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return headers;
+}
 
 export function produceCommand(): Command {
   return withConnection(
@@ -14,16 +25,37 @@ export function produceCommand(): Command {
     )
     .option('--linger-ms <ms>', 'batching delay', '5')
     .option('--no-idempotent', 'turn idempotence off (on by default with acks=all)')
+    .option('--header <key=value>', 'a header on every record (repeatable)', collect)
+    .option(
+      '--partition <p>',
+      'send every record to this partition (default: by key, or sticky)',
+      integer('--partition', 0),
+    )
+    .addOption(
+      new Option('--compression <codec>', 'batch compression')
+        .choices(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+        .default('none'),
+    )
     .action(
       async (
         topic: string,
-        flags: ConnectionFlags & { keySeparator?: string; acks: string; lingerMs: string; idempotent: boolean },
+        flags: ConnectionFlags & {
+          keySeparator?: string;
+          acks: string;
+          lingerMs: string;
+          idempotent: boolean;
+          header?: string[];
+          partition?: number;
+          compression: CompressionName;
+        },
       ) => {
+        const headers = headerPairs(flags.header ?? []);
         const c = client(flags, 'millrace-cli-producer');
         const acks = flags.acks === 'all' ? 'all' : (Number(flags.acks) as 0 | 1 | -1);
         const producer = c.producer({
           acks,
           lingerMs: Number(flags.lingerMs),
+          compression: flags.compression,
           ...(flags.idempotent ? {} : { idempotent: false }),
         });
         const started = Date.now();
@@ -45,11 +77,13 @@ export function produceCommand(): Command {
             lines++;
             bytes += Buffer.byteLength(line);
             const at = flags.keySeparator ? line.indexOf(flags.keySeparator) : -1;
-            pending.push(
-              at >= 0
+            pending.push({
+              ...(at >= 0
                 ? { key: line.slice(0, at), value: line.slice(at + flags.keySeparator!.length) }
-                : { value: line },
-            );
+                : { value: line }),
+              headers,
+              partition: flags.partition,
+            });
             if (pending.length >= 1000) sendPending();
           }
           if (pending.length) sendPending();

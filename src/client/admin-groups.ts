@@ -12,12 +12,7 @@ import { callBroker } from './context.js';
 
 /** Where resetOffsets moves a group's offsets (kafka-consumer-groups' --to-* and --by-duration / --shift-by). */
 export type OffsetResetTarget =
-  | 'earliest'
-  | 'latest'
-  | { offset: bigint | number }
-  | { datetime: Date }
-  | { duration: number }
-  | { shiftBy: number };
+  'earliest' | 'latest' | { offset: bigint | number } | { datetime: Date } | { duration: number } | { shiftBy: number };
 
 export class GroupAdmin extends AdminBase {
   /** A request to the group's coordinator, found again after a coordinator move. */
@@ -190,8 +185,7 @@ export class GroupAdmin extends AdminBase {
       const at = 'datetime' in to ? to.datetime.getTime() : Date.now() - to.duration;
       if (!Number.isFinite(at)) throw new MillraceError('INVALID_REQUEST', 'the reset time is not a valid date');
       target = (await this.fetchTopicOffsets(topic, at)).map((o, i) => (o.offset < 0n ? latest[i]!.offset : o.offset));
-    } else
-      target = latest.map((l, i) => clamp(i, (committed.get(l.partition) ?? l.offset) + BigInt(to.shiftBy)));
+    } else target = latest.map((l, i) => clamp(i, (committed.get(l.partition) ?? l.offset) + BigInt(to.shiftBy)));
     const plan = latest.map((l, i) => ({
       partition: l.partition,
       offset: target[i]!,

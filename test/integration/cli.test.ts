@@ -174,6 +174,48 @@ describe('millrace CLI against a running broker', () => {
     expect(past.stderr).toMatch(/OFFSET_OUT_OF_RANGE/);
   });
 
+  it('produces with headers, a partition and compression, and consumes through a format to the end', async () => {
+    expect((await runCli(['topic', 'create', 'formatted', '--partitions', '3', ...conn])).status).toBe(0);
+    const produced = await runCli(
+      [
+        'produce',
+        'formatted',
+        '--key-separator',
+        ':',
+        '--header',
+        'source=cli',
+        '--header',
+        'trace=a=b',
+        '--partition',
+        '2',
+        '--compression',
+        'zstd',
+        ...conn,
+      ],
+      'k1:one\nk2:two\n',
+    );
+    expect(produced.stderr).toBe('');
+    // --exit-at-end stops at the end offsets read at start: no --max-messages needed.
+    const consumed = await runCli([
+      'consume',
+      'formatted',
+      '--from-beginning',
+      '--exit-at-end',
+      '--format',
+      '%t/%p@%o %k=%s (%K,%S) [%h]\\n',
+      ...conn,
+    ]);
+    expect(consumed.stderr).toBe('');
+    expect(consumed.stdout).toBe(
+      'formatted/2@0 k1=one (2,3) [source=cli,trace=a=b]\nformatted/2@1 k2=two (2,3) [source=cli,trace=a=b]\n',
+    );
+    // Nothing to read: it exits at once.
+    const empty = await runCli(['consume', 'formatted', '--exit-at-end', ...conn]);
+    expect(empty).toMatchObject({ status: 0, stdout: '' });
+    const badHeader = await runCli(['produce', 'formatted', '--header', 'novalue', ...conn], 'x\n');
+    expect(badHeader.stderr).toMatch(/--header 'novalue' is not key=value/);
+  });
+
   it('produces lines from stdin and consumes them as JSON', async () => {
     expect((await runCli(['topic', 'create', 'lines', '--partitions', '2', ...conn])).status).toBe(0);
     const input = Array.from({ length: 300 }, (_, i) => `key${i % 5}:value ${i}`).join('\n') + '\n';
