@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { Broker } from '../broker/broker.js';
 import { brokerConfigFromEnv, readConfigFile, resolveBrokerConfig, type BrokerConfigInput } from '../broker/config.js';
 import { parseConfigPairs } from '../cluster/topic-config.js';
-import { collect, integer } from './common.js';
+import { collect, integer, untilSignalled } from './common.js';
 
 interface BrokerFlags {
   id?: number;
@@ -22,15 +22,9 @@ interface BrokerFlags {
 }
 
 export async function runUntilSignalled(broker: Broker): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      broker.logger.info({ signal }, 'shutting down');
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      broker.stop().then(resolve, resolve);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+  await untilSignalled((signal) => {
+    broker.logger.info({ signal }, 'shutting down');
+    return broker.stop();
   });
 }
 

@@ -87,6 +87,19 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export const print = (line: string): boolean => process.stdout.write(`${line}\n`);
 
+/** Resolves once SIGTERM or SIGINT came and `stop` finished (failing or not). */
+export async function untilSignalled(stop: (signal: NodeJS.Signals) => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      stop(signal).then(resolve, resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
 /** Runs `fn` with a client of the flags' cluster, closing it however `fn` ends. */
 export async function withClient<T>(flags: ConnectionFlags, fn: (c: Millrace) => Promise<T>): Promise<T> {
   const c = client(flags, 'millrace-cli');

@@ -18,19 +18,19 @@ import { Millrace } from '../client/index.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
 import type { NatsCredentials } from '../transport/security.js';
 import { authSetup, clientSeedFile } from './auth.js';
-import { integer, print } from './common.js';
-import { runUntilSignalled } from './broker.js';
+import { integer, print, untilSignalled } from './common.js';
+import { SchemaRegistryServer } from '../registry/server.js';
 
 const DEMO_TOPIC = 'demo';
 
-/** Kafka's usual 127.0.0.1:9092, or any free loopback port when something already listens there. */
-async function defaultKafkaListener(): Promise<string> {
+/** The usual loopback port (9092 for Kafka, 8081 for a schema registry), or 0 (any free one) when taken. */
+async function usualPortOrAny(port: number): Promise<number> {
   const free = await new Promise<boolean>((resolve) => {
     const probe = net.createServer();
     probe.once('error', () => resolve(false));
-    probe.listen(9092, '127.0.0.1', () => probe.close(() => resolve(true)));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
-  return free ? '127.0.0.1:9092' : '127.0.0.1:0';
+  return free ? port : 0;
 }
 
 async function demo(client: Millrace, records: number): Promise<void> {
@@ -165,7 +165,7 @@ export function devCommand(): Command {
             cluster: flags.cluster,
             dataDir: path.join(dataDir, 'broker-1'),
             metricsPort: flags.metricsPort,
-            kafkaListener: flags.kafkaListener ?? (await defaultKafkaListener()),
+            kafkaListener: flags.kafkaListener ?? `127.0.0.1:${await usualPortOrAny(9092)}`,
             ...brokerAuth,
             // Secure: ACLs on both doors, and the Kafka listener with SCRAM over TLS (the NATS server's certificate).
             ...(auth
@@ -193,6 +193,19 @@ export function devCommand(): Command {
               `-X sasl.username=admin -X sasl.password=${password} -X ssl.ca.location=${auth.tls!.caFile} -L`,
           );
         }
+        const registryClient = new Millrace({
+          servers: natsUrl,
+          cluster: flags.cluster,
+          clientId: 'millrace-dev-schema-registry',
+          credentials,
+        });
+        const registry = await SchemaRegistryServer.start(registryClient, { port: await usualPortOrAny(8081) });
+        print(`schema registry (Confluent's REST API): ${registry.url} (try: curl ${registry.url}/subjects)`);
+        const stopAll = async (): Promise<void> => {
+          await registry.close();
+          await registryClient.close();
+          await broker.stop();
+        };
         try {
           if (flags.demo) {
             const client = new Millrace({
@@ -206,13 +219,16 @@ export function devCommand(): Command {
             } finally {
               await client.close();
             }
-            await broker.stop();
+            await stopAll();
           } else {
             print(
               `try: millrace topic create orders --partitions 3 --nats ${natsUrl} --cluster ${flags.cluster}${cliAuth}`,
             );
             print('stop with Ctrl-C');
-            await runUntilSignalled(broker);
+            await untilSignalled((signal) => {
+              broker.logger.info({ signal }, 'shutting down');
+              return stopAll();
+            });
           }
         } finally {
           await nats?.stop();

@@ -16,6 +16,7 @@ import { groupCommand } from './group.js';
 import { runHealth } from './health.js';
 import { partitionsCommand } from './partitions.js';
 import { produceCommand } from './produce.js';
+import { schemaRegistryCommand } from './schema-registry.js';
 import { topicCommand } from './topic.js';
 
 const program = new Command();
@@ -30,6 +31,7 @@ for (const cmd of [
   topicCommand(),
   produceCommand(),
   consumeCommand(),
+  schemaRegistryCommand(),
   groupCommand(),
   clusterCommand(),
   partitionsCommand(),

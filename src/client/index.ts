@@ -53,5 +53,13 @@ export {
   type RequestTimeoutPayload,
 } from './instrumentation.js';
 export type { ClientMetricsOptions } from './client-metrics.js';
+export {
+  SchemaRegistryClient,
+  registrySerde,
+  type RegistryReference,
+  type RegistrySchema,
+  type RegistrySchemaType,
+  type RegistrySerdeOptions,
+} from './registry.js';
 export type { NatsCredentials, NatsTls } from '../transport/security.js';
 export type { AclEntry, AclFilter, QuotaEntity, QuotaValues, ScramUser } from './admin-security.js';
