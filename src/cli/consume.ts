@@ -1,6 +1,6 @@
 /** `millrace consume TOPIC`: print records as text or JSON lines. */
-import { Command } from 'commander';
-import { MillraceError, type ConsumerMessage } from '../client/index.js';
+import { Command, Option } from 'commander';
+import { MillraceError, registrySerde, type ConsumerMessage } from '../client/index.js';
 import { client, integer, print, withConnection, type ConnectionFlags } from './common.js';
 import type { Consumer, Millrace } from '../client/index.js';
 
@@ -119,6 +119,12 @@ export function consumeCommand(): Command {
     .option('--group <id>', 'consume as a member of this consumer group (offsets are committed)')
     .option('--format <template>', "kcat's -f: %t %p %o %k %s %K %S %T %h, e.g. '%k=%s\\n' (a newline is not added)")
     .option('--exit-at-end', 'stop once the end offsets read at start are reached (kcat -e)')
+    .addOption(
+      new Option(
+        '--schema-registry <url>',
+        "decode values in Confluent's wire format through this registry (printed as JSON)",
+      ).env('MILLRACE_SCHEMA_REGISTRY'),
+    )
     .action(
       async (
         topic: string,
@@ -131,6 +137,7 @@ export function consumeCommand(): Command {
           group?: string;
           format?: string;
           exitAtEnd?: boolean;
+          schemaRegistry?: string;
         },
       ) => {
         if (flags.format !== undefined && flags.json)
@@ -140,7 +147,19 @@ export function consumeCommand(): Command {
         if (flags.group !== undefined && flags.partition !== undefined)
           throw new MillraceError('INVALID_REQUEST', '--group gets its partitions from the group: drop --partition');
         const c = client(flags, 'millrace-cli-consumer');
-        const consumer = c.consumer({
+        // Registry values become JSON text, so every output form prints them as it prints strings.
+        const registry = flags.schemaRegistry ? registrySerde<unknown>({ registry: flags.schemaRegistry }) : null;
+        const consumer = c.consumer<Buffer, Buffer>({
+          ...(registry
+            ? {
+                deserializers: {
+                  value: {
+                    deserialize: async (data, context) =>
+                      Buffer.from(JSON.stringify(await registry.deserialize(data, context)), 'utf8'),
+                  },
+                },
+              }
+            : {}),
           autoOffsetReset: flags.fromBeginning ? 'earliest' : 'latest',
           ...(flags.group !== undefined ? { groupId: flags.group } : {}),
         });

@@ -1,8 +1,9 @@
 /**
  * `millrace dev`: a single-node Millrace for development. Without --nats it starts its own
  * nats-server with JetStream on a free loopback port. Kafka clients connect to its Kafka
- * listener (127.0.0.1:9092 unless taken). With --demo it creates a topic, produces
- * and consumes a few thousand records, prints what happened, and stops.
+ * listener (127.0.0.1:9092 unless taken), schema clients to its schema registry
+ * (http://127.0.0.1:8081 unless taken). With --demo it creates a topic, produces and consumes
+ * a few thousand records, prints what happened, and stops.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';

@@ -1,8 +1,43 @@
 /** `millrace produce TOPIC`: one record per line of standard input. */
 import * as readline from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { CompressionName, Message } from '../client/index.js';
+import * as fs from 'node:fs';
+import {
+  registrySerde,
+  type CompressionName,
+  type Message,
+  type RegistrySchemaType,
+  type Serde,
+} from '../client/index.js';
 import { client, collect, integer, print, withConnection, type ConnectionFlags } from './common.js';
+
+/** The registry-aware value serializer --value-format asks for (none for plain strings). */
+function registryValues(
+  topic: string,
+  flags: { valueFormat: string; schemaRegistry?: string; valueSchema?: string; valueSubject?: string },
+): { value: Serde<unknown> } | undefined {
+  if (flags.valueFormat === 'string') return undefined;
+  if (!flags.schemaRegistry || !flags.valueSchema)
+    throw new InvalidArgumentError(`--value-format ${flags.valueFormat} needs --schema-registry and --value-schema`);
+  const schema = fs.existsSync(flags.valueSchema) ? fs.readFileSync(flags.valueSchema, 'utf8') : flags.valueSchema;
+  const subject = flags.valueSubject;
+  return {
+    value: registrySerde({
+      registry: flags.schemaRegistry,
+      schema: { schemaType: flags.valueFormat.toUpperCase() as RegistrySchemaType, schema },
+      ...(subject ? { subject: () => subject } : {}),
+    }),
+  };
+}
+
+/** A line's value as JSON, for the registry serializers; a line that is not JSON says where it is. */
+function jsonLine(text: string, line: number): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new InvalidArgumentError(`line ${line}: the value is not JSON (${(err as Error).message})`);
+  }
+}
 
 /** `--header k=v` flags as record headers (a value may itself contain '='). */
 function headerPairs(pairs: string[]): Record<string, string> {
@@ -32,6 +67,24 @@ export function produceCommand(): Command {
       integer('--partition', 0),
     )
     .addOption(
+      new Option(
+        '--value-format <format>',
+        "how each line's value is written: as it is, or JSON text through a registry schema",
+      )
+        .choices(['string', 'json', 'avro', 'protobuf'])
+        .default('string'),
+    )
+    .addOption(
+      new Option('--schema-registry <url>', 'a Confluent-compatible schema registry (millrace schema-registry)').env(
+        'MILLRACE_SCHEMA_REGISTRY',
+      ),
+    )
+    .option(
+      '--value-schema <file>',
+      'the value schema (Avro JSON, .proto text or JSON Schema), registered under --value-subject',
+    )
+    .option('--value-subject <subject>', 'the subject of the value schema (default: <topic>-value)')
+    .addOption(
       new Option('--compression <codec>', 'batch compression')
         .choices(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
         .default('none'),
@@ -47,12 +100,18 @@ export function produceCommand(): Command {
           header?: string[];
           partition?: number;
           compression: CompressionName;
+          valueFormat: 'string' | 'json' | 'avro' | 'protobuf';
+          schemaRegistry?: string;
+          valueSchema?: string;
+          valueSubject?: string;
         },
       ) => {
         const headers = headerPairs(flags.header ?? []);
+        const serializers = registryValues(topic, flags);
         const c = client(flags, 'millrace-cli-producer');
         const acks = flags.acks === 'all' ? 'all' : (Number(flags.acks) as 0 | 1 | -1);
-        const producer = c.producer({
+        const producer = c.producer<string, unknown>({
+          serializers,
           acks,
           lingerMs: Number(flags.lingerMs),
           compression: flags.compression,
@@ -62,7 +121,7 @@ export function produceCommand(): Command {
         let lines = 0;
         let bytes = 0;
         const partitions = new Set<number>();
-        let pending: Message[] = [];
+        let pending: Array<Message<string, unknown>> = [];
         const inflight: Array<Promise<unknown>> = [];
         const sendPending = (): void => {
           const messages = pending;
@@ -77,10 +136,10 @@ export function produceCommand(): Command {
             lines++;
             bytes += Buffer.byteLength(line);
             const at = flags.keySeparator ? line.indexOf(flags.keySeparator) : -1;
+            const text = at >= 0 ? line.slice(at + flags.keySeparator!.length) : line;
             pending.push({
-              ...(at >= 0
-                ? { key: line.slice(0, at), value: line.slice(at + flags.keySeparator!.length) }
-                : { value: line }),
+              key: at >= 0 ? line.slice(0, at) : null,
+              value: serializers ? jsonLine(text, lines) : text,
               headers,
               partition: flags.partition,
             });

@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Millrace, registrySerde, stringSerde } from '../../src/client/index.js';
 import { SchemaRegistryServer } from '../../src/registry/server.js';
+import { cliPath, runCli } from '../harness/cli.js';
 import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
 const brokers: TestBroker[] = [];
@@ -235,5 +237,74 @@ describe('schema registry, driven by @kafkajs/confluent-schema-registry', () => 
       /not in Confluent's wire format/,
     );
     await producer.close();
+  });
+});
+
+describe('the CLI with the schema registry', () => {
+  it('produces JSON lines as Avro and Protobuf through the registry and consumes them back as JSON', async () => {
+    const conn = ['--nats', inject('natsUrl'), '--cluster', cluster, '--schema-registry', a.url];
+    await client.admin().createTopics({ topics: [{ topic: 'cli-avro' }, { topic: 'cli-proto' }] });
+    const avroSchema = JSON.stringify({ type: 'record', name: 'Reading', fields: [{ name: 'c', type: 'double' }] });
+    const produced = await runCli(
+      ['produce', 'cli-avro', '--key-separator', ':', '--value-format', 'avro', '--value-schema', avroSchema, ...conn],
+      's1:{"c":21.5}\ns2:{"c":-3}\n',
+    );
+    expect(produced.stderr).toBe('');
+    const consumed = await runCli([
+      'consume',
+      'cli-avro',
+      '--from-beginning',
+      '--exit-at-end',
+      '--format',
+      '%k %s\\n',
+      ...conn,
+    ]);
+    expect(consumed.stdout).toBe('s1 {"c":21.5}\ns2 {"c":-3}\n');
+    expect((await http(b.url, 'GET', '/subjects/cli-avro-value/versions')).body).toEqual([1]);
+
+    const proto = 'syntax = "proto3"; message Reading { string sensor = 1; int32 c = 2; }';
+    expect(
+      (
+        await runCli(
+          ['produce', 'cli-proto', '--value-format', 'protobuf', '--value-schema', proto, ...conn],
+          '{"sensor":"s3","c":7}\n',
+        )
+      ).stderr,
+    ).toBe('');
+    const protoOut = await runCli(['consume', 'cli-proto', '--from-beginning', '--exit-at-end', '--json', ...conn]);
+    expect(JSON.parse(JSON.parse(protoOut.stdout).value as string)).toEqual({ sensor: 's3', c: 7 });
+
+    const notJson = await runCli(
+      ['produce', 'cli-avro', '--value-format', 'avro', '--value-schema', avroSchema, ...conn],
+      'nope\n',
+    );
+    expect(notJson.stderr).toMatch(/line 1: the value is not JSON/);
+    const wrong = await runCli(
+      ['produce', 'cli-avro', '--value-format', 'avro', '--value-schema', avroSchema, ...conn],
+      '{"c":"hot"}\n',
+    );
+    expect(wrong.stderr).toMatch(/INVALID_RECORD/);
+    const noSchema = await runCli(['produce', 'cli-avro', '--value-format', 'json', ...conn.slice(0, 4)], '{}\n');
+    expect(noSchema.stderr).toMatch(/needs --schema-registry and --value-schema/);
+  });
+
+  it('runs as its own process and serves what the others registered', async () => {
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'schema-registry', '--port', '0', '--nats', inject('natsUrl'), '--cluster', cluster],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const url = await waitFor('the registry URL', () => /schema registry at (http:\/\/\S+)/.exec(out)?.[1]);
+      expect((await http(url, 'GET', '/subjects')).body).toEqual(expect.arrayContaining(['orders-value', 'money']));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 });
