@@ -99,7 +99,13 @@ export class RecordBatchBuilder {
     p = writeVarint(buf, p, tsDelta);
     p = writeVarint(buf, p, offsetDelta);
     p = writeBytesField(buf, p, record.key ?? null);
-    p = writeBytesField(buf, p, record.value);
+    const value = record.value;
+    if (typeof value === 'string') {
+      // Text goes straight into the batch: no Buffer made for it (the producer's string values).
+      const len = utf8Length(value);
+      p = writeVarint(buf, p, len);
+      p += buf.write(value, p, len, 'utf8');
+    } else p = writeBytesField(buf, p, value);
     const headers = record.headers ?? [];
     p = writeVarint(buf, p, headers.length);
     for (const h of headers) {
@@ -172,8 +178,10 @@ export class RecordBatchBuilder {
   }
 }
 
-function bytesFieldSize(b: Uint8Array | null): number {
-  return b === null ? 1 : varintSize(b.length) + b.length;
+function bytesFieldSize(b: Uint8Array | string | null): number {
+  if (b === null) return 1;
+  const len = typeof b === 'string' ? utf8Length(b) : b.length;
+  return varintSize(len) + len;
 }
 
 function writeBytesField(buf: Buffer, pos: number, b: Uint8Array | null): number {

@@ -6,7 +6,8 @@ export interface RecordHeader {
 /** A record to write. Timestamps are milliseconds since the epoch. */
 export interface RecordInput {
   key?: Uint8Array | null;
-  value: Uint8Array | null;
+  /** A string is written as UTF-8 straight into the batch. */
+  value: Uint8Array | string | null;
   headers?: readonly RecordHeader[];
   timestamp?: number;
 }

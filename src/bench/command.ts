@@ -1,10 +1,11 @@
 /** `millrace bench produce|consume|e2e|failover|scale|kafka|security`: as kafka-producer-perf-test and `nats bench` do. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Acks, CompressionName } from '../client/index.js';
 import { integer, print } from '../cli/common.js';
 import { kafkaBench, type KafkaBenchOptions } from './kafka.js';
 import { scaleBench, type ScaleOptions } from './scale.js';
 import { securityBench, type SecurityBenchOptions } from './security.js';
+import { serializerBench, type ValueFormat } from './serializers.js';
 import { benchSuite, loadTable, suiteTable, type SuiteOptions } from './suite.js';
 import { failoverBench, runWorkload, type FailoverVictim, type WorkloadOptions } from './workloads.js';
 
@@ -23,6 +24,7 @@ interface BenchFlags {
   compression: string;
   throughput: number;
   brokers: number;
+  valueFormat: ValueFormat;
 }
 
 export function benchCommand(): Command {
@@ -48,6 +50,14 @@ export function benchCommand(): Command {
           .choices(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
           .default('none'),
       )
+      .addOption(
+        new Option(
+          '--value-format <format>',
+          'produce: values as raw Buffers, as JSON through the registry-aware serializer, or both one after the other',
+        )
+          .choices(['raw', 'registry-json', 'both'])
+          .default('raw'),
+      )
       .option(
         '--throughput <records/s>',
         'offered load (0: as fast as possible)',
@@ -69,7 +79,12 @@ export function benchCommand(): Command {
           idempotent: flags.idempotent,
         };
         const target = flags.nats ? { nats: flags.nats, cluster: flags.cluster } : { brokers: flags.brokers };
-        const result = await runWorkload(kind, o, target);
+        if (flags.valueFormat !== 'raw' && kind !== 'produce')
+          throw new InvalidArgumentError('--value-format is for bench produce');
+        const result =
+          flags.valueFormat === 'raw'
+            ? await runWorkload(kind, o, target)
+            : await serializerBench(o, flags.valueFormat, target);
         print(JSON.stringify({ ...result, acks: flags.acks }, null, 2));
       });
   }

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Millrace, type Acks, type CompressionName } from '../client/index.js';
+import { Millrace, type Acks, type CompressionName, type Serde } from '../client/index.js';
 import { startNatsServer, type NatsServerHandle } from '../transport/nats-server.js';
 import { observeLoad, type ObservedProcess } from './observe.js';
 
@@ -140,6 +140,8 @@ export interface WorkloadOptions {
   throughput: number;
   /** false turns idempotence off; otherwise the producer's default (on with acks=all). */
   idempotent: boolean;
+  /** Values as Buffers, or objects through a serializer (`serde`) producing `recordSize` bytes. */
+  serde?: Serde<unknown>;
 }
 
 /** One idempotent-or-not producer, acks=1, linger 5 ms, 256 KiB batches, as fast as it goes: the comparisons' workload. */
@@ -173,14 +175,18 @@ export async function produceWorkload(
   topic: string,
   o: WorkloadOptions,
 ): Promise<Record<string, unknown>> {
-  const value = Buffer.alloc(o.recordSize, 0x61);
+  // With a serializer, one object whose JSON is recordSize bytes, as the raw run sends one Buffer.
+  const value = o.serde
+    ? { id: 1, text: 'a'.repeat(Math.max(0, o.recordSize - 20)) }
+    : Buffer.alloc(o.recordSize, 0x61);
   const latencies: number[] = [];
   const perProducer = Math.ceil(o.records / o.producers);
   const chunk = o.throughput > 0 ? Math.max(1, Math.min(SEND_CHUNK, Math.floor(o.throughput / 1000))) : SEND_CHUNK;
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: o.producers }, async () => {
-      const producer = client.producer({
+      const producer = client.producer<Buffer | string, unknown>({
+        ...(o.serde ? { serializers: { value: o.serde } } : {}),
         acks: o.acks,
         ...(o.idempotent ? {} : { idempotent: false }),
         batchSize: o.batchSize,

@@ -36,6 +36,7 @@ export {
   type ProtobufType,
   type Serde,
   type SerdeContext,
+  type Serialized,
   type Serializer,
   type Serializers,
 } from './serializers.js';

@@ -80,7 +80,10 @@ export function toBuffer(v: Buffer | string | null | undefined, what: string): B
 
 /** An upper bound on the bytes a record adds to a batch (varint overheads included). */
 export function approximateSize(r: RecordInput): number {
-  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
+  const v = r.value;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: exact lengths only for long texts, where it matters.
+  const valueBytes = typeof v === 'string' ? (v.length > 4096 ? Buffer.byteLength(v) : v.length * 3) : (v?.length ?? 0);
+  let n = (r.key?.length ?? 0) + valueBytes + 32;
   for (const h of r.headers ?? []) n += Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 10;
   return n;
 }
@@ -116,7 +119,7 @@ export function resolveMessages(
     const timestamp = m.timestamp instanceof Date ? m.timestamp.getTime() : (m.timestamp ?? now);
     const input: RecordInput = {
       key: toBuffer(m.key, 'key'),
-      value: toBuffer(m.value, 'value'),
+      value: typeof m.value === 'string' ? m.value : toBuffer(m.value, 'value'),
       headers: toHeaders(m.headers),
     };
     const partition = m.partition ?? pick(input.key as Buffer | null);

@@ -82,26 +82,35 @@ export class Producer<K = Buffer | string, V = Buffer | string> {
     if (!serializers?.key && !serializers?.value)
       return this.engine.send(record as TopicMessages<unknown, unknown> as never);
     if (!record || !Array.isArray(record.messages)) return this.engine.send(record as never);
-    return this.engine.send({ topic: record.topic, messages: await this.serialize(record.topic, record.messages) });
+    const serialized = this.serialize(record.topic, record.messages);
+    return this.engine.send({
+      topic: record.topic,
+      messages: serialized instanceof Promise ? await serialized : serialized,
+    });
   }
 
   /** Serializes every key and value; awaits only when a serializer answered with a promise. */
-  private async serialize(topic: string, messages: Array<Message<K, V>>): Promise<Message[]> {
+  private serialize(topic: string, messages: Array<Message<K, V>>): Message[] | Promise<Message[]> {
     const { key: keySerializer, value: valueSerializer } = this.options.serializers!;
+    // Messages without headers share one context per part: nothing allocated per record for it.
+    const keyContext: SerdeContext = { topic, part: 'key', headers: NO_HEADERS };
+    const valueContext: SerdeContext = { topic, part: 'value', headers: NO_HEADERS };
     let pending = false;
-    const out = messages.map((m) => {
-      const headers = headersOf(m.headers);
+    const out = new Array<Message<unknown, unknown>>(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      const headers = m.headers ? headersOf(m.headers) : null;
       const key =
         keySerializer && m.key != null
-          ? keySerializer.serialize(m.key, { topic, part: 'key', headers } satisfies SerdeContext)
-          : (m.key as Buffer | string | null | undefined);
+          ? keySerializer.serialize(m.key, headers ? { topic, part: 'key', headers } : keyContext)
+          : m.key;
       const value =
         valueSerializer && m.value !== null
-          ? valueSerializer.serialize(m.value, { topic, part: 'value', headers })
-          : (m.value as Buffer | string | null);
+          ? valueSerializer.serialize(m.value, headers ? { topic, part: 'value', headers } : valueContext)
+          : m.value;
       if (key instanceof Promise || value instanceof Promise) pending = true;
-      return { ...m, key, value };
-    });
+      out[i] = { key, value, headers: m.headers, partition: m.partition, timestamp: m.timestamp };
+    }
     if (!pending) return out as Message[];
     return Promise.all(out.map(async (m) => ({ ...m, key: await m.key, value: await m.value }) as Message));
   }
@@ -117,7 +126,9 @@ export class Producer<K = Buffer | string, V = Buffer | string> {
   }
 }
 
-/** Headers as one object, so a serializer can add to them (a registry's schema id, say). */
+const NO_HEADERS: Record<string, Buffer | string | null> = Object.freeze({}) as Record<string, Buffer | string | null>;
+
+/** Headers as one object, for a serializer to read. */
 function headersOf(headers: HeadersInput | undefined): Record<string, Buffer | string | null> {
   if (!headers) return {};
   if (!Array.isArray(headers)) return { ...headers };

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import type avroModule from 'avsc';
 import type protobufModule from 'protobufjs';
 import { MillraceError } from '../../protocol/errors.js';
-import type { Serde, SerdeContext } from './serializers.js';
+import type { Serde, SerdeContext, Serialized } from './serializers.js';
 
 export type RegistrySchemaType = 'AVRO' | 'PROTOBUF' | 'JSON';
 
@@ -29,6 +29,11 @@ export interface RegistrySchema {
 }
 
 const MAGIC = 0;
+/** Headers whose every byte is below 0x80, as the strings that UTF-8 encode to them. */
+const asciiHeaders = new WeakMap<Buffer, string>();
+const rememberIfAscii = (header: Buffer): void => {
+  if (header.every((b) => b < 0x80)) asciiHeaders.set(header, header.toString('latin1'));
+};
 const HEADER_BYTES = 5;
 const requireCjs = createRequire(import.meta.url);
 const avsc = (): typeof avroModule => requireCjs('avsc') as typeof avroModule;
@@ -110,7 +115,8 @@ export class SchemaRegistryClient {
 
 /** How a schema reads and writes payloads. */
 interface Codec {
-  encode(value: unknown): Buffer;
+  /** The record's bytes: `header` (magic, id, indexes), then the payload. */
+  encode(value: unknown, header: Buffer): Serialized;
   /** `message`: PROTOBUF's top-level message index the record names. */
   decode(payload: Buffer, message: number): unknown;
   /** Confluent's Protobuf message indexes, written between the id and the payload. */
@@ -121,7 +127,17 @@ function codecOf(schema: RegistrySchema, dependencies: string[], messageName?: s
   const type = schema.schemaType ?? 'AVRO';
   if (type === 'JSON')
     return {
-      encode: (v) => Buffer.from(JSON.stringify(v), 'utf8'),
+      // Header bytes below 0x80 are the same in UTF-8: the record is then one string, which the
+      // producer writes straight into its batch; otherwise one Buffer, the text written after the header.
+      encode: (v, header) => {
+        const text = JSON.stringify(v);
+        const asText = asciiHeaders.get(header);
+        if (asText !== undefined) return asText + text;
+        const out = Buffer.allocUnsafe(header.length + Buffer.byteLength(text));
+        header.copy(out, 0);
+        out.write(text, header.length);
+        return out;
+      },
       decode: (p) => JSON.parse(p.toString('utf8')) as unknown,
       indexes: Buffer.alloc(0),
     };
@@ -130,7 +146,11 @@ function codecOf(schema: RegistrySchema, dependencies: string[], messageName?: s
     const registry = {};
     for (const dep of dependencies) Type.forSchema(JSON.parse(dep) as avroModule.Schema, { registry });
     const t = Type.forSchema(JSON.parse(schema.schema) as avroModule.Schema, { registry });
-    return { encode: (v) => t.toBuffer(v), decode: (p) => t.fromBuffer(p) as unknown, indexes: Buffer.alloc(0) };
+    return {
+      encode: (v, header) => Buffer.concat([header, t.toBuffer(v)]),
+      decode: (p) => t.fromBuffer(p) as unknown,
+      indexes: Buffer.alloc(0),
+    };
   }
   const pb = protobufjs();
   const root = new pb.Root();
@@ -145,11 +165,10 @@ function codecOf(schema: RegistrySchema, dependencies: string[], messageName?: s
   if (index < 0)
     throw new MillraceError('INVALID_RECORD', `${message.fullName} is not a top-level message of its schema`);
   return {
-    encode: (v) => {
+    encode: (v, header) => {
       const problem = message.verify(v as Record<string, unknown>);
       if (problem) throw new Error(problem);
-      const bytes = message.encode(message.fromObject(v as Record<string, unknown>)).finish();
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return Buffer.concat([header, message.encode(message.fromObject(v as Record<string, unknown>)).finish()]);
     },
     decode: (p, at) => {
       const m = top[at];
@@ -202,6 +221,11 @@ export function registrySerde<T>(options: RegistrySerdeOptions): Serde<T> {
   const subjectOf = options.subject ?? ((topic, part) => `${topic}-${part}`);
   const writers = new Map<string, { header: Buffer; codec: Codec } | Promise<{ header: Buffer; codec: Codec }>>();
   const readers = new Map<number, Codec | Promise<Codec>>();
+  const last: { topic: string; part: string; writer: { header: Buffer; codec: Codec } | null } = {
+    topic: '',
+    part: '',
+    writer: null,
+  };
 
   const writerFor = async (subject: string): Promise<{ header: Buffer; codec: Codec }> => {
     const schema = options.schema!;
@@ -211,12 +235,12 @@ export function registrySerde<T>(options: RegistrySerdeOptions): Serde<T> {
     header[0] = MAGIC;
     header.writeInt32BE(id, 1);
     codec.indexes.copy(header, HEADER_BYTES);
+    rememberIfAscii(header);
     return { header, codec };
   };
-  const frame = (writer: { header: Buffer; codec: Codec }, value: T, context: SerdeContext): Buffer => {
-    let payload: Buffer;
+  const frame = (writer: { header: Buffer; codec: Codec }, value: T, context: SerdeContext): Serialized => {
     try {
-      payload = writer.codec.encode(value);
+      return writer.codec.encode(value, writer.header);
     } catch (err) {
       throw new MillraceError(
         'INVALID_RECORD',
@@ -224,7 +248,6 @@ export function registrySerde<T>(options: RegistrySerdeOptions): Serde<T> {
         { cause: err },
       );
     }
-    return Buffer.concat([writer.header, payload], writer.header.length + payload.length);
   };
   const readerFor = async (id: number): Promise<Codec> => {
     const schema = await registry.schema(id);
@@ -246,9 +269,14 @@ export function registrySerde<T>(options: RegistrySerdeOptions): Serde<T> {
 
   return {
     serialize(value, context) {
+      // The writer of the last topic and part: no subject string made per record.
+      if (context.topic === last.topic && context.part === last.part && last.writer)
+        return frame(last.writer, value, context);
       if (!options.schema) throw new MillraceError('INVALID_CONFIG', 'registrySerde needs a schema to serialize with');
       const subject = subjectOf(context.topic, context.part);
       const writer = writers.get(subject);
+      if (writer && !(writer instanceof Promise))
+        Object.assign(last, { topic: context.topic, part: context.part, writer });
       if (writer && !(writer instanceof Promise)) return frame(writer, value, context);
       let pending = writer;
       if (!pending) {

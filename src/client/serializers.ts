@@ -18,8 +18,11 @@ export interface SerdeContext {
   headers: Record<string, Buffer | string | null>;
 }
 
+/** Bytes, or text the producer writes as UTF-8 straight into its batch (no Buffer per record). */
+export type Serialized = Buffer | string;
+
 export interface Serializer<T> {
-  serialize(data: T, context: SerdeContext): Buffer | Promise<Buffer>;
+  serialize(data: T, context: SerdeContext): Serialized | Promise<Serialized>;
 }
 
 export interface Deserializer<T> {
@@ -49,7 +52,7 @@ const failed = (what: string, context: SerdeContext, err: unknown): MillraceErro
 /** UTF-8 strings (Kafka's StringSerializer). */
 export function stringSerde(): Serde<string> {
   return {
-    serialize: (data) => Buffer.from(data, 'utf8'),
+    serialize: (data) => data,
     deserialize: (data) => data.toString('utf8'),
   };
 }
@@ -59,7 +62,7 @@ export function jsonSerde<T>(): Serde<T> {
   return {
     serialize: (data, context) => {
       try {
-        return Buffer.from(JSON.stringify(data), 'utf8');
+        return JSON.stringify(data);
       } catch (err) {
         throw failed('serialize', context, err);
       }

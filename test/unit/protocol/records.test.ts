@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { MillraceError } from '../../../protocol/errors.js';
 import {
@@ -236,6 +237,26 @@ describe('compression', () => {
 });
 
 describe('builder', () => {
+  it('writes a string value as the UTF-8 bytes a Buffer of it would hold', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(fc.string({ unit: 'binary' }), { nil: null }), { minLength: 1, maxLength: 20 }),
+        (values) => {
+          const asText = new RecordBatchBuilder();
+          const asBytes = new RecordBatchBuilder();
+          values.forEach((v, i) => {
+            expect(asText.estimateRecordSize({ value: v }, T0 + i)).toBe(
+              asBytes.estimateRecordSize({ value: v === null ? null : Buffer.from(v, 'utf8') }, T0 + i),
+            );
+            asText.append({ value: v }, T0 + i);
+            asBytes.append({ value: v === null ? null : Buffer.from(v, 'utf8') }, T0 + i);
+          });
+          expect(asText.build().equals(asBytes.build())).toBe(true);
+        },
+      ),
+    );
+  });
+
   it('predicts the size a record adds', () => {
     const builder = new RecordBatchBuilder();
     for (let i = 0; i < 50; i++) {
