@@ -3,10 +3,10 @@
  * objects through the registry-aware serializer (Confluent's wire format, the schema registered
  * once with `millrace schema-registry`), one after the other on one cluster, in one run.
  */
-import { Millrace, registrySerde } from '../client/index.js';
+import { registrySerde } from '../client/index.js';
 import { SchemaRegistryServer } from '../registry/server.js';
 import { observeLoad } from './observe.js';
-import { produceWorkload, startBenchCluster, type WorkloadOptions } from './workloads.js';
+import { benchTarget, produceWorkload, type WorkloadOptions } from './workloads.js';
 
 export type ValueFormat = 'raw' | 'registry-json' | 'both';
 
@@ -21,12 +21,7 @@ export async function serializerBench(
   format: Exclude<ValueFormat, 'raw'>,
   target: { brokers: number } | { nats: string; cluster: string },
 ): Promise<Record<string, unknown>> {
-  const own = 'brokers' in target ? await startBenchCluster(target.brokers) : null;
-  const client = new Millrace({
-    servers: own?.nats ?? (target as { nats: string }).nats,
-    cluster: own?.cluster ?? (target as { cluster: string }).cluster,
-    clientId: 'millrace-bench-serializers',
-  });
+  const { own, client } = await benchTarget(target, 'millrace-bench-serializers');
   const registry = await SchemaRegistryServer.start(client, { port: 0 });
   try {
     const run = async (name: string, serde?: WorkloadOptions['serde']): Promise<Record<string, unknown>> => {

@@ -358,6 +358,20 @@ export async function failoverWorkload(
   };
 }
 
+/** The cluster a bench runs on (started here with `brokers` processes, or an existing one) and a client of it. */
+export async function benchTarget(
+  target: { brokers: number } | { nats: string; cluster: string },
+  clientId: string,
+): Promise<{ own: BenchCluster | null; client: Millrace }> {
+  const own = 'brokers' in target ? await startBenchCluster(target.brokers) : null;
+  const client = new Millrace({
+    servers: own?.nats ?? (target as { nats: string }).nats,
+    cluster: own?.cluster ?? (target as { cluster: string }).cluster,
+    clientId,
+  });
+  return { own, client };
+}
+
 /**
  * Runs a produce, consume or e2e workload on a new topic of a cluster: one this module starts
  * with `brokers` broker processes, or an existing one.
@@ -367,12 +381,7 @@ export async function runWorkload(
   o: WorkloadOptions,
   target: { brokers: number } | { nats: string; cluster: string },
 ): Promise<Record<string, unknown>> {
-  const own = 'brokers' in target ? await startBenchCluster(target.brokers) : null;
-  const client = new Millrace({
-    servers: own?.nats ?? (target as { nats: string }).nats,
-    cluster: own?.cluster ?? (target as { cluster: string }).cluster,
-    clientId: `millrace-bench-${kind}`,
-  });
+  const { own, client } = await benchTarget(target, `millrace-bench-${kind}`);
   try {
     const topic = `bench-${kind}-${Date.now()}`;
     await client

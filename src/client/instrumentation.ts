@@ -145,10 +145,6 @@ export class Instrumentation<Events extends object> {
     return () => set.delete(listener as Listener<never>);
   }
 
-  has(type: keyof Events): boolean {
-    return (this.listeners.get(type)?.size ?? 0) > 0;
-  }
-
   /** A listener that throws is logged and does not stop the others, nor the SDK. */
   emit<K extends keyof Events & string>(type: K, payload: Events[K]): void {
     const set = this.listeners.get(type);

@@ -201,6 +201,24 @@ function readIndexes(data: Buffer, at: number): { start: number; message: number
   return { start: at, message };
 }
 
+/**
+ * The value of `key` once loaded (synchronously, so the data path awaits nothing), else the load
+ * in flight: one load per key at a time, forgotten if it fails so the next call tries again.
+ */
+function cached<K, V>(map: Map<K, V | Promise<V>>, key: K, load: (key: K) => Promise<V>): V | Promise<V> {
+  const found = map.get(key);
+  if (found !== undefined) return found;
+  const loading = load(key).then(
+    (v) => (map.set(key, v), v),
+    (err: unknown) => {
+      map.delete(key);
+      throw err;
+    },
+  );
+  map.set(key, loading);
+  return loading;
+}
+
 export interface RegistrySerdeOptions {
   /** The registry: a URL or a client shared by several serdes. */
   registry: string | SchemaRegistryClient;
@@ -273,23 +291,10 @@ export function registrySerde<T>(options: RegistrySerdeOptions): Serde<T> {
       if (context.topic === last.topic && context.part === last.part && last.writer)
         return frame(last.writer, value, context);
       if (!options.schema) throw new MillraceError('INVALID_CONFIG', 'registrySerde needs a schema to serialize with');
-      const subject = subjectOf(context.topic, context.part);
-      const writer = writers.get(subject);
-      if (writer && !(writer instanceof Promise))
-        Object.assign(last, { topic: context.topic, part: context.part, writer });
-      if (writer && !(writer instanceof Promise)) return frame(writer, value, context);
-      let pending = writer;
-      if (!pending) {
-        pending = writerFor(subject).then(
-          (w) => (writers.set(subject, w), w),
-          (err: unknown) => {
-            writers.delete(subject);
-            throw err;
-          },
-        );
-        writers.set(subject, pending);
-      }
-      return pending.then((w) => frame(w, value, context));
+      const writer = cached(writers, subjectOf(context.topic, context.part), writerFor);
+      if (writer instanceof Promise) return writer.then((w) => frame(w, value, context));
+      Object.assign(last, { topic: context.topic, part: context.part, writer });
+      return frame(writer, value, context);
     },
     deserialize(data, context) {
       if (data.length < HEADER_BYTES || data[0] !== MAGIC)
@@ -297,21 +302,8 @@ export function registrySerde<T>(options: RegistrySerdeOptions): Serde<T> {
           'INVALID_RECORD',
           `the ${context.part} of a record of ${context.topic} is not in Confluent's wire format (magic byte 0 and a schema id)`,
         );
-      const id = data.readInt32BE(1);
-      const reader = readers.get(id);
-      if (reader && !(reader instanceof Promise)) return decode(reader, data, context);
-      let pending = reader;
-      if (!pending) {
-        pending = readerFor(id).then(
-          (c) => (readers.set(id, c), c),
-          (err: unknown) => {
-            readers.delete(id);
-            throw err;
-          },
-        );
-        readers.set(id, pending);
-      }
-      return pending.then((c) => decode(c, data, context));
+      const reader = cached(readers, data.readInt32BE(1), readerFor);
+      return reader instanceof Promise ? reader.then((c) => decode(c, data, context)) : decode(reader, data, context);
     },
   };
 }

@@ -81,17 +81,11 @@ interface ConfigKey {
   keytype: 'CONFIG';
   subject: string | null;
 }
-interface SchemaValue {
-  subject: string;
-  version: number;
-  id: number;
-  schemaType: SchemaType;
-  schema: string;
-  references: Reference[];
-  deleted: boolean;
+/** A registration as stored in `_schemas`. */
+type SchemaValue = Omit<SchemaVersion, 'key'> & {
   /** Set on registrations: the log end they were decided against (accepted only at that offset). */
   basedOn?: number;
-}
+};
 
 const identity = (type: SchemaType, schema: string, refs: Reference[]): string =>
   JSON.stringify([type, canonical(type, schema), refs.map((r) => [r.name, r.subject, r.version])]);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeRecordBatch } from '../../protocol/records/index.js';
+import { codecsReady, encodeRecordBatch } from '../../protocol/records/index.js';
 import { LogManager, logConfig } from '../../src/storage/index.js';
 import { runCli } from '../harness/cli.js';
 import { tempDir } from '../harness/storage.js';
@@ -10,6 +10,7 @@ let dir: string;
 let segment: string;
 
 beforeAll(async () => {
+  await codecsReady();
   dir = tempDir();
   const m = LogManager.open({ dataDir: dir, configFor: () => logConfig() });
   const log = m.getOrCreate({ topic: 'events', partition: 0 });
