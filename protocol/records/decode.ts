@@ -68,7 +68,7 @@ export type RecordFactory<T> = (
   headers: RecordHeader[],
 ) => T;
 
-const decodedRecord: RecordFactory<DecodedRecord> = (offset, timestamp, key, value, headers) => ({
+export const decodedRecord: RecordFactory<DecodedRecord> = (offset, timestamp, key, value, headers) => ({
   offset,
   timestamp,
   key,

@@ -10,7 +10,12 @@
  * use Kafka's `.txnindex` layout (version, producer id, first offset, last offset, last stable
  * offset: 34 bytes), so a segment's entries can be written and read back as Kafka's are.
  */
-import { CONTROL_MASK, TRANSACTIONAL_MASK, type RecordBatchHeader } from '../../protocol/records/index.js';
+import {
+  isControlBatch,
+  isTransactional,
+  type MarkerType,
+  type RecordBatchHeader,
+} from '../../protocol/records/index.js';
 
 export interface AbortedTxn {
   producerId: number;
@@ -25,9 +30,6 @@ export interface AbortedTxn {
 export const TXN_INDEX_ENTRY_BYTES = 34;
 const TXN_INDEX_VERSION = 0;
 
-/** A control batch's one record: the marker type in its key (0 abort, 1 commit). */
-export type MarkerType = 'ABORT' | 'COMMIT';
-
 export class TransactionTracker {
   /** First offset of each producer's open transaction. */
   private readonly open = new Map<number, number>();
@@ -40,7 +42,7 @@ export class TransactionTracker {
 
   /** A data batch: a transactional one opens its producer's transaction if none is open. */
   onBatch(h: RecordBatchHeader): void {
-    if ((h.attributes & TRANSACTIONAL_MASK) === 0 || (h.attributes & CONTROL_MASK) !== 0) return;
+    if (!isTransactional(h) || isControlBatch(h)) return;
     if (!this.open.has(h.producerId)) this.open.set(h.producerId, h.baseOffset);
   }
 
