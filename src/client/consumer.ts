@@ -47,6 +47,8 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
   private readonly ctx: ClientContext;
   private readonly retry: Required<RetryOptions>;
   private readonly fetcher: Fetcher;
+  /** A run() or an iterator is handing records out. */
+  private handing = false;
 
   constructor(
     ctx: ClientContext,
@@ -303,6 +305,17 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<ConsumerMessage<K, V>> {
+    if (this.handing)
+      throw new MillraceError('INVALID_REQUEST', 'the consumer is already running: one run() or iterator at a time');
+    this.handing = true;
+    try {
+      yield* this.iterate();
+    } finally {
+      this.handing = false;
+    }
+  }
+
+  private async *iterate(): AsyncGenerator<ConsumerMessage<K, V>> {
     for (;;) {
       const taken = await this.next(1);
       if (!taken) return;
@@ -332,8 +345,15 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
    * says stop, or a consumer failure). See RunOptions and RetryOptions.
    */
   async run(handlers: RunOptions<K, V>): Promise<void> {
+    if (this.handing)
+      throw new MillraceError('INVALID_REQUEST', 'the consumer is already running: one run() or iterator at a time');
     const runner = new Runner(this.runnerHost(), this.ctx, this.instrumentation, this.retry, handlers);
-    await runner.run();
+    this.handing = true;
+    try {
+      await runner.run();
+    } finally {
+      this.handing = false;
+    }
   }
 
   private prepare(batch: FetchedBatch): Promise<void> | undefined {

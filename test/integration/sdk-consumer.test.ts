@@ -360,3 +360,20 @@ describe('serializers through a broker', () => {
     });
   });
 });
+
+describe('run()', () => {
+  it('refuses a second run() or an iterator while one is handing records out, and allows one after close', async () => {
+    await topicWith('run-once', 1);
+    const consumer = client.consumer();
+    consumer.assign([{ topic: 'run-once', partition: 0, offset: 0 }]);
+    const seen: number[] = [];
+    const running = consumer.run({ eachMessage: ({ message }) => void seen.push(valueOf(message)) });
+    await expect(consumer.run({ eachMessage: () => undefined })).rejects.toMatchObject({
+      errorName: 'INVALID_REQUEST',
+    });
+    await expect(consumer[Symbol.asyncIterator]().next()).rejects.toThrow(/already running/);
+    await waitFor('the record', () => seen.length === 1);
+    await consumer.close();
+    await running;
+  });
+});
