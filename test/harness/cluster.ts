@@ -39,6 +39,13 @@ export async function startBroker(
   return { broker, dataDir };
 }
 
+/** Broker settings for group tests: one offsets partition, short delays and sessions. */
+export const QUICK_GROUPS = {
+  offsetsTopicPartitions: 1,
+  groupInitialRebalanceDelayMs: 100,
+  groupMinSessionTimeoutMs: 500,
+} as const;
+
 export async function stopAll(brokers: TestBroker[], removeData = true): Promise<void> {
   await Promise.allSettled(brokers.map((b) => b.broker.stop()));
   if (removeData) for (const b of brokers) fs.rmSync(b.dataDir, { recursive: true, force: true });

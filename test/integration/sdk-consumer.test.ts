@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Millrace, jsonSerde, stringSerde, type ConsumerMessage } from '../../src/client/index.js';
-import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+import { QUICK_GROUPS, startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
 const brokers: TestBroker[] = [];
 let client: Millrace;
@@ -8,13 +8,7 @@ const cluster = uniqueCluster('sdkc');
 const GROUP_SETTINGS = { sessionTimeoutMs: 2_000, heartbeatIntervalMs: 200, autoCommitIntervalMs: 300 };
 
 beforeAll(async () => {
-  brokers.push(
-    await startBroker(inject('natsUrl'), cluster, 1, {
-      offsetsTopicPartitions: 1,
-      groupInitialRebalanceDelayMs: 100,
-      groupMinSessionTimeoutMs: 500,
-    }),
-  );
+  brokers.push(await startBroker(inject('natsUrl'), cluster, 1, QUICK_GROUPS));
   client = new Millrace({ servers: inject('natsUrl'), cluster });
 });
 

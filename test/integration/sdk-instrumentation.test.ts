@@ -6,7 +6,7 @@ import { Millrace, type InstrumentationEvent } from '../../src/client/index.js';
 import { callBroker } from '../../src/client/context.js';
 import { wire } from '../../protocol/wire.js';
 import { subjects } from '../../protocol/subjects.js';
-import { startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+import { QUICK_GROUPS, startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
 const brokers: TestBroker[] = [];
 const cluster = uniqueCluster('sdki');
@@ -20,13 +20,7 @@ function recordingLogger() {
 }
 
 beforeAll(async () => {
-  brokers.push(
-    await startBroker(inject('natsUrl'), cluster, 1, {
-      offsetsTopicPartitions: 1,
-      groupInitialRebalanceDelayMs: 100,
-      groupMinSessionTimeoutMs: 500,
-    }),
-  );
+  brokers.push(await startBroker(inject('natsUrl'), cluster, 1, QUICK_GROUPS));
 });
 
 afterAll(() => stopAll(brokers));
