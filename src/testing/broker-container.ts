@@ -22,6 +22,7 @@ const CLI = '/opt/millrace/dist/src/cli/main.js';
 const WAIT_THEN_START = `
 const fs = require('node:fs');
 const poll = () => {
+  // The file appears whole (written aside, then renamed): it is there or it is not.
   if (!fs.existsSync(${JSON.stringify(ADVERTISED_FILE)})) return setTimeout(poll, 25);
   process.env.MILLRACE_KAFKA_ADVERTISED_LISTENER = fs.readFileSync(${JSON.stringify(ADVERTISED_FILE)}, 'utf8').trim();
   process.argv = [process.argv[0], ${JSON.stringify(CLI)}, 'broker'];
@@ -54,7 +55,10 @@ export class MillraceBrokerContainer extends GenericContainer {
       KAFKA_PORT,
     );
     const advertised = `${client.info.containerRuntime.host}:${port}`;
-    const write = `require('node:fs').writeFileSync(${JSON.stringify(ADVERTISED_FILE)}, ${JSON.stringify(advertised)})`;
+    // Written aside and renamed: the waiting broker must never read the file half written (it
+    // read it empty once, and advertised its container hostname).
+    const aside = `${ADVERTISED_FILE}.tmp`;
+    const write = `const fs = require('node:fs'); fs.writeFileSync(${JSON.stringify(aside)}, ${JSON.stringify(advertised)}); fs.renameSync(${JSON.stringify(aside)}, ${JSON.stringify(ADVERTISED_FILE)})`;
     const result = await client.container.exec(client.container.getById(this.containerId), ['node', '-e', write]);
     if (result.exitCode !== 0)
       throw new Error(`could not give the broker its advertised listener ${advertised}: ${result.output}`);
