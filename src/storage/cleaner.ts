@@ -5,7 +5,9 @@
  * then rewrites the closed segments without the records a later one supersedes, and without
  * tombstones older than delete.retention.ms. Offsets and order never change: a rewritten batch
  * keeps its base offset and offset range, its records their offsets; an untouched batch is copied
- * byte for byte. The active segment is never touched. Memory is bounded by `maxKeys` (plus the
+ * byte for byte. The active segment is never touched. Transactions as Kafka's cleaner: records
+ * of aborted transactions are dropped and never supersede a key, markers are kept, and nothing
+ * past the first open transaction is cleaned (its outcome is not known yet). Memory is bounded by `maxKeys` (plus the
  * keys of one segment); I/O by `ioBytesPerSecond`; the event loop gets a turn between chunks.
  */
 import * as fs from 'node:fs';
@@ -15,6 +17,8 @@ import {
   TIMESTAMP_TYPE_MASK,
   compressionOf,
   decodeValidBatch,
+  isControlBatch,
+  isTransactional,
   type CompressionCode,
   type RecordBatchHeader,
 } from '../../protocol/records/index.js';
@@ -22,6 +26,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { io } from './files.js';
 import { CLEANER_STAGING_DIR, type Log } from './log.js';
 import { LogSegment } from './segment.js';
+import type { AbortedTxn } from './txn-tracker.js';
 
 export interface CleanerSettings {
   /** log.cleaner.dedupe.buffer.size, counted in keys: the offset map's bound. */
@@ -76,10 +81,12 @@ export class LogCleaner {
     let totalBytes = 0;
     let stopped = false;
     const closed = log.closedSegments();
+    const unstable = log.producerState.txns.firstUnstableOffset() ?? Infinity;
     for (let i = 0; i < closed.length; i++) {
       const seg = closed[i]!;
       const next = i + 1 < closed.length ? closed[i + 1]!.baseOffset : seg.nextOffset;
       if (!stopped && seg.baseOffset >= firstDirtyOffset && seg.maxTimestamp > lagBound) stopped = true;
+      if (next > unstable) stopped = true;
       if (stopped) break;
       totalBytes += seg.size;
       if (seg.baseOffset >= firstDirtyOffset) {
@@ -106,12 +113,14 @@ export class LogCleaner {
       tombstonesRemoved: 0,
       ms: 0,
     };
+    const aborted = log.abortedTransactions(0, dirty.cleanableEnd);
     // The latest offset of every key in the dirty segments that fit the map.
     const latest = new Map<string, number>();
     for (const seg of log.closedSegments()) {
       if (seg.baseOffset < dirty.firstDirtyOffset) continue;
       if (seg.baseOffset >= dirty.cleanableEnd || latest.size >= this.settings.maxKeys) break;
       await this.forEachBatch(seg, result, (b) => {
+        if (isControlBatch(b.header) || inAborted(b.header, aborted)) return;
         for (const r of decodeValidBatch(b.buf, b.pos, b.header).records)
           if (r.key !== null) latest.set(r.key.toString('latin1'), r.offset);
       });
@@ -127,7 +136,7 @@ export class LogCleaner {
         const copy = LogSegment.create(staging, seg.baseOffset, log.config, this.now());
         const removedBefore = result.recordsRemoved;
         await this.forEachBatch(seg, result, (b) => {
-          const kept = this.filter(b, latest, tombstoneHorizon, result);
+          const kept = this.filter(b, latest, tombstoneHorizon, result, aborted);
           if (kept !== null) copy.append(kept);
         });
         copy.onRoll();
@@ -154,8 +163,14 @@ export class LogCleaner {
     latest: ReadonlyMap<string, number>,
     tombstoneHorizon: number,
     result: CleanResult,
+    aborted: readonly AbortedTxn[],
   ): Buffer | null {
     const { header } = b;
+    if (isControlBatch(header)) return b.buf.subarray(b.pos, b.pos + header.sizeInBytes);
+    if (inAborted(header, aborted)) {
+      result.recordsRemoved += header.lastOffsetDelta + 1;
+      return null;
+    }
     const records = decodeValidBatch(b.buf, b.pos, header).records;
     const kept = records.filter((r) => {
       if (r.key !== null && (latest.get(r.key.toString('latin1')) ?? -1) > r.offset) return false;
@@ -177,6 +192,7 @@ export class LogCleaner {
       producerEpoch: header.producerEpoch,
       baseSequence: header.baseSequence,
       lastOffsetDelta: header.lastOffsetDelta,
+      transactional: isTransactional(header),
     });
     for (const r of kept)
       builder.append({ key: r.key, value: r.value, headers: r.headers }, r.timestamp, r.offset - header.baseOffset);
@@ -208,4 +224,12 @@ export class LogCleaner {
       await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
     }
   }
+}
+
+/** A data batch of a transaction that was aborted: its records are dropped by cleaning. */
+function inAborted(h: RecordBatchHeader, aborted: readonly AbortedTxn[]): boolean {
+  if (!isTransactional(h) || isControlBatch(h)) return false;
+  return aborted.some(
+    (a) => a.producerId === h.producerId && a.firstOffset <= h.baseOffset && h.baseOffset <= a.lastOffset,
+  );
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { LogConfig } from './config.js';
 import { io } from './files.js';
 import type { LogOpenOptions } from './log.js';
-import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX } from './segment.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX } from './segment.js';
 
 /** Where the cleaner writes a segment's cleaned copy before it replaces the original. */
 export const CLEANER_STAGING_DIR = '.cleaner';
@@ -40,7 +40,7 @@ export function loadSegments(
   }
   // An index without its log is left over from a deleted segment.
   for (const name of names) {
-    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]) {
       if (name.endsWith(suffix) && !bases.has(Number(name.slice(0, -suffix.length)))) {
         io('delete', name, () => fs.rmSync(path.join(dir, name), { force: true }));
       }

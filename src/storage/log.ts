@@ -15,11 +15,17 @@ import {
   RECORD_BATCH_OVERHEAD,
   TIMESTAMP_TYPE_MASK,
   crc32c,
+  encodeMarkerBatch,
+  isControlBatch,
+  isTransactional,
   lastOffsetOf,
   newBatchHeader,
   readBatchHeader,
+  readMarker,
   stampBatch,
   writeInt64,
+  type MarkerType,
+  type RecordBatchHeader,
 } from '../../protocol/records/index.js';
 import type { LogConfig } from './config.js';
 import { io } from './files.js';
@@ -31,6 +37,8 @@ import { CLEANER_STAGING_DIR, loadSegments } from './log-loader.js';
 import type { LogTail, TailCache } from './tail-cache.js';
 import { CleanerCheckpoint } from './cleaner-checkpoint.js';
 import { segmentsPastRetention } from './retention.js';
+import { TxnIndexFiles } from './txn-index.js';
+import type { AbortedTxn } from './txn-tracker.js';
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -83,6 +91,7 @@ export class Log {
   private closed = false;
   private readonly cleanerCheckpoint: CleanerCheckpoint;
   private readonly tail: LogTail | null;
+  private readonly txnIndex: TxnIndexFiles;
 
   private constructor(
     readonly dir: string,
@@ -94,6 +103,7 @@ export class Log {
     this.lastFlushMs = this.now();
     this.tail = options.tailCache?.forLog() ?? null;
     this.cleanerCheckpoint = new CleanerCheckpoint(dir);
+    this.txnIndex = new TxnIndexFiles(dir);
     io('create directory', dir, () => fs.mkdirSync(dir, { recursive: true }));
     const loaded = loadSegments(dir, config, options, this.logger, this.now());
     this.segments = loaded.segments;
@@ -158,6 +168,11 @@ export class Log {
     let offset = this.logEnd;
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
       readBatchHeader(records, p, scratch);
+      if (isControlBatch(scratch))
+        throw new MillraceError(
+          'INVALID_RECORD',
+          `batch at byte ${p} is a control batch: only transaction coordinators write those (WriteTxnMarkers)`,
+        );
       if (scratch.producerId === NO_PRODUCER_ID) {
         offset += scratch.lastOffsetDelta + 1;
         continue;
@@ -179,9 +194,11 @@ export class Log {
       offset += scratch.lastOffsetDelta + 1;
     }
     offset = this.logEnd;
+    let opened: Array<[number, number]> | null = null;
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
       readBatchHeader(records, p, scratch);
       stampBatch(records, p, offset, leaderEpoch);
+      if (isTransactional(scratch)) (opened ??= []).push([scratch.producerId, offset]);
       if (logAppendTime >= 0) {
         // Attributes and max timestamp lie inside the CRC: Kafka recomputes it here too.
         records.writeInt16BE(scratch.attributes | TIMESTAMP_TYPE_MASK, p + ATTRIBUTES);
@@ -201,7 +218,56 @@ export class Log {
     this.leaderEpochCache.assign(leaderEpoch, info.firstOffset);
     this.write(records, info);
     if (producers) this.producerState.commit(producers);
+    if (opened) for (const [producerId, at] of opened) this.producerState.txns.onOpen(producerId, at);
     return info;
+  }
+
+  /**
+   * Appends a transaction marker (WriteTxnMarkers) as the leader: the producer's transaction in
+   * this partition ends, an abort is indexed for read_committed fetches. Returns its offset.
+   */
+  appendMarker(
+    marker: { type: MarkerType; producerId: number; producerEpoch: number; coordinatorEpoch: number },
+    leaderEpoch: number,
+  ): number {
+    this.ensureOpen();
+    this.producerState.checkMarker(marker.producerId, marker.producerEpoch);
+    const timestamp = this.now();
+    const batch = encodeMarkerBatch({ ...marker, timestamp });
+    const offset = this.logEnd;
+    stampBatch(batch, 0, offset, leaderEpoch);
+    const info = validateBatches(batch, this.config, false);
+    this.maybeRoll(batch.length, timestamp, offset, offset);
+    this.leaderEpochCache.assign(leaderEpoch, offset);
+    this.write(batch, info);
+    this.onMarker(marker.producerId, marker.producerEpoch, marker.type, offset, timestamp);
+    return offset;
+  }
+
+  private onMarker(producerId: number, epoch: number, type: MarkerType, offset: number, timestamp: number): void {
+    const aborted = this.producerState.applyMarker(producerId, epoch, type, offset, timestamp);
+    if (aborted) this.txnIndex.append(this.segments[this.segmentIndexFor(offset)]!.baseOffset, aborted);
+  }
+
+  /** A replicated or replayed batch (at `pos` of `buf`) updates producers and transactions. */
+  private applyBatch(buf: Buffer, pos: number, h: RecordBatchHeader): void {
+    if (!isControlBatch(h)) {
+      this.producerState.update(h);
+      if (isTransactional(h)) this.producerState.txns.onBatch(h);
+      return;
+    }
+    const marker = readMarker(buf, pos, h);
+    if (marker) this.onMarker(h.producerId, h.producerEpoch, marker.type, marker.offset, marker.timestamp);
+  }
+
+  /** read_committed reads below this: the high watermark, or the first offset of an open transaction below it. */
+  lastStableOffset(highWatermark: number): number {
+    return this.producerState.txns.lastStableOffset(highWatermark);
+  }
+
+  /** Aborted transactions overlapping [from, upTo): what a read_committed fetch is told with its data. */
+  abortedTransactions(from: number, upTo: number): AbortedTxn[] {
+    return this.producerState.txns.abortedIn(from, upTo);
   }
 
   /** Appends batches replicated from the leader, offsets and epochs as the leader assigned them. */
@@ -219,7 +285,7 @@ export class Log {
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
       readBatchHeader(records, p, scratch);
       this.leaderEpochCache.assign(scratch.partitionLeaderEpoch, scratch.baseOffset);
-      this.producerState.update(scratch);
+      this.applyBatch(records, p, scratch);
     }
     return info;
   }
@@ -335,6 +401,12 @@ export class Log {
    */
   private rebuildProducerState(): void {
     const from = Math.max(this.producerState.loadSnapshot(this.logEnd), this.logStart);
+    // Aborts indexed below `from` stand; those at or past it are indexed again by the replay.
+    const bases = this.segmentBaseOffsets;
+    this.txnIndex.removeFrom(from, bases);
+    const txns = this.producerState.txns;
+    txns.restore([...txns.openTransactions()], this.txnIndex.read(bases));
+    txns.dropBefore(this.logStart);
     const header = newBatchHeader();
     let next = from;
     while (next < this.logEnd) {
@@ -342,7 +414,7 @@ export class Log {
       if (records.length === 0) break;
       for (let p = 0; p + RECORD_BATCH_OVERHEAD <= records.length; p += header.sizeInBytes) {
         readBatchHeader(records, p, header);
-        if (lastOffsetOf(header) >= next) this.producerState.update(header);
+        if (lastOffsetOf(header) >= next) this.applyBatch(records, p, header);
       }
       next = lastOffsetOf(header) + 1;
     }
@@ -381,6 +453,7 @@ export class Log {
     }
     this.logStart = offset;
     this.leaderEpochCache.truncateFromStart(offset);
+    this.producerState.txns.dropBefore(offset);
     return true;
   }
 
@@ -401,6 +474,7 @@ export class Log {
     if (deleted > 0) {
       this.logStart = Math.max(this.logStart, this.segments[0]!.baseOffset);
       this.leaderEpochCache.truncateFromStart(this.logStart);
+      this.producerState.txns.dropBefore(this.logStart);
       this.producerState.deleteSnapshotsBelow(this.segments[0]!.baseOffset);
     }
     return deleted;

@@ -5,9 +5,14 @@
  * a gap is OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH. Followers
  * apply the same batches as they replicate, so a new leader already knows every producer.
  *
- * Snapshots `<20-digit offset>.snapshot` hold the state of every batch below that offset; they
- * are written on segment roll and clean close, and the state is rebuilt from the latest snapshot
- * at or below the log end plus the batches after it (on open and after a truncation).
+ * Transactions ride on the same state: a producer's transactional batch opens its transaction
+ * here (`txns`), its marker ends it and sets the epoch the marker carries (KIP-890 bumps it at
+ * each end, so sequences start again at 0).
+ *
+ * Snapshots `<20-digit offset>.snapshot` hold the state of every batch below that offset, open
+ * transactions included; they are written on segment roll and clean close, and the state is
+ * rebuilt from the latest snapshot at or below the log end plus the batches after it (on open
+ * and after a truncation).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,11 +27,14 @@ import {
   writeInt64,
 } from '../../protocol/records/index.js';
 import { io, writeFileAtomic } from './files.js';
+import { TransactionTracker, type AbortedTxn } from './txn-tracker.js';
+import type { MarkerType } from '../../protocol/records/index.js';
 
 /** Batches remembered per producer: the most a producer keeps in flight per partition. */
 export const PRODUCER_BATCHES_RETAINED = 5;
 export const SNAPSHOT_SUFFIX = '.snapshot';
-const SNAPSHOT_VERSION = 1;
+/** Version 2 adds the open transactions and producers with no batch of their epoch yet (after a marker). */
+const SNAPSHOT_VERSION = 2;
 const INT32_MAX = 0x7fffffff;
 
 export interface ProducerBatchMetadata {
@@ -40,7 +48,7 @@ export interface ProducerBatchMetadata {
 export interface ProducerEntry {
   producerId: number;
   producerEpoch: number;
-  /** Oldest first, at most PRODUCER_BATCHES_RETAINED. */
+  /** Oldest first, at most PRODUCER_BATCHES_RETAINED; empty after a marker bumped the epoch. */
   batches: ProducerBatchMetadata[];
   /** The largest batch timestamp seen: idle producers expire from it. */
   lastTimestamp: number;
@@ -54,6 +62,8 @@ export const snapshotFileName = (offset: number): string => `${String(offset).pa
 
 export class ProducerStateManager {
   private readonly producers = new Map<number, ProducerEntry>();
+  /** Open transactions, the last stable offset and the aborted transactions of the partition. */
+  readonly txns = new TransactionTracker();
 
   constructor(
     private readonly dir: string,
@@ -87,18 +97,19 @@ export class ProducerStateManager {
     }
     const entry = pending?.get(h.producerId) ?? this.producers.get(h.producerId);
     const firstSeq = h.baseSequence;
-    if (!entry || h.producerEpoch > entry.producerEpoch) {
-      if (firstSeq === 0) return null;
+    if (!entry || h.producerEpoch > entry.producerEpoch || entry.batches.length === 0) {
+      if (firstSeq === 0 && (!entry || h.producerEpoch >= entry.producerEpoch)) return null;
       if (!entry) {
         throw new MillraceError(
           'UNKNOWN_PRODUCER_ID',
           `no state for producer ${h.producerId} (expired or removed) and sequence ${firstSeq} is not 0`,
         );
       }
-      throw new MillraceError(
-        'OUT_OF_ORDER_SEQUENCE_NUMBER',
-        `producer ${h.producerId} moved to epoch ${h.producerEpoch} with sequence ${firstSeq}: a new epoch starts at 0`,
-      );
+      if (h.producerEpoch >= entry.producerEpoch)
+        throw new MillraceError(
+          'OUT_OF_ORDER_SEQUENCE_NUMBER',
+          `producer ${h.producerId} epoch ${h.producerEpoch} begins with sequence ${firstSeq}: a new epoch starts at 0`,
+        );
     }
     if (h.producerEpoch < entry.producerEpoch) {
       throw new MillraceError(
@@ -146,11 +157,48 @@ export class ProducerStateManager {
     for (const [id, e] of pending) this.producers.set(id, e);
   }
 
+  /**
+   * A transaction marker at `offset`: the producer's transaction ends (an abort is returned for
+   * the `.txnindex`) and its epoch becomes the marker's; a higher epoch forgets the old batches.
+   */
+  applyMarker(
+    producerId: number,
+    producerEpoch: number,
+    type: MarkerType,
+    offset: number,
+    timestamp: number,
+  ): AbortedTxn | null {
+    const entry = this.producers.get(producerId);
+    if (!entry || producerEpoch > entry.producerEpoch)
+      this.producers.set(producerId, {
+        producerId,
+        producerEpoch,
+        batches: [],
+        lastTimestamp: Math.max(entry?.lastTimestamp ?? -1, timestamp),
+      });
+    return this.txns.onMarker(producerId, type, offset);
+  }
+
+  /**
+   * A marker for `producerId` at `producerEpoch` may be written: an older epoch than the
+   * partition knows is a late coordinator's (Kafka: INVALID_PRODUCER_EPOCH).
+   */
+  checkMarker(producerId: number, producerEpoch: number): void {
+    const entry = this.producers.get(producerId);
+    if (entry && producerEpoch < entry.producerEpoch)
+      throw new MillraceError(
+        'INVALID_PRODUCER_EPOCH',
+        `marker for producer ${producerId} has epoch ${producerEpoch}, older than the partition's ${entry.producerEpoch}`,
+      );
+  }
+
   /** Forgets producers idle for `expirationMs` (producer.id.expiration.ms); returns how many. */
   removeExpired(now: number, expirationMs: number): number {
     let removed = 0;
+    const open = this.txns.openTransactions();
     for (const [id, e] of this.producers) {
-      if (now - e.lastTimestamp < expirationMs) continue;
+      // A producer with a transaction open stays until its marker: the LSO depends on it.
+      if (now - e.lastTimestamp < expirationMs || open.has(id)) continue;
       this.producers.delete(id);
       removed++;
     }
@@ -159,6 +207,7 @@ export class ProducerStateManager {
 
   clear(): void {
     this.producers.clear();
+    this.txns.restore([], []);
   }
 
   /** Offsets of the snapshot files on disk, ascending. */
@@ -172,7 +221,8 @@ export class ProducerStateManager {
 
   /** Writes the state as of `offset` (every batch below it applied). */
   takeSnapshot(offset: number): void {
-    let size = 10;
+    const open = this.txns.openTransactions();
+    let size = 14 + open.size * 16;
     for (const e of this.producers.values()) size += 19 + e.batches.length * 32;
     const buf = Buffer.alloc(size);
     buf.writeInt16BE(SNAPSHOT_VERSION, 0);
@@ -193,6 +243,13 @@ export class ProducerStateManager {
         p += 32;
       }
     }
+    buf.writeInt32BE(open.size, p);
+    p += 4;
+    for (const [producerId, firstOffset] of open) {
+      writeInt64(buf, p, producerId);
+      writeInt64(buf, p + 8, firstOffset);
+      p += 16;
+    }
     buf.writeUInt32BE(crc32c(buf.subarray(6)), 2);
     writeFileAtomic(path.join(this.dir, snapshotFileName(offset)), buf);
   }
@@ -202,7 +259,7 @@ export class ProducerStateManager {
    * not parse. Returns its offset, or -1 when none is usable (the state is then empty).
    */
   loadSnapshot(maxOffset: number): number {
-    this.producers.clear();
+    this.clear();
     const offsets = this.snapshotOffsets();
     for (const offset of offsets.filter((o) => o > maxOffset)) this.deleteSnapshot(offset);
     for (const offset of offsets.filter((o) => o <= maxOffset).reverse()) {
@@ -210,7 +267,7 @@ export class ProducerStateManager {
       const problem = this.readSnapshot(io('read', file, () => fs.readFileSync(file)));
       if (problem === null) return offset;
       this.logger.warn({ file, problem }, 'producer state snapshot unreadable: deleted, using an older one');
-      this.producers.clear();
+      this.clear();
       this.deleteSnapshot(offset);
     }
     return -1;
@@ -218,7 +275,8 @@ export class ProducerStateManager {
 
   private readSnapshot(buf: Buffer): string | null {
     if (buf.length < 10) return `${buf.length} bytes is shorter than the header`;
-    if (buf.readInt16BE(0) !== SNAPSHOT_VERSION) return `version ${buf.readInt16BE(0)} is not ${SNAPSHOT_VERSION}`;
+    const version = buf.readInt16BE(0);
+    if (version !== 1 && version !== SNAPSHOT_VERSION) return `version ${version} is not 1 or ${SNAPSHOT_VERSION}`;
     if (buf.readUInt32BE(2) !== crc32c(buf.subarray(6))) return 'CRC-32C mismatch';
     const count = buf.readInt32BE(6);
     let p = 10;
@@ -229,7 +287,8 @@ export class ProducerStateManager {
       const lastTimestamp = readInt64(buf, p + 10);
       const n = buf.readInt8(p + 18);
       p += 19;
-      if (n < 1 || n > PRODUCER_BATCHES_RETAINED || p + n * 32 > buf.length) return 'bad batch count';
+      if (n < (version === 1 ? 1 : 0) || n > PRODUCER_BATCHES_RETAINED || p + n * 32 > buf.length)
+        return 'bad batch count';
       const batches: ProducerBatchMetadata[] = [];
       for (let j = 0; j < n; j++, p += 32) {
         batches.push({
@@ -242,6 +301,15 @@ export class ProducerStateManager {
       }
       this.producers.set(producerId, { producerId, producerEpoch, batches, lastTimestamp });
     }
+    const open: Array<[number, number]> = [];
+    if (version >= 2) {
+      if (p + 4 > buf.length) return 'truncated open transactions';
+      const count = buf.readInt32BE(p);
+      p += 4;
+      if (count < 0 || p + count * 16 > buf.length) return 'bad open transaction count';
+      for (let i = 0; i < count; i++, p += 16) open.push([readInt64(buf, p), readInt64(buf, p + 8)]);
+    }
+    this.txns.restore(open, []);
     return p === buf.length ? null : 'trailing bytes';
   }
 

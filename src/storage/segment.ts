@@ -23,6 +23,7 @@ import { SparseIndex, offsetIndexLayout, timeIndexLayout } from './sparse-index.
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
 export const TIME_INDEX_SUFFIX = '.timeindex';
+export const TXN_INDEX_SUFFIX = '.txnindex';
 
 /** Kafka's file name for a segment: the base offset as 20 zero-padded digits. */
 export function segmentFileName(baseOffset: number, suffix: string): string {
@@ -79,6 +80,8 @@ export class LogSegment {
     // (an index file appears on the first flush, roll or close; a missing one is rebuilt on load).
     seg.offsetIndex.reset();
     seg.timeIndex.reset();
+    const txnIndex = path.join(dir, segmentFileName(baseOffset, TXN_INDEX_SUFFIX));
+    io('delete', txnIndex, () => fs.rmSync(txnIndex, { force: true }));
     return seg;
   }
 
@@ -349,7 +352,8 @@ export class LogSegment {
     this.offsetIndex.close();
     this.timeIndex.close();
     this.handle.release();
-    for (const file of [this.logFile, this.offsetIndex.file, this.timeIndex.file]) {
+    const txnIndex = path.join(this.dir, segmentFileName(this.baseOffset, TXN_INDEX_SUFFIX));
+    for (const file of [this.logFile, this.offsetIndex.file, this.timeIndex.file, txnIndex]) {
       io('delete', file, () => fs.rmSync(file, { force: true }));
     }
   }

@@ -43,7 +43,17 @@ export class TransactionTracker {
   /** A data batch: a transactional one opens its producer's transaction if none is open. */
   onBatch(h: RecordBatchHeader): void {
     if (!isTransactional(h) || isControlBatch(h)) return;
-    if (!this.open.has(h.producerId)) this.open.set(h.producerId, h.baseOffset);
+    this.onOpen(h.producerId, h.baseOffset);
+  }
+
+  /** A transactional data batch of `producerId` at `offset`. */
+  onOpen(producerId: number, offset: number): void {
+    if (!this.open.has(producerId)) this.open.set(producerId, offset);
+  }
+
+  /** Whether `producerId` has a transaction open here (KIP-890: else its partition must be verified). */
+  hasOpen(producerId: number): boolean {
+    return this.open.has(producerId);
   }
 
   /**
