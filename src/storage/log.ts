@@ -12,20 +12,16 @@ import {
   CRC,
   MAX_TIMESTAMP,
   NO_PRODUCER_ID,
-  RECORD_BATCH_OVERHEAD,
   TIMESTAMP_TYPE_MASK,
   crc32c,
   encodeMarkerBatch,
   isControlBatch,
   isTransactional,
-  lastOffsetOf,
   newBatchHeader,
   readBatchHeader,
-  readMarker,
   stampBatch,
   writeInt64,
   type MarkerType,
-  type RecordBatchHeader,
 } from '../../protocol/records/index.js';
 import type { LogConfig } from './config.js';
 import { io } from './files.js';
@@ -37,7 +33,7 @@ import { CLEANER_STAGING_DIR, loadSegments } from './log-loader.js';
 import type { LogTail, TailCache } from './tail-cache.js';
 import { CleanerCheckpoint } from './cleaner-checkpoint.js';
 import { segmentsPastRetention } from './retention.js';
-import { TxnIndexFiles } from './txn-index.js';
+import { ProducerReplay } from './producer-replay.js';
 import type { AbortedTxn } from './txn-tracker.js';
 import {
   EARLIEST_TIMESTAMP,
@@ -91,7 +87,7 @@ export class Log {
   private closed = false;
   private readonly cleanerCheckpoint: CleanerCheckpoint;
   private readonly tail: LogTail | null;
-  private readonly txnIndex: TxnIndexFiles;
+  private readonly replay: ProducerReplay;
 
   private constructor(
     readonly dir: string,
@@ -103,7 +99,6 @@ export class Log {
     this.lastFlushMs = this.now();
     this.tail = options.tailCache?.forLog() ?? null;
     this.cleanerCheckpoint = new CleanerCheckpoint(dir);
-    this.txnIndex = new TxnIndexFiles(dir);
     io('create directory', dir, () => fs.mkdirSync(dir, { recursive: true }));
     const loaded = loadSegments(dir, config, options, this.logger, this.now());
     this.segments = loaded.segments;
@@ -114,7 +109,8 @@ export class Log {
     this.leaderEpochCache.truncateFromEnd(this.logEnd);
     this.leaderEpochCache.truncateFromStart(this.logStart);
     this.producerState = new ProducerStateManager(dir, this.logger);
-    this.rebuildProducerState();
+    this.replay = new ProducerReplay(dir, this.producerState, this, this.logger);
+    this.replay.rebuild();
   }
 
   /** Opens (creating if needed) the log in `dir`, recovering it after an unclean stop. */
@@ -146,6 +142,10 @@ export class Log {
 
   get segmentBaseOffsets(): number[] {
     return this.segments.map((s) => s.baseOffset);
+  }
+
+  segmentBaseOf(offset: number): number {
+    return this.segments[this.segmentIndexFor(offset)]!.baseOffset;
   }
 
   private get active(): LogSegment {
@@ -240,24 +240,8 @@ export class Log {
     this.maybeRoll(batch.length, timestamp, offset, offset);
     this.leaderEpochCache.assign(leaderEpoch, offset);
     this.write(batch, info);
-    this.onMarker(marker.producerId, marker.producerEpoch, marker.type, offset, timestamp);
+    this.replay.marker(marker.producerId, marker.producerEpoch, marker.type, offset, timestamp);
     return offset;
-  }
-
-  private onMarker(producerId: number, epoch: number, type: MarkerType, offset: number, timestamp: number): void {
-    const aborted = this.producerState.applyMarker(producerId, epoch, type, offset, timestamp);
-    if (aborted) this.txnIndex.append(this.segments[this.segmentIndexFor(offset)]!.baseOffset, aborted);
-  }
-
-  /** A replicated or replayed batch (at `pos` of `buf`) updates producers and transactions. */
-  private applyBatch(buf: Buffer, pos: number, h: RecordBatchHeader): void {
-    if (!isControlBatch(h)) {
-      this.producerState.update(h);
-      if (isTransactional(h)) this.producerState.txns.onBatch(h);
-      return;
-    }
-    const marker = readMarker(buf, pos, h);
-    if (marker) this.onMarker(h.producerId, h.producerEpoch, marker.type, marker.offset, marker.timestamp);
   }
 
   /** read_committed reads below this: the high watermark, or the first offset of an open transaction below it. */
@@ -285,7 +269,7 @@ export class Log {
     for (let p = 0; p < records.length; p += scratch.sizeInBytes) {
       readBatchHeader(records, p, scratch);
       this.leaderEpochCache.assign(scratch.partitionLeaderEpoch, scratch.baseOffset);
-      this.applyBatch(records, p, scratch);
+      this.replay.batch(records, p, scratch);
     }
     return info;
   }
@@ -390,36 +374,9 @@ export class Log {
     this.leaderEpochCache.truncateFromEnd(this.logEnd);
     this.recovery = Math.min(this.recovery, this.logEnd);
     this.logStart = Math.min(this.logStart, this.logEnd);
-    this.rebuildProducerState();
+    this.replay.rebuild();
     this.clampCleanerCheckpoint();
     return true;
-  }
-
-  /**
-   * Producer state from the newest snapshot at or below the log end, plus the batches after it
-   * (read by header only). Runs on open and after a truncation removed batches it had applied.
-   */
-  private rebuildProducerState(): void {
-    const from = Math.max(this.producerState.loadSnapshot(this.logEnd), this.logStart);
-    // Aborts indexed below `from` stand; those at or past it are indexed again by the replay.
-    const bases = this.segmentBaseOffsets;
-    this.txnIndex.removeFrom(from, bases);
-    const txns = this.producerState.txns;
-    txns.restore([...txns.openTransactions()], this.txnIndex.read(bases));
-    txns.dropBefore(this.logStart);
-    const header = newBatchHeader();
-    let next = from;
-    while (next < this.logEnd) {
-      const { records } = this.read(next, 1024 * 1024, this.logEnd);
-      if (records.length === 0) break;
-      for (let p = 0; p + RECORD_BATCH_OVERHEAD <= records.length; p += header.sizeInBytes) {
-        readBatchHeader(records, p, header);
-        if (lastOffsetOf(header) >= next) this.applyBatch(records, p, header);
-      }
-      next = lastOffsetOf(header) + 1;
-    }
-    if (next > from)
-      this.logger.info({ from, to: next, producers: this.producerState.producerCount }, 'rebuilt producer state');
   }
 
   /** Forgets producers idle longer than producer.id.expiration.ms; returns how many. */
