@@ -6,7 +6,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { MillraceError } from '../../protocol/errors.js';
 import type { millrace } from '../../protocol/generated/millrace.js';
-import { LOG_OVERHEAD, RECORD_COUNT } from '../../protocol/records/batch.js';
+import { LAST_OFFSET_DELTA, LOG_OVERHEAD, RECORD_COUNT } from '../../protocol/records/batch.js';
 import type { MetadataImage } from '../cluster/image.js';
 import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { maxPayload } from '../transport/connection.js';
@@ -26,6 +26,14 @@ function countRecords(batches: Buffer): number {
   return n;
 }
 
+/** One past the last offset of a buffer of whole batches. */
+function endOfBatches(batches: Buffer): number {
+  let end = 0;
+  for (let p = 0; p + RECORD_COUNT + 4 <= batches.length; p += batches.readInt32BE(p + 8) + LOG_OVERHEAD)
+    end = Number(batches.readBigInt64BE(p)) + batches.readInt32BE(p + LAST_OFFSET_DELTA) + 1;
+  return end;
+}
+
 export interface FetchContext {
   nc: NatsConnection;
   image: () => MetadataImage;
@@ -37,7 +45,10 @@ export interface FetchContext {
 interface FetchQuery {
   replicaId: number;
   topics: millrace.IFetchTopic[];
+  isolationLevel?: number;
 }
+
+export const READ_COMMITTED = 1;
 
 /** A fetch's reply, its record bytes, and whether it must be sent at once (an error or a divergence). */
 interface FetchResult {
@@ -145,8 +156,13 @@ export class FetchHandler {
         const hp = this.ctx.replicas.get(topic, request.partition ?? 0);
         if (!hp) continue;
         const from = Number(request.fetchOffset ?? 0);
+        const committedOnly = req.isolationLevel === READ_COMMITTED;
         const wake = (): void => {
-          const end = replica ? hp.log.logEndOffset : hp.highWatermark;
+          const end = replica
+            ? hp.log.logEndOffset
+            : committedOnly
+              ? hp.log.lastStableOffset(hp.highWatermark)
+              : hp.highWatermark;
           if (hp.isLeader && end <= from) return;
           if (minBytes <= 1 || !hp.isLeader || read().bytes >= minBytes) done();
         };
@@ -179,6 +195,7 @@ export class FetchHandler {
     const image = this.ctx.image();
     let bytes = 0;
     let error = false;
+    const committedOnly = !replica && req.isolationLevel === READ_COMMITTED;
     const topics = perPartition<millrace.IFetchPartition, millrace.IFetchPartitionResponse>(
       this.ctx.replicas,
       image,
@@ -190,6 +207,7 @@ export class FetchHandler {
           partition,
           errorCode: 0,
           highWatermark: hp.highWatermark,
+          lastStableOffset: hp.log.lastStableOffset(hp.highWatermark),
           logStartOffset: hp.log.logStartOffset,
           logEndOffset: hp.log.logEndOffset,
         });
@@ -233,13 +251,22 @@ export class FetchHandler {
           p.partitionMaxBytes && p.partitionMaxBytes > 0 ? p.partitionMaxBytes : 1024 * 1024,
           room,
         );
-        // KIP-74: the first partition with data gets at least one whole batch. Followers read to the log end.
-        const bound = replica ? hp.log.logEndOffset : hp.highWatermark;
+        // KIP-74: the first partition with data gets at least one whole batch. Followers read to
+        // the log end, read_committed consumers to the last stable offset.
+        const bound = replica
+          ? hp.log.logEndOffset
+          : committedOnly
+            ? hp.log.lastStableOffset(hp.highWatermark)
+            : hp.highWatermark;
         const read =
           partMax > 0 || bytes === 0 ? hp.log.read(fetchOffset, Math.max(partMax, 1), bound, bytes === 0) : null;
         const records = read?.records ?? Buffer.alloc(0);
         bytes += records.length;
-        return { ...positions(), records };
+        if (!committedOnly || records.length === 0) return { ...positions(), records };
+        const abortedTransactions = hp.log
+          .abortedTransactions(fetchOffset, endOfBatches(records))
+          .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+        return { ...positions(), records, abortedTransactions };
       },
       (partition, e) => {
         error = true;

@@ -22,7 +22,7 @@ import { AclOperation } from '../../protocol/acl.js';
 import { guardAdmin } from './admin-access.js';
 import { internalCaller, type Access, type Caller } from './authorizer.js';
 import { throttleFor, type ClientQuotas } from './client-quotas.js';
-import { FetchHandler } from './fetch-handler.js';
+import { FetchHandler, READ_COMMITTED } from './fetch-handler.js';
 import type { NatsPrincipals } from './nats-principal.js';
 import { SecurityApis, type Serve } from './security-apis.js';
 import { perPartition } from './per-partition.js';
@@ -334,12 +334,12 @@ export class BrokerHandlers {
       req.topics,
       (hp, p, partition) => {
         const timestamp = Number(p.timestamp ?? LATEST_TIMESTAMP);
-        // Consumers see up to the high watermark, so "latest" is the high watermark.
+        // Consumers see up to the high watermark (read_committed: the last stable offset), so that is "latest".
+        const visible =
+          req.isolationLevel === READ_COMMITTED ? hp.log.lastStableOffset(hp.highWatermark) : hp.highWatermark;
         const found =
-          timestamp === LATEST_TIMESTAMP
-            ? { offset: hp.highWatermark, timestamp: -1 }
-            : hp.log.offsetForTimestamp(timestamp);
-        const offset = found === null ? -1 : Math.min(found.offset, hp.highWatermark);
+          timestamp === LATEST_TIMESTAMP ? { offset: visible, timestamp: -1 } : hp.log.offsetForTimestamp(timestamp);
+        const offset = found === null ? -1 : Math.min(found.offset, visible);
         return {
           partition,
           errorCode: 0,

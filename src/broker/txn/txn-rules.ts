@@ -11,29 +11,10 @@
  * transaction before data is written to them (the shell's verification asks `isInTransaction`).
  */
 import { MillraceError } from '../../../protocol/errors.js';
+import { VALID_PREVIOUS, type TxnState } from '../../../actors/transaction.js';
 import { offsetsPartitionFor } from '../group/offsets-topic.js';
 
-export type TxnState =
-  | 'Empty'
-  | 'Ongoing'
-  | 'PrepareCommit'
-  | 'PrepareAbort'
-  | 'CompleteCommit'
-  | 'CompleteAbort'
-  | 'Dead'
-  | 'PrepareEpochFence';
-
-/** Kafka's TransactionState.validPreviousStates. */
-const VALID_PREVIOUS: Record<TxnState, readonly TxnState[]> = {
-  Empty: ['Empty', 'CompleteCommit', 'CompleteAbort'],
-  Ongoing: ['Ongoing', 'Empty', 'CompleteCommit', 'CompleteAbort'],
-  PrepareCommit: ['Ongoing'],
-  PrepareAbort: ['Ongoing', 'PrepareEpochFence'],
-  CompleteCommit: ['PrepareCommit'],
-  CompleteAbort: ['PrepareAbort'],
-  Dead: ['Empty', 'CompleteCommit', 'CompleteAbort'],
-  PrepareEpochFence: ['Ongoing'],
-};
+export type { TxnState };
 
 /** Kafka's producer epochs are 16-bit: at the last one a producer gets a new id instead. */
 export const MAX_EPOCH = 32_766;
@@ -221,9 +202,11 @@ export function isInTransaction(
 }
 
 /**
- * EndTxn: PrepareCommit or PrepareAbort, with the epoch bumped (KIP-890), then markers to every
- * partition of the transaction. A retry of an EndTxn that already ended answers as it did; the
- * other outcome is INVALID_TXN_STATE.
+ * EndTxn: PrepareCommit or PrepareAbort, then markers to every partition of the transaction.
+ * With `bumpEpoch` (KIP-890 part 2, a client that takes the epoch from the reply) the epoch is
+ * bumped and the markers carry the new one; without it (older clients: kafkajs, EndTxn v0-4) the
+ * epoch stays. A retry of an EndTxn that already ended answers as it did; the other outcome is
+ * INVALID_TXN_STATE.
  */
 export function endTxn(
   m: TxnMetadata | undefined,
@@ -231,35 +214,46 @@ export function endTxn(
   producerEpoch: number,
   commit: boolean,
   now: number,
+  bumpEpoch = true,
 ): Decision<{ producerId: number; producerEpoch: number }> {
-  // A retry from the producer that ended it: its epoch is now the previous one.
-  if (m && m.producerId === producerId && producerEpoch === m.lastProducerEpoch && producerEpoch >= 0) {
-    const asked = commit ? ['PrepareCommit', 'CompleteCommit'] : ['PrepareAbort', 'CompleteAbort'];
-    const other = commit ? ['PrepareAbort', 'CompleteAbort'] : ['PrepareCommit', 'CompleteCommit'];
+  const asked: TxnState[] = commit ? ['PrepareCommit', 'CompleteCommit'] : ['PrepareAbort', 'CompleteAbort'];
+  const other: TxnState[] = commit ? ['PrepareAbort', 'CompleteAbort'] : ['PrepareCommit', 'CompleteCommit'];
+  // A retry from the producer that ended it with an epoch bump: its epoch is now the previous one.
+  if (
+    m &&
+    m.producerId === producerId &&
+    producerEpoch === m.lastProducerEpoch &&
+    producerEpoch >= 0 &&
+    producerEpoch !== m.producerEpoch
+  ) {
     if (asked.includes(m.state)) return { reply: { producerId: m.producerId, producerEpoch: m.producerEpoch } };
     if (other.includes(m.state))
       throw new MillraceError('INVALID_TXN_STATE', `transaction ${m.transactionalId} ended otherwise (${m.state})`);
     // A next transaction began: the old epoch is simply fenced (below).
   }
   const current = checkProducer(m, producerId, producerEpoch);
-  if (inTransition(current))
-    throw new MillraceError('CONCURRENT_TRANSACTIONS', `transaction ${current.transactionalId} is completing: retry`);
-  if (current.state !== 'Ongoing') {
-    // Nothing was added: an abort of nothing is fine, a commit of nothing too (Kafka answers both).
-    if (current.state === 'Empty' || current.state === 'CompleteCommit' || current.state === 'CompleteAbort')
-      return { reply: { producerId: current.producerId, producerEpoch: current.producerEpoch } };
-    throw new MillraceError('INVALID_TXN_STATE', `transaction ${current.transactionalId} is ${current.state}`);
+  if (current.state === 'Ongoing') {
+    const { write, markers } = endTransaction(current, commit, now, bumpEpoch);
+    return { write, markers, reply: { producerId: write!.producerId, producerEpoch: write!.producerEpoch } };
   }
-  const { write, markers } = endTransaction(current, commit, now);
-  return { write, markers, reply: { producerId: write!.producerId, producerEpoch: write!.producerEpoch } };
+  const reply = { producerId: current.producerId, producerEpoch: current.producerEpoch };
+  if (current.state === 'Empty') return { reply };
+  // Same epoch: a retry of an EndTxn that did not bump it (or of one still writing its markers).
+  if (inTransition(current) && asked.includes(current.state))
+    throw new MillraceError('CONCURRENT_TRANSACTIONS', `transaction ${current.transactionalId} is completing: retry`);
+  if (asked.includes(current.state)) return { reply };
+  throw new MillraceError(
+    'INVALID_TXN_STATE',
+    `transaction ${current.transactionalId} is ${current.state}: cannot ${commit ? 'commit' : 'abort'}`,
+  );
 }
 
-/** Ongoing (or fenced) to PrepareCommit / PrepareAbort with the next epoch, and its markers. */
-function endTransaction(m: TxnMetadata, commit: boolean, now: number): Decision<null> {
-  const rollover = m.producerEpoch >= MAX_EPOCH;
+/** Ongoing (or fenced) to PrepareCommit / PrepareAbort, the epoch bumped unless told not to, and its markers. */
+function endTransaction(m: TxnMetadata, commit: boolean, now: number, bumpEpoch = true): Decision<null> {
+  const bump = bumpEpoch && m.producerEpoch < MAX_EPOCH;
   const write = transition(m, commit ? 'PrepareCommit' : 'PrepareAbort', now, {
-    producerEpoch: rollover ? m.producerEpoch : m.producerEpoch + 1,
-    lastProducerEpoch: m.producerEpoch,
+    producerEpoch: bump ? m.producerEpoch + 1 : m.producerEpoch,
+    lastProducerEpoch: bump ? m.producerEpoch : m.lastProducerEpoch,
   });
   return {
     write,

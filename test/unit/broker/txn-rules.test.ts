@@ -93,6 +93,25 @@ describe('the transaction coordinator’s decisions', () => {
     );
   });
 
+  it('keeps the epoch for clients before KIP-890 (EndTxn without an epoch bump), retries included', () => {
+    const c = new Coordinator();
+    const { producerId } = c.init();
+    c.apply(addPartitions(c.meta, producerId, 0, [tp('a', 0)], c.now));
+    const end = endTxn(c.meta, producerId, 0, true, c.now, false);
+    expect(end.markers).toMatchObject({ commit: true, producerEpoch: 0 });
+    expect(c.apply(end)).toEqual({ producerId, producerEpoch: 0 });
+    expect(() => endTxn(c.meta, producerId, 0, true, c.now, false)).toThrow(
+      expect.objectContaining({ errorName: 'CONCURRENT_TRANSACTIONS' }),
+    );
+    c.markersWritten();
+    expect(c.apply(endTxn(c.meta, producerId, 0, true, c.now, false))).toEqual({ producerId, producerEpoch: 0 });
+    expect(() => endTxn(c.meta, producerId, 0, false, c.now, false)).toThrow(
+      expect.objectContaining({ errorName: 'INVALID_TXN_STATE' }),
+    );
+    c.apply(addPartitions(c.meta, producerId, 0, [tp('b', 0)], c.now));
+    expect(c.meta!.state).toBe('Ongoing');
+  });
+
   it('fences the previous producer of a transactional id, aborting its open transaction first', () => {
     const c = new Coordinator();
     const first = c.init();
