@@ -126,7 +126,10 @@ export const ErrorCodes = {
   BROKER_ID_NOT_REGISTERED: spec(102),
   INCONSISTENT_TOPIC_ID: spec(103, true),
   INCONSISTENT_CLUSTER_ID: spec(104),
+  TRANSACTIONAL_ID_NOT_FOUND: spec(105),
   INELIGIBLE_REPLICA: spec(107),
+  /** KIP-890: the transaction cannot go on but the producer can: abort it and begin again. */
+  TRANSACTION_ABORTABLE: spec(120),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ErrorCodes;

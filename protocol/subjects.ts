@@ -34,6 +34,12 @@ export const BROKER_APIS = [
   'describe_user_scram',
   'alter_client_quotas',
   'describe_client_quotas',
+  'add_partitions_to_txn',
+  'add_offsets_to_txn',
+  'txn_offset_commit',
+  'end_txn',
+  'describe_transactions',
+  'list_transactions',
 ] as const;
 export type BrokerApi = (typeof BROKER_APIS)[number];
 export const CONTROLLER_APIS = [
@@ -54,7 +60,7 @@ export const CONTROLLER_APIS = [
 ] as const;
 export type ControllerApi = (typeof CONTROLLER_APIS)[number];
 /** `presence` answers an empty request at once: probes tell a live (or paused) process from a dead one. */
-export type InternalApi = 'replica_fetch' | 'presence';
+export type InternalApi = 'replica_fetch' | 'presence' | 'write_txn_markers' | 'verify_txn';
 
 export const subjects = {
   /** Bootstrap metadata: a queue group of every broker. */

@@ -50,16 +50,22 @@ export function readMarker(
   h: RecordBatchHeader,
 ): (TxnMarker & { offset: number }) | null {
   const [record] = decodeBatchRecords(buf, pos, h, decodedRecord);
-  if (!record?.key || record.key.length < 4) throw new Error('a control record needs a 4-byte key');
-  const type = record.key.readInt16BE(2);
-  if (type !== TYPE_CODES.ABORT && type !== TYPE_CODES.COMMIT) return null;
-  if (!record.value || record.value.length < 6) throw new Error('a transaction marker needs a 6-byte value');
+  const type = markerTypeOf(record?.key ?? null);
+  if (type === null) return null;
+  if (!record!.value || record!.value.length < 6) throw new Error('a transaction marker needs a 6-byte value');
   return {
-    type: type === TYPE_CODES.COMMIT ? 'COMMIT' : 'ABORT',
+    type,
     producerId: h.producerId,
     producerEpoch: h.producerEpoch,
-    coordinatorEpoch: record.value.readInt32BE(2),
-    timestamp: record.timestamp,
-    offset: record.offset,
+    coordinatorEpoch: record!.value.readInt32BE(2),
+    timestamp: record!.timestamp,
+    offset: record!.offset,
   };
+}
+
+/** The marker type a control record's key names, or null for a control record of another type. */
+export function markerTypeOf(key: Buffer | null): MarkerType | null {
+  if (!key || key.length < 4) throw new Error('a control record needs a 4-byte key');
+  const type = key.readInt16BE(2);
+  return type === TYPE_CODES.COMMIT ? 'COMMIT' : type === TYPE_CODES.ABORT ? 'ABORT' : null;
 }

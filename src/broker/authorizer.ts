@@ -145,6 +145,14 @@ export class Access {
       );
   }
 
+  requireTransactionalId(caller: Caller, operation: number, transactionalId: string): void {
+    if (!this.authorizer.allows(caller, operation, ResourceType.TRANSACTIONAL_ID, transactionalId))
+      throw new MillraceError(
+        'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+        `${caller.principal} may not ${verb(operation)} transactional id '${transactionalId}': no ACL allows it`,
+      );
+  }
+
   clusterAllowed(caller: Caller, operation: number): boolean {
     return this.authorizer.allows(caller, operation, ResourceType.CLUSTER, CLUSTER_RESOURCE);
   }

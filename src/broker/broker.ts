@@ -40,6 +40,9 @@ import {
   type BrokerConfig,
 } from './config.js';
 import { GroupCoordinator } from './group/coordinator.js';
+import { TxnCoordinator } from './txn/coordinator.js';
+import { MarkerWriter, type MarkerContext } from './txn/markers.js';
+import { TxnApis } from './txn/txn-apis.js';
 import { AlterPartitionManager } from './alter-partition-manager.js';
 import { BrokerHandlers } from './handlers.js';
 import { NatsPrincipals } from './nats-principal.js';
@@ -58,6 +61,7 @@ export class Broker {
   private logs: LogManager | null = null;
   private replicas: ReplicaManager | null = null;
   private groups: GroupCoordinator | null = null;
+  private txns: TxnCoordinator | null = null;
   private fetchers: ReplicaFetcherManager | null = null;
   private rpc: RpcServer | null = null;
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
@@ -305,7 +309,10 @@ export class Broker {
             },
             this.logs,
             config.logDefaults,
-            () => this.groups?.sync(),
+            () => {
+              this.groups?.sync();
+              this.txns?.sync();
+            },
           );
           this.replicas.reconcile(this.loader.image, allOf(this.loader.image));
           this.rpc = new RpcServer(this.nc, this.logger, (api, error, seconds) =>
@@ -348,6 +355,48 @@ export class Broker {
             CONTROLLER_RPC_TIMEOUT_MS,
           );
           producerIds.warmUp();
+          const markerContext: MarkerContext = {
+            brokerId: config.id,
+            cluster: config.cluster,
+            nc: this.nc,
+            image: () => this.loader.image,
+            replicas: this.replicas,
+            timeoutMs: 5_000,
+            onOffsetsMarker: (partition, producerId, commit) =>
+              this.groups?.completeTransaction(partition, producerId, commit),
+            logger: this.logger,
+          };
+          this.txns = new TxnCoordinator(
+            {
+              brokerId: config.id,
+              partitions: config.transactionStateLogNumPartitions,
+              replicationFactor: config.transactionStateLogReplicationFactor,
+              maxTimeoutMs: config.transactionMaxTimeoutMs,
+              idExpirationMs: config.transactionalIdExpirationMs,
+              idExpirationCheckMs: config.transactionalIdExpirationCheckMs,
+              commitTimeoutMs: 5_000,
+              markerRetryBackoffMs: 100,
+              access,
+              logger: this.logger,
+            },
+            this.replicas,
+            controllerClient,
+            () => this.loader.image,
+            () => producerIds.generate(),
+            new MarkerWriter(markerContext),
+          );
+          this.txns.sync();
+          const txnApis = new TxnApis({
+            brokerId: config.id,
+            cluster: config.cluster,
+            nc: this.nc,
+            image: () => this.loader.image,
+            txns: this.txns,
+            groups: this.groups,
+            access,
+            markers: markerContext,
+            requestTimeoutMs: CONTROLLER_RPC_TIMEOUT_MS,
+          });
           const handlers = new BrokerHandlers({
             brokerId: config.id,
             cluster: config.cluster,
@@ -357,6 +406,8 @@ export class Broker {
             controller: controllerClient,
             producerIds,
             groups: this.groups,
+            txns: this.txns,
+            txnApis,
             metrics: this.metrics,
             logDefaults: config.logDefaults,
             minInsyncReplicas: config.minInsyncReplicas,
@@ -462,6 +513,7 @@ export class Broker {
     await this.rpc?.close();
     await this.fetchers?.stop();
     this.groups?.stop();
+    this.txns?.stop();
     this.replicas?.stop();
     if (clean) await this.logs?.close();
     await (clean ? this.controller.stop() : this.controller.halt());

@@ -63,6 +63,16 @@ export const brokerConfigSchema = z
       .default(7 * 24 * 3600 * 1000),
     /** offsets.retention.check.interval.ms */
     offsetsRetentionCheckIntervalMs: z.coerce.number().int().min(100).default(600_000),
+    /** transaction.state.log.num.partitions: partitions of __transaction_state (fixed once it exists). */
+    transactionStateLogNumPartitions: z.coerce.number().int().min(1).max(1000).default(50),
+    /** transaction.state.log.replication.factor (capped at the live brokers when it is created). */
+    transactionStateLogReplicationFactor: z.coerce.number().int().min(1).default(3),
+    /** transaction.max.timeout.ms: the longest transaction.timeout.ms a producer may ask for. */
+    transactionMaxTimeoutMs: z.coerce.number().int().min(1).default(900_000),
+    /** transactional.id.expiration.ms: an id idle this long with nothing open is removed. */
+    transactionalIdExpirationMs: z.coerce.number().int().min(1).default(604_800_000),
+    /** transaction.remove.expired.transaction.cleanup.interval.ms */
+    transactionalIdExpirationCheckMs: z.coerce.number().int().min(100).default(3_600_000),
     /** log.cleaner.backoff.ms: how often the cleaner looks for a compacted log to clean. */
     logCleanerBackoffMs: z.coerce.number().int().min(10).default(15_000),
     /** log.cleaner.dedupe.buffer.size, in keys: bounds the cleaner's memory. */
@@ -259,6 +269,10 @@ export function kafkaBrokerConfigs(c: BrokerConfig): Record<string, string> {
     'offsets.topic.replication.factor': String(c.offsetsTopicReplicationFactor),
     'offsets.retention.minutes': String(Math.round(c.offsetsRetentionMs / 60_000)),
     'group.initial.rebalance.delay.ms': String(c.groupInitialRebalanceDelayMs),
+    'transaction.state.log.num.partitions': String(c.transactionStateLogNumPartitions),
+    'transaction.state.log.replication.factor': String(c.transactionStateLogReplicationFactor),
+    'transaction.max.timeout.ms': String(c.transactionMaxTimeoutMs),
+    'transactional.id.expiration.ms': String(c.transactionalIdExpirationMs),
     'group.min.session.timeout.ms': String(c.groupMinSessionTimeoutMs),
     'group.max.session.timeout.ms': String(c.groupMaxSessionTimeoutMs),
     'replica.lag.time.max.ms': String(c.replicaLagTimeMaxMs),

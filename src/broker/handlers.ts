@@ -18,6 +18,9 @@ import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
 import { OFFSETS_TOPIC, type GroupCoordinator } from './group/coordinator.js';
+import type { HostedPartition } from './hosted-partition.js';
+import { TRANSACTION_STATE_TOPIC, type TxnCoordinator } from './txn/coordinator.js';
+import { transactionalProducer, type TxnApis } from './txn/txn-apis.js';
 import { AclOperation } from '../../protocol/acl.js';
 import { guardAdmin } from './admin-access.js';
 import { internalCaller, type Access, type Caller } from './authorizer.js';
@@ -33,6 +36,8 @@ export type AdminApi =
   'create_topics' | 'delete_topics' | 'create_partitions' | 'elect_leaders' | 'alter_reassignments' | 'alter_configs';
 
 const ADMIN_TIMEOUT_MS = 30_000;
+/** FindCoordinator key type of a transactional id (0: a group). */
+const COORDINATOR_TRANSACTION = 1;
 
 export interface HandlerContext {
   brokerId: number;
@@ -43,6 +48,8 @@ export interface HandlerContext {
   controller: ControllerClient;
   producerIds: ProducerIdManager;
   groups: GroupCoordinator;
+  txns: TxnCoordinator;
+  txnApis: TxnApis;
   metrics: BrokerMetrics;
   /** The broker's topic config defaults (logDefaults) and min.insync.replicas, for DescribeConfigs. */
   logDefaults: Readonly<Record<string, string>>;
@@ -107,13 +114,14 @@ export class BrokerHandlers {
       wire.FetchResponse,
       (r) => this.fetch(r, null),
     );
-    serve('init_producer_id', wire.InitProducerIdRequest, wire.InitProducerIdResponse, async (_r, c) =>
-      this.initProducerId(c),
+    serve('init_producer_id', wire.InitProducerIdRequest, wire.InitProducerIdResponse, async (r, c) =>
+      r.transactionalId ? this.ctx.txns.initProducerId(r, c) : this.initProducerId(c),
     );
     const groups = this.ctx.groups;
     serve('find_coordinator', wire.FindCoordinatorRequest, wire.FindCoordinatorResponse, (r, c) =>
-      groups.findCoordinator(r, c),
+      r.keyType === COORDINATOR_TRANSACTION ? this.ctx.txns.findCoordinator(r.key, c) : groups.findCoordinator(r, c),
     );
+    this.ctx.txnApis.register(serve, rpc);
     serve('join_group', wire.JoinGroupRequest, wire.JoinGroupResponse, (r, c) => groups.joinGroup(r, c));
     serve('sync_group', wire.SyncGroupRequest, wire.SyncGroupResponse, (r, c) => groups.syncGroup(r, c));
     serve('heartbeat', wire.HeartbeatRequest, wire.HeartbeatResponse, (r, c) => groups.heartbeat(r, c));
@@ -257,37 +265,21 @@ export class BrokerHandlers {
       image,
       req.topics,
       (hp, p, partition) => {
-        if (hp.topic === OFFSETS_TOPIC)
-          throw new MillraceError('INVALID_TOPIC_EXCEPTION', `${OFFSETS_TOPIC} is internal: commit offsets instead`);
+        if (hp.topic === OFFSETS_TOPIC || hp.topic === TRANSACTION_STATE_TOPIC)
+          throw new MillraceError('INVALID_TOPIC_EXCEPTION', `${hp.topic} is internal: its coordinator writes it`);
         if (req.acks === -1 && hp.isr.length < hp.minInsync) {
           throw new MillraceError(
             'NOT_ENOUGH_REPLICAS',
             `${hp.topic}-${partition} has ${hp.isr.length} in-sync replicas, fewer than min.insync.replicas ${hp.minInsync}`,
           );
         }
-        const info = hp.log.appendAsLeader(p.records as Buffer, hp.leaderEpoch);
-        // A duplicate from an idempotent producer's retry appended nothing: it gets the original offsets.
-        if (!info.duplicate) {
-          hp.appended();
-          void hp.log
-            .flushIfDue()
-            .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
-          this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
-          this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
-        } else this.ctx.metrics.duplicateBatches.inc({ topic: hp.topic });
-        const ok = {
-          partition,
-          errorCode: 0,
-          baseOffset: info.firstOffset,
-          logAppendTime: info.logAppendTime,
-          logStartOffset: hp.log.logStartOffset,
-        };
-        if (req.acks !== -1) return ok;
-        // acks=all: answer once every in-sync replica has the batch (the high watermark passes it).
-        return hp.awaitCommit(info.lastOffset + 1, timeoutMs).then(
-          () => ok,
-          (err: unknown) => ({ partition, ...errorFields(err), baseOffset: info.firstOffset }),
-        );
+        const records = p.records as Buffer;
+        const producer = transactionalProducer(records);
+        if (producer === null) return this.append(hp, partition, records, req.acks, timeoutMs);
+        return this.ctx.txnApis
+          .verifyProduce(req.transactionalId, hp, producer, caller)
+          .then(() => this.append(hp, partition, records, req.acks, timeoutMs))
+          .catch((err: unknown) => ({ partition, ...errorFields(err), baseOffset: -1 }));
       },
       (partition, error) => ({ partition, ...error, baseOffset: -1 }),
       (topic) => this.ctx.access.requireTopic(caller, AclOperation.WRITE, topic),
@@ -298,6 +290,39 @@ export class BrokerHandlers {
         topics.map(async (t) => ({ name: t.name, partitions: await Promise.all(t.partitions) })),
       ),
     };
+  }
+
+  /** Appends a partition's batches as its leader; with acks=all, answers once the in-sync replicas have them. */
+  private append(
+    hp: HostedPartition,
+    partition: number,
+    records: Buffer,
+    acks: number,
+    timeoutMs: number,
+  ): millrace.IProducePartitionResponse | Promise<millrace.IProducePartitionResponse> {
+    const info = hp.log.appendAsLeader(records, hp.leaderEpoch);
+    // A duplicate from an idempotent producer's retry appended nothing: it gets the original offsets.
+    if (!info.duplicate) {
+      hp.appended();
+      void hp.log
+        .flushIfDue()
+        .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
+      this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
+      this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
+    } else this.ctx.metrics.duplicateBatches.inc({ topic: hp.topic });
+    const ok = {
+      partition,
+      errorCode: 0,
+      baseOffset: info.firstOffset,
+      logAppendTime: info.logAppendTime,
+      logStartOffset: hp.log.logStartOffset,
+    };
+    if (acks !== -1) return ok;
+    // acks=all: answer once every in-sync replica has the batch (the high watermark passes it).
+    return hp.awaitCommit(info.lastOffset + 1, timeoutMs).then(
+      () => ok,
+      (err: unknown) => ({ partition, ...errorFields(err), baseOffset: info.firstOffset }),
+    );
   }
 
   /**

@@ -70,6 +70,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
       maxBufferedBytesPerPartition: options.maxBufferedBytesPerPartition ?? 2 * maxBytesPerPartition,
       autoOffsetReset: options.autoOffsetReset ?? 'latest',
       fetchConcurrency: options.fetchConcurrency ?? 4,
+      isolationLevel: options.isolationLevel ?? 'read_uncommitted',
     };
     this.reset = this.opts.autoOffsetReset;
     this.fetcher = new Fetcher(this.ctx, this.opts, this.states, {
@@ -123,6 +124,21 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
     );
     this.group.start();
     this.start();
+  }
+
+  /**
+   * The group membership a transactional producer's `sendOffsets({ consumer })` sends (KIP-447):
+   * the group coordinator refuses offsets from a member that is no longer in the generation.
+   */
+  groupMetadata(): { groupId: string; generationId: number; memberId: string; groupInstanceId: string } {
+    const { groupId, groupInstanceId } = this.options;
+    if (!groupId) throw new MillraceError('INVALID_REQUEST', 'groupMetadata needs a consumer created with a groupId');
+    return {
+      groupId,
+      generationId: this.group?.generation ?? -1,
+      memberId: this.group?.memberId ?? '',
+      groupInstanceId: groupInstanceId ?? '',
+    };
   }
 
   /** Commits offsets (default: the position of every partition the member owns). */

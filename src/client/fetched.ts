@@ -13,8 +13,12 @@ import {
   checkBatch,
   compressionOf,
   decompress,
+  isControlBatch,
   isLogAppendTime,
+  isTransactional,
   newBatchHeader,
+  readMarker,
+  type RecordBatchHeader,
   readRecord,
   recordBase,
   skipRecord,
@@ -91,6 +95,36 @@ const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<st
 const corrupt = (where: string, err: unknown): MillraceError =>
   err instanceof MillraceError ? err : new MillraceError('CORRUPT_MESSAGE', `${where}: ${(err as Error).message}`);
 
+/** The aborted transactions a read_committed fetch was told of: producer id and first offset. */
+export type AbortedList = ReadonlyArray<{ producerId?: number | null; firstOffset?: number | null }>;
+
+/**
+ * Kafka's consumer rule for read_committed: a producer's transactional batches are skipped from
+ * an aborted transaction's first offset until its abort marker.
+ */
+class AbortedBatches {
+  private readonly pending: Array<{ producerId: number; firstOffset: number }>;
+  private readonly aborting = new Set<number>();
+
+  constructor(aborted: AbortedList) {
+    this.pending = aborted
+      .map((a) => ({ producerId: Number(a.producerId ?? -1), firstOffset: Number(a.firstOffset ?? 0) }))
+      .sort((a, b) => a.firstOffset - b.firstOffset);
+  }
+
+  skips(buf: Buffer, pos: number, h: RecordBatchHeader): boolean {
+    if (!isTransactional(h)) return false;
+    const last = h.baseOffset + h.lastOffsetDelta;
+    while (this.pending.length > 0 && this.pending[0]!.firstOffset <= last)
+      this.aborting.add(this.pending.shift()!.producerId);
+    if (isControlBatch(h)) {
+      if (readMarker(buf, pos, h)?.type === 'ABORT') this.aborting.delete(h.producerId);
+      return true;
+    }
+    return this.aborting.has(h.producerId);
+  }
+}
+
 export class PartitionBuffer {
   private batches: PendingBatch[] = [];
   private head = 0;
@@ -113,9 +147,10 @@ export class PartitionBuffer {
    * reply held none. Throws CORRUPT_MESSAGE for a batch that fails its checks or whose records
    * do not parse.
    */
-  add(records: Uint8Array, from: number, where: string): number | null {
+  add(records: Uint8Array, from: number, where: string, aborted: AbortedList | null = null): number | null {
     const data = Buffer.from(records);
     const header = newBatchHeader();
+    const skip = aborted ? new AbortedBatches(aborted) : null;
     let next: number | null = null;
     for (let pos = 0; pos < data.length; pos += header.sizeInBytes) {
       const problem = checkBatch(data, pos, data.length, header);
@@ -127,7 +162,9 @@ export class PartitionBuffer {
         );
       const lastOffset = header.baseOffset + header.lastOffsetDelta;
       next = lastOffset + 1;
-      if (lastOffset < from || header.recordCount === 0) continue;
+      // Markers are never records; under read_committed neither are aborted transactions' batches.
+      if (skip?.skips(data, pos, header)) continue;
+      if (isControlBatch(header) || lastOffset < from || header.recordCount === 0) continue;
       try {
         const code = compressionOf(header);
         const section = data.subarray(pos + RECORD_BATCH_OVERHEAD, pos + header.sizeInBytes);

@@ -10,7 +10,7 @@ import { wire } from '../../protocol/wire.js';
 import { maxPayload } from '../transport/connection.js';
 import { callBroker, needsMetadataRefresh, sleep, type ClientContext } from './context.js';
 import { NoOffsetForPartitionError, OffsetOutOfRangeError } from './errors.js';
-import type { PartitionState } from './fetched.js';
+import type { AbortedList, PartitionState } from './fetched.js';
 import { whileBrokerAlive } from './liveness.js';
 import { EARLIEST, LATEST, listOffsets } from './offsets.js';
 import type { FetchOptions } from './types.js';
@@ -188,6 +188,7 @@ export class Fetcher {
             minBytes: this.opts.minBytes,
             maxBytes: Math.min(this.opts.maxBytes, maxPayload(nc) - 64 * 1024),
             topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+            isolationLevel: this.opts.isolationLevel === 'read_committed' ? 1 : 0,
           },
           wire.FetchResponse,
           this.ctx.requestTimeoutMs + this.opts.maxWaitMs,
@@ -214,7 +215,7 @@ export class Fetcher {
         s.highWatermark = Number(p.highWatermark);
         if (p.records && p.records.length > 0) {
           this.ctx.metrics?.bytesReceived.inc({ client_id: this.ctx.clientId, topic: s.topic }, p.records.length);
-          this.accept(s, positions[i]!, p.records);
+          this.accept(s, positions[i]!, p.records, p.abortedTransactions);
         }
       }
     }
@@ -233,9 +234,10 @@ export class Fetcher {
   }
 
   /** Keeps fetched batches in the partition's buffer, to be read when the application takes them. */
-  private accept(s: PartitionState, from: number, records: Uint8Array): void {
+  private accept(s: PartitionState, from: number, records: Uint8Array, aborted: AbortedList | null | undefined): void {
     const wasEmpty = s.buffer.isEmpty;
-    const next = s.buffer.add(records, from, `${s.topic}-${s.partition}`);
+    const committedOnly = this.opts.isolationLevel === 'read_committed';
+    const next = s.buffer.add(records, from, `${s.topic}-${s.partition}`, committedOnly ? (aborted ?? []) : null);
     if (next !== null) s.position = Math.max(s.position ?? 0, next);
     if (wasEmpty && !s.buffer.isEmpty) this.host.filled(s);
   }

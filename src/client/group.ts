@@ -41,15 +41,15 @@ export interface GroupHost {
  */
 const DEFAULT_ASSIGNORS = ['cooperative-sticky', 'range', 'roundrobin', 'RoundRobinAssigner'];
 
-/** The broker coordinating `groupId` (FindCoordinator through any live broker). */
-export async function findCoordinator(ctx: ClientContext, groupId: string): Promise<number> {
+/** The broker coordinating `groupId` (key type 1: a transactional id), through any live broker. */
+export async function findCoordinator(ctx: ClientContext, groupId: string, keyType = 0): Promise<number> {
   const broker = await ctx.metadata.anyBroker('COORDINATOR_NOT_AVAILABLE');
   const res = await callBroker(
     ctx,
     broker,
     'find_coordinator',
     wire.FindCoordinatorRequest,
-    { key: groupId },
+    { key: groupId, keyType },
     wire.FindCoordinatorResponse,
   );
   return res.nodeId;

@@ -1,7 +1,7 @@
 /** Millrace's npm SDK: `import { Millrace } from 'millrace'`. */
 export { Millrace } from './millrace.js';
 export { Admin } from './admin.js';
-export { Producer, type TopicMessages } from './producer.js';
+export { Producer, Transaction, type SendOffsetsInput, type TopicMessages } from './producer.js';
 export { Consumer } from './consumer.js';
 export {
   cooperativeStickyAssignor,

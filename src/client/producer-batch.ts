@@ -43,8 +43,13 @@ export class ProducerBatch {
     readonly createdAt: number,
     compression: ProducerOptions['compression'],
     capacity: number,
+    transactional = false,
   ) {
-    this.builder = new RecordBatchBuilder({ compression: compression ?? 'none', initialCapacity: capacity });
+    this.builder = new RecordBatchBuilder({
+      compression: compression ?? 'none',
+      initialCapacity: capacity,
+      transactional,
+    });
   }
 }
 
@@ -147,7 +152,7 @@ export class PartitionQueues {
   private readonly queues = new Map<string, PartitionQueue[]>();
   private readonly stuck = new Map<string, number>();
 
-  constructor(private readonly producerId: () => number) {}
+  constructor(private readonly producer: () => { producerId: number; producerEpoch: number }) {}
 
   queue(topic: string, partition: number): PartitionQueue {
     let byPartition = this.queues.get(topic);
@@ -164,8 +169,7 @@ export class PartitionQueues {
         ready: [],
         inflight: [],
         opened: 0,
-        producerId: this.producerId(),
-        producerEpoch: 0,
+        ...this.producer(),
         nextSequence: 0,
         needsNewEpoch: false,
       };

@@ -11,6 +11,11 @@
  * order. When a partition's sequence cannot continue (the broker forgot the producer, or a batch
  * failed for good), the partition moves to the next producer epoch and re-numbers from 0 (KIP-360).
  * Without idempotence one batch per partition is in flight, so retries never reorder either.
+ *
+ * Transactional (a transactionalId): the id and epoch come from the transaction coordinator
+ * (producer-txn.ts) and are the same for every partition; a partition's first batch of a
+ * transaction waits until the partition was added to it; a batch that fails for good fails the
+ * transaction (it must be aborted) instead of moving to a new epoch locally.
  */
 import { MillraceError } from '../../protocol/errors.js';
 import { subjects } from '../../protocol/subjects.js';
@@ -41,14 +46,23 @@ import {
 import type { RecordInput } from '../../protocol/records/index.js';
 import { codecsReady } from '../../protocol/records/compression.js';
 import type { Message, ProducerOptions, RecordMetadata } from './types.js';
+import { TransactionManager, isFatalTxnError } from './producer-txn.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 
 export class ProducerEngine {
-  private readonly partitions = new PartitionQueues(() => this.producerId);
+  private readonly partitions = new PartitionQueues(() => ({
+    producerId: this.producerId,
+    producerEpoch: Math.max(this.txn?.producerEpoch ?? 0, 0),
+  }));
+  /** The transaction side of a transactional producer; null otherwise. */
+  readonly txn: TransactionManager | null;
   private readonly inflightByBroker = new Map<number, number>();
   private readonly acks: number;
   private readonly opts: Required<
-    Omit<ProducerOptions, 'partitioner' | 'compression' | 'acks' | 'idempotent' | 'serializers'>
+    Omit<
+      ProducerOptions,
+      'partitioner' | 'compression' | 'acks' | 'idempotent' | 'serializers' | 'transactionalId' | 'transactionTimeoutMs'
+    >
   >;
   readonly idempotent: boolean;
   private producerId = -1;
@@ -75,6 +89,14 @@ export class ProducerEngine {
       throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1, -1 or 'all', got ${String(acks)}`);
     // As Kafka: idempotence is the default only where it can hold (acks=all); asking for it elsewhere is an error.
     this.idempotent = options.idempotent ?? this.acks === -1;
+    if (
+      options.transactionalId !== undefined &&
+      (!this.idempotent || typeof options.transactionalId !== 'string' || !options.transactionalId)
+    )
+      throw new MillraceError(
+        'INVALID_CONFIG',
+        "a transactional producer needs a non-empty transactionalId, acks 'all' and idempotence",
+      );
     if (this.idempotent && this.acks !== -1)
       throw new MillraceError('INVALID_CONFIG', `an idempotent producer needs acks 'all', got ${String(acks)}`);
     if (this.idempotent && options.maxInFlight !== undefined && options.maxInFlight > MAX_IN_FLIGHT_PER_PARTITION)
@@ -91,6 +113,14 @@ export class ProducerEngine {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
     };
     this.partitioner = options.partitioner ?? defaultPartitioner;
+    this.txn = options.transactionalId
+      ? new TransactionManager(
+          ctx,
+          options.transactionalId,
+          options.transactionTimeoutMs ?? 60_000,
+          this.opts.deliveryTimeoutMs,
+        )
+      : null;
     this.codecs =
       options.compression === 'zstd'
         ? codecsReady().then(() => {
@@ -172,6 +202,7 @@ export class ProducerEngine {
         Date.now(),
         this.options.compression,
         Math.min(this.opts.batchSize + 1024, MAX_BATCH_BYTES),
+        this.txn !== null,
       );
     const batch = q.open;
     batch.builder.append(input, timestamp);
@@ -245,6 +276,10 @@ export class ProducerEngine {
 
   /** Gets this producer's id from a broker (InitProducerId), once; batches wait for it. */
   private initProducerId(): void {
+    if (this.txn) {
+      void this.initTransactions().catch(() => undefined);
+      return;
+    }
     this.initializing ??= this.ctx
       .retry(async () => {
         const broker = await this.ctx.metadata.anyBroker();
@@ -270,6 +305,63 @@ export class ProducerEngine {
       });
   }
 
+  /** A transactional producer's id and epoch from its coordinator (fencing earlier producers of the id). */
+  initTransactions(): Promise<void> {
+    const txn = this.txn!;
+    this.initializing ??= txn
+      .init()
+      .then(() => {
+        this.producerId = txn.producerId;
+        this.renumber();
+      })
+      .finally(() => {
+        this.initializing = null;
+        this.scheduleDrain();
+      });
+    return this.initializing;
+  }
+
+  /** Every partition takes the transaction's producer id and epoch; a changed epoch starts at sequence 0. */
+  private renumber(): void {
+    const txn = this.txn!;
+    for (const q of this.partitions.all()) {
+      if (q.producerId === txn.producerId && q.producerEpoch === txn.producerEpoch) continue;
+      q.producerId = txn.producerId;
+      q.producerEpoch = txn.producerEpoch;
+      q.nextSequence = 0;
+      q.needsNewEpoch = false;
+      for (const b of q.ready) b.baseSequence = -1;
+    }
+  }
+
+  /** Commits the open transaction: every record sent is acknowledged first; a failed one fails the commit. */
+  async commitTransaction(): Promise<void> {
+    const txn = this.txn!;
+    await this.flush();
+    txn.check(true);
+    await txn.end(true);
+    this.renumber();
+  }
+
+  /** Aborts the open transaction: records not sent yet fail, those in flight are waited for. */
+  async abortTransaction(): Promise<void> {
+    const txn = this.txn!;
+    txn.check(false);
+    const aborted = new MillraceError(
+      'TRANSACTION_ABORTABLE',
+      'the transaction was aborted before this record was sent',
+    );
+    this.lingerCancel?.();
+    this.lingerCancel = null;
+    for (const q of this.partitions.all()) {
+      this.closeBatch(q);
+      for (const batch of q.ready.splice(0)) this.fail(batch, aborted);
+    }
+    await this.flush();
+    await txn.end(false);
+    this.renumber();
+  }
+
   /**
    * The next batch of a partition that may go now, or null. Idempotent: up to five from the
    * oldest unacknowledged one;
@@ -280,8 +372,18 @@ export class ProducerEngine {
     const batch = q.ready[0];
     if (!batch) return null;
     if (!this.idempotent) return q.inflight.length === 0 ? batch : null;
+    const failure = this.txn ? (this.txn.fatal ?? this.txn.error) : null;
+    if (failure) {
+      // The transaction (or the producer) failed: what waits fails with it, nothing more is sent.
+      for (const b of q.ready.splice(0)) this.fail(b, failure);
+      return null;
+    }
     if (q.producerId < 0) {
       this.initProducerId();
+      return null;
+    }
+    if (this.txn && !this.txn.isAdded(q.topic, q.partition)) {
+      this.txn.add(q.topic, q.partition, () => this.scheduleDrain());
       return null;
     }
     if (q.needsNewEpoch) {
@@ -347,6 +449,7 @@ export class ProducerEngine {
       topics.set(b.topic, [...(topics.get(b.topic) ?? []), { partition: b.partition, records: b.built! }]);
     const message = {
       acks: this.acks,
+      transactionalId: this.txn?.transactionalId ?? '',
       timeoutMs: this.ctx.requestTimeoutMs,
       topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
     };
@@ -404,8 +507,10 @@ export class ProducerEngine {
   private retryOrFail(batch: ProducerBatch, err: MillraceError): void {
     const q = this.landed(batch);
     let retriable = err.retriable;
-    // Sequence errors are the idempotent producer's to repair: retried, after a new epoch where needed.
-    if (this.idempotent && SEQUENCE_ERRORS.has(err.errorName)) {
+    // Sequence errors are the idempotent producer's to repair: retried, after a new epoch where
+    // needed. A transaction's are not: its epoch is the coordinator's, and the transaction fails.
+    if (this.txn && (SEQUENCE_ERRORS.has(err.errorName) || isFatalTxnError(err))) retriable = false;
+    else if (this.idempotent && SEQUENCE_ERRORS.has(err.errorName)) {
       if (sequenceBroken(q, batch, err)) q.needsNewEpoch = true;
       retriable = true;
     }
@@ -420,7 +525,7 @@ export class ProducerEngine {
       return;
     }
     // A numbered batch that fails for good leaves a gap the batches after it cannot cross.
-    if (batch.baseSequence >= 0) q.needsNewEpoch = true;
+    if (batch.baseSequence >= 0 && !this.txn) q.needsNewEpoch = true;
     const final =
       expired && retriable
         ? new MillraceError(
@@ -428,6 +533,12 @@ export class ProducerEngine {
             `not acknowledged within delivery.timeout.ms (${this.opts.deliveryTimeoutMs} ms): ${err.message}`,
           )
         : err;
+    this.txn?.batchFailed(final);
+    this.fail(batch, final);
+  }
+
+  /** Fails every send a batch holds records of. */
+  private fail(batch: ProducerBatch, final: MillraceError): void {
     for (const send of new Set(batch.sends)) {
       if (!send.failed) {
         send.failed = true;

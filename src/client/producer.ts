@@ -14,6 +14,7 @@ import {
 } from './instrumentation.js';
 import { ProducerEngine } from './producer-engine.js';
 import type { SerdeContext } from './serializers.js';
+import type { Consumer } from './consumer.js';
 import type { HeadersInput, Message, ProducerOptions, RecordMetadata } from './types.js';
 
 export interface TopicMessages<K, V> {
@@ -27,6 +28,7 @@ export class Producer<K = Buffer | string, V = Buffer | string> {
   private readonly instrumentation: Instrumentation<ProducerEvents>;
   private readonly engine: ProducerEngine;
   private connected = false;
+  private open: Transaction<K, V> | null = null;
 
   constructor(
     ctx: ClientContext,
@@ -56,17 +58,53 @@ export class Producer<K = Buffer | string, V = Buffer | string> {
     return this.instrumentation.on(type, listener);
   }
 
+  /**
+   * Begins a transaction (a producer with a transactionalId): its sends, and the offsets it
+   * commits for a consumer group, become visible to read_committed readers together at
+   * `commit()`, or never after `abort()`. One transaction at a time; the first call fences any
+   * earlier producer of the transactional id.
+   */
+  async transaction(): Promise<Transaction<K, V>> {
+    const txn = this.engine.txn;
+    if (!txn)
+      throw new MillraceError('INVALID_REQUEST', 'transaction() needs a producer created with a transactionalId');
+    if (this.open) throw new MillraceError('INVALID_TXN_STATE', 'a transaction is open: commit or abort it first');
+    txn.check(false);
+    if (txn.producerId < 0) await this.engine.initTransactions();
+    const t = new Transaction<K, V>(this, this.engine, () => (this.open = null));
+    this.open = t;
+    return t;
+  }
+
   /** Sends messages to a topic; resolves with each message's partition and offset once acknowledged. */
   send(record: TopicMessages<K, V>): Promise<RecordMetadata[]> {
+    if (this.engine.txn)
+      return Promise.reject(
+        new MillraceError(
+          'INVALID_TXN_STATE',
+          'a transactional producer sends within a transaction: producer.transaction()',
+        ),
+      );
+    return this.sendNow(record);
+  }
+
+  /** @internal A send of the open transaction, or of a producer without one. */
+  sendNow(record: TopicMessages<K, V>): Promise<RecordMetadata[]> {
     const context = channels.send.hasSubscribers ? { topic: record?.topic, messages: record?.messages } : null;
     return context ? traced(channels.send, context, () => this.deliver(record)) : this.deliver(record);
   }
 
   /** Sends to several topics at once (kafkajs's sendBatch): one result per message, in the order given. */
   async sendBatch(batch: { topicMessages: Array<TopicMessages<K, V>> }): Promise<RecordMetadata[]> {
+    if (this.engine.txn) throw outsideTransaction();
+    return this.sendBatchNow(batch);
+  }
+
+  /** @internal sendBatch within the open transaction. */
+  async sendBatchNow(batch: { topicMessages: Array<TopicMessages<K, V>> }): Promise<RecordMetadata[]> {
     if (!Array.isArray(batch?.topicMessages) || batch.topicMessages.length === 0)
       throw new MillraceError('INVALID_REQUEST', 'sendBatch needs topicMessages: [{ topic, messages }]');
-    const results = await Promise.all(batch.topicMessages.map((tm) => this.send(tm)));
+    const results = await Promise.all(batch.topicMessages.map((tm) => this.sendNow(tm)));
     return results.flat();
   }
 
@@ -126,6 +164,9 @@ export class Producer<K = Buffer | string, V = Buffer | string> {
   }
 }
 
+const outsideTransaction = (): MillraceError =>
+  new MillraceError('INVALID_TXN_STATE', 'a transactional producer sends within a transaction: producer.transaction()');
+
 const NO_HEADERS: Record<string, Buffer | string | null> = Object.freeze({}) as Record<string, Buffer | string | null>;
 
 /** Headers as one object, for a serializer to read. */
@@ -133,4 +174,85 @@ function headersOf(headers: HeadersInput | undefined): Record<string, Buffer | s
   if (!headers) return {};
   if (!Array.isArray(headers)) return { ...headers };
   return Object.fromEntries(headers.map((h) => [h.key, h.value]));
+}
+
+/** The offsets `sendOffsets` commits in the transaction: kafkajs's shape, offsets as bigint, number or string. */
+export interface SendOffsetsInput {
+  /** The group's id; or `consumer`, whose group membership is checked too (KIP-447). */
+  consumerGroupId?: string;
+  consumer?: Pick<Consumer<unknown, unknown>, 'groupMetadata'>;
+  topics: Array<{
+    topic: string;
+    partitions: Array<{ partition: number; offset: bigint | number | string; metadata?: string }>;
+  }>;
+}
+
+/** One transaction of a transactional producer. */
+export class Transaction<K, V> {
+  private active = true;
+
+  constructor(
+    private readonly producer: Producer<K, V>,
+    private readonly engine: ProducerEngine,
+    private readonly ended: () => void,
+  ) {}
+
+  isActive(): boolean {
+    return this.active;
+  }
+
+  private ensureActive(): void {
+    if (!this.active) throw new MillraceError('INVALID_TXN_STATE', 'the transaction has ended');
+  }
+
+  send(record: TopicMessages<K, V>): Promise<RecordMetadata[]> {
+    this.ensureActive();
+    return this.producer.sendNow(record);
+  }
+
+  sendBatch(batch: { topicMessages: Array<TopicMessages<K, V>> }): Promise<RecordMetadata[]> {
+    this.ensureActive();
+    return this.producer.sendBatchNow(batch);
+  }
+
+  /** Commits a consumer group's offsets in the transaction: they count only if it commits (consume-transform-produce). */
+  async sendOffsets(input: SendOffsetsInput): Promise<void> {
+    this.ensureActive();
+    const member = input.consumer?.groupMetadata();
+    const groupId = member?.groupId ?? input.consumerGroupId;
+    if (!groupId) throw new MillraceError('INVALID_REQUEST', 'sendOffsets needs consumerGroupId or consumer');
+    await this.engine.txn!.sendOffsets({
+      groupId,
+      generationId: member?.generationId ?? -1,
+      memberId: member?.memberId ?? '',
+      groupInstanceId: member?.groupInstanceId ?? '',
+      topics: input.topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((p) => ({
+          partition: p.partition,
+          offset: Number(p.offset),
+          metadata: p.metadata,
+        })),
+      })),
+    });
+  }
+
+  /** Commits: every record sent in it is acknowledged first; any that failed fails the commit (then abort). */
+  async commit(): Promise<void> {
+    this.ensureActive();
+    await this.engine.commitTransaction();
+    this.finish();
+  }
+
+  /** Aborts: nothing sent in the transaction is visible to read_committed readers, its offsets do not count. */
+  async abort(): Promise<void> {
+    this.ensureActive();
+    await this.engine.abortTransaction();
+    this.finish();
+  }
+
+  private finish(): void {
+    this.active = false;
+    this.ended();
+  }
 }

@@ -73,6 +73,13 @@ export interface ProducerOptions<K = Buffer | string, V = Buffer | string> {
   deliveryTimeoutMs?: number;
   compression?: CompressionName;
   partitioner?: Partitioner;
+  /**
+   * transactional.id: the producer writes in transactions (`producer.transaction()`), is
+   * idempotent with acks 'all', and fences any earlier producer with the same id.
+   */
+  transactionalId?: string;
+  /** transaction.timeout.ms: the coordinator aborts a transaction open longer (Kafka's default: 60000). */
+  transactionTimeoutMs?: number;
 }
 
 export interface ConsumerMessage<K = Buffer, V = Buffer> {
@@ -200,7 +207,16 @@ export interface FetchOptions {
   autoOffsetReset?: OffsetReset;
   /** Concurrent fetches per broker, each over its own share of the partitions. */
   fetchConcurrency?: number;
+  /**
+   * isolation.level: 'read_committed' reads up to the last stable offset and never hands out
+   * records of aborted transactions; 'read_uncommitted' reads up to the high watermark, aborted
+   * records included. Transaction markers are never handed out. Default: read_uncommitted, as
+   * Kafka's (kafkajs defaults to read_committed).
+   */
+  isolationLevel?: IsolationLevel;
 }
+
+export type IsolationLevel = 'read_committed' | 'read_uncommitted';
 
 /** Consumer options that are not about fetching: failure handling. */
 export interface RunnerOptions {

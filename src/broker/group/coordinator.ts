@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GroupContext, GroupState } from '../../../actors/consumer-group.js';
-import { ErrorCodes, MillraceError, errorFields } from '../../../protocol/errors.js';
+import { MillraceError, errorFields } from '../../../protocol/errors.js';
+import { InternalTopicCreator, appendInternal } from '../internal-topics.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
-import { encodeRecordBatch } from '../../../protocol/records/index.js';
 import { wire } from '../../../protocol/wire.js';
 import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
@@ -90,7 +90,7 @@ export class GroupCoordinator implements GroupHooks {
   private readonly logger: Logger;
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly lagTracker: GroupLag;
-  private creating: Promise<unknown> | null = null;
+  private readonly offsetsTopic: InternalTopicCreator;
   private readonly access: Access;
 
   constructor(
@@ -105,6 +105,17 @@ export class GroupCoordinator implements GroupHooks {
     this.expiryTimer = setInterval(() => this.expireOffsets(), settings.offsetsRetentionCheckIntervalMs);
     this.expiryTimer.unref();
     this.lagTracker = new GroupLag(() => this.snapshot(), settings.endOffsets, this.logger);
+    this.offsetsTopic = new InternalTopicCreator(
+      {
+        name: OFFSETS_TOPIC,
+        partitions: settings.offsetsTopicPartitions,
+        replicationFactor: settings.offsetsTopicReplicationFactor,
+        configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) },
+      },
+      controller,
+      image,
+      this.logger,
+    );
   }
 
   /** Lag of each committed offset of the loaded groups: high watermark minus committed offset. */
@@ -150,11 +161,17 @@ export class GroupCoordinator implements GroupHooks {
       return;
     }
     if (!read) return;
-    const { offsets, metadata } = read;
+    const { offsets, metadata, pending } = read;
     if (op.stale) return;
-    for (const groupId of new Set([...offsets.keys(), ...metadata.keys()])) {
+    const groupIds = new Set([...offsets.keys(), ...metadata.keys()]);
+    for (const byGroup of pending.values()) for (const groupId of byGroup.keys()) groupIds.add(groupId);
+    for (const groupId of groupIds) {
       const g = new GroupRuntime(groupId, op, this, this.settings.initialRebalanceDelayMs, this.now);
       g.restore(offsets.get(groupId), metadata.get(groupId), this.now());
+      for (const [producerId, byGroup] of pending) {
+        const open = byGroup.get(groupId);
+        if (open) g.pendingTxnOffsets.set(producerId, open);
+      }
       op.groups.set(groupId, g);
     }
     op.loading = false;
@@ -171,7 +188,7 @@ export class GroupCoordinator implements GroupHooks {
     this.access.requireGroup(caller, AclOperation.DESCRIBE, group);
     const topic = this.image().topics.get(OFFSETS_TOPIC);
     if (!topic) {
-      await this.createOffsetsTopic();
+      await this.offsetsTopic.create();
       throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} is being created`);
     }
     const leader = topic.partitions[offsetsPartitionFor(group, topic.partitions.length)]!.leader;
@@ -180,38 +197,13 @@ export class GroupCoordinator implements GroupHooks {
     return { nodeId: leader };
   }
 
-  private async createOffsetsTopic(): Promise<void> {
-    this.creating ??= (async () => {
-      const live = [...this.image().brokers.values()].filter((b) => !b.fenced && !b.shuttingDown).length;
-      const rf = Math.max(1, Math.min(this.settings.offsetsTopicReplicationFactor, live));
-      if (rf < this.settings.offsetsTopicReplicationFactor)
-        this.logger.warn(
-          { wanted: this.settings.offsetsTopicReplicationFactor, live },
-          `${OFFSETS_TOPIC} created with fewer replicas than offsets.topic.replication.factor: only ${live} live brokers`,
-        );
-      const res = await this.controller.call(
-        'create_topics',
-        wire.CreateTopicsRequest,
-        {
-          topics: [
-            {
-              name: OFFSETS_TOPIC,
-              numPartitions: this.settings.offsetsTopicPartitions,
-              replicationFactor: rf,
-              configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) },
-            },
-          ],
-        },
-        wire.CreateTopicsResponse,
-        30_000,
-      );
-      const r = res.results[0];
-      if (r?.errorCode && r.errorCode !== ErrorCodes.TOPIC_ALREADY_EXISTS.code)
-        this.logger.warn({ error: r.errorMessage }, `cannot create ${OFFSETS_TOPIC}`);
-    })()
-      .catch((err: unknown) => this.logger.warn({ err }, `cannot create ${OFFSETS_TOPIC}`))
-      .finally(() => (this.creating = null));
-    await this.creating;
+  /** The `__consumer_offsets` partition of `group` (the topic is created on first use: retry meanwhile). */
+  async offsetsPartitionOf(group: string): Promise<number> {
+    if (!group) throw new MillraceError('INVALID_GROUP_ID', 'a group id must not be empty');
+    const topic = this.image().topics.get(OFFSETS_TOPIC);
+    if (topic) return offsetsPartitionFor(group, topic.partitions.length);
+    await this.offsetsTopic.create();
+    throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} is being created`);
   }
 
   /** The partition coordinating `group` here, or NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS. */
@@ -342,6 +334,66 @@ export class GroupCoordinator implements GroupHooks {
     return response;
   }
 
+  /**
+   * TxnOffsetCommit: the offsets are written in the producer's transaction (a transactional batch
+   * of the group's partition) and count once its commit marker lands (`completeTransaction`).
+   * Clients before KIP-447 send no member or generation: those are not checked, as in Kafka.
+   */
+  async txnOffsetCommit(
+    req: millrace.TxnOffsetCommitRequest,
+    caller: Caller,
+  ): Promise<millrace.ITxnOffsetCommitResponse> {
+    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
+    return onPermittedTopics(
+      this.access,
+      req,
+      caller,
+      (topics) => wire.TxnOffsetCommitRequest.create({ ...req, topics }),
+      (r) => this.txnCommitAllowed(r),
+    );
+  }
+
+  private async txnCommitAllowed(req: millrace.TxnOffsetCommitRequest): Promise<millrace.ITxnOffsetCommitResponse> {
+    const g = this.getOrCreate(req.groupId);
+    if (req.generationId >= 0 || req.memberId) admitCommit(g.view, req);
+    const { records, accepted, response } = planCommit(req, this.settings.offsetMetadataMaxBytes, this.now());
+    if (records.length === 0) return response;
+    const op = g.partition;
+    if (op.stale) throw new MillraceError('NOT_COORDINATOR', 'the coordinator partition moved');
+    // The group partition keeps the producer's sequence like any partition: the next one is ours.
+    const entry = op.hp.log.producerState.entry(req.producerId);
+    const last = entry?.producerEpoch === req.producerEpoch ? entry.batches.at(-1)?.lastSeq : undefined;
+    const producer = {
+      producerId: req.producerId,
+      producerEpoch: req.producerEpoch,
+      baseSequence: last === undefined ? 0 : last + 1,
+    };
+    try {
+      await appendInternal(op.hp, records, this.now(), this.settings.commitTimeoutMs, producer);
+    } catch (err) {
+      const e = commitError(err);
+      return {
+        topics: response.topics!.map((t) => ({ name: t.name, partitions: t.partitions!.map((p) => ({ ...p, ...e })) })),
+      };
+    }
+    let open = g.pendingTxnOffsets.get(req.producerId);
+    if (!open) g.pendingTxnOffsets.set(req.producerId, (open = new Map()));
+    for (const a of accepted) open.set(a.key, a.value);
+    return response;
+  }
+
+  /** A transaction's marker landed on `__consumer_offsets` partition `partition`: its offsets count, or are dropped. */
+  completeTransaction(partition: number, producerId: number, commit: boolean): void {
+    const op = this.partitions.get(partition);
+    if (!op) return;
+    for (const g of op.groups.values()) {
+      const open = g.pendingTxnOffsets.get(producerId);
+      if (!open) continue;
+      g.pendingTxnOffsets.delete(producerId);
+      if (commit) for (const [k, v] of open) g.offsets.set(k, v);
+    }
+  }
+
   async offsetDelete(req: millrace.OffsetDeleteRequest, caller: Caller): Promise<millrace.IOffsetDeleteResponse> {
     this.access.requireGroup(caller, AclOperation.DELETE, req.groupId);
     return onPermittedTopics(
@@ -470,14 +522,7 @@ export class GroupCoordinator implements GroupHooks {
   /** Appends records to the coordinator partition and waits for the in-sync replicas (acks=all). */
   private async append(op: OffsetsPartition, records: OffsetsRecord[]): Promise<void> {
     if (op.stale) throw new MillraceError('NOT_COORDINATOR', 'the coordinator partition moved');
-    const hp = op.hp;
-    if (hp.isr.length < hp.minInsync)
-      throw new MillraceError('NOT_ENOUGH_REPLICAS', `${OFFSETS_TOPIC}-${hp.partition} is below min.insync.replicas`);
-    const now = this.now();
-    const batch = encodeRecordBatch(records.map((r) => ({ key: r.key, value: r.value, timestamp: now })));
-    const info = hp.log.appendAsLeader(batch, hp.leaderEpoch);
-    hp.appended();
-    await hp.awaitCommit(info.lastOffset + 1, this.settings.commitTimeoutMs);
+    await appendInternal(op.hp, records, this.now(), this.settings.commitTimeoutMs);
   }
 
   /** Committed offsets and states of the loaded groups, for the metrics. */

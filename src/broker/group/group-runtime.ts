@@ -28,6 +28,8 @@ type Resolve<T> = (value: T) => void;
 export class GroupRuntime {
   readonly actor: Actor<typeof consumerGroupMachine>;
   readonly offsets = new Map<string, CommittedOffset>();
+  /** Offsets committed in open transactions (TxnOffsetCommit), by producer id: they count at the commit marker. */
+  readonly pendingTxnOffsets = new Map<number, Map<string, CommittedOffset>>();
   readonly pendingJoins = new Map<string, Resolve<millrace.IJoinGroupResponse>>();
   readonly pendingSyncs = new Map<string, Resolve<millrace.ISyncGroupResponse>>();
   /** When the group last became empty (offsets expire from then), or when restored empty. */

@@ -4,6 +4,7 @@
  * removing a group writes and which empty groups' offsets have expired. No I/O, no clock.
  */
 import type { GroupState } from '../../../actors/consumer-group.js';
+import { coordinatorWriteError } from '../internal-topics.js';
 import { MillraceError, type ErrorName } from '../../../protocol/errors.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
 import { parseTpKey, tpKey } from '../../../protocol/topic-partition.js';
@@ -78,16 +79,10 @@ export function groupByTopic(keys: string[]): Array<{ name: string; partitions: 
 
 /** Kafka's mapping of append failures to what a committing client should do. */
 export function commitError(err: unknown): { errorCode: number; errorMessage: string } {
-  const e = MillraceError.from(err);
-  const name: ErrorName = ['NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'REQUEST_TIMED_OUT'].includes(
-    e.errorName,
-  )
-    ? 'COORDINATOR_NOT_AVAILABLE'
-    : ['NOT_LEADER_OR_FOLLOWER', 'KAFKA_STORAGE_ERROR'].includes(e.errorName)
-      ? 'NOT_COORDINATOR'
-      : ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(e.errorName)
-        ? 'INVALID_COMMIT_OFFSET_SIZE'
-        : e.errorName;
+  const e = coordinatorWriteError(err);
+  const name: ErrorName = ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(e.errorName)
+    ? 'INVALID_COMMIT_OFFSET_SIZE'
+    : e.errorName;
   return { errorCode: new MillraceError(name, e.detail).code, errorMessage: e.detail };
 }
 

@@ -4,8 +4,9 @@
  */
 import type { GroupContext } from '../../../actors/consumer-group.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
-import { decodeRecordBatches } from '../../../protocol/records/index.js';
+import { isControlBatch, isTransactional, markerTypeOf } from '../../../protocol/records/index.js';
 import type { Log } from '../../storage/log.js';
+import { replayInternal, type InternalRecord } from '../internal-topics.js';
 import { tpKey } from '../../../protocol/topic-partition.js';
 import { wire } from '../../../protocol/wire.js';
 
@@ -14,10 +15,7 @@ const OFFSET_KEY = 1;
 const GROUP_KEY = 2;
 
 /** A record of a __consumer_offsets partition; a null value is a tombstone. */
-export interface OffsetsRecord {
-  key: Buffer;
-  value: Buffer | null;
-}
+export type OffsetsRecord = InternalRecord;
 
 export interface CommittedOffset {
   offset: number;
@@ -80,7 +78,7 @@ export function groupMetadataRecord(ctx: GroupContext, now: number): OffsetsReco
 export function replayOffsetsRecord(
   key: Buffer,
   value: Buffer | null,
-  offsets: Map<string, Map<string, CommittedOffset>>,
+  offsets: GroupOffsets,
   metadata: Map<string, millrace.GroupMetadataValue>,
 ): void {
   const type = key.readInt16BE(0);
@@ -107,32 +105,53 @@ export function replayOffsetsRecord(
   }
 }
 
+/** Offsets by group, then by topic-partition key. */
+export type GroupOffsets = Map<string, Map<string, CommittedOffset>>;
+
+/** Applies offsets committed by a transaction once its commit marker is read or written. */
+export function mergeOffsets(into: GroupOffsets, from: GroupOffsets): void {
+  for (const [group, byPartition] of from) {
+    let target = into.get(group);
+    if (!target) into.set(group, (target = new Map()));
+    for (const [k, v] of byPartition) target.set(k, v);
+  }
+}
+
 /**
  * Replays a partition of the topic (last record per key wins) in chunks that yield to the event
- * loop; null when `stale()` says the partition moved meanwhile.
+ * loop; null when `stale()` says the partition moved meanwhile. Offsets committed in a
+ * transaction (TxnOffsetCommit: transactional batches) count once their commit marker follows;
+ * `pending` holds those of transactions still open, by producer id.
  */
 export async function readOffsetsPartition(
   log: Log,
   stale: () => boolean,
 ): Promise<{
-  offsets: Map<string, Map<string, CommittedOffset>>;
+  offsets: GroupOffsets;
   metadata: Map<string, millrace.GroupMetadataValue>;
+  pending: Map<number, GroupOffsets>;
 } | null> {
-  const offsets = new Map<string, Map<string, CommittedOffset>>();
+  const offsets: GroupOffsets = new Map();
   const metadata = new Map<string, millrace.GroupMetadataValue>();
-  let next = log.logStartOffset;
-  while (next < log.logEndOffset) {
-    if (stale()) return null;
-    const { records } = log.read(next, 1024 * 1024, log.logEndOffset);
-    if (records.length === 0) break;
-    for (const batch of decodeRecordBatches(records).batches) {
-      for (const r of batch.records) {
-        if (r.offset < next || !r.key) continue;
-        replayOffsetsRecord(r.key, r.value, offsets, metadata);
-      }
-      next = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
+  const pending = new Map<number, GroupOffsets>();
+  const ignored = new Map<string, millrace.GroupMetadataValue>();
+  const done = await replayInternal(log, stale, (batch, from) => {
+    const { header } = batch;
+    if (isControlBatch(header)) {
+      const open = pending.get(header.producerId);
+      pending.delete(header.producerId);
+      if (open && markerTypeOf(batch.records[0]?.key ?? null) === 'COMMIT') mergeOffsets(offsets, open);
+      return;
     }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return stale() ? null : { offsets, metadata };
+    let into = offsets;
+    if (isTransactional(header)) {
+      into = pending.get(header.producerId) ?? new Map();
+      pending.set(header.producerId, into);
+    }
+    for (const r of batch.records) {
+      if (r.offset < from || !r.key) continue;
+      replayOffsetsRecord(r.key, r.value, into, into === offsets ? metadata : ignored);
+    }
+  });
+  return done ? { offsets, metadata, pending } : null;
 }

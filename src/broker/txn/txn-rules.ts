@@ -279,9 +279,13 @@ export function expiredTransactions(all: Iterable<TxnMetadata>, now: number): Tx
   return [...all].filter((m) => m.state === 'Ongoing' && now - m.txnStartTimestamp > m.txnTimeoutMs);
 }
 
-/** Aborts a transaction whose producer is fenced (timed out, or replaced): the epoch is bumped. */
+/**
+ * Aborts a transaction whose producer is fenced (timed out, or replaced): the epoch is bumped,
+ * and the old one is not remembered as a retry's, so its producer hears PRODUCER_FENCED.
+ */
 export function abortExpired(m: TxnMetadata, now: number): Decision<null> {
-  return endTransaction(transition(m, 'PrepareEpochFence', now), false, now);
+  const d = endTransaction(transition(m, 'PrepareEpochFence', now), false, now);
+  return { ...d, write: { ...d.write!, lastProducerEpoch: -1 } };
 }
 
 /** Ids idle past transactional.id.expiration.ms with nothing open: removed (Dead, then a tombstone). */

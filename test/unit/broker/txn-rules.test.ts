@@ -157,8 +157,9 @@ describe('the transaction coordinator’s decisions', () => {
     c.apply(abort);
     c.markersWritten();
     expect(c.meta!.state).toBe('CompleteAbort');
+    // The timed-out producer's commit is not a retry of the abort: it was fenced.
     expect(() => endTxn(c.meta, producerId, 0, true, c.now)).toThrow(
-      expect.objectContaining({ errorName: 'INVALID_TXN_STATE' }),
+      expect.objectContaining({ errorName: 'PRODUCER_FENCED' }),
     );
     // Idle long enough, the id expires.
     expect(expiredIds([c.meta!], c.now + 1_000, 5_000)).toEqual([]);
