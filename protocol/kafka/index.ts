@@ -8,11 +8,12 @@ import * as cluster from './messages/cluster.js';
 import * as data from './messages/data.js';
 import * as groups from './messages/groups.js';
 import * as security from './messages/security.js';
+import * as transactions from './messages/transactions.js';
 import type { MessageSpec } from './schema.js';
 
 export { KafkaCodecError, Reader, Writer, decodeMessage, encodeMessage, type Loose } from './codec.js';
 export type { MessageOf } from './schema.js';
-export { admin, cluster, data, groups, security };
+export { admin, cluster, data, groups, security, transactions };
 
 export interface KafkaApi<Req extends MessageSpec = MessageSpec, Res extends MessageSpec = MessageSpec> {
   readonly key: number;
@@ -74,6 +75,24 @@ export const apis = {
   OffsetDelete: api('OffsetDelete', groups.OffsetDeleteRequest, groups.OffsetDeleteResponse),
   DescribeCluster: api('DescribeCluster', cluster.DescribeClusterRequest, cluster.DescribeClusterResponse),
   DescribeProducers: api('DescribeProducers', data.DescribeProducersRequest, data.DescribeProducersResponse),
+  AddPartitionsToTxn: api(
+    'AddPartitionsToTxn',
+    transactions.AddPartitionsToTxnRequest,
+    transactions.AddPartitionsToTxnResponse,
+  ),
+  AddOffsetsToTxn: api('AddOffsetsToTxn', transactions.AddOffsetsToTxnRequest, transactions.AddOffsetsToTxnResponse),
+  EndTxn: api('EndTxn', transactions.EndTxnRequest, transactions.EndTxnResponse),
+  TxnOffsetCommit: api('TxnOffsetCommit', transactions.TxnOffsetCommitRequest, transactions.TxnOffsetCommitResponse),
+  DescribeTransactions: api(
+    'DescribeTransactions',
+    transactions.DescribeTransactionsRequest,
+    transactions.DescribeTransactionsResponse,
+  ),
+  ListTransactions: api(
+    'ListTransactions',
+    transactions.ListTransactionsRequest,
+    transactions.ListTransactionsResponse,
+  ),
   SaslHandshake: api('SaslHandshake', security.SaslHandshakeRequest, security.SaslHandshakeResponse),
   SaslAuthenticate: api('SaslAuthenticate', security.SaslAuthenticateRequest, security.SaslAuthenticateResponse),
   DescribeAcls: api('DescribeAcls', security.DescribeAclsRequest, security.DescribeAclsResponse),

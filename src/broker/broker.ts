@@ -424,6 +424,8 @@ export class Broker {
               image: () => this.loader.image,
               handlers,
               groups: this.groups,
+              txns: this.txns,
+              txnApis,
               controller: controllerClient,
               producerIds,
               autoCreateTopics: config.autoCreateTopicsEnable,

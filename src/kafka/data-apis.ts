@@ -5,14 +5,11 @@ import { wire } from '../../protocol/wire.js';
 import { autoCreateTopics, creatableBy } from './cluster-apis.js';
 import type { DoorContext, Routes } from './door.js';
 import { kafkaTopicId, topicNameById } from './topics.js';
+import { forOlderClients } from './txn-apis.js';
 
 /** fetch.max.bytes: the most record bytes one Fetch response carries (Kafka's default). */
 const FETCH_MAX_BYTES = 55 * 1024 * 1024;
 const NO_RECORDS = Buffer.alloc(0);
-
-/** Transactions come with their own coordinator; until then a transactional client is told so. */
-const noTransactions = (): MillraceError =>
-  new MillraceError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'transactions are not supported by this broker yet');
 
 export function dataApis(routes: Routes, ctx: DoorContext): void {
   routes.add(apis.Produce, async (req, _v, _h, { caller }) => {
@@ -24,17 +21,22 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
         name: t.name,
         partitionResponses: t.partitionData.map((p) => {
           const e = errorFields(err);
-          return { index: p.index, errorCode: e.errorCode, errorMessage: e.errorMessage, baseOffset: -1n };
+          return {
+            index: p.index,
+            errorCode: forOlderClients(e.errorCode),
+            errorMessage: e.errorMessage,
+            baseOffset: -1n,
+          };
         }),
       })),
     });
-    if (req.transactionalId !== null) return failAll(noTransactions());
     let res;
     try {
       res = await ctx.handlers.produce(
         wire.ProduceRequest.create({
           acks: req.acks,
           timeoutMs: req.timeoutMs,
+          transactionalId: req.transactionalId ?? '',
           topics: req.topicData.map((t) => ({
             name: t.name,
             partitions: t.partitionData.map((p) => ({ partition: p.index, records: p.records ?? NO_RECORDS })),
@@ -52,7 +54,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
         name: t.name ?? '',
         partitionResponses: (t.partitions ?? []).map((p) => ({
           index: p.partition ?? 0,
-          errorCode: p.errorCode ?? 0,
+          errorCode: forOlderClients(p.errorCode ?? 0),
           errorMessage: p.errorMessage || null,
           baseOffset: BigInt(p.baseOffset ?? -1),
           logAppendTimeMs: BigInt(p.logAppendTime ?? -1),
@@ -81,6 +83,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
         maxWaitMs: req.maxWaitMs,
         minBytes: req.minBytes,
         maxBytes: Math.min(req.maxBytes > 0 ? req.maxBytes : FETCH_MAX_BYTES, FETCH_MAX_BYTES),
+        isolationLevel: req.isolationLevel,
         topics: known.map((t) => ({
           name: t.name,
           partitions: t.request.partitions.map((p) => ({
@@ -104,10 +107,15 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
             partitionIndex: p.partition ?? 0,
             errorCode: p.errorCode ?? 0,
             highWatermark: BigInt(p.highWatermark ?? -1),
-            // No transactions yet: everything below the high watermark is stable.
-            lastStableOffset: BigInt(p.highWatermark ?? -1),
+            lastStableOffset: BigInt(p.lastStableOffset ?? p.highWatermark ?? -1),
             logStartOffset: BigInt(p.logStartOffset ?? -1),
-            abortedTransactions: null,
+            abortedTransactions:
+              req.isolationLevel === 1
+                ? (p.abortedTransactions ?? []).map((a) => ({
+                    producerId: BigInt(a.producerId ?? -1),
+                    firstOffset: BigInt(a.firstOffset ?? 0),
+                  }))
+                : null,
             records: (p.records as Buffer | undefined) ?? NO_RECORDS,
           })),
         })),
@@ -128,6 +136,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
     const res = ctx.handlers.listOffsets(
       wire.ListOffsetsRequest.create({
         replicaId: req.replicaId,
+        isolationLevel: req.isolationLevel,
         topics: req.topics.map((t) => ({
           name: t.name,
           partitions: t.partitions.map((p) => ({
@@ -221,7 +230,18 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
   // An idempotent producer gets a new producer id at epoch 0, as Kafka gives one without a transactional id.
   routes.add(apis.InitProducerId, async (req, _v, _h, { caller }) => {
     try {
-      if (req.transactionalId !== null) throw noTransactions();
+      if (req.transactionalId !== null) {
+        const res = await ctx.txns.initProducerId(
+          wire.InitProducerIdRequest.create({
+            transactionalId: req.transactionalId,
+            transactionTimeoutMs: req.transactionTimeoutMs,
+            producerId: Number(req.producerId),
+            producerEpoch: req.producerEpoch,
+          }),
+          caller,
+        );
+        return { producerId: BigInt(res.producerId), producerEpoch: res.producerEpoch };
+      }
       const { producerId } = await ctx.handlers.initProducerId(caller);
       return { producerId: BigInt(producerId), producerEpoch: 0 };
     } catch (err) {

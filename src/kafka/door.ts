@@ -8,6 +8,8 @@ import type { Loose, MessageOf } from '../../protocol/kafka/index.js';
 import type { KafkaApi, RequestHeader } from '../../protocol/kafka/index.js';
 import type { ControllerClient } from '../cluster/controller-client.js';
 import type { MetadataImage } from '../cluster/image.js';
+import type { TxnCoordinator } from '../broker/txn/coordinator.js';
+import type { TxnApis } from '../broker/txn/txn-apis.js';
 import type { GroupCoordinator } from '../broker/group/coordinator.js';
 import type { QuotaKey } from '../../protocol/quota.js';
 import type { Access } from '../broker/authorizer.js';
@@ -23,6 +25,8 @@ export interface DoorContext {
   image: () => MetadataImage;
   handlers: BrokerHandlers;
   groups: GroupCoordinator;
+  txns: TxnCoordinator;
+  txnApis: TxnApis;
   controller: ControllerClient;
   producerIds: ProducerIdManager;
   /** auto.create.topics.enable */

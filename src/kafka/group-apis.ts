@@ -25,9 +25,12 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     const found = await Promise.all(
       keys.map(async (key) => {
         try {
-          if (req.keyType !== 0)
-            throw new MillraceError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'transactions are not supported yet');
-          const { nodeId } = await groups.findCoordinator(wire.FindCoordinatorRequest.create({ key }), caller);
+          if (req.keyType !== 0 && req.keyType !== 1)
+            throw new MillraceError('INVALID_REQUEST', `unknown coordinator key type ${req.keyType}`);
+          const { nodeId } =
+            req.keyType === 1
+              ? await ctx.txns.findCoordinator(key, caller)
+              : await groups.findCoordinator(wire.FindCoordinatorRequest.create({ key }), caller);
           const endpoint = ctx.image().brokers.get(nodeId ?? -1)?.kafkaEndpoint;
           if (!endpoint)
             throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `coordinator broker ${nodeId} has no Kafka listener`);

@@ -3,6 +3,7 @@ import { adminApis, configApis, partitionApis } from './admin-apis.js';
 import { clusterApis } from './cluster-apis.js';
 import { dataApis } from './data-apis.js';
 import { Routes, type DoorContext } from './door.js';
+import { txnApis } from './txn-apis.js';
 import { groupApis } from './group-apis.js';
 import { saslApis, saslStep } from './sasl.js';
 import { securityApis } from './security-apis.js';
@@ -20,6 +21,7 @@ export function kafkaDoor(ctx: DoorContext): Door {
   clusterApis(routes, ctx);
   dataApis(routes, ctx);
   groupApis(routes, ctx);
+  txnApis(routes, ctx);
   adminApis(routes, ctx);
   configApis(routes, ctx);
   partitionApis(routes, ctx);

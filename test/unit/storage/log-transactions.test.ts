@@ -37,7 +37,7 @@ const marker = (type: MarkerType, producerId: number, producerEpoch: number) => 
 /** Every batch of the log: offsets, producer, whether control, and the record values. */
 function batches(log: Log): Array<{ base: number; pid: number; control: boolean; values: string[] }> {
   const out = [];
-  for (let next = log.logStartOffset; next < log.logEndOffset; ) {
+  for (let next = log.logStartOffset; next < log.logEndOffset;) {
     const { records } = log.read(next, 64 * 1024 * 1024);
     for (const b of decodeRecordBatches(records).batches) {
       out.push({
