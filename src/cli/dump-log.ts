@@ -15,8 +15,11 @@ import {
   isCrcValid,
   isLogAppendTime,
   isTransactional,
+  readMarker,
   type DecodedRecord,
 } from '../../protocol/records/index.js';
+import { TXN_INDEX_SUFFIX } from '../storage/segment.js';
+import { TXN_INDEX_ENTRY_BYTES, decodeTxnIndex } from '../storage/txn-tracker.js';
 import { io } from '../storage/files.js';
 import { scanBatches } from '../storage/scan.js';
 
@@ -95,8 +98,9 @@ function recordJson(r: DecodedRecord): Record<string, unknown> {
 const textField = (e: Encoded): string =>
   e === null ? 'null' : e.encoding === 'utf8' ? JSON.stringify(e.text) : `base64:${e.text}`;
 
-/** Writes the dump of `file` through `out`, one line at a time. */
+/** Writes the dump of `file` through `out`, one line at a time (a `.txnindex`: its aborted transactions). */
 export function dumpLog(file: string, options: DumpOptions, out: (line: string) => void): DumpSummary {
+  if (file.endsWith(TXN_INDEX_SUFFIX)) return dumpTxnIndex(file, options, out);
   const fd = io('open', file, () => fs.openSync(file, 'r'));
   const summary: DumpSummary = { batches: 0, records: 0, invalidBatches: 0, damage: null };
   try {
@@ -109,6 +113,15 @@ export function dumpLog(file: string, options: DumpOptions, out: (line: string) 
     const result = scanBatches(fd, file, 0, size, { verifyCrc: false, wholeBatches: true }, (buf, pos, position, h) => {
       const crcValid = isCrcValid(buf, pos, h.sizeInBytes);
       const batch = batchJson(h, position, crcValid);
+      // A transaction marker says which end and which coordinator epoch, as kafka-dump-log's endTxnMarker.
+      if (isControlBatch(h) && crcValid) {
+        try {
+          const marker = readMarker(buf, pos, { ...h });
+          if (marker) Object.assign(batch, { endTxnMarker: marker.type, coordinatorEpoch: marker.coordinatorEpoch });
+        } catch (err) {
+          batch.markerError = (err as Error).message;
+        }
+      }
       summary.batches++;
       summary.records += h.recordCount;
       if (!crcValid) summary.invalidBatches++;
@@ -147,5 +160,24 @@ export function dumpLog(file: string, options: DumpOptions, out: (line: string) 
   } finally {
     fs.closeSync(fd);
   }
+  return summary;
+}
+
+/** A segment's aborted-transaction index: one line per aborted transaction, as kafka-dump-log prints it. */
+function dumpTxnIndex(file: string, options: DumpOptions, out: (line: string) => void): DumpSummary {
+  const data = io('read', file, () => fs.readFileSync(file));
+  const summary: DumpSummary = { batches: 0, records: 0, invalidBatches: 0, damage: null };
+  const whole = data.length - (data.length % TXN_INDEX_ENTRY_BYTES);
+  if (!options.json) out(`Dumping ${file}`);
+  for (const entry of decodeTxnIndex(data.subarray(0, whole))) {
+    summary.records++;
+    if (options.json) out(JSON.stringify(entry));
+    else
+      out(
+        `version: 0 producerId: ${entry.producerId} firstOffset: ${entry.firstOffset} lastOffset: ${entry.lastOffset} lastStableOffset: ${entry.lastStableOffset}`,
+      );
+  }
+  if (whole !== data.length)
+    summary.damage = `truncated entry at byte ${whole} of ${data.length}: a .txnindex entry is ${TXN_INDEX_ENTRY_BYTES} bytes`;
   return summary;
 }

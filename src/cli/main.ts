@@ -18,6 +18,7 @@ import { partitionsCommand } from './partitions.js';
 import { produceCommand } from './produce.js';
 import { schemaRegistryCommand } from './schema-registry.js';
 import { topicCommand } from './topic.js';
+import { transactionsCommand } from './transactions.js';
 
 const program = new Command();
 program
@@ -33,6 +34,7 @@ for (const cmd of [
   consumeCommand(),
   schemaRegistryCommand(),
   groupCommand(),
+  transactionsCommand(),
   clusterCommand(),
   partitionsCommand(),
   benchCommand(),
@@ -46,7 +48,9 @@ for (const cmd of [
 
 program
   .command('dump-log')
-  .description('describe every batch of a segment file (and with --records every record), like kafka-dump-log.sh')
+  .description(
+    'describe every batch of a segment file (and with --records every record; markers with their type), or the aborted transactions of a .txnindex, like kafka-dump-log.sh',
+  )
   .argument('<file>', 'a segment file, <base offset>.log')
   .option('--records', 'print every record: offset, timestamp, key, value (UTF-8 or base64), headers')
   .option('--json', 'one JSON object per batch, records under "records"')

@@ -26,7 +26,7 @@ import {
 } from '../../protocol/scram.js';
 import type { QuotaKey } from '../../protocol/quota.js';
 import { wire } from '../../protocol/wire.js';
-import { GroupAdmin } from './admin-groups.js';
+import { TransactionAdmin } from './admin-transactions.js';
 
 /** One ACL binding. */
 export interface AclEntry {
@@ -111,7 +111,7 @@ export const aclEntryOf = (b: millrace.IAclBinding): AclEntry => {
   };
 };
 
-export class SecurityAdmin extends GroupAdmin {
+export class SecurityAdmin extends TransactionAdmin {
   /** Creates ACLs (creating one that exists changes nothing); throws the first refusal. */
   async createAcls(options: { acl: AclEntry[] }): Promise<void> {
     const res = await this.call(

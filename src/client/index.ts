@@ -64,3 +64,4 @@ export {
 } from './registry.js';
 export type { NatsCredentials, NatsTls } from '../transport/security.js';
 export type { AclEntry, AclFilter, QuotaEntity, QuotaValues, ScramUser } from './admin-security.js';
+export type { TransactionDescription, TransactionListing } from './admin-transactions.js';

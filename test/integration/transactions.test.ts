@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeRecordBatch } from '../../protocol/records/index.js';
 import { subjects } from '../../protocol/subjects.js';
@@ -5,6 +6,7 @@ import { wire } from '../../protocol/wire.js';
 import { Millrace, type ConsumerMessage, type IsolationLevel } from '../../src/client/index.js';
 import { connectNats } from '../../src/transport/connection.js';
 import { request } from '../../src/transport/rpc.js';
+import { runCli } from '../harness/cli.js';
 import { QUICK_GROUPS, startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
 
 const brokers: TestBroker[] = [];
@@ -237,5 +239,61 @@ describe('transactions through the NATS door', () => {
     } finally {
       await nc.close();
     }
+  });
+
+  it('lists and describes transactions with the CLI, and dump-log shows the markers and the aborted index', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'cli-orders', numPartitions: 1, replicationFactor: 2 }] });
+    const writer = client.producer({ transactionalId: 'cli-writer' });
+    for (const outcome of ['commit', 'abort', 'commit'] as const) {
+      const w = await writer.transaction();
+      await w.send({ topic: 'cli-orders', messages: [{ value: `${outcome}-a` }, { value: `${outcome}-b` }] });
+      await (outcome === 'commit' ? w.commit() : w.abort());
+    }
+    await writer.close();
+    const producer = client.producer({ transactionalId: 'cli-open', transactionTimeoutMs: 60_000 });
+    const t = await producer.transaction();
+    await t.send({ topic: 'audit', messages: [{ partition: 1, value: 'pending' }] });
+    const conn = ['--nats', inject('natsUrl'), '--cluster', cluster];
+    // EndTxn answers before the markers land: the id shows CompleteCommit once they did.
+    const listed = await waitFor('the listing to show both ids', async () => {
+      const list = await runCli(['transactions', 'list', '--json', ...conn]);
+      expect(list.status, list.stderr).toBe(0);
+      const all = JSON.parse(list.stdout) as Array<{ transactionalId: string; state: string }>;
+      const states = new Map(all.map((x) => [x.transactionalId, x.state]));
+      return states.get('cli-open') === 'Ongoing' && states.get('cli-writer') === 'CompleteCommit' ? all : undefined;
+    });
+    expect(listed.length).toBeGreaterThanOrEqual(2);
+    const ongoing = await runCli(['transactions', 'list', '--state', 'Ongoing', ...conn]);
+    expect(
+      ongoing.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split('\t')[0]),
+    ).toEqual(['cli-open']);
+    const described = await runCli(['transactions', 'describe', 'cli-open', ...conn]);
+    expect(described.status, described.stderr).toBe(0);
+    expect(described.stdout).toMatch(/\tcli-open\t\d+\t\d+\tOngoing\t60000\t\d{4}-.*\taudit-1/);
+    const missing = await runCli(['transactions', 'describe', 'no-such-id', ...conn]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('TRANSACTIONAL_ID_NOT_FOUND');
+    await t.abort();
+    await producer.close();
+
+    // The partition's log holds the commit and abort markers, and the abort's index entry.
+    const leader = (await client.admin().describeTopics(['cli-orders']))[0]!.partitions[0]!.leader;
+    const dir = path.join(brokers[leader - 1]!.dataDir, 'cli-orders-0');
+    const dump = await runCli(['dump-log', path.join(dir, '00000000000000000000.log'), '--json']);
+    expect(dump.status, dump.stderr).toBe(0);
+    const batches = dump.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const markers = batches.filter((b) => b.isControl).map((b) => b.endTxnMarker);
+    expect(markers).toEqual(['COMMIT', 'ABORT', 'COMMIT']);
+    expect(batches.filter((b) => !b.isControl).every((b) => b.isTransactional)).toBe(true);
+    const index = await runCli(['dump-log', path.join(dir, '00000000000000000000.txnindex')]);
+    expect(index.status, index.stderr).toBe(0);
+    expect(index.stdout).toMatch(/producerId: \d+ firstOffset: 3 lastOffset: 5 lastStableOffset: 6/);
   });
 });
