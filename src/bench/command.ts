@@ -6,6 +6,7 @@ import { kafkaBench, type KafkaBenchOptions } from './kafka.js';
 import { scaleBench, type ScaleOptions } from './scale.js';
 import { securityBench, type SecurityBenchOptions } from './security.js';
 import { serializerBench, type ValueFormat } from './serializers.js';
+import { transactionsBench } from './transactions.js';
 import { benchSuite, loadTable, suiteTable, type SuiteOptions } from './suite.js';
 import { failoverBench, runWorkload, type FailoverVictim, type WorkloadOptions } from './workloads.js';
 
@@ -88,6 +89,49 @@ export function benchCommand(): Command {
         print(JSON.stringify({ ...result, acks: flags.acks }, null, 2));
       });
   }
+  bench
+    .command('transactions')
+    .description(
+      'a transactional producer committing every --commit-interval-ms beside an idempotent one, in one run (RF 3, acks=all)',
+    )
+    .option('--nats <urls>', 'an existing cluster (default: start one)')
+    .option('--cluster <name>', 'cluster name with --nats', 'millrace')
+    .option('--brokers <n>', 'brokers to start when no --nats', integer('--brokers', 1), 3)
+    .option('--records <n>', 'records of each run', integer('--records', 1), 2_000_000)
+    .option('--record-size <bytes>', 'value bytes per record', integer('--record-size', 0), 100)
+    .option('--partitions <n>', 'partitions of the bench topic', integer('--partitions', 1), 8)
+    .option('--replication-factor <n>', 'replication factor', integer('--replication-factor', 1), 3)
+    .option(
+      '--commit-interval-ms <ms>',
+      'how long each transaction stays open',
+      integer('--commit-interval-ms', 1),
+      100,
+    )
+    .option('--batch-size <bytes>', 'producer batch.size', integer('--batch-size', 1), 256 * 1024)
+    .option('--linger-ms <ms>', 'producer linger.ms', integer('--linger-ms', 0), 5)
+    .action(
+      async (
+        flags: Omit<BenchFlags, 'acks' | 'producers' | 'compression' | 'throughput' | 'idempotent' | 'valueFormat'> & {
+          commitIntervalMs: number;
+        },
+      ) => {
+        const o: WorkloadOptions = {
+          records: flags.records,
+          recordSize: flags.recordSize,
+          partitions: flags.partitions,
+          replicationFactor: flags.replicationFactor,
+          acks: 'all',
+          producers: 1,
+          batchSize: flags.batchSize,
+          lingerMs: flags.lingerMs,
+          compression: 'none',
+          throughput: 0,
+          idempotent: true,
+        };
+        const target = flags.nats ? { nats: flags.nats, cluster: flags.cluster } : { brokers: flags.brokers };
+        print(JSON.stringify(await transactionsBench(o, flags.commitIntervalMs, target), null, 2));
+      },
+    );
   bench
     .command('failover')
     .description(

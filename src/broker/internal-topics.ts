@@ -74,6 +74,21 @@ export async function appendInternal(
   timeoutMs: number,
   producer?: { producerId: number; producerEpoch: number; baseSequence: number },
 ): Promise<number> {
+  const { firstOffset, end } = appendInternalNow(hp, records, now, producer);
+  await hp.awaitCommit(end, timeoutMs);
+  return firstOffset;
+}
+
+/**
+ * Appends without waiting for the replicas: for a record whose durability a later record's
+ * commit implies (the log is a prefix: a record committed after it commits it too).
+ */
+export function appendInternalNow(
+  hp: HostedPartition,
+  records: InternalRecord[],
+  now: number,
+  producer?: { producerId: number; producerEpoch: number; baseSequence: number },
+): { firstOffset: number; end: number } {
   if (hp.isr.length < hp.minInsync)
     throw new MillraceError('NOT_ENOUGH_REPLICAS', `${hp.topic}-${hp.partition} is below min.insync.replicas`);
   const batch = encodeRecordBatch(
@@ -82,8 +97,7 @@ export async function appendInternal(
   );
   const info = hp.log.appendAsLeader(batch, hp.leaderEpoch);
   hp.appended();
-  await hp.awaitCommit(info.lastOffset + 1, timeoutMs);
-  return info.firstOffset;
+  return { firstOffset: info.firstOffset, end: info.lastOffset + 1 };
 }
 
 /**

@@ -27,6 +27,14 @@ describe('millrace bench', () => {
     expect(await bench('e2e', ...small, '--throughput', '5000')).toMatchObject({ bench: 'e2e' });
   });
 
+  it('transactions compares a transactional producer with an idempotent one on three brokers, and exits', async () => {
+    const result = await bench('transactions', ...small, '--commit-interval-ms', '50');
+    expect(result).toMatchObject({ bench: 'transactions', transactionalOverIdempotent: expect.any(Number) });
+    expect((result.transactional as { runs: Array<{ transactions: number }> }).runs[0]!.transactions).toBeGreaterThan(
+      0,
+    );
+  });
+
   it('failover measures the unavailability after a SIGKILL of the leader, and exits', async () => {
     const result = await bench('failover', '--duration-ms', '4000', '--kill-at-ms', '1500', '--rate', '2000');
     expect(result).toMatchObject({ bench: 'failover', failedSends: expect.any(Number) });

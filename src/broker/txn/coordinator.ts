@@ -19,7 +19,7 @@ import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
 import { openAccess, type Access, type Caller } from '../authorizer.js';
 import type { HostedPartition } from '../hosted-partition.js';
-import { InternalTopicCreator, appendInternal, coordinatorWriteError } from '../internal-topics.js';
+import { InternalTopicCreator, appendInternal, appendInternalNow, coordinatorWriteError } from '../internal-topics.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import { TRANSACTION_STATE_TOPIC, byTopic, readTransactionPartition, txnRecord, txnTombstone } from './txn-log.js';
 import {
@@ -77,6 +77,8 @@ class TxnEntry {
   actor: Actor<typeof transactionMachine> | null = null;
   /** The partitions still without the ending transaction's marker (null: all of them). */
   markersLeft: TopicPartitionRef[] | null = null;
+  /** Requests waiting for the ending transaction's markers (resolved when its Complete record is written). */
+  readonly settling: Array<() => void> = [];
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(readonly transactionalId: string) {}
@@ -102,6 +104,8 @@ class TxnPartition {
     return !this.hp.isLeader || this.hp.leaderEpoch !== this.leaderEpoch;
   }
 }
+
+const isEnding = (m: TxnMetadata): boolean => m.state === 'PrepareCommit' || m.state === 'PrepareAbort';
 
 /** The time left before an Ongoing transaction times out (the machine's timer). */
 const remainingMs = (m: TxnMetadata, now: number): number =>
@@ -157,7 +161,10 @@ export class TxnCoordinator {
 
   private unload(partition: number, tp: TxnPartition): void {
     this.partitions.delete(partition);
-    for (const e of tp.ids.values()) e.actor?.stop();
+    for (const e of tp.ids.values()) {
+      e.actor?.stop();
+      for (const settled of e.settling.splice(0)) settled();
+    }
     this.logger.info({ partition, transactions: tp.ids.size }, 'unloaded transactions: leadership moved');
   }
 
@@ -193,9 +200,10 @@ export class TxnCoordinator {
         actions: {
           timedOut: () =>
             void this.background(entry, tp, 'abort a timed-out transaction', () => this.expire(entry, tp)),
+          // The Complete record is not waited for: the next record of the id (written after it) commits it.
           markersWritten: () =>
             void this.background(entry, tp, 'complete a transaction', () =>
-              this.apply(entry, tp, { write: completeTransaction(entry.meta!, this.now()), reply: null }),
+              this.apply(entry, tp, { write: completeTransaction(entry.meta!, this.now()), reply: null }, false),
             ),
           markersFailed: (_, { error }) =>
             this.logger.warn({ err: error, transactionalId }, 'cannot write transaction markers yet: retrying'),
@@ -243,17 +251,23 @@ export class TxnCoordinator {
     await this.apply(e, tp, abortExpired(m, this.now()));
   }
 
-  /** Writes what a decision decided (acks=all), tells the machine, and answers as decided. */
-  private async apply<R>(e: TxnEntry, tp: TxnPartition, d: Decision<R>): Promise<R> {
+  /**
+   * Writes what a decision decided (acks=all unless `durable` is false), tells the machine, and
+   * answers as decided.
+   */
+  private async apply<R>(e: TxnEntry, tp: TxnPartition, d: Decision<R>, durable = true): Promise<R> {
     if (d.write) {
       if (tp.stale) throw new MillraceError('NOT_COORDINATOR', 'the coordinator partition moved');
       try {
-        await appendInternal(tp.hp, [txnRecord(d.write)], this.now(), this.settings.commitTimeoutMs);
+        const records = [txnRecord(d.write)];
+        if (durable) await appendInternal(tp.hp, records, this.now(), this.settings.commitTimeoutMs);
+        else appendInternalNow(tp.hp, records, this.now());
       } catch (err) {
         throw coordinatorWriteError(err);
       }
       e.meta = d.write;
       if (d.markers) e.markersLeft = null;
+      if (!isEnding(d.write)) for (const settled of e.settling.splice(0)) settled();
       e.actor!.send({ type: 'WRITTEN', state: d.write.state, timeoutInMs: remainingMs(d.write, this.now()) });
     }
     if (d.reply instanceof Error) throw d.reply;
@@ -287,8 +301,8 @@ export class TxnCoordinator {
     const tp = this.partitionOf(transactionalId);
     const known = tp.ids.has(transactionalId);
     const e = this.entryOf(tp, transactionalId);
-    return e
-      .serial(async () => this.apply(e, tp, await decide(e.meta)))
+    return this.settled(e)
+      .then(() => e.serial(async () => this.apply(e, tp, await decide(e.meta))))
       .catch((err: unknown) => {
         // A new id whose first record was not written is not kept.
         if (!known && e.meta === undefined && tp.ids.get(transactionalId) === e) {
@@ -297,6 +311,22 @@ export class TxnCoordinator {
         }
         throw err;
       });
+  }
+
+  /**
+   * Waits (a while) for an ending transaction's markers: the next transaction's first request
+   * then goes through instead of CONCURRENT_TRANSACTIONS and a client backoff, as a producer
+   * committing every 100 ms would otherwise pay each time.
+   */
+  private settled(e: TxnEntry): Promise<void> {
+    if (!e.meta || !isEnding(e.meta)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.settings.commitTimeoutMs);
+      e.settling.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** FindCoordinator with key type 1: creates __transaction_state on first use. */

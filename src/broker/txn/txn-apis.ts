@@ -51,6 +51,9 @@ export function transactionalProducer(records: Buffer): { producerId: number; pr
 }
 
 export class TxnApis {
+  /** Pending KIP-890 checks by partition and producer: the batches after one wait for it. */
+  private readonly verifying = new Map<string, Promise<void>>();
+
   constructor(private readonly ctx: TxnApiContext) {}
 
   register(serve: Serve, rpc: RpcServer): void {
@@ -128,21 +131,41 @@ export class TxnApis {
   /**
    * KIP-890 on the produce path: a transactional batch for a partition where its producer has no
    * transaction open yet is checked with the coordinator first. The first batch of each
-   * transaction in each partition pays one round trip; the rest find the transaction open.
+   * transaction in each partition pays one round trip; the rest find the transaction open. While
+   * a check is pending, later batches of the producer for the partition queue behind it, so they
+   * are appended in the order they came (a sequence gap otherwise).
    */
-  async verifyProduce(
+  verifyProduce(
     transactionalId: string,
     hp: HostedPartition,
     producer: { producerId: number; producerEpoch: number },
     caller: Caller,
   ): Promise<void> {
     if (!transactionalId)
-      throw new MillraceError('INVALID_REQUEST', 'a transactional batch needs the producer’s transactional id');
-    if (hp.log.producerState.txns.hasOpen(producer.producerId)) {
-      this.ctx.access.requireTransactionalId(caller, AclOperation.WRITE, transactionalId);
-      return;
+      return Promise.reject(
+        new MillraceError('INVALID_REQUEST', 'a transactional batch needs the producer’s transactional id'),
+      );
+    const key = `${hp.topic}\u0000${hp.partition}\u0000${producer.producerId}`;
+    const pending = this.verifying.get(key);
+    if (!pending && hp.log.producerState.txns.hasOpen(producer.producerId)) {
+      try {
+        this.ctx.access.requireTransactionalId(caller, AclOperation.WRITE, transactionalId);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
     }
-    await this.verify(transactionalId, producer.producerId, producer.producerEpoch, hp, caller);
+    const check = (): Promise<void> =>
+      hp.log.producerState.txns.hasOpen(producer.producerId)
+        ? Promise.resolve(this.ctx.access.requireTransactionalId(caller, AclOperation.WRITE, transactionalId))
+        : this.verify(transactionalId, producer.producerId, producer.producerEpoch, hp, caller);
+    const next = pending ? pending.then(check, check) : check();
+    this.verifying.set(key, next);
+    const forget = (): void => {
+      if (this.verifying.get(key) === next) this.verifying.delete(key);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   private async verify(
