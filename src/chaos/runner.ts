@@ -15,6 +15,10 @@ import type { FaultKind, Scenario } from './scenario.js';
 import { natsClients, type ChaosClients } from './clients.js';
 import { kafkaClients } from './kafka-clients.js';
 import { Workload } from './workload.js';
+import { TxnWorkload, copyTopic, txnTopic } from './txn-workload.js';
+import { checkTransactions, summarizeTransactions, type TxnVerdict } from './txn-checker.js';
+import { TRANSACTION_STATE_TOPIC } from '../broker/txn/txn-log.js';
+import { transactionStatePartition } from '../broker/txn/txn-rules.js';
 
 export interface RunOptions {
   /** Progress lines for a person (stderr in the CLI). */
@@ -31,10 +35,14 @@ export interface RunResult {
   durationMs: number;
   faults: { total: number; byKind: Partial<Record<FaultKind, number>>; healFailures: number };
   verdict: Verdict;
+  /** The transactional workload's verdict, when the scenario has one. */
+  transactions: TxnVerdict | null;
   summary: string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const TXN_STATE_PARTITIONS = 6;
 
 /** Settings that make failover quick on a small machine; a scenario's brokerConfig overrides them. */
 const CHAOS_BROKER_DEFAULTS = {
@@ -43,6 +51,7 @@ const CHAOS_BROKER_DEFAULTS = {
   controllerLeaseMs: 2_000,
   replicaLagTimeMaxMs: 5_000,
   offsetsTopicPartitions: 6,
+  transactionStateLogNumPartitions: TXN_STATE_PARTITIONS,
   groupInitialRebalanceDelayMs: 500,
   groupMinSessionTimeoutMs: 1_000,
 };
@@ -85,6 +94,16 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     },
     door,
   );
+  const txnOptions = s.workload.transactions;
+  const txnWorkload = txnOptions
+    ? new TxnWorkload({
+        servers: cluster.natsUrls,
+        cluster: cluster.options.cluster,
+        topic: s.topic.name,
+        partitions: s.topic.partitions,
+        ...txnOptions,
+      })
+    : null;
   const byKind: Partial<Record<FaultKind, number>> = {};
   let total = 0;
   let healFailures = 0;
@@ -94,19 +113,19 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
       cluster: cluster.options.cluster,
       requestTimeoutMs: 10_000,
     });
+    const names = [s.topic.name, ...(txnWorkload ? [txnTopic(s.topic.name), copyTopic(s.topic.name)] : [])];
     await setup.admin().createTopics({
-      topics: [
-        {
-          topic: s.topic.name,
-          numPartitions: s.topic.partitions,
-          replicationFactor: Math.min(s.topic.replicationFactor, s.brokers),
-          configs: { 'min.insync.replicas': String(Math.min(s.topic.minInsyncReplicas, s.brokers)) },
-        },
-      ],
+      topics: names.map((topic) => ({
+        topic,
+        numPartitions: s.topic.partitions,
+        replicationFactor: Math.min(s.topic.replicationFactor, s.brokers),
+        configs: { 'min.insync.replicas': String(Math.min(s.topic.minInsyncReplicas, s.brokers)) },
+      })),
     });
     await setup.close();
     log(`${s.name}: cluster of ${s.brokers} brokers on ${s.natsNodes} NATS node(s) up; workload running`);
     workload.start();
+    txnWorkload?.start();
     // The run lasts durationMs from here (the cluster's start-up does not count) and injects at least minCount faults.
     const end = Date.now() + s.durationMs;
     const more = (): boolean => Date.now() < end || total < s.faults.minCount;
@@ -114,7 +133,7 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
       await sleep(s.faults.intervalMs);
       if (!more()) break;
       const kind = pick(s.faults.kinds);
-      const target = await chooseBroker(cluster, s, pick);
+      const target = await chooseBroker(cluster, s, pick, total);
       log(`fault ${total + 1}: ${kind}${describeTarget(kind, target)}`);
       try {
         await inject(cluster, kind, target, s.faults.durationMs, pick);
@@ -130,33 +149,76 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     }
     log('faults over: stopping producers, letting consumers catch up, reading every partition');
     await workload.stopProducers();
+    if (txnWorkload) {
+      const ends = await inputEnds(cluster, s.topic.name);
+      await txnWorkload.finish(ends, 60_000);
+    }
     await workload.drainConsumers(60_000);
     await workload.finalReads(2);
+    txnWorkload?.setCopyInput(workload.history.finalReads[0] ?? []);
   } finally {
+    await txnWorkload?.stop();
     await workload.stop();
     await cluster.stop();
     if (!options.keepDir) fs.rmSync(dir, { recursive: true, force: true });
   }
   if (options.historyFile) fs.writeFileSync(options.historyFile, JSON.stringify(workload.history));
+  if (options.historyFile && txnWorkload)
+    fs.writeFileSync(
+      options.historyFile.replace(/(\.json)?$/, '.transactions.json'),
+      JSON.stringify(txnWorkload.history),
+    );
   const verdict = check(workload.history);
+  const transactions = txnWorkload ? checkTransactions(txnWorkload.history) : null;
   return {
     scenario: s.name,
     seed: s.seed,
     durationMs: Date.now() - started,
     faults: { total, byKind, healFailures },
     verdict,
-    summary: `${s.name} (seed ${s.seed}): ${total} faults; ${summarize(verdict)}`,
+    transactions,
+    summary:
+      `${s.name} (seed ${s.seed}): ${total} faults; ${summarize(verdict)}` +
+      (transactions ? `; ${summarizeTransactions(transactions)}` : ''),
   };
+}
+
+/** A run passes when its history and (with transactions) its transactional history are both valid. */
+export const runValid = (r: RunResult): boolean => r.verdict.valid && (r.transactions?.valid ?? true);
+
+/** The plain topic's high watermarks: how far the copy pipeline must get. */
+async function inputEnds(cluster: ChaosCluster, topic: string): Promise<Map<number, number>> {
+  const client = new Millrace({
+    servers: cluster.natsUrls,
+    cluster: cluster.options.cluster,
+    requestTimeoutMs: 10_000,
+  });
+  try {
+    const ends = await client.admin().fetchTopicOffsets(topic);
+    return new Map(ends.map((e) => [e.partition, Number(e.offset)]));
+  } finally {
+    await client.close();
+  }
 }
 
 function describeTarget(kind: FaultKind, target: number): string {
   return kind === 'kill-broker' || kind === 'pause-broker' || kind === 'partition-broker' ? ` on broker ${target}` : '';
 }
 
-/** The broker a broker fault hits: the active controller, partition 0's leader, or any. */
-async function chooseBroker(cluster: ChaosCluster, s: Scenario, pick: <T>(items: readonly T[]) => T): Promise<number> {
+/** The broker a broker fault hits: the active controller, partition 0's leader, a transaction coordinator, or any. */
+async function chooseBroker(
+  cluster: ChaosCluster,
+  s: Scenario,
+  pick: <T>(items: readonly T[]) => T,
+  n: number,
+): Promise<number> {
   try {
-    if (s.faults.target === 'controller') {
+    if (s.faults.target === 'txn-coordinator') {
+      const id = n % 2 === 0 ? 'chaos-writer-0' : 'chaos-copier';
+      const partitions = Number(s.brokerConfig.transactionStateLogNumPartitions ?? TXN_STATE_PARTITIONS);
+      const leader = await cluster.leaderOf(TRANSACTION_STATE_TOPIC, transactionStatePartition(id, partitions));
+      if (leader > 0) return leader;
+    } else if (s.faults.target === 'controller') {
       const id = await cluster.controller();
       if (id > 0) return id;
     } else if (s.faults.target === 'leader') {

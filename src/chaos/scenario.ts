@@ -41,14 +41,30 @@ export const scenarioSchema = z
         rate: z.number().int().min(1).default(300),
         /** Members of one consumer group, committing offsets. */
         consumers: z.number().int().min(0).default(2),
+        /** Transactional writers and a copy pipeline (txn-workload.ts); none by default. */
+        transactions: z
+          .object({
+            writers: z.number().int().min(0).default(2),
+            /** Partitions of `<topic>-txn` each transaction writes to. */
+            partitionsPerTransaction: z.number().int().min(1).default(3),
+            /** Every n-th transaction of a writer is aborted on purpose. */
+            abortEvery: z.number().int().min(2).default(4),
+            /** A consume-transform-produce copy of the topic, offsets committed in its transactions. */
+            copy: z.boolean().default(true),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),
     faults: z
       .object({
         kinds: z.array(z.enum(FAULT_KINDS)).min(1),
-        /** Which broker a broker fault hits: any, the active controller, or the leader of `targetPartition`. */
-        target: z.enum(['random', 'controller', 'leader']).default('random'),
+        /**
+         * Which broker a broker fault hits: any, the active controller, the leader of
+         * `targetPartition`, or the transaction coordinator of the first writer or the copy (in turn).
+         */
+        target: z.enum(['random', 'controller', 'leader', 'txn-coordinator']).default('random'),
         targetPartition: z.number().int().min(0).default(0),
         /** Pause between the end of one fault and the start of the next. */
         intervalMs: z.number().int().min(0).default(2_000),

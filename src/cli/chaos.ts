@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { MillraceError } from '../../protocol/errors.js';
-import { runScenario, type RunResult } from '../chaos/runner.js';
+import { runScenario, runValid, type RunResult } from '../chaos/runner.js';
 import { loadScenario } from '../chaos/scenario.js';
 import { integer, print } from './common.js';
 
@@ -95,12 +95,12 @@ export function chaosCommand(): Command {
           if (!flags.json) print(result.summary);
         }
         const faults = results.reduce((n, r) => n + r.faults.total, 0);
-        if (flags.json) print(JSON.stringify({ faults, valid: results.every((r) => r.verdict.valid), results }));
+        if (flags.json) print(JSON.stringify({ faults, valid: results.every(runValid), results }));
         else
           print(
-            `${results.length} scenarios, ${faults} faults injected, ${results.filter((r) => !r.verdict.valid).length} invalid`,
+            `${results.length} scenarios, ${faults} faults injected, ${results.filter((r) => !runValid(r)).length} invalid`,
           );
-        if (!results.every((r) => r.verdict.valid)) process.exitCode = 1;
+        if (!results.every(runValid)) process.exitCode = 1;
       },
     );
   return chaos;

@@ -29,6 +29,13 @@ describe('chaos scenarios, short runs', () => {
       expect(result.verdict.counts.acknowledged).toBeGreaterThan(0);
       expect(result.verdict.examples).toEqual({});
       expect(result.verdict.valid).toBe(true);
+      if (result.transactions) {
+        console.log(JSON.stringify({ scenario: result.scenario, transactions: result.transactions.counts }));
+        expect(result.transactions.counts.committed).toBeGreaterThan(0);
+        expect(result.transactions.counts.copied).toBeGreaterThan(0);
+        expect(result.transactions.examples).toEqual({});
+        expect(result.transactions.valid).toBe(true);
+      }
     });
   }
 });
