@@ -497,6 +497,7 @@ export class BrokerHandlers {
             producerEpoch: e.producerEpoch,
             lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
             lastTimestamp: e.lastTimestamp,
+            currentTxnStartOffset: state.txns.openTransactions().get(id) ?? -1,
           };
         });
         return { partition, errorCode: 0, errorMessage: null, producers };
@@ -518,5 +519,12 @@ interface ProducersOfPartition {
   partition: number;
   errorCode: number;
   errorMessage: string | null;
-  producers: Array<{ producerId: number; producerEpoch: number; lastSequence: number; lastTimestamp: number }>;
+  producers: Array<{
+    producerId: number;
+    producerEpoch: number;
+    lastSequence: number;
+    lastTimestamp: number;
+    /** The first offset of its open transaction in the partition (-1: none). */
+    currentTxnStartOffset: number;
+  }>;
 }

@@ -214,14 +214,14 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
           partitionIndex: p.partition,
           errorCode: p.errorCode,
           errorMessage: p.errorMessage,
-          // No transactions yet: no coordinator epoch, no open transaction.
+          // The partition does not keep the coordinator epoch of a producer.
           activeProducers: p.producers.map((a) => ({
             producerId: BigInt(a.producerId),
             producerEpoch: a.producerEpoch,
             lastSequence: a.lastSequence,
             lastTimestamp: BigInt(a.lastTimestamp),
             coordinatorEpoch: -1,
-            currentTxnStartOffset: -1n,
+            currentTxnStartOffset: BigInt(a.currentTxnStartOffset),
           })),
         })),
       })),
