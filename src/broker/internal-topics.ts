@@ -22,8 +22,10 @@ export interface InternalTopicSpec {
   name: string;
   partitions: number;
   replicationFactor: number;
-  configs: Record<string, string>;
 }
+
+/** Every internal topic keeps each key's latest record (compacted), in segments of 100 MiB as Kafka's. */
+const INTERNAL_TOPIC_CONFIGS = { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) };
 
 /** Creates an internal topic (once at a time per creator): a failure is logged, the caller's client retries. */
 export class InternalTopicCreator {
@@ -37,7 +39,7 @@ export class InternalTopicCreator {
   ) {}
 
   create(): Promise<void> {
-    const { name, partitions, replicationFactor, configs } = this.spec;
+    const { name, partitions, replicationFactor } = this.spec;
     this.creating ??= (async () => {
       const live = [...this.image().brokers.values()].filter((b) => !b.fenced && !b.shuttingDown).length;
       const rf = Math.max(1, Math.min(replicationFactor, live));
@@ -49,7 +51,7 @@ export class InternalTopicCreator {
       const res = await this.controller.call(
         'create_topics',
         wire.CreateTopicsRequest,
-        { topics: [{ name, numPartitions: partitions, replicationFactor: rf, configs }] },
+        { topics: [{ name, numPartitions: partitions, replicationFactor: rf, configs: INTERNAL_TOPIC_CONFIGS }] },
         wire.CreateTopicsResponse,
         30_000,
       );

@@ -10,6 +10,7 @@ import {
   type DecodedRecord,
 } from '../../protocol/records/index.js';
 import type { Log } from '../../src/storage/index.js';
+import type { MillraceError } from '../../protocol/errors.js';
 
 export function tempDir(prefix = 'millrace-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -68,3 +69,13 @@ export function recordsIn(buf: Buffer): DecodedRecord[] {
 export function sequenceNumbers(buf: Buffer): number[] {
   return recordsIn(buf).map((r) => Number(r.value!.toString('utf8', 1).replace(/\0+$/, '')));
 }
+
+/** The Kafka error name `fn` throws, or 'none'. */
+export const errorNameOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    return (err as MillraceError).errorName;
+  }
+  return 'none';
+};

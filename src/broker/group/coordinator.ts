@@ -110,7 +110,6 @@ export class GroupCoordinator implements GroupHooks {
         name: OFFSETS_TOPIC,
         partitions: settings.offsetsTopicPartitions,
         replicationFactor: settings.offsetsTopicReplicationFactor,
-        configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) },
       },
       controller,
       image,

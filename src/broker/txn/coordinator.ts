@@ -135,7 +135,6 @@ export class TxnCoordinator {
         name: TRANSACTION_STATE_TOPIC,
         partitions: settings.partitions,
         replicationFactor: settings.replicationFactor,
-        configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) },
       },
       controller,
       image,

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { MillraceError } from '../../../protocol/errors.js';
 import { decodeRecordBatches, encodeRecordBatch, type MarkerType } from '../../../protocol/records/index.js';
 import { Log, LogCleaner, logConfig, type LogConfigInput } from '../../../src/storage/index.js';
-import { cleanedAfterEach } from '../../harness/storage.js';
+import { cleanedAfterEach, errorNameOf } from '../../harness/storage.js';
 
 const T0 = 1_700_000_000_000;
 const cleaned = cleanedAfterEach();
@@ -52,15 +51,6 @@ function batches(log: Log): Array<{ base: number; pid: number; control: boolean;
   return out;
 }
 
-const errorName = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as MillraceError).errorName;
-  }
-  return 'none';
-};
-
 describe('transactions in a partition log', () => {
   it('holds the last stable offset at an open transaction and indexes aborts', () => {
     const log = open(newDir());
@@ -81,11 +71,11 @@ describe('transactions in a partition log', () => {
         .map((b) => b.base),
     ).toEqual([5, 6]);
     // KIP-890: the marker bumped the epoch; the old epoch is fenced, the new one starts at 0.
-    expect(errorName(() => log.appendAsLeader(txnBatch(1, 0, 2), 0))).toBe('INVALID_PRODUCER_EPOCH');
-    expect(errorName(() => log.appendAsLeader(txnBatch(1, 1, 2), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(errorNameOf(() => log.appendAsLeader(txnBatch(1, 0, 2), 0))).toBe('INVALID_PRODUCER_EPOCH');
+    expect(errorNameOf(() => log.appendAsLeader(txnBatch(1, 1, 2), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
     expect(log.appendAsLeader(txnBatch(1, 1, 0), 0).firstOffset).toBe(7);
     // A late marker of an older epoch is refused.
-    expect(errorName(() => log.appendMarker(marker('ABORT', 1, 0), 0))).toBe('INVALID_PRODUCER_EPOCH');
+    expect(errorNameOf(() => log.appendMarker(marker('ABORT', 1, 0), 0))).toBe('INVALID_PRODUCER_EPOCH');
   });
 
   it('keeps sequences across transactions when the marker carries the same epoch (clients before KIP-890)', () => {
@@ -93,7 +83,7 @@ describe('transactions in a partition log', () => {
     log.appendAsLeader(txnBatch(4, 3, 0), 0);
     log.appendMarker(marker('COMMIT', 4, 3), 0);
     expect(log.appendAsLeader(txnBatch(4, 3, 2), 0).firstOffset).toBe(3);
-    expect(errorName(() => log.appendAsLeader(txnBatch(4, 3, 9), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(errorNameOf(() => log.appendAsLeader(txnBatch(4, 3, 9), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
   });
 
   it('refuses control batches from producers', () => {
@@ -104,7 +94,7 @@ describe('transactions in a partition log', () => {
       transactional: true,
       control: true,
     });
-    expect(errorName(() => log.appendAsLeader(control, 0))).toBe('INVALID_RECORD');
+    expect(errorNameOf(() => log.appendAsLeader(control, 0))).toBe('INVALID_RECORD');
     expect(log.logEndOffset).toBe(0);
   });
 

@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MillraceError } from '../../../protocol/errors.js';
 import { checkBatch, encodeRecordBatch, newBatchHeader, stampProducer } from '../../../protocol/records/index.js';
 import { Log, logConfig, type LogConfigInput } from '../../../src/storage/index.js';
 import { SNAPSHOT_SUFFIX } from '../../../src/storage/producer-state.js';
-import { cleanedAfterEach } from '../../harness/storage.js';
+import { cleanedAfterEach, errorNameOf } from '../../harness/storage.js';
 
 const T0 = 1_700_000_000_000;
 const cleaned = cleanedAfterEach();
@@ -26,15 +25,6 @@ function idempotentBatch(pid: number, epoch: number, seq: number, count = 3, tim
   );
 }
 
-const errorName = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as MillraceError).errorName;
-  }
-  return 'none';
-};
-
 describe('idempotent producer state', () => {
   it('answers a retried batch with its original offsets and appends nothing', () => {
     const log = logIn(newDir());
@@ -50,10 +40,10 @@ describe('idempotent producer state', () => {
   it('refuses gaps, old epochs and unknown producers with Kafka errors', () => {
     const log = logIn(newDir());
     log.appendAsLeader(idempotentBatch(7, 1, 0), 0);
-    expect(errorName(() => log.appendAsLeader(idempotentBatch(7, 1, 5), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
-    expect(errorName(() => log.appendAsLeader(idempotentBatch(7, 0, 3), 0))).toBe('INVALID_PRODUCER_EPOCH');
-    expect(errorName(() => log.appendAsLeader(idempotentBatch(7, 2, 3), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
-    expect(errorName(() => log.appendAsLeader(idempotentBatch(8, 0, 9), 0))).toBe('UNKNOWN_PRODUCER_ID');
+    expect(errorNameOf(() => log.appendAsLeader(idempotentBatch(7, 1, 5), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(errorNameOf(() => log.appendAsLeader(idempotentBatch(7, 0, 3), 0))).toBe('INVALID_PRODUCER_EPOCH');
+    expect(errorNameOf(() => log.appendAsLeader(idempotentBatch(7, 2, 3), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(errorNameOf(() => log.appendAsLeader(idempotentBatch(8, 0, 9), 0))).toBe('UNKNOWN_PRODUCER_ID');
     expect(log.logEndOffset).toBe(3);
     // A new epoch starts again at sequence 0.
     expect(log.appendAsLeader(idempotentBatch(7, 2, 0), 0).firstOffset).toBe(3);
@@ -64,7 +54,7 @@ describe('idempotent producer state', () => {
     for (let i = 0; i < 7; i++) log.appendAsLeader(idempotentBatch(3, 0, i * 3), 0);
     expect(log.producerState.entry(3)!.batches.map((b) => b.firstSeq)).toEqual([6, 9, 12, 15, 18]);
     expect(log.appendAsLeader(idempotentBatch(3, 0, 6), 0).duplicate).toBe(true);
-    expect(errorName(() => log.appendAsLeader(idempotentBatch(3, 0, 3), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(errorNameOf(() => log.appendAsLeader(idempotentBatch(3, 0, 3), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
   });
 
   it('checks several batches of one request in order, and writes none when one fails', () => {
@@ -72,7 +62,7 @@ describe('idempotent producer state', () => {
     const ok = Buffer.concat([idempotentBatch(1, 0, 0), idempotentBatch(1, 0, 3)]);
     expect(log.appendAsLeader(ok, 0).lastOffset).toBe(5);
     const gap = Buffer.concat([idempotentBatch(1, 0, 6), idempotentBatch(1, 0, 10)]);
-    expect(errorName(() => log.appendAsLeader(gap, 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(errorNameOf(() => log.appendAsLeader(gap, 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
     expect(log.logEndOffset).toBe(6);
     expect(log.appendAsLeader(idempotentBatch(1, 0, 6), 0).firstOffset).toBe(6);
   });
@@ -134,7 +124,7 @@ describe('idempotent producer state', () => {
     expect(log.removeExpiredProducers(5_000)).toBe(0);
     now = T0 + 6_000;
     expect(log.removeExpiredProducers(5_000)).toBe(1);
-    expect(errorName(() => log.appendAsLeader(idempotentBatch(4, 0, 3), 0))).toBe('UNKNOWN_PRODUCER_ID');
+    expect(errorNameOf(() => log.appendAsLeader(idempotentBatch(4, 0, 3), 0))).toBe('UNKNOWN_PRODUCER_ID');
   });
 
   it('stamps producer fields with a valid CRC', () => {
