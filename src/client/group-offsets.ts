@@ -37,24 +37,32 @@ export class GroupOffsets {
     private readonly ctx: ClientContext,
     private readonly member: OffsetsMember,
     private readonly events: Instrumentation<ConsumerEvents>,
+    /** KIP-447 (a read_committed consumer): offsets of an open transaction are waited for, not read. */
+    private readonly requireStable = false,
   ) {}
 
   /** The group's committed offsets of these partitions (-1: none). */
   async fetch(tps: TopicPartition[]): Promise<Map<string, number>> {
-    const res = await this.ctx.retry(() =>
-      this.member.call(
+    const res = await this.ctx.retry(async () => {
+      const r = await this.member.call(
         'offset_fetch',
         wire.OffsetFetchRequest,
         {
           groupId: this.member.groupId,
+          requireStable: this.requireStable,
           topics: grouped(tps).map((g) => ({
             name: g.topic,
             partitions: g.partitions.map((partition) => ({ partition })),
           })),
         },
         wire.OffsetFetchResponse,
-      ),
-    );
+      );
+      // UNSTABLE_OFFSET_COMMIT is retriable: the transaction's marker comes soon.
+      for (const t of r.topics)
+        for (const p of t.partitions)
+          if (p.errorCode) throw MillraceError.fromCode(p.errorCode, `${t.name}-${p.partition}: ${p.errorMessage}`);
+      return r;
+    }, 60_000);
     const out = new Map<string, number>();
     for (const t of res.topics)
       for (const p of t.partitions) {

@@ -21,7 +21,7 @@ import { ASSIGNORS, keyOfTp, type Assignor, type TopicPartition } from './assign
 import { GroupOffsets, type Position } from './group-offsets.js';
 import type { ConsumerEvents, Instrumentation } from './instrumentation.js';
 import { callBroker, type ClientContext } from './context.js';
-import type { GroupOptions, RebalanceListener, TopicPartitionOffset } from './types.js';
+import type { GroupOptions, IsolationLevel, RebalanceListener, TopicPartitionOffset } from './types.js';
 
 /** What the member needs from its consumer. */
 export interface GroupHost {
@@ -77,7 +77,7 @@ export class GroupMember {
   constructor(
     private readonly ctx: ClientContext,
     private readonly host: GroupHost,
-    options: GroupOptions,
+    options: GroupOptions & { isolationLevel?: IsolationLevel },
     private readonly subscription: Array<string | RegExp>,
     private readonly listener: RebalanceListener = {},
     private readonly events: Instrumentation<ConsumerEvents>,
@@ -101,7 +101,7 @@ export class GroupMember {
         throw new MillraceError('INVALID_CONFIG', `unknown assignor '${a}' (${Object.keys(ASSIGNORS).join(', ')})`);
       return found;
     });
-    this.offsets = new GroupOffsets(ctx, this, events);
+    this.offsets = new GroupOffsets(ctx, this, events, options.isolationLevel === 'read_committed');
     if (this.assignors.length === 0) throw new MillraceError('INVALID_CONFIG', 'a group consumer needs an assignor');
     if (this.opts.heartbeatIntervalMs >= this.opts.sessionTimeoutMs)
       throw new MillraceError('INVALID_CONFIG', 'heartbeatIntervalMs must be below sessionTimeoutMs');

@@ -181,10 +181,12 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     groupId: string,
     topics: Array<{ name: string; partitionIndexes: number[] }> | null,
     caller: Caller,
+    requireStable: boolean,
   ) => {
     const res = groups.offsetFetch(
       wire.OffsetFetchRequest.create({
         groupId,
+        requireStable,
         topics: (topics ?? []).map((t) => ({
           name: t.name,
           partitions: t.partitionIndexes.map((partition) => ({ partition })),
@@ -209,7 +211,11 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
       return {
         groups: req.groups.map((g) => {
           try {
-            return { groupId: g.groupId, topics: fetchOffsets(g.groupId, g.topics, caller), errorCode: 0 };
+            return {
+              groupId: g.groupId,
+              topics: fetchOffsets(g.groupId, g.topics, caller, req.requireStable),
+              errorCode: 0,
+            };
           } catch (err) {
             return { groupId: g.groupId, errorCode: codeOf(err) };
           }
@@ -218,7 +224,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     // v1 has no "every topic" (its list is not nullable): an empty list asks for nothing.
     if (version < 2 && req.topics!.length === 0) return { topics: [] };
     try {
-      return { topics: fetchOffsets(req.groupId, req.topics, caller) };
+      return { topics: fetchOffsets(req.groupId, req.topics, caller, req.requireStable) };
     } catch (err) {
       if (version >= 2) return { errorCode: codeOf(err) };
       const errorCode = codeOf(err);

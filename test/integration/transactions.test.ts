@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { errorNameOf } from '../../protocol/errors.js';
 import { encodeRecordBatch } from '../../protocol/records/index.js';
 import { subjects } from '../../protocol/subjects.js';
 import { wire } from '../../protocol/wire.js';
@@ -73,6 +74,33 @@ async function listOffset(topic: string, partition: number, isolationLevel: numb
     await nc.close();
   }
 }
+/** A read_committed consumer's OffsetFetch (require_stable) of one partition: its offset, or its error's name. */
+async function stableOffset(group: string, topic: string, partition: number): Promise<number | string> {
+  const nc = await connectNats({ servers: inject('natsUrl'), name: 'txn-test' });
+  try {
+    const found = await request(
+      nc,
+      subjects.brokerApi(cluster, 1, 'find_coordinator'),
+      wire.FindCoordinatorRequest,
+      { key: group },
+      wire.FindCoordinatorResponse,
+      5_000,
+    );
+    const res = await request(
+      nc,
+      subjects.brokerApi(cluster, found.nodeId, 'offset_fetch'),
+      wire.OffsetFetchRequest,
+      { groupId: group, requireStable: true, topics: [{ name: topic, partitions: [{ partition }] }] },
+      wire.OffsetFetchResponse,
+      5_000,
+    );
+    const p = res.topics[0]!.partitions[0]!;
+    return p.errorCode ? errorNameOf(p.errorCode) : Number(p.offset);
+  } finally {
+    await nc.close();
+  }
+}
+
 const lastStable = (topic: string, partition: number) => listOffset(topic, partition, 1);
 const highWatermark = (topic: string, partition: number) => listOffset(topic, partition, 0);
 
@@ -154,7 +182,12 @@ describe('transactions through the NATS door', () => {
         },
       ],
     });
+    // KIP-447: while the transaction is open, a read_committed consumer's OffsetFetch waits.
+    expect(await stableOffset(group, 'copy-in', 0)).toBe('UNSTABLE_OFFSET_COMMIT');
     await t.commit();
+    await waitFor('the offset to be stable', async () =>
+      (await stableOffset(group, 'copy-in', 0)) === 3 ? true : undefined,
+    );
     await waitFor('the offsets of the committed transaction', async () => {
       const now = await offsetsOf();
       return now.join() === ['0:3', '1:1'].join() ? now : undefined;

@@ -421,17 +421,19 @@ export class GroupCoordinator implements GroupHooks {
     this.access.requireGroup(caller, AclOperation.DESCRIBE, req.groupId);
     const g = this.partitionOf(req.groupId).groups.get(req.groupId);
     const offsets = g?.offsets ?? new Map<string, CommittedOffset>();
+    const pending = new Set<string>();
+    for (const open of g?.pendingTxnOffsets.values() ?? []) for (const key of open.keys()) pending.add(key);
     if (req.topics.length === 0) {
-      const res = offsetFetchResponse(offsets, req);
+      const res = offsetFetchResponse(offsets, req, pending);
       const visible = (res.topics ?? []).filter((t) =>
         this.access.topicAllowed(caller, AclOperation.DESCRIBE, t.name ?? ''),
       );
       return { ...res, topics: visible };
     }
     const { allowed, denied } = splitTopics(this.access, req.topics, caller, AclOperation.DESCRIBE);
-    if (denied.length === 0) return offsetFetchResponse(offsets, req);
+    if (denied.length === 0) return offsetFetchResponse(offsets, req, pending);
     const res = allowed.length
-      ? offsetFetchResponse(offsets, wire.OffsetFetchRequest.create({ ...req, topics: allowed }))
+      ? offsetFetchResponse(offsets, wire.OffsetFetchRequest.create({ ...req, topics: allowed }), pending)
       : {};
     return { ...res, topics: [...(res.topics ?? []), ...denied] };
   }

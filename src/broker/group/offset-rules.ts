@@ -90,6 +90,7 @@ export function commitError(err: unknown): { errorCode: number; errorMessage: st
 export function offsetFetchResponse(
   committed: ReadonlyMap<string, CommittedOffset>,
   req: millrace.IOffsetFetchRequest,
+  pending: ReadonlySet<string> = new Set(),
 ): millrace.IOffsetFetchResponse {
   const asked =
     (req.topics ?? []).length > 0
@@ -99,7 +100,15 @@ export function offsetFetchResponse(
     topics: asked.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((partition) => {
-        const c = committed.get(tpKey(t.name, partition));
+        const key = tpKey(t.name, partition);
+        if (req.requireStable && pending.has(key)) {
+          const e = new MillraceError(
+            'UNSTABLE_OFFSET_COMMIT',
+            `${t.name}-${partition} has offsets of an open transaction: retry once it ends`,
+          );
+          return { partition, offset: -1, errorCode: e.code, errorMessage: e.detail };
+        }
+        const c = committed.get(key);
         return { partition, offset: c?.offset ?? -1, leaderEpoch: c?.leaderEpoch ?? -1, metadata: c?.metadata ?? '' };
       }),
     })),
