@@ -201,7 +201,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
 
   /** Records that the application finished the partition's records up to `offset` (inclusive). */
   private finish(taken: Taken, offset: number): void {
-    if (!this.isStale(taken)) taken.state.consumed = offset + 1;
+    if (!this.isStale(taken)) taken.state.consumed = taken.state.buffer.after(offset);
   }
 
   /** Moves a partition's position; buffered messages from the old position are dropped. */

@@ -128,6 +128,13 @@ class AbortedBatches {
 export class PartitionBuffer {
   private batches: PendingBatch[] = [];
   private head = 0;
+  /**
+   * Offsets skipped right after the last record buffered (markers, aborted transactions):
+   * [skippedFrom, skippedTo). Finishing the record before them finishes them too, so a commit
+   * records the position past a transaction's marker, as Kafka's consumer does.
+   */
+  private skippedFrom = -1;
+  private skippedTo = -1;
   /** Bytes fetched into this buffer since it was last empty: what pauses fetching when full. */
   bytes = 0;
 
@@ -139,6 +146,22 @@ export class PartitionBuffer {
     this.batches = [];
     this.head = 0;
     this.bytes = 0;
+    this.skippedFrom = this.skippedTo = -1;
+  }
+
+  /** The offset after `offset` once it is finished: past the skipped offsets that follow it. */
+  after(offset: number): number {
+    return this.skippedFrom === offset + 1 ? this.skippedTo : offset + 1;
+  }
+
+  /** Skipped offsets a finished position `consumed` may move past, when nothing is buffered before them. */
+  skippedAt(consumed: number): number {
+    return this.isEmpty && this.skippedFrom === consumed ? this.skippedTo : consumed;
+  }
+
+  private skipped(base: number, end: number): void {
+    if (this.skippedTo !== base) this.skippedFrom = base;
+    this.skippedTo = end;
   }
 
   /**
@@ -162,9 +185,12 @@ export class PartitionBuffer {
         );
       const lastOffset = header.baseOffset + header.lastOffsetDelta;
       next = lastOffset + 1;
+      if (lastOffset < from) continue;
       // Markers are never records; under read_committed neither are aborted transactions' batches.
-      if (skip?.skips(data, pos, header)) continue;
-      if (isControlBatch(header) || lastOffset < from || header.recordCount === 0) continue;
+      if (skip?.skips(data, pos, header) || isControlBatch(header) || header.recordCount === 0) {
+        this.skipped(Math.max(header.baseOffset, from), next);
+        continue;
+      }
       try {
         const code = compressionOf(header);
         const section = data.subarray(pos + RECORD_BATCH_OVERHEAD, pos + header.sizeInBytes);
@@ -187,6 +213,7 @@ export class PartitionBuffer {
           if (batch.remaining === 0) continue;
         }
         this.batches.push(batch);
+        this.skippedFrom = this.skippedTo = -1;
       } catch (err) {
         throw corrupt(`${where} batch at offset ${header.baseOffset}`, err);
       }
@@ -220,7 +247,12 @@ export class PartitionBuffer {
         throw corrupt(`${where} batch at offset ${b.base.baseOffset}`, err);
       }
     }
-    if (this.isEmpty) this.clear();
+    // Emptied: the skipped tail stays known, for when the records just taken are finished.
+    if (this.isEmpty) {
+      this.batches = [];
+      this.head = 0;
+      this.bytes = 0;
+    }
     return { runs, count, lastOffset };
   }
 }

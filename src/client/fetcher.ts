@@ -239,6 +239,8 @@ export class Fetcher {
     const committedOnly = this.opts.isolationLevel === 'read_committed';
     const next = s.buffer.add(records, from, `${s.topic}-${s.partition}`, committedOnly ? (aborted ?? []) : null);
     if (next !== null) s.position = Math.max(s.position ?? 0, next);
+    // Only skipped offsets fetched (a marker) after everything finished: the position moves past them.
+    if (s.consumed !== null && !s.inHandler) s.consumed = s.buffer.skippedAt(s.consumed);
     if (wasEmpty && !s.buffer.isEmpty) this.host.filled(s);
   }
 }

@@ -101,6 +101,8 @@ async function stableOffset(group: string, topic: string, partition: number): Pr
   }
 }
 
+const QUICK_CONSUMER = { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 } as const;
+
 const lastStable = (topic: string, partition: number) => listOffset(topic, partition, 1);
 const highWatermark = (topic: string, partition: number) => listOffset(topic, partition, 0);
 
@@ -328,5 +330,27 @@ describe('transactions through the NATS door', () => {
     const index = await runCli(['dump-log', path.join(dir, '00000000000000000000.txnindex')]);
     expect(index.status, index.stderr).toBe(0);
     expect(index.stdout).toMatch(/producerId: \d+ firstOffset: 3 lastOffset: 5 lastStableOffset: 6/);
+  });
+
+  it('commits a group consumer’s position past the marker that ends a partition, so its lag is 0', async () => {
+    await client.admin().createTopics({ topics: [{ topic: 'lagless', numPartitions: 1, replicationFactor: 2 }] });
+    const producer = client.producer({ transactionalId: 'lagless-writer' });
+    const t = await producer.transaction();
+    await t.send({ topic: 'lagless', messages: [{ value: 'a' }, { value: 'b' }] });
+    await t.commit();
+    await producer.close();
+    await waitFor('the commit marker', async () => ((await lastStable('lagless', 0)) === 3 ? true : undefined));
+    const consumer = client.consumer({ groupId: 'lagless-group', isolationLevel: 'read_committed', ...QUICK_CONSUMER });
+    consumer.subscribe({ topics: ['lagless'], fromBeginning: true });
+    const seen: string[] = [];
+    void consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+    await waitFor('both records', () => seen.length === 2);
+    await waitFor('the committed position past the marker', async () => {
+      await consumer.commit();
+      const [o] = await client.admin().fetchOffsets({ groupId: 'lagless-group', topics: ['lagless'] });
+      return o?.offset === 3n ? true : undefined;
+    });
+    expect(seen).toEqual(['a', 'b']);
+    await consumer.close();
   });
 });

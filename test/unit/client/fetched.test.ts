@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeRecordBatch } from '../../../protocol/records/index.js';
+import { encodeMarkerBatch, encodeRecordBatch } from '../../../protocol/records/index.js';
 import { FetchedBatch, PartitionBuffer } from '../../../src/client/fetched.js';
 
 const T0 = 1_700_000_000_000;
@@ -94,5 +94,40 @@ describe('fetched records, read in place', () => {
     const bad = Buffer.from(data);
     bad[bad.length - 1]! ^= 0xff;
     expect(() => new PartitionBuffer().add(bad, 0, 't-0')).toThrow(/CORRUPT_MESSAGE: t-0 at byte \d+ .*CRC/);
+  });
+
+  it('never hands out markers, drops aborted transactions under read_committed, and finishes past a skipped tail', () => {
+    const txn = (base: number, pid: number, values: string[]) =>
+      encodeRecordBatch(
+        values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: T0 })),
+        { baseOffset: base, producerId: pid, producerEpoch: 0, baseSequence: 0, transactional: true },
+      );
+    const marker = (base: number, pid: number, type: 'COMMIT' | 'ABORT') => {
+      const b = encodeMarkerBatch({ type, producerId: pid, producerEpoch: 0, coordinatorEpoch: 0, timestamp: T0 });
+      b.writeBigInt64BE(BigInt(base), 0);
+      return b;
+    };
+    // 0-1 producer 7 (aborted at 4), 2-3 producer 8 (committed at 5).
+    const fetched = Buffer.concat([
+      txn(0, 7, ['a0', 'a1']),
+      txn(2, 8, ['c2', 'c3']),
+      marker(4, 7, 'ABORT'),
+      marker(5, 8, 'COMMIT'),
+    ]);
+    const committed = new PartitionBuffer();
+    expect(committed.add(fetched, 0, 't-0', [{ producerId: 7, firstOffset: 0 }])).toBe(6);
+    const values = take(committed, 100).messages.map((m) => m.value!.toString());
+    expect(values).toEqual(['c2', 'c3']);
+    // Finishing offset 3 finishes the two markers after it.
+    expect(committed.after(3)).toBe(6);
+    expect(committed.after(2)).toBe(3);
+    const uncommitted = new PartitionBuffer();
+    uncommitted.add(fetched, 0, 't-0');
+    expect(take(uncommitted, 100).messages.map((m) => m.value!.toString())).toEqual(['a0', 'a1', 'c2', 'c3']);
+    // A fetch of only a marker, after everything was finished: the position moves past it.
+    const tail = new PartitionBuffer();
+    tail.add(marker(6, 8, 'COMMIT'), 6, 't-0');
+    expect(tail.skippedAt(6)).toBe(7);
+    expect(tail.skippedAt(5)).toBe(5);
   });
 });
