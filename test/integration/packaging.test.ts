@@ -73,5 +73,29 @@ describe('the npm package', () => {
       );
     expect(run('app.cjs')).toEqual({ client: 'function', error: true, same: true, sub: 'function' });
     expect(run('app.mjs')).toEqual({ client: 'function', same: true });
+    // millrace/streams, from both module systems, on the SDK's own serdes.
+    writeFileSync(
+      join(work, 'streams.cjs'),
+      `const { StreamsBuilder, TopologyTestDriver } = require('millrace/streams');
+       const { stringSerde } = require('millrace');
+       const s = stringSerde();
+       const b = new StreamsBuilder();
+       b.stream('in', { keySerde: s, valueSerde: s }).mapValues((v) => v.toUpperCase()).to('out', { keySerde: s, valueSerde: s });
+       const d = new TopologyTestDriver(b.build());
+       d.createInputTopic('in', s, s).pipeInput('k', 'v');
+       console.log(JSON.stringify(d.createOutputTopic('out', s, s).readKeyValue()));`,
+    );
+    writeFileSync(
+      join(work, 'streams.mjs'),
+      `import { StreamsBuilder } from 'millrace/streams';
+       console.log(JSON.stringify(typeof new StreamsBuilder().build().describe()));`,
+    );
+    expect(run('streams.cjs')).toEqual(['k', 'V']);
+    expect(run('streams.mjs')).toBe('string');
+  });
+
+  it('builds millrace/streams on the SDK only, as Kafka Streams is built on the clients', () => {
+    const { files } = importGraph(join(dist, 'src/streams/index.js'));
+    expect(files.filter((f) => !/^(src\/streams|src\/client|src\/transport|protocol)\//.test(f))).toEqual([]);
   });
 });

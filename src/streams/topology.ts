@@ -1,0 +1,173 @@
+/**
+ * A processor topology, as Kafka Streams' Topology: source nodes read topics (deserializing
+ * keys and values), processor nodes transform records and forward them to their children, sink
+ * nodes write topics (serializing). The DSL (kstream.ts) builds one; a runtime (or the
+ * TopologyTestDriver) runs it. Node names follow Kafka's (`KSTREAM-FILTER-0000000001`), so
+ * descriptions and, later, internal topic names read as Kafka users know them.
+ */
+import { MillraceError } from '../../protocol/errors.js';
+import type { Serde, SerdeContext } from '../client/index.js';
+
+/** One record flowing through the topology. */
+export interface StreamRecord<K, V> {
+  key: K | null;
+  value: V | null;
+  /** Event time (ms): the source record's timestamp unless a processor changes it. */
+  timestamp: number;
+  headers: Record<string, Buffer | null>;
+}
+
+/** What a processor can do with a record: pass it on, to every child or to one by name. */
+export interface ProcessorContext {
+  forward(record: StreamRecord<unknown, unknown>, childName?: string): void;
+  /** Where the record being processed came from (null when not from a topic). */
+  readonly topic: string | null;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export type ProcessFn = (record: StreamRecord<unknown, unknown>, context: ProcessorContext) => void;
+
+/** `(key, value, partitionCount) => partition`, or null for the producer's default. */
+export type StreamPartitioner<K, V> = (key: K | null, value: V | null, partitionCount: number) => number | null;
+
+export interface SourceNode {
+  kind: 'source';
+  name: string;
+  topics: string[];
+  keySerde: Serde<unknown>;
+  valueSerde: Serde<unknown>;
+  children: string[];
+}
+
+export interface ProcessorNode {
+  kind: 'processor';
+  name: string;
+  process: ProcessFn;
+  children: string[];
+}
+
+export interface SinkNode {
+  kind: 'sink';
+  name: string;
+  topic: string;
+  keySerde: Serde<unknown>;
+  valueSerde: Serde<unknown>;
+  partitioner: StreamPartitioner<unknown, unknown> | null;
+  children: string[];
+}
+
+export type TopologyNode = SourceNode | ProcessorNode | SinkNode;
+
+/** Bytes in, bytes out: the serde of a stream whose types were not given. */
+export function bytesSerde(): Serde<Buffer> {
+  return { serialize: (data) => data, deserialize: (data) => data };
+}
+
+export class Topology {
+  private readonly nodes = new Map<string, TopologyNode>();
+  private counter = 0;
+
+  /** Kafka's generated node name: `<prefix>-<10-digit index>`. */
+  newName(prefix: string): string {
+    return `${prefix}-${String(this.counter++).padStart(10, '0')}`;
+  }
+
+  private add(node: TopologyNode, parents: readonly string[]): void {
+    if (this.nodes.has(node.name))
+      throw new MillraceError('INVALID_CONFIG', `the topology already has a node named '${node.name}'`);
+    for (const p of parents) {
+      const parent = this.nodes.get(p);
+      if (!parent) throw new MillraceError('INVALID_CONFIG', `parent node '${p}' of '${node.name}' does not exist`);
+      if (parent.kind === 'sink') throw new MillraceError('INVALID_CONFIG', `sink '${p}' cannot have children`);
+      parent.children.push(node.name);
+    }
+    this.nodes.set(node.name, node);
+  }
+
+  addSource(name: string, topics: string[], keySerde: Serde<unknown>, valueSerde: Serde<unknown>): this {
+    if (topics.length === 0) throw new MillraceError('INVALID_CONFIG', `source '${name}' needs a topic`);
+    for (const n of this.nodes.values())
+      if (n.kind === 'source' && n.topics.some((t) => topics.includes(t)))
+        throw new MillraceError(
+          'INVALID_CONFIG',
+          `topic '${topics.find((t) => n.topics.includes(t))}' is already read by source '${n.name}'`,
+        );
+    this.add({ kind: 'source', name, topics, keySerde, valueSerde, children: [] }, []);
+    return this;
+  }
+
+  addProcessor(name: string, process: ProcessFn, ...parents: string[]): this {
+    if (parents.length === 0) throw new MillraceError('INVALID_CONFIG', `processor '${name}' needs a parent`);
+    this.add({ kind: 'processor', name, process, children: [] }, parents);
+    return this;
+  }
+
+  addSink(
+    name: string,
+    topic: string,
+    keySerde: Serde<unknown>,
+    valueSerde: Serde<unknown>,
+    partitioner: StreamPartitioner<unknown, unknown> | null,
+    ...parents: string[]
+  ): this {
+    this.add({ kind: 'sink', name, topic, keySerde, valueSerde, partitioner, children: [] }, parents);
+    return this;
+  }
+
+  node(name: string): TopologyNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new MillraceError('INVALID_CONFIG', `no node named '${name}'`);
+    return n;
+  }
+
+  /** The source reading `topic`, if any. */
+  sourceOf(topic: string): SourceNode | undefined {
+    for (const n of this.nodes.values()) if (n.kind === 'source' && n.topics.includes(topic)) return n;
+    return undefined;
+  }
+
+  get sourceTopics(): string[] {
+    return [...this.nodes.values()].flatMap((n) => (n.kind === 'source' ? n.topics : []));
+  }
+
+  get sinkTopics(): string[] {
+    return [...new Set([...this.nodes.values()].flatMap((n) => (n.kind === 'sink' ? [n.topic] : [])))];
+  }
+
+  /** Kafka's TopologyDescription, as text: each node with its topics and its successors. */
+  describe(): string {
+    const lines = ['Topologies:', '   Sub-topology: 0'];
+    for (const n of this.nodes.values()) {
+      const what =
+        n.kind === 'source'
+          ? `Source: ${n.name} (topics: [${n.topics.join(', ')}])`
+          : n.kind === 'sink'
+            ? `Sink: ${n.name} (topic: ${n.topic})`
+            : `Processor: ${n.name} (stores: [])`;
+      lines.push(`    ${what}`, `      --> ${n.children.length ? n.children.join(', ') : 'none'}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+/** A serde whose answer must be at hand: the topology runs records one at a time, synchronously. */
+export function serializeNow<T>(serde: Serde<T>, data: T, context: SerdeContext): Buffer {
+  const out = serde.serialize(data, context);
+  if (out instanceof Promise)
+    throw new MillraceError(
+      'INVALID_CONFIG',
+      `the ${context.part} serde of '${context.topic}' is asynchronous: a topology needs synchronous serdes`,
+    );
+  return typeof out === 'string' ? Buffer.from(out, 'utf8') : out;
+}
+
+export function deserializeNow<T>(serde: Serde<T>, data: Buffer, context: SerdeContext): T {
+  const out = serde.deserialize(data, context);
+  if (out instanceof Promise)
+    throw new MillraceError(
+      'INVALID_CONFIG',
+      `the ${context.part} serde of '${context.topic}' is asynchronous: a topology needs synchronous serdes`,
+    );
+  return out;
+}
