@@ -1,10 +1,13 @@
 /**
- * `millrace/streams`: Kafka Streams' model in TypeScript, built on the SDK only. This first part
- * is the stateless DSL, the processor topology and the TopologyTestDriver; stateful operations,
- * windows, joins, state stores and the runtime (tasks, exactly_once_v2) come next.
+ * `millrace/streams`: Kafka Streams' model in TypeScript, built on the SDK only. So far: the
+ * processor topology, the stateless DSL, grouping by key with count, reduce and aggregate into
+ * tables over in-memory stores, and the TopologyTestDriver. Repartitioning groupBy, windows,
+ * joins, persistent stores with changelogs and the runtime (tasks, exactly_once_v2) come next.
  */
 export { StreamsBuilder } from './builder.js';
 export { BranchedKStream, KStream, type Consumed, type KeyValue, type Produced } from './kstream.js';
+export { KGroupedStream, KTable, type Materialized } from './ktable.js';
+export { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
 export {
   Topology,
   bytesSerde,

@@ -6,6 +6,7 @@
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { bytesSerde, type StreamPartitioner, type StreamRecord, type Topology } from './topology.js';
+import { KGroupedStream } from './ktable.js';
 
 /** A key and a value, as Kafka's KeyValue: what map and flatMap return. */
 export type KeyValue<K, V> = [key: K | null, value: V | null];
@@ -89,6 +90,14 @@ export class KStream<K, V> {
   /** A new key for each record (a later grouping or join by it needs a repartition). */
   selectKey<K2>(selector: (key: K | null, value: V | null) => K2 | null): KStream<K2, V> {
     return this.then('KSTREAM-KEY-SELECT', (r, forward) => forward({ ...r, key: selector(r.key, r.value) }));
+  }
+
+  /**
+   * Groups by the current key, for count, reduce and aggregate (no repartition: the key is the
+   * one the records were read or selected with). `keySerde` is how the store compares keys.
+   */
+  groupByKey(grouped: { keySerde?: Serde<K> } = {}): KGroupedStream<K, V> {
+    return new KGroupedStream<K, V>(this.topology, this.nodeName, grouped.keySerde);
   }
 
   /** The records of both streams, as they arrive. */

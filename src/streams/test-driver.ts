@@ -14,6 +14,7 @@ import {
   type StreamRecord,
   type Topology,
 } from './topology.js';
+import type { KeyValueStore } from './stores.js';
 
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
 
@@ -51,12 +52,21 @@ export class TopologyTestDriver {
   /** Records written to topics the topology reads, processed after the current record. */
   private readonly fedBack: Array<{ topic: string; record: StoredRecord }> = [];
   private processing = false;
+  private readonly stores = new Map<string, unknown>();
 
   constructor(
     private readonly topology: Topology,
     private readonly options: TestDriverOptions = {},
   ) {
     this.wallClock = options.wallClockMs ?? Date.now();
+    for (const spec of topology.stores) this.stores.set(spec.name, spec.create());
+  }
+
+  /** A state store of the topology, to inspect (Kafka's getKeyValueStore). */
+  getKeyValueStore<K, V>(name: string): KeyValueStore<K, V> {
+    const store = this.stores.get(name);
+    if (!store) throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
+    return store as KeyValueStore<K, V>;
   }
 
   createInputTopic<K, V>(
@@ -161,6 +171,11 @@ export class TopologyTestDriver {
       topic: origin.topic,
       partition: origin.partition,
       offset: origin.offset,
+      getStateStore: <S>(name: string): S => {
+        if (!node.stores.includes(name))
+          throw new MillraceError('INVALID_REQUEST', `store '${name}' is not connected to processor '${node.name}'`);
+        return this.stores.get(name) as S;
+      },
       forward: (r, childName) => {
         if (childName !== undefined) {
           if (!node.children.includes(childName))

@@ -17,9 +17,11 @@ export interface StreamRecord<K, V> {
   headers: Record<string, Buffer | null>;
 }
 
-/** What a processor can do with a record: pass it on, to every child or to one by name. */
+/** What a processor can do with a record: pass it on, to every child or to one by name; reach its stores. */
 export interface ProcessorContext {
   forward(record: StreamRecord<unknown, unknown>, childName?: string): void;
+  /** A state store connected to this processor. */
+  getStateStore<S>(name: string): S;
   /** Where the record being processed came from (null when not from a topic). */
   readonly topic: string | null;
   readonly partition: number;
@@ -45,6 +47,14 @@ export interface ProcessorNode {
   name: string;
   process: ProcessFn;
   children: string[];
+  /** The state stores it may use. */
+  stores: string[];
+}
+
+/** A state store the topology holds: its name and how a runtime makes one. */
+export interface StoreSpec {
+  name: string;
+  create: () => unknown;
 }
 
 export interface SinkNode {
@@ -66,6 +76,7 @@ export function bytesSerde(): Serde<Buffer> {
 
 export class Topology {
   private readonly nodes = new Map<string, TopologyNode>();
+  private readonly storeSpecs = new Map<string, StoreSpec>();
   private counter = 0;
 
   /** Kafka's generated node name: `<prefix>-<10-digit index>`. */
@@ -99,8 +110,25 @@ export class Topology {
 
   addProcessor(name: string, process: ProcessFn, ...parents: string[]): this {
     if (parents.length === 0) throw new MillraceError('INVALID_CONFIG', `processor '${name}' needs a parent`);
-    this.add({ kind: 'processor', name, process, children: [] }, parents);
+    this.add({ kind: 'processor', name, process, children: [], stores: [] }, parents);
     return this;
+  }
+
+  /** Adds a state store for the named processors (Kafka's addStateStore). */
+  addStateStore(spec: StoreSpec, ...processorNames: string[]): this {
+    if (this.storeSpecs.has(spec.name))
+      throw new MillraceError('INVALID_CONFIG', `the topology already has a store named '${spec.name}'`);
+    this.storeSpecs.set(spec.name, spec);
+    for (const p of processorNames) {
+      const node = this.node(p);
+      if (node.kind !== 'processor') throw new MillraceError('INVALID_CONFIG', `'${p}' is not a processor`);
+      node.stores.push(spec.name);
+    }
+    return this;
+  }
+
+  get stores(): StoreSpec[] {
+    return [...this.storeSpecs.values()];
   }
 
   addSink(
@@ -144,7 +172,7 @@ export class Topology {
           ? `Source: ${n.name} (topics: [${n.topics.join(', ')}])`
           : n.kind === 'sink'
             ? `Sink: ${n.name} (topic: ${n.topic})`
-            : `Processor: ${n.name} (stores: [])`;
+            : `Processor: ${n.name} (stores: [${n.stores.join(', ')}])`;
       lines.push(`    ${what}`, `      --> ${n.children.length ? n.children.join(', ') : 'none'}`);
     }
     return lines.join('\n');

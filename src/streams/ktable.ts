@@ -1,0 +1,116 @@
+/**
+ * Grouped streams and tables, as Kafka Streams' KGroupedStream and KTable: count, reduce and
+ * aggregate keep one value per key in a key-value store and emit each update; a table's filter
+ * and mapValues emit its updates transformed (a key filtered out becomes a tombstone, as Kafka's),
+ * and toStream turns the updates into a stream. Every update is emitted (Kafka's behaviour with
+ * record caching off); records with a null key or value are skipped by aggregations, as Kafka's.
+ */
+import type { Serde } from '../client/index.js';
+import { KStream } from './kstream.js';
+import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
+import { bytesSerde, type StreamRecord, type Topology } from './topology.js';
+
+export interface Materialized<K> {
+  /** The store's name (Kafka's Materialized.as); default `KSTREAM-AGGREGATE-STATE-STORE-<n>`. */
+  storeName?: string;
+  keySerde?: Serde<K>;
+}
+
+export class KTable<K, V> {
+  constructor(
+    private readonly topology: Topology,
+    /** The node emitting the table's updates. */
+    readonly nodeName: string,
+    /** The store holding the table, when it is materialized. */
+    readonly storeName: string | null,
+  ) {}
+
+  private then<V2>(prefix: string, update: (r: StreamRecord<K, V>) => StreamRecord<K, V2>): KTable<K, V2> {
+    const name = this.topology.newName(prefix);
+    this.topology.addProcessor(
+      name,
+      (record, context) => context.forward(update(record as StreamRecord<K, V>) as StreamRecord<unknown, unknown>),
+      this.nodeName,
+    );
+    return new KTable<K, V2>(this.topology, name, null);
+  }
+
+  /** Keys whose value fails the predicate leave the table (a tombstone is emitted for them). */
+  filter(predicate: (key: K | null, value: V) => boolean): KTable<K, V> {
+    return this.then('KTABLE-FILTER', (r) =>
+      r.value !== null && predicate(r.key, r.value) ? r : { ...r, value: null },
+    );
+  }
+
+  filterNot(predicate: (key: K | null, value: V) => boolean): KTable<K, V> {
+    return this.filter((k, v) => !predicate(k, v));
+  }
+
+  mapValues<V2>(mapper: (value: V, key: K | null) => V2): KTable<K, V2> {
+    return this.then('KTABLE-MAPVALUES', (r) => ({ ...r, value: r.value === null ? null : mapper(r.value, r.key) }));
+  }
+
+  /** The table's updates as a stream (a deleted key as a null value). */
+  toStream(): KStream<K, V> {
+    const name = this.topology.newName('KTABLE-TOSTREAM');
+    this.topology.addProcessor(name, (record, context) => context.forward(record), this.nodeName);
+    return new KStream<K, V>(this.topology, name);
+  }
+}
+
+export class KGroupedStream<K, V> {
+  constructor(
+    private readonly topology: Topology,
+    private readonly parent: string,
+    private readonly keySerde?: Serde<K>,
+  ) {}
+
+  /** The number of records per key. */
+  count(materialized: Materialized<K> = {}): KTable<K, number> {
+    return this.aggregate<number>(
+      () => 0,
+      (_k, _v, n) => n + 1,
+      materialized,
+    );
+  }
+
+  /** Combines each key's values with `reducer`, the first value as it is. */
+  reduce(reducer: (aggregate: V, value: V) => V, materialized: Materialized<K> = {}): KTable<K, V> {
+    return this.fold<V>((_key, value, old) => (old === undefined ? value : reducer(old, value)), materialized);
+  }
+
+  /** Folds each key's values into an aggregate that starts at `initializer()`. */
+  aggregate<VA>(
+    initializer: () => VA,
+    aggregator: (key: K, value: V, aggregate: VA) => VA,
+    materialized: Materialized<K> = {},
+  ): KTable<K, VA> {
+    return this.fold<VA>(
+      (key, value, old) => aggregator(key, value, old === undefined ? initializer() : old),
+      materialized,
+    );
+  }
+
+  private fold<VA>(step: (key: K, value: V, old: VA | undefined) => VA, materialized: Materialized<K>): KTable<K, VA> {
+    const storeName = materialized.storeName ?? this.topology.newName('KSTREAM-AGGREGATE-STATE-STORE');
+    const name = this.topology.newName('KSTREAM-AGGREGATE');
+    const keySerde = (materialized.keySerde ?? this.keySerde ?? bytesSerde()) as Serde<K>;
+    this.topology.addProcessor(
+      name,
+      (record, context) => {
+        if (record.key === null || record.value === null) return;
+        const store = context.getStateStore<KeyValueStore<K, VA>>(storeName);
+        const key = record.key as K;
+        const updated = step(key, record.value as V, store.get(key));
+        store.put(key, updated);
+        context.forward({ ...record, value: updated });
+      },
+      this.parent,
+    );
+    this.topology.addStateStore(
+      { name: storeName, create: () => new InMemoryKeyValueStore<K, VA>(storeName, keySerde) },
+      name,
+    );
+    return new KTable<K, VA>(this.topology, name, storeName);
+  }
+}
