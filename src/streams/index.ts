@@ -8,6 +8,7 @@ export { StreamsBuilder } from './builder.js';
 export { BranchedKStream, KStream, type Consumed, type KeyValue, type Produced } from './kstream.js';
 export { KGroupedStream, KTable, type Materialized } from './ktable.js';
 export { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
+export { InMemoryWindowStore, TimeWindowedKStream, TimeWindows, type Window, type Windowed } from './windows.js';
 export {
   Topology,
   bytesSerde,

@@ -5,7 +5,7 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
-import { bytesSerde, type StreamPartitioner, type StreamRecord, type Topology } from './topology.js';
+import { bytesSerde, passThrough, type StreamPartitioner, type StreamRecord, type Topology } from './topology.js';
 import { KGroupedStream } from './ktable.js';
 
 /** A key and a value, as Kafka's KeyValue: what map and flatMap return. */
@@ -37,7 +37,7 @@ export class KStream<K, V> {
     const name = this.topology.newName(prefix);
     this.topology.addProcessor(
       name,
-      (record, context) =>
+      () => (record, context) =>
         process(record as StreamRecord<K, V>, (r) => context.forward(r as StreamRecord<unknown, unknown>)),
       this.nodeName,
     );
@@ -103,7 +103,7 @@ export class KStream<K, V> {
   /** The records of both streams, as they arrive. */
   merge(other: KStream<K, V>): KStream<K, V> {
     const name = this.topology.newName('KSTREAM-MERGE');
-    this.topology.addProcessor(name, (record, context) => context.forward(record), this.nodeName, other.nodeName);
+    this.topology.addProcessor(name, passThrough, this.nodeName, other.nodeName);
     return new KStream<K, V>(this.topology, name);
   }
 
@@ -150,7 +150,7 @@ export class BranchedKStream<K, V> {
     const branches = this.branches;
     topology.addProcessor(
       this.splitName,
-      (record, context) => {
+      () => (record, context) => {
         const taken = branches.find((b) => b.predicate(record.key as K | null, record.value as V | null));
         const target = taken?.name ?? this.defaultName;
         if (target !== null) context.forward(record, target);
@@ -166,7 +166,7 @@ export class BranchedKStream<K, V> {
     const branchName = `${this.prefix}${name ?? String(this.branches.length + 1)}`;
     if (this.branches.some((b) => b.name === branchName))
       throw new MillraceError('INVALID_CONFIG', `the split already has a branch named '${branchName}'`);
-    this.topology.addProcessor(branchName, (record, context) => context.forward(record), this.splitName);
+    this.topology.addProcessor(branchName, passThrough, this.splitName);
     this.branches.push({ name: branchName, predicate });
     return this;
   }
@@ -174,7 +174,7 @@ export class BranchedKStream<K, V> {
   /** Ends the split with a branch for the records no predicate took; returns every branch by name. */
   defaultBranch(name = '0'): Record<string, KStream<K, V>> {
     const branchName = `${this.prefix}${name}`;
-    this.topology.addProcessor(branchName, (record, context) => context.forward(record), this.splitName);
+    this.topology.addProcessor(branchName, passThrough, this.splitName);
     this.defaultName = branchName;
     return { ...this.noDefaultBranch(), [branchName]: new KStream<K, V>(this.topology, branchName) };
   }

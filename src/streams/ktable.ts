@@ -5,10 +5,12 @@
  * and toStream turns the updates into a stream. Every update is emitted (Kafka's behaviour with
  * record caching off); records with a null key or value are skipped by aggregations, as Kafka's.
  */
+import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { KStream } from './kstream.js';
 import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
-import { bytesSerde, type StreamRecord, type Topology } from './topology.js';
+import { TimeWindowedKStream, type TimeWindows } from './windows.js';
+import { bytesSerde, passThrough, type StreamRecord, type Topology } from './topology.js';
 
 export interface Materialized<K> {
   /** The store's name (Kafka's Materialized.as); default `KSTREAM-AGGREGATE-STATE-STORE-<n>`. */
@@ -23,16 +25,49 @@ export class KTable<K, V> {
     readonly nodeName: string,
     /** The store holding the table, when it is materialized. */
     readonly storeName: string | null,
+    /** A windowed table's grace period: when its windows close, for suppress(). */
+    readonly windowGraceMs: number | null = null,
   ) {}
+
+  /**
+   * Kafka's suppress(untilWindowCloses): a windowed table emits each window's final value once,
+   * when stream time passes the window's end plus its grace period, instead of every update.
+   */
+  suppressUntilWindowCloses(): KTable<K, V> {
+    if (this.windowGraceMs === null)
+      throw new MillraceError('INVALID_CONFIG', 'suppress(untilWindowCloses) needs a windowed table');
+    const grace = this.windowGraceMs;
+    const name = this.topology.newName('KTABLE-SUPPRESS');
+    this.topology.addProcessor(
+      name,
+      () => {
+        const pending = new Map<string, StreamRecord<unknown, unknown>>();
+        let streamTime = -1;
+        return (record, context) => {
+          streamTime = Math.max(streamTime, record.timestamp);
+          const w = record.key as { key: unknown; window: { start: number; end: number } };
+          pending.set(`${JSON.stringify(w.key)}\u0000${w.window.start}`, record);
+          for (const [id, r] of [...pending].sort(([, a], [, b]) => endOf(a) - endOf(b))) {
+            if (endOf(r) + grace > streamTime) break;
+            pending.delete(id);
+            context.forward(r);
+          }
+        };
+      },
+      this.nodeName,
+    );
+    return new KTable<K, V>(this.topology, name, null, grace);
+  }
 
   private then<V2>(prefix: string, update: (r: StreamRecord<K, V>) => StreamRecord<K, V2>): KTable<K, V2> {
     const name = this.topology.newName(prefix);
     this.topology.addProcessor(
       name,
-      (record, context) => context.forward(update(record as StreamRecord<K, V>) as StreamRecord<unknown, unknown>),
+      () => (record, context) =>
+        context.forward(update(record as StreamRecord<K, V>) as StreamRecord<unknown, unknown>),
       this.nodeName,
     );
-    return new KTable<K, V2>(this.topology, name, null);
+    return new KTable<K, V2>(this.topology, name, null, this.windowGraceMs);
   }
 
   /** Keys whose value fails the predicate leave the table (a tombstone is emitted for them). */
@@ -53,7 +88,7 @@ export class KTable<K, V> {
   /** The table's updates as a stream (a deleted key as a null value). */
   toStream(): KStream<K, V> {
     const name = this.topology.newName('KTABLE-TOSTREAM');
-    this.topology.addProcessor(name, (record, context) => context.forward(record), this.nodeName);
+    this.topology.addProcessor(name, passThrough, this.nodeName);
     return new KStream<K, V>(this.topology, name);
   }
 }
@@ -64,6 +99,16 @@ export class KGroupedStream<K, V> {
     private readonly parent: string,
     private readonly keySerde?: Serde<K>,
   ) {}
+
+  /** Windows the grouped stream in time (tumbling or hopping), for windowed count, reduce and aggregate. */
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V> {
+    return new TimeWindowedKStream<K, V>(
+      this.topology,
+      this.parent,
+      windows,
+      (this.keySerde ?? bytesSerde()) as Serde<K>,
+    );
+  }
 
   /** The number of records per key. */
   count(materialized: Materialized<K> = {}): KTable<K, number> {
@@ -97,7 +142,7 @@ export class KGroupedStream<K, V> {
     const keySerde = (materialized.keySerde ?? this.keySerde ?? bytesSerde()) as Serde<K>;
     this.topology.addProcessor(
       name,
-      (record, context) => {
+      () => (record, context) => {
         if (record.key === null || record.value === null) return;
         const store = context.getStateStore<KeyValueStore<K, VA>>(storeName);
         const key = record.key as K;
@@ -114,3 +159,5 @@ export class KGroupedStream<K, V> {
     return new KTable<K, VA>(this.topology, name, storeName);
   }
 }
+
+const endOf = (r: StreamRecord<unknown, unknown>): number => (r.key as { window: { end: number } }).window.end;

@@ -10,11 +10,13 @@ import {
   bytesSerde,
   deserializeNow,
   serializeNow,
+  type ProcessFn,
   type ProcessorContext,
   type StreamRecord,
   type Topology,
 } from './topology.js';
-import type { KeyValueStore } from './stores.js';
+import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
+import { InMemoryWindowStore } from './windows.js';
 
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
 
@@ -53,6 +55,8 @@ export class TopologyTestDriver {
   private readonly fedBack: Array<{ topic: string; record: StoredRecord }> = [];
   private processing = false;
   private readonly stores = new Map<string, unknown>();
+  /** This driver's instance of each processor (its own state, as a task's). */
+  private readonly processors = new Map<string, ProcessFn>();
 
   constructor(
     private readonly topology: Topology,
@@ -60,13 +64,24 @@ export class TopologyTestDriver {
   ) {
     this.wallClock = options.wallClockMs ?? Date.now();
     for (const spec of topology.stores) this.stores.set(spec.name, spec.create());
+    for (const n of topology.allNodes) if (n.kind === 'processor') this.processors.set(n.name, n.supplier());
   }
 
-  /** A state store of the topology, to inspect (Kafka's getKeyValueStore). */
+  /** A key-value store of the topology, to inspect (Kafka's getKeyValueStore). */
   getKeyValueStore<K, V>(name: string): KeyValueStore<K, V> {
+    return this.store(name, InMemoryKeyValueStore) as KeyValueStore<K, V>;
+  }
+
+  /** A window store of the topology, to inspect (Kafka's getWindowStore). */
+  getWindowStore<K, V>(name: string): InMemoryWindowStore<K, V> {
+    return this.store(name, InMemoryWindowStore) as InMemoryWindowStore<K, V>;
+  }
+
+  private store(name: string, kind: abstract new (...args: never[]) => unknown): unknown {
     const store = this.stores.get(name);
     if (!store) throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
-    return store as KeyValueStore<K, V>;
+    if (!(store instanceof kind)) throw new MillraceError('INVALID_REQUEST', `store '${name}' is not a ${kind.name}`);
+    return store;
   }
 
   createInputTopic<K, V>(
@@ -184,7 +199,7 @@ export class TopologyTestDriver {
         } else for (const child of node.children) this.dispatch(child, r, origin);
       },
     };
-    node.process(record, context);
+    this.processors.get(node.name)!(record, context);
   }
 
   close(): void {

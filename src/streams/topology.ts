@@ -30,6 +30,9 @@ export interface ProcessorContext {
 
 export type ProcessFn = (record: StreamRecord<unknown, unknown>, context: ProcessorContext) => void;
 
+/** Makes a processor's function: one per task (Kafka's ProcessorSupplier), so its state is the task's. */
+export type ProcessorSupplier = () => ProcessFn;
+
 /** `(key, value, partitionCount) => partition`, or null for the producer's default. */
 export type StreamPartitioner<K, V> = (key: K | null, value: V | null, partitionCount: number) => number | null;
 
@@ -45,7 +48,7 @@ export interface SourceNode {
 export interface ProcessorNode {
   kind: 'processor';
   name: string;
-  process: ProcessFn;
+  supplier: ProcessorSupplier;
   children: string[];
   /** The state stores it may use. */
   stores: string[];
@@ -68,6 +71,9 @@ export interface SinkNode {
 }
 
 export type TopologyNode = SourceNode | ProcessorNode | SinkNode;
+
+/** A processor that passes every record on. */
+export const passThrough: ProcessorSupplier = () => (record, context) => context.forward(record);
 
 /** Bytes in, bytes out: the serde of a stream whose types were not given. */
 export function bytesSerde(): Serde<Buffer> {
@@ -108,9 +114,9 @@ export class Topology {
     return this;
   }
 
-  addProcessor(name: string, process: ProcessFn, ...parents: string[]): this {
+  addProcessor(name: string, supplier: ProcessorSupplier, ...parents: string[]): this {
     if (parents.length === 0) throw new MillraceError('INVALID_CONFIG', `processor '${name}' needs a parent`);
-    this.add({ kind: 'processor', name, process, children: [], stores: [] }, parents);
+    this.add({ kind: 'processor', name, supplier, children: [], stores: [] }, parents);
     return this;
   }
 
@@ -141,6 +147,11 @@ export class Topology {
   ): this {
     this.add({ kind: 'sink', name, topic, keySerde, valueSerde, partitioner, children: [] }, parents);
     return this;
+  }
+
+  /** Every node, in the order added. */
+  get allNodes(): TopologyNode[] {
+    return [...this.nodes.values()];
   }
 
   node(name: string): TopologyNode {
