@@ -1,6 +1,8 @@
 /** The entry of the Streams DSL, as Kafka Streams' StreamsBuilder: streams from topics, then build(). */
 import type { Serde } from '../client/index.js';
 import { KStream, type Consumed } from './kstream.js';
+import { KTable } from './ktable.js';
+import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
 import { Topology, bytesSerde } from './topology.js';
 
 export class StreamsBuilder {
@@ -17,6 +19,31 @@ export class StreamsBuilder {
       (consumed.valueSerde ?? bytesSerde()) as Serde<unknown>,
     );
     return new KStream<K, V>(this.topology, name);
+  }
+
+  /**
+   * A topic read as a table (Kafka's table()): each key's latest value, in a key-value store; a
+   * null value deletes the key. Joins look values up in it.
+   */
+  table<K = Buffer, V = Buffer>(topic: string, consumed: Consumed<K, V> & { storeName?: string } = {}): KTable<K, V> {
+    const source = this.stream<K, V>(topic, consumed);
+    const storeName = consumed.storeName ?? this.topology.newName(`${topic}-STATE-STORE`);
+    const name = this.topology.newName('KTABLE-SOURCE');
+    this.topology.addProcessor(
+      name,
+      () => (record, context) => {
+        if (record.key === null) return;
+        context.getStateStore<KeyValueStore<K, V>>(storeName).put(record.key as K, record.value as V | null);
+        context.forward(record);
+      },
+      source.nodeName,
+    );
+    const keySerde = (consumed.keySerde ?? bytesSerde()) as Serde<K>;
+    this.topology.addStateStore(
+      { name: storeName, create: () => new InMemoryKeyValueStore<K, V>(storeName, keySerde) },
+      name,
+    );
+    return new KTable<K, V>(this.topology, name, storeName);
   }
 
   /** The topology built so far (once: a builder makes one topology). */

@@ -6,7 +6,8 @@
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { bytesSerde, passThrough, type StreamPartitioner, type StreamRecord, type Topology } from './topology.js';
-import { KGroupedStream } from './ktable.js';
+import { KGroupedStream, type KTable } from './ktable.js';
+import type { KeyValueStore } from './stores.js';
 
 /** A key and a value, as Kafka's KeyValue: what map and flatMap return. */
 export type KeyValue<K, V> = [key: K | null, value: V | null];
@@ -98,6 +99,45 @@ export class KStream<K, V> {
    */
   groupByKey(grouped: { keySerde?: Serde<K> } = {}): KGroupedStream<K, V> {
     return new KGroupedStream<K, V>(this.topology, this.nodeName, grouped.keySerde);
+  }
+
+  /**
+   * KStream-KTable inner join: each record with a key the table holds is joined with the
+   * table's current value; records with a null key or no match are dropped (Kafka's).
+   */
+  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V | null, tableValue: VT) => VR): KStream<K, VR> {
+    return this.lookup('KSTREAM-JOIN', table, (v, t) => (t === undefined ? undefined : joiner(v, t)));
+  }
+
+  /** KStream-KTable left join: every record with a key, joined with the table's value or null. */
+  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V | null, tableValue: VT | null) => VR): KStream<K, VR> {
+    return this.lookup('KSTREAM-LEFTJOIN', table, (v, t) => joiner(v, t ?? null));
+  }
+
+  private lookup<VT, VR>(
+    prefix: string,
+    table: KTable<K, VT>,
+    join: (value: V | null, tableValue: VT | undefined) => VR | undefined,
+  ): KStream<K, VR> {
+    const storeName = table.storeName;
+    if (storeName === null)
+      throw new MillraceError(
+        'INVALID_CONFIG',
+        'a stream-table join needs a materialized table (table(), count, reduce, aggregate)',
+      );
+    const name = this.topology.newName(prefix);
+    this.topology.addProcessor(
+      name,
+      () => (record, context) => {
+        if (record.key === null) return;
+        const found = context.getStateStore<KeyValueStore<K, VT>>(storeName).get(record.key as K);
+        const joined = join(record.value as V | null, found);
+        if (joined !== undefined) context.forward({ ...record, value: joined });
+      },
+      this.nodeName,
+    );
+    this.topology.connectStore(storeName, name);
+    return new KStream<K, VR>(this.topology, name);
   }
 
   /** The records of both streams, as they arrive. */

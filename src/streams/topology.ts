@@ -133,6 +133,15 @@ export class Topology {
     return this;
   }
 
+  /** Gives one more processor access to an existing store (a join reading a table's store). */
+  connectStore(storeName: string, processorName: string): this {
+    if (!this.storeSpecs.has(storeName)) throw new MillraceError('INVALID_CONFIG', `no store named '${storeName}'`);
+    const node = this.node(processorName);
+    if (node.kind !== 'processor') throw new MillraceError('INVALID_CONFIG', `'${processorName}' is not a processor`);
+    node.stores.push(storeName);
+    return this;
+  }
+
   get stores(): StoreSpec[] {
     return [...this.storeSpecs.values()];
   }

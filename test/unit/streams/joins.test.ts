@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { jsonSerde, stringSerde } from '../../../src/client/index.js';
+import { StreamsBuilder, TopologyTestDriver } from '../../../src/streams/index.js';
+
+const str = stringSerde();
+
+interface Order {
+  customer: string;
+  amount: number;
+}
+interface Customer {
+  name: string;
+  tier: string;
+}
+
+/** Orders keyed by customer id, enriched from the customers table (the orders-enrichment example). */
+function enrichment(left: boolean) {
+  const builder = new StreamsBuilder();
+  const customers = builder.table<string, Customer>('customers', {
+    keySerde: str,
+    valueSerde: jsonSerde<Customer>(),
+    storeName: 'customers-store',
+  });
+  const orders = builder.stream<string, Order>('orders', { keySerde: str, valueSerde: jsonSerde<Order>() });
+  const joined = left
+    ? orders.leftJoin(customers, (o, c) => `${o!.amount} for ${c?.name ?? 'unknown'}`)
+    : orders.join(customers, (o, c) => `${o!.amount} for ${c.name} (${c.tier})`);
+  joined.to('enriched', { keySerde: str, valueSerde: str });
+  const driver = new TopologyTestDriver(builder.build());
+  return {
+    driver,
+    customers: driver.createInputTopic('customers', str, jsonSerde<Customer>()),
+    orders: driver.createInputTopic('orders', str, jsonSerde<Order>()),
+    output: () => driver.createOutputTopic('enriched', str, str).readKeyValuesToList(),
+  };
+}
+
+describe('stream-table joins, through the test driver', () => {
+  it('joins each order with the customer’s current row; no row, no output (inner join)', () => {
+    const t = enrichment(false);
+    t.orders.pipeInput('c1', { customer: 'c1', amount: 5 });
+    t.customers.pipeInput('c1', { name: 'Ada', tier: 'gold' });
+    t.orders.pipeInput('c1', { customer: 'c1', amount: 7 });
+    t.customers.pipeInput('c1', { name: 'Ada', tier: 'platinum' });
+    t.orders.pipeInput('c1', { customer: 'c1', amount: 9 });
+    t.customers.pipeInput('c1', null); // deleted
+    t.orders.pipeInput('c1', { customer: 'c1', amount: 11 });
+    expect(t.output()).toEqual([
+      ['c1', '7 for Ada (gold)'],
+      ['c1', '9 for Ada (platinum)'],
+    ]);
+    expect(t.driver.getKeyValueStore('customers-store').approximateNumEntries()).toBe(0);
+  });
+
+  it('left-joins every order, with null where the table has no row', () => {
+    const t = enrichment(true);
+    t.orders.pipeInput('c2', { customer: 'c2', amount: 1 });
+    t.customers.pipeInput('c2', { name: 'Grace', tier: 'silver' });
+    t.orders.pipeInput('c2', { customer: 'c2', amount: 2 });
+    t.orders.pipeInput(null, { customer: '?', amount: 3 }); // no key: dropped, as Kafka's
+    expect(t.output()).toEqual([
+      ['c2', '1 for unknown'],
+      ['c2', '2 for Grace'],
+    ]);
+  });
+
+  it('refuses a join with a table that is not materialized', () => {
+    const builder = new StreamsBuilder();
+    const table = builder.table<string, string>('t', { keySerde: str, valueSerde: str }).mapValues((v) => v);
+    expect(() => builder.stream<string, string>('s').join(table, (a, b) => `${a}${b}`)).toThrow(/materialized/);
+  });
+});
