@@ -61,6 +61,8 @@ export class Broker {
   private logs: LogManager | null = null;
   private replicas: ReplicaManager | null = null;
   private groups: GroupCoordinator | null = null;
+  /** When the controller last answered a heartbeat: a coordinator that has not heard from it lately may be a zombie. */
+  private heartbeatAckedAt = 0;
   private txns: TxnCoordinator | null = null;
   private fetchers: ReplicaFetcherManager | null = null;
   private rpc: RpcServer | null = null;
@@ -319,6 +321,14 @@ export class Broker {
             this.metrics.observeRequest(api, error, seconds),
           );
           const access = new Access(new Authorizer(authorizerSettings(config), () => this.loader.image.acls));
+          // A broker that has not had a heartbeat answered within its session (paused, cut off) may
+          // have lost its partitions without knowing yet: its coordinators answer NOT_COORDINATOR
+          // instead of from what may be stale memory, until the controller answers again.
+          const coordinatorLease = (): string | null => {
+            const silentMs = Date.now() - this.heartbeatAckedAt;
+            if (this.lifecycle.getSnapshot().context.fenced) return 'is fenced';
+            return silentMs < config.sessionTimeoutMs ? null : `has not heard from the controller for ${silentMs} ms`;
+          };
           const quotas = new ClientQuotas(() => this.loader.image.quotas);
           this.groups = new GroupCoordinator(
             {
@@ -341,6 +351,7 @@ export class Broker {
                   partitions,
                 ),
               access,
+              serving: coordinatorLease,
               logger: this.logger,
             },
             this.replicas,
@@ -377,6 +388,7 @@ export class Broker {
               commitTimeoutMs: 5_000,
               markerRetryBackoffMs: 100,
               access,
+              serving: coordinatorLease,
               logger: this.logger,
             },
             this.replicas,
@@ -463,6 +475,7 @@ export class Broker {
               // next one (to its successor) must go out well within the session timeout.
               Math.min(CONTROLLER_RPC_TIMEOUT_MS, config.sessionTimeoutMs / 3),
             );
+            this.heartbeatAckedAt = Date.now();
             return { isFenced: res.isFenced, shouldShutdown: res.shouldShutdown, reregister: false };
           } catch (err) {
             if (err instanceof MillraceError && err.errorName === 'STALE_BROKER_EPOCH')

@@ -78,6 +78,8 @@ export interface GroupCoordinatorSettings {
   endOffsets?: (partitions: Array<{ topic: string; partition: number }>) => Promise<Map<string, number>>;
   /** Authorization of each request (default: everything allowed). */
   access?: Access;
+  /** Why this broker may not serve as a coordinator now (null: it may); see broker.ts. */
+  serving?: () => string | null;
   logger: Logger;
   now?: () => number;
 }
@@ -211,6 +213,12 @@ export class GroupCoordinator implements GroupHooks {
     const topic = this.image().topics.get(OFFSETS_TOPIC);
     if (!topic) throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} does not exist yet`);
     const op = this.partitions.get(offsetsPartitionFor(group, topic.partitions.length));
+    const notServing = this.settings.serving?.() ?? null;
+    if (notServing !== null)
+      throw new MillraceError(
+        'NOT_COORDINATOR',
+        `broker ${this.settings.brokerId} ${notServing}: find the coordinator again`,
+      );
     if (!op || op.stale)
       throw new MillraceError(
         'NOT_COORDINATOR',

@@ -56,6 +56,8 @@ export interface TxnCoordinatorSettings {
   /** Between attempts to write a transaction's markers. */
   markerRetryBackoffMs: number;
   access?: Access;
+  /** Why this broker may not serve as a coordinator now (null: it may); see broker.ts. */
+  serving?: () => string | null;
   logger: Logger;
   now?: () => number;
 }
@@ -279,6 +281,12 @@ export class TxnCoordinator {
     const topic = this.image().topics.get(TRANSACTION_STATE_TOPIC);
     if (!topic) throw new MillraceError('COORDINATOR_NOT_AVAILABLE', `${TRANSACTION_STATE_TOPIC} does not exist yet`);
     const tp = this.partitions.get(transactionStatePartition(transactionalId, topic.partitions.length));
+    const notServing = this.settings.serving?.() ?? null;
+    if (notServing !== null)
+      throw new MillraceError(
+        'NOT_COORDINATOR',
+        `broker ${this.settings.brokerId} ${notServing}: find the coordinator again`,
+      );
     if (!tp || tp.stale)
       throw new MillraceError(
         'NOT_COORDINATOR',
