@@ -231,7 +231,7 @@ export class Log {
     leaderEpoch: number,
   ): number {
     this.ensureOpen();
-    this.producerState.checkMarker(marker.producerId, marker.producerEpoch);
+    this.producerState.checkMarker(marker.producerId, marker.producerEpoch, marker.coordinatorEpoch);
     const timestamp = this.now();
     const batch = encodeMarkerBatch({ ...marker, timestamp });
     const offset = this.logEnd;
@@ -240,7 +240,14 @@ export class Log {
     this.maybeRoll(batch.length, timestamp, offset, offset);
     this.leaderEpochCache.assign(leaderEpoch, offset);
     this.write(batch, info);
-    this.replay.marker(marker.producerId, marker.producerEpoch, marker.type, offset, timestamp);
+    this.replay.marker(
+      marker.producerId,
+      marker.producerEpoch,
+      marker.type,
+      offset,
+      timestamp,
+      marker.coordinatorEpoch,
+    );
     return offset;
   }
 

@@ -41,8 +41,15 @@ export class ProducerReplay {
   }
 
   /** A marker at `offset`: the transaction ends; an abort is indexed. */
-  marker(producerId: number, epoch: number, type: MarkerType, offset: number, timestamp: number): void {
-    const aborted = this.state.applyMarker(producerId, epoch, type, offset, timestamp);
+  marker(
+    producerId: number,
+    epoch: number,
+    type: MarkerType,
+    offset: number,
+    timestamp: number,
+    coordinatorEpoch: number,
+  ): void {
+    const aborted = this.state.applyMarker(producerId, epoch, type, offset, timestamp, coordinatorEpoch);
     if (aborted) this.txnIndex.append(this.log.segmentBaseOf(offset), aborted);
   }
 
@@ -54,7 +61,7 @@ export class ProducerReplay {
       return;
     }
     const m = readMarker(buf, pos, h);
-    if (m) this.marker(h.producerId, h.producerEpoch, m.type, m.offset, m.timestamp);
+    if (m) this.marker(h.producerId, h.producerEpoch, m.type, m.offset, m.timestamp, m.coordinatorEpoch);
   }
 
   /**

@@ -52,6 +52,11 @@ export interface ProducerEntry {
   batches: ProducerBatchMetadata[];
   /** The largest batch timestamp seen: idle producers expire from it. */
   lastTimestamp: number;
+  /**
+   * The coordinator epoch of the last marker written for the producer (-1: none, or not known
+   * since a restart from a snapshot): markers of an older coordinator are refused.
+   */
+  coordinatorEpoch: number;
 }
 
 /** The sequence after `seq`: sequences wrap from Int32 max to 0, as Kafka's do. */
@@ -149,6 +154,7 @@ export class ProducerStateManager {
       producerEpoch: h.producerEpoch,
       batches,
       lastTimestamp: Math.max(base?.lastTimestamp ?? -1, h.maxTimestamp),
+      coordinatorEpoch: base?.coordinatorEpoch ?? -1,
     });
   }
 
@@ -167,15 +173,19 @@ export class ProducerStateManager {
     type: MarkerType,
     offset: number,
     timestamp: number,
+    coordinatorEpoch: number,
   ): AbortedTxn | null {
     const entry = this.producers.get(producerId);
+    const known = Math.max(entry?.coordinatorEpoch ?? -1, coordinatorEpoch);
     if (!entry || producerEpoch > entry.producerEpoch)
       this.producers.set(producerId, {
         producerId,
         producerEpoch,
         batches: [],
         lastTimestamp: Math.max(entry?.lastTimestamp ?? -1, timestamp),
+        coordinatorEpoch: known,
       });
+    else entry.coordinatorEpoch = known;
     return this.txns.onMarker(producerId, type, offset);
   }
 
@@ -183,12 +193,18 @@ export class ProducerStateManager {
    * A marker for `producerId` at `producerEpoch` may be written: an older epoch than the
    * partition knows is a late coordinator's (Kafka: INVALID_PRODUCER_EPOCH).
    */
-  checkMarker(producerId: number, producerEpoch: number): void {
+  checkMarker(producerId: number, producerEpoch: number, coordinatorEpoch: number): void {
     const entry = this.producers.get(producerId);
     if (entry && producerEpoch < entry.producerEpoch)
       throw new MillraceError(
         'INVALID_PRODUCER_EPOCH',
         `marker for producer ${producerId} has epoch ${producerEpoch}, older than the partition's ${entry.producerEpoch}`,
+      );
+    // Kafka's defence against a zombie coordinator: a marker from an older coordinator is refused.
+    if (entry && coordinatorEpoch < entry.coordinatorEpoch)
+      throw new MillraceError(
+        'TRANSACTION_COORDINATOR_FENCED',
+        `marker for producer ${producerId} from coordinator epoch ${coordinatorEpoch}, older than ${entry.coordinatorEpoch}`,
       );
   }
 
@@ -299,7 +315,7 @@ export class ProducerStateManager {
           timestamp: readInt64(buf, p + 24),
         });
       }
-      this.producers.set(producerId, { producerId, producerEpoch, batches, lastTimestamp });
+      this.producers.set(producerId, { producerId, producerEpoch, batches, lastTimestamp, coordinatorEpoch: -1 });
     }
     const open: Array<[number, number]> = [];
     if (version >= 2) {

@@ -227,6 +227,10 @@ export class TxnCoordinator {
   private async writeMarkers(e: TxnEntry, tp: TxnPartition): Promise<void> {
     const m = e.meta!;
     if (tp.stale) throw new MillraceError('NOT_COORDINATOR', 'the coordinator partition moved');
+    // A broker that may have lost its partition without knowing (paused, cut off) writes no markers.
+    const notServing = this.settings.serving?.() ?? null;
+    if (notServing !== null)
+      throw new MillraceError('NOT_COORDINATOR', `broker ${this.settings.brokerId} ${notServing}`);
     const failed = await this.markers.send({
       producerId: m.producerId,
       producerEpoch: m.producerEpoch,

@@ -26,11 +26,11 @@ function txnBatch(pid: number, epoch: number, seq: number, count = 2, keyOf = (i
   );
 }
 
-const marker = (type: MarkerType, producerId: number, producerEpoch: number) => ({
+const marker = (type: MarkerType, producerId: number, producerEpoch: number, coordinatorEpoch = 0) => ({
   type,
   producerId,
   producerEpoch,
-  coordinatorEpoch: 0,
+  coordinatorEpoch,
 });
 
 /** Every batch of the log: offsets, producer, whether control, and the record values. */
@@ -84,6 +84,17 @@ describe('transactions in a partition log', () => {
     log.appendMarker(marker('COMMIT', 4, 3), 0);
     expect(log.appendAsLeader(txnBatch(4, 3, 2), 0).firstOffset).toBe(3);
     expect(errorNameOf(() => log.appendAsLeader(txnBatch(4, 3, 9), 0))).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+  });
+
+  it('refuses a marker from an older coordinator than the partition has seen (a zombie’s)', () => {
+    const log = open(newDir());
+    log.appendAsLeader(txnBatch(3, 0, 0), 0);
+    log.appendMarker(marker('COMMIT', 3, 1, 5), 0);
+    log.appendAsLeader(txnBatch(3, 1, 0), 0);
+    expect(errorNameOf(() => log.appendMarker(marker('ABORT', 3, 2, 4), 0))).toBe('TRANSACTION_COORDINATOR_FENCED');
+    expect(log.lastStableOffset(log.logEndOffset)).toBe(3);
+    log.appendMarker(marker('COMMIT', 3, 2, 5), 0);
+    expect(log.lastStableOffset(log.logEndOffset)).toBe(log.logEndOffset);
   });
 
   it('refuses control batches from producers', () => {
