@@ -10,7 +10,7 @@
  * resumes every transaction where its record left it; one that loses it answers NOT_COORDINATOR.
  */
 import type { Logger } from 'pino';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, fromPromise } from 'xstate';
 import { transactionMachine } from '../../../actors/transaction.js';
 import { AclOperation, ResourceType } from '../../../protocol/acl.js';
 import { MillraceError, errorFields } from '../../../protocol/errors.js';
@@ -18,9 +18,9 @@ import type { millrace } from '../../../protocol/generated/millrace.js';
 import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
 import { openAccess, type Access, type Caller } from '../authorizer.js';
-import type { HostedPartition } from '../hosted-partition.js';
 import { InternalTopicCreator, appendInternal, appendInternalNow, coordinatorWriteError } from '../internal-topics.js';
 import type { ReplicaManager } from '../replica-manager.js';
+import { TxnEntry, TxnPartition, results } from './txn-runtime.js';
 import { TRANSACTION_STATE_TOPIC, byTopic, readTransactionPartition, txnRecord, txnTombstone } from './txn-log.js';
 import {
   MAX_EPOCH,
@@ -71,40 +71,6 @@ export interface MarkerSender {
     coordinatorEpoch: number;
     partitions: TopicPartitionRef[];
   }): Promise<TopicPartitionRef[]>;
-}
-
-/** The requests of one transactional id run one at a time, each on the metadata the previous left. */
-class TxnEntry {
-  meta: TxnMetadata | undefined;
-  actor: Actor<typeof transactionMachine> | null = null;
-  /** The partitions still without the ending transaction's marker (null: all of them). */
-  markersLeft: TopicPartitionRef[] | null = null;
-  /** Requests waiting for the ending transaction's markers (resolved when its Complete record is written). */
-  readonly settling: Array<() => void> = [];
-  private tail: Promise<unknown> = Promise.resolve();
-
-  constructor(readonly transactionalId: string) {}
-
-  serial<T>(run: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(run, run);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
-/** The transactional ids of one `__transaction_state` partition this broker leads. */
-class TxnPartition {
-  readonly ids = new Map<string, TxnEntry>();
-  loading = true;
-
-  constructor(
-    readonly hp: HostedPartition,
-    readonly leaderEpoch: number,
-  ) {}
-
-  get stale(): boolean {
-    return !this.hp.isLeader || this.hp.leaderEpoch !== this.leaderEpoch;
-  }
 }
 
 const isEnding = (m: TxnMetadata): boolean => m.state === 'PrepareCommit' || m.state === 'PrepareAbort';
@@ -540,20 +506,4 @@ export class TxnCoordinator {
     clearInterval(this.expiryTimer);
     for (const [p, tp] of this.partitions) this.unload(p, tp);
   }
-}
-
-/** One result per asked partition, grouped by topic; null is success. */
-function results(
-  asked: TopicPartitionRef[],
-  outcome: (p: TopicPartitionRef) => MillraceError | null,
-): millrace.IAddPartitionsToTxnResponse {
-  const topics = new Map<string, millrace.ITxnPartitionResult[]>();
-  for (const p of asked) {
-    const e = outcome(p);
-    const r = { partition: p.partition, ...(e ? errorFields(e) : { errorCode: 0 }) };
-    const list = topics.get(p.topic);
-    if (list) list.push(r);
-    else topics.set(p.topic, [r]);
-  }
-  return { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) };
 }
