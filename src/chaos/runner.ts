@@ -16,6 +16,7 @@ import { natsClients, type ChaosClients } from './clients.js';
 import { kafkaClients } from './kafka-clients.js';
 import { Workload } from './workload.js';
 import { TxnWorkload, copyTopic, txnTopic } from './txn-workload.js';
+import { txnForensics, type BrokenTxn } from './txn-forensics.js';
 import { checkTransactions, summarizeTransactions, type TxnVerdict } from './txn-checker.js';
 import { TRANSACTION_STATE_TOPIC } from '../broker/txn/txn-log.js';
 import { transactionStatePartition } from '../broker/txn/txn-rules.js';
@@ -37,6 +38,8 @@ export interface RunResult {
   verdict: Verdict;
   /** The transactional workload's verdict, when the scenario has one. */
   transactions: TxnVerdict | null;
+  /** For a run with a broken transaction: the batches around it in every replica (see txn-forensics.ts). */
+  forensics: string[];
   summary: string;
 }
 
@@ -156,11 +159,13 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     await workload.drainConsumers(60_000);
     await workload.finalReads(2);
     txnWorkload?.setCopyInput(workload.history.finalReads[0] ?? []);
+  } catch (err) {
+    if (!options.keepDir) fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
   } finally {
     await txnWorkload?.stop();
     await workload.stop();
     await cluster.stop();
-    if (!options.keepDir) fs.rmSync(dir, { recursive: true, force: true });
   }
   if (options.historyFile) fs.writeFileSync(options.historyFile, JSON.stringify(workload.history));
   if (options.historyFile && txnWorkload)
@@ -170,6 +175,10 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     );
   const verdict = check(workload.history);
   const transactions = txnWorkload ? checkTransactions(txnWorkload.history) : null;
+  // A broken transaction is explained from the brokers' files before they are removed.
+  const forensics =
+    transactions && !transactions.valid ? explainBrokenTransactions(dir, s.topic.name, transactions) : [];
+  if (!options.keepDir) fs.rmSync(dir, { recursive: true, force: true });
   return {
     scenario: s.name,
     seed: s.seed,
@@ -177,6 +186,7 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     faults: { total, byKind, healFailures },
     verdict,
     transactions,
+    forensics,
     summary:
       `${s.name} (seed ${s.seed}): ${total} faults; ${summarize(verdict)}` +
       (transactions ? `; ${summarizeTransactions(transactions)}` : ''),
@@ -185,6 +195,14 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
 
 /** A run passes when its history and (with transactions) its transactional history are both valid. */
 export const runValid = (r: RunResult): boolean => r.verdict.valid && (r.transactions?.valid ?? true);
+
+function explainBrokenTransactions(dir: string, topic: string, v: TxnVerdict): string[] {
+  const broken = [...(v.examples.partial ?? []), ...(v.examples.lostCommits ?? [])] as BrokenTxn[];
+  const seen = new Set<string>();
+  return broken
+    .filter((t) => !seen.has(t.values.join()) && seen.add(t.values.join()))
+    .flatMap((t) => txnForensics(dir, txnTopic(topic), t));
+}
 
 /** The plain topic's high watermarks: how far the copy pipeline must get. */
 async function inputEnds(cluster: ChaosCluster, topic: string): Promise<Map<number, number>> {

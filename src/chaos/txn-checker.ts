@@ -95,11 +95,16 @@ export function checkTransactions(h: TxnHistory): TxnVerdict {
     const seen = t.values.filter((v) => visible.has(v)).length;
     if (seen > 0 && seen < t.values.length) {
       partial++;
-      note('partial', { writer: t.writer, values: t.values, visible: t.values.filter((v) => visible.has(v)) });
+      note('partial', {
+        writer: t.writer,
+        values: t.values,
+        partitions: t.partitions,
+        visible: t.values.filter((v) => visible.has(v)),
+      });
     }
     if (t.outcome === 'committed' && seen < t.values.length) {
       lostCommits++;
-      note('lostCommits', { writer: t.writer, values: t.values });
+      note('lostCommits', { writer: t.writer, values: t.values, partitions: t.partitions });
     }
     if (t.outcome === 'aborted' && seen > 0) {
       abortedReads++;

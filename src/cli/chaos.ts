@@ -93,6 +93,7 @@ export function chaosCommand(): Command {
           });
           results.push(result);
           if (!flags.json) print(result.summary);
+          if (!flags.json && result.forensics.length > 0) print(result.forensics.join('\n'));
         }
         const faults = results.reduce((n, r) => n + r.faults.total, 0);
         if (flags.json) print(JSON.stringify({ faults, valid: results.every(runValid), results }));

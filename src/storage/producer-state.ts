@@ -33,8 +33,11 @@ import type { MarkerType } from '../../protocol/records/index.js';
 /** Batches remembered per producer: the most a producer keeps in flight per partition. */
 export const PRODUCER_BATCHES_RETAINED = 5;
 export const SNAPSHOT_SUFFIX = '.snapshot';
-/** Version 2 adds the open transactions and producers with no batch of their epoch yet (after a marker). */
-const SNAPSHOT_VERSION = 2;
+/**
+ * Version 2 adds the open transactions and producers with no batch of their epoch yet (after a
+ * marker); version 3 the coordinator epoch of each producer's last marker. All three are read.
+ */
+const SNAPSHOT_VERSION = 3;
 const INT32_MAX = 0x7fffffff;
 
 export interface ProducerBatchMetadata {
@@ -54,7 +57,7 @@ export interface ProducerEntry {
   lastTimestamp: number;
   /**
    * The coordinator epoch of the last marker written for the producer (-1: none, or not known
-   * since a restart from a snapshot): markers of an older coordinator are refused.
+   * since a restart from a snapshot older than version 3): markers of an older coordinator are refused.
    */
   coordinatorEpoch: number;
 }
@@ -239,7 +242,7 @@ export class ProducerStateManager {
   takeSnapshot(offset: number): void {
     const open = this.txns.openTransactions();
     let size = 14 + open.size * 16;
-    for (const e of this.producers.values()) size += 19 + e.batches.length * 32;
+    for (const e of this.producers.values()) size += 23 + e.batches.length * 32;
     const buf = Buffer.alloc(size);
     buf.writeInt16BE(SNAPSHOT_VERSION, 0);
     buf.writeInt32BE(this.producers.size, 6);
@@ -248,8 +251,9 @@ export class ProducerStateManager {
       writeInt64(buf, p, e.producerId);
       buf.writeInt16BE(e.producerEpoch, p + 8);
       writeInt64(buf, p + 10, e.lastTimestamp);
-      buf.writeInt8(e.batches.length, p + 18);
-      p += 19;
+      buf.writeInt32BE(e.coordinatorEpoch, p + 18);
+      buf.writeInt8(e.batches.length, p + 22);
+      p += 23;
       for (const b of e.batches) {
         buf.writeInt32BE(b.firstSeq, p);
         buf.writeInt32BE(b.lastSeq, p + 4);
@@ -292,17 +296,19 @@ export class ProducerStateManager {
   private readSnapshot(buf: Buffer): string | null {
     if (buf.length < 10) return `${buf.length} bytes is shorter than the header`;
     const version = buf.readInt16BE(0);
-    if (version !== 1 && version !== SNAPSHOT_VERSION) return `version ${version} is not 1 or ${SNAPSHOT_VERSION}`;
+    if (version < 1 || version > SNAPSHOT_VERSION) return `version ${version} is not 1 to ${SNAPSHOT_VERSION}`;
     if (buf.readUInt32BE(2) !== crc32c(buf.subarray(6))) return 'CRC-32C mismatch';
     const count = buf.readInt32BE(6);
+    const entryBytes = version >= 3 ? 23 : 19;
     let p = 10;
     for (let i = 0; i < count; i++) {
-      if (p + 19 > buf.length) return 'truncated entry';
+      if (p + entryBytes > buf.length) return 'truncated entry';
       const producerId = readInt64(buf, p);
       const producerEpoch = buf.readInt16BE(p + 8);
       const lastTimestamp = readInt64(buf, p + 10);
-      const n = buf.readInt8(p + 18);
-      p += 19;
+      const coordinatorEpoch = version >= 3 ? buf.readInt32BE(p + 18) : -1;
+      const n = buf.readInt8(p + entryBytes - 1);
+      p += entryBytes;
       if (n < (version === 1 ? 1 : 0) || n > PRODUCER_BATCHES_RETAINED || p + n * 32 > buf.length)
         return 'bad batch count';
       const batches: ProducerBatchMetadata[] = [];
@@ -315,7 +321,7 @@ export class ProducerStateManager {
           timestamp: readInt64(buf, p + 24),
         });
       }
-      this.producers.set(producerId, { producerId, producerEpoch, batches, lastTimestamp, coordinatorEpoch: -1 });
+      this.producers.set(producerId, { producerId, producerEpoch, batches, lastTimestamp, coordinatorEpoch });
     }
     const open: Array<[number, number]> = [];
     if (version >= 2) {

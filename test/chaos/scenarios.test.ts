@@ -31,6 +31,7 @@ describe('chaos scenarios, short runs', () => {
       expect(result.verdict.valid).toBe(true);
       if (result.transactions) {
         console.log(JSON.stringify({ scenario: result.scenario, transactions: result.transactions.counts }));
+        if (result.forensics.length > 0) console.log(result.forensics.join('\n'));
         expect(result.transactions.counts.committed).toBeGreaterThan(0);
         expect(result.transactions.counts.copied).toBeGreaterThan(0);
         expect(result.transactions.examples).toEqual({});

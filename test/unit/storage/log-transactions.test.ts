@@ -97,6 +97,20 @@ describe('transactions in a partition log', () => {
     expect(log.lastStableOffset(log.logEndOffset)).toBe(log.logEndOffset);
   });
 
+  it('keeps the coordinator epoch fence through a restart from its snapshot', async () => {
+    const dir = newDir();
+    const log = open(dir);
+    log.appendAsLeader(txnBatch(3, 0, 0), 0);
+    log.appendMarker(marker('COMMIT', 3, 1, 5), 0);
+    log.appendAsLeader(txnBatch(3, 1, 0), 0);
+    await log.close();
+    const reopened = open(dir);
+    expect(errorNameOf(() => reopened.appendMarker(marker('ABORT', 3, 2, 4), 0))).toBe(
+      'TRANSACTION_COORDINATOR_FENCED',
+    );
+    expect(reopened.appendMarker(marker('ABORT', 3, 2, 5), 0)).toBe(5);
+  });
+
   it('refuses control batches from producers', () => {
     const log = open(newDir());
     const control = encodeRecordBatch([{ key: Buffer.alloc(4), value: Buffer.alloc(6), timestamp: T0 }], {
