@@ -374,7 +374,7 @@ export class Broker {
             replicas: this.replicas,
             timeoutMs: 5_000,
             onOffsetsMarker: (partition, producerId, commit) =>
-              this.groups?.completeTransaction(partition, producerId, commit),
+              this.groups?.offsets.completeTransaction(partition, producerId, commit),
             logger: this.logger,
           };
           this.txns = new TxnCoordinator(

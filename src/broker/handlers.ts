@@ -1,8 +1,8 @@
 /**
  * The broker core's client-facing requests, for both doors: the NATS door registers them on its
- * subjects, the Kafka door calls them. The data path is plain code: a produce appends the
- * request's batches as they arrived (the leader validates headers and CRCs, never decodes
- * records), a fetch (fetch-handler.ts) returns stored batches as they are.
+ * subjects, the Kafka door calls them. The data path is plain code: a produce
+ * (produce-handler.ts) appends the request's batches as they arrived, a fetch (fetch-handler.ts)
+ * returns stored batches as they are.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -18,14 +18,14 @@ import type { BrokerMetrics } from '../metrics/catalogue.js';
 import { LATEST_TIMESTAMP } from '../storage/log.js';
 import type { MessageType, RpcServer } from '../transport/rpc.js';
 import { OFFSETS_TOPIC, type GroupCoordinator } from './group/coordinator.js';
-import type { HostedPartition } from './hosted-partition.js';
-import { TRANSACTION_STATE_TOPIC, type TxnCoordinator } from './txn/coordinator.js';
-import { transactionalProducer, type TxnApis } from './txn/txn-apis.js';
+import type { TxnCoordinator } from './txn/coordinator.js';
+import type { TxnApis } from './txn/txn-apis.js';
 import { AclOperation } from '../../protocol/acl.js';
 import { guardAdmin } from './admin-access.js';
 import { internalCaller, type Access, type Caller } from './authorizer.js';
 import { throttleFor, type ClientQuotas } from './client-quotas.js';
 import { FetchHandler, READ_COMMITTED } from './fetch-handler.js';
+import { ProduceHandler } from './produce-handler.js';
 import type { NatsPrincipals } from './nats-principal.js';
 import { SecurityApis, type Serve } from './security-apis.js';
 import { perPartition } from './per-partition.js';
@@ -65,11 +65,14 @@ export interface HandlerContext {
 
 export class BrokerHandlers {
   private readonly fetcher: FetchHandler;
+  /** Produce, for both doors. */
+  readonly producer: ProduceHandler;
   /** ACLs and SCRAM credentials. */
   readonly security: SecurityApis;
 
   constructor(private readonly ctx: HandlerContext) {
     this.fetcher = new FetchHandler(ctx);
+    this.producer = new ProduceHandler(ctx);
     this.security = new SecurityApis(ctx.access, ctx.controller, ctx.image);
   }
 
@@ -105,7 +108,7 @@ export class BrokerHandlers {
         return res;
       });
     serve('metadata', wire.MetadataRequest, wire.MetadataResponse, (r, c) => this.metadata(r, c));
-    serve('produce', wire.ProduceRequest, wire.ProduceResponse, (r, c) => this.produce(r, c));
+    serve('produce', wire.ProduceRequest, wire.ProduceResponse, (r, c) => this.producer.produce(r, c));
     serve('fetch', wire.FetchRequest, wire.FetchResponse, (r, c) => this.fetch(r, c));
     rpc.handle(
       'replica_fetch',
@@ -126,9 +129,15 @@ export class BrokerHandlers {
     serve('sync_group', wire.SyncGroupRequest, wire.SyncGroupResponse, (r, c) => groups.syncGroup(r, c));
     serve('heartbeat', wire.HeartbeatRequest, wire.HeartbeatResponse, (r, c) => groups.heartbeat(r, c));
     serve('leave_group', wire.LeaveGroupRequest, wire.LeaveGroupResponse, (r, c) => groups.leaveGroup(r, c));
-    serve('offset_commit', wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r, c) => groups.offsetCommit(r, c));
-    serve('offset_fetch', wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r, c) => groups.offsetFetch(r, c));
-    serve('offset_delete', wire.OffsetDeleteRequest, wire.OffsetDeleteResponse, (r, c) => groups.offsetDelete(r, c));
+    serve('offset_commit', wire.OffsetCommitRequest, wire.OffsetCommitResponse, (r, c) =>
+      groups.offsets.offsetCommit(r, c),
+    );
+    serve('offset_fetch', wire.OffsetFetchRequest, wire.OffsetFetchResponse, (r, c) =>
+      groups.offsets.offsetFetch(r, c),
+    );
+    serve('offset_delete', wire.OffsetDeleteRequest, wire.OffsetDeleteResponse, (r, c) =>
+      groups.offsets.offsetDelete(r, c),
+    );
     serve('list_groups', wire.ListGroupsRequest, wire.ListGroupsResponse, (_r, c) => groups.listGroups(c));
     serve('describe_groups', wire.DescribeGroupsRequest, wire.DescribeGroupsResponse, (r, c) =>
       groups.describeGroups(r, c),
@@ -249,80 +258,6 @@ export class BrokerHandlers {
         };
       }),
     };
-  }
-
-  async produce(req: millrace.ProduceRequest, caller: Caller): Promise<millrace.IProduceResponse | null> {
-    if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
-      throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1 (all), got ${req.acks}`);
-    }
-    const image = this.ctx.image();
-    const timeoutMs = req.timeoutMs > 0 ? req.timeoutMs : 30_000;
-    const topics = perPartition<
-      millrace.IProducePartition,
-      millrace.IProducePartitionResponse | Promise<millrace.IProducePartitionResponse>
-    >(
-      this.ctx.replicas,
-      image,
-      req.topics,
-      (hp, p, partition) => {
-        if (hp.topic === OFFSETS_TOPIC || hp.topic === TRANSACTION_STATE_TOPIC)
-          throw new MillraceError('INVALID_TOPIC_EXCEPTION', `${hp.topic} is internal: its coordinator writes it`);
-        if (req.acks === -1 && hp.isr.length < hp.minInsync) {
-          throw new MillraceError(
-            'NOT_ENOUGH_REPLICAS',
-            `${hp.topic}-${partition} has ${hp.isr.length} in-sync replicas, fewer than min.insync.replicas ${hp.minInsync}`,
-          );
-        }
-        const records = p.records as Buffer;
-        const producer = transactionalProducer(records);
-        if (producer === null) return this.append(hp, partition, records, req.acks, timeoutMs);
-        return this.ctx.txnApis
-          .verifyProduce(req.transactionalId, hp, producer, caller)
-          .then(() => this.append(hp, partition, records, req.acks, timeoutMs))
-          .catch((err: unknown) => ({ partition, ...errorFields(err), baseOffset: -1 }));
-      },
-      (partition, error) => ({ partition, ...error, baseOffset: -1 }),
-      (topic) => this.ctx.access.requireTopic(caller, AclOperation.WRITE, topic),
-    );
-    if (req.acks === 0) return null;
-    return {
-      topics: await Promise.all(
-        topics.map(async (t) => ({ name: t.name, partitions: await Promise.all(t.partitions) })),
-      ),
-    };
-  }
-
-  /** Appends a partition's batches as its leader; with acks=all, answers once the in-sync replicas have them. */
-  private append(
-    hp: HostedPartition,
-    partition: number,
-    records: Buffer,
-    acks: number,
-    timeoutMs: number,
-  ): millrace.IProducePartitionResponse | Promise<millrace.IProducePartitionResponse> {
-    const info = hp.log.appendAsLeader(records, hp.leaderEpoch);
-    // A duplicate from an idempotent producer's retry appended nothing: it gets the original offsets.
-    if (!info.duplicate) {
-      hp.appended();
-      void hp.log
-        .flushIfDue()
-        .catch((err: unknown) => this.ctx.logger.error({ err, topic: hp.topic, partition }, 'flush failed'));
-      this.ctx.metrics.messagesIn.inc({ topic: hp.topic }, info.recordCount);
-      this.ctx.metrics.bytesIn.inc({ topic: hp.topic }, info.sizeInBytes);
-    } else this.ctx.metrics.duplicateBatches.inc({ topic: hp.topic });
-    const ok = {
-      partition,
-      errorCode: 0,
-      baseOffset: info.firstOffset,
-      logAppendTime: info.logAppendTime,
-      logStartOffset: hp.log.logStartOffset,
-    };
-    if (acks !== -1) return ok;
-    // acks=all: answer once every in-sync replica has the batch (the high watermark passes it).
-    return hp.awaitCommit(info.lastOffset + 1, timeoutMs).then(
-      () => ok,
-      (err: unknown) => ({ partition, ...errorFields(err), baseOffset: info.firstOffset }),
-    );
   }
 
   /**

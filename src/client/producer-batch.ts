@@ -182,6 +182,18 @@ export class PartitionQueues {
     for (const byPartition of this.queues.values()) for (const q of byPartition) if (q) yield q;
   }
 
+  /** Every partition takes a transaction's producer id and epoch; a changed epoch starts at sequence 0. */
+  adopt(producerId: number, producerEpoch: number): void {
+    for (const q of this.all()) {
+      if (q.producerId === producerId && q.producerEpoch === producerEpoch) continue;
+      q.producerId = producerId;
+      q.producerEpoch = producerEpoch;
+      q.nextSequence = 0;
+      q.needsNewEpoch = false;
+      for (const b of q.ready) b.baseSequence = -1;
+    }
+  }
+
   /** The partition keyless records of `topic` go to until its batch fills (KIP-480). */
   sticky(topic: string, count: number): number {
     let p = this.stuck.get(topic);

@@ -35,18 +35,12 @@ import {
   resolveMessages,
   type PartitionQueue,
 } from './producer-batch.js';
-import {
-  MAX_IN_FLIGHT_PER_PARTITION,
-  SEQUENCE_ERRORS,
-  assignSequence,
-  sequenceBroken,
-  startNewEpoch,
-  withinWindow,
-} from './producer-sequence.js';
+import { SEQUENCE_ERRORS, assignSequence, sequenceBroken, startNewEpoch, withinWindow } from './producer-sequence.js';
 import type { RecordInput } from '../../protocol/records/index.js';
 import { codecsReady } from '../../protocol/records/compression.js';
 import type { Message, ProducerOptions, RecordMetadata } from './types.js';
 import { TransactionManager, isFatalTxnError } from './producer-txn.js';
+import { producerSettings, type ProducerSettings } from './producer-config.js';
 import { tpKey } from '../../protocol/topic-partition.js';
 
 export class ProducerEngine {
@@ -57,13 +51,7 @@ export class ProducerEngine {
   /** The transaction side of a transactional producer; null otherwise. */
   readonly txn: TransactionManager | null;
   private readonly inflightByBroker = new Map<number, number>();
-  private readonly acks: number;
-  private readonly opts: Required<
-    Omit<
-      ProducerOptions,
-      'partitioner' | 'compression' | 'acks' | 'idempotent' | 'serializers' | 'transactionalId' | 'transactionTimeoutMs'
-    >
-  >;
+  private readonly opts: ProducerSettings;
   readonly idempotent: boolean;
   private producerId = -1;
   private initializing: Promise<void> | null = null;
@@ -83,35 +71,8 @@ export class ProducerEngine {
     private readonly ctx: ClientContext,
     private readonly options: ProducerOptions<unknown, unknown> = {},
   ) {
-    const acks = options.acks ?? 'all';
-    this.acks = acks === 'all' ? -1 : acks;
-    if (![0, 1, -1].includes(this.acks))
-      throw new MillraceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1, -1 or 'all', got ${String(acks)}`);
-    // As Kafka: idempotence is the default only where it can hold (acks=all); asking for it elsewhere is an error.
-    this.idempotent = options.idempotent ?? this.acks === -1;
-    if (
-      options.transactionalId !== undefined &&
-      (!this.idempotent || typeof options.transactionalId !== 'string' || !options.transactionalId)
-    )
-      throw new MillraceError(
-        'INVALID_CONFIG',
-        "a transactional producer needs a non-empty transactionalId, acks 'all' and idempotence",
-      );
-    if (this.idempotent && this.acks !== -1)
-      throw new MillraceError('INVALID_CONFIG', `an idempotent producer needs acks 'all', got ${String(acks)}`);
-    if (this.idempotent && options.maxInFlight !== undefined && options.maxInFlight > MAX_IN_FLIGHT_PER_PARTITION)
-      throw new MillraceError(
-        'INVALID_CONFIG',
-        `an idempotent producer allows at most ${MAX_IN_FLIGHT_PER_PARTITION} requests in flight, got ${options.maxInFlight}`,
-      );
-    this.opts = {
-      lingerMs: options.lingerMs ?? 5,
-      batchSize: Math.min(options.batchSize ?? 16_384, MAX_BATCH_BYTES),
-      maxInFlight: options.maxInFlight ?? 5,
-      retries: options.retries ?? Number.MAX_SAFE_INTEGER,
-      retryBackoffMs: options.retryBackoffMs ?? 100,
-      deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
-    };
+    this.opts = producerSettings(options);
+    this.idempotent = this.opts.idempotent;
     this.partitioner = options.partitioner ?? defaultPartitioner;
     this.txn = options.transactionalId
       ? new TransactionManager(
@@ -312,7 +273,7 @@ export class ProducerEngine {
       .init()
       .then(() => {
         this.producerId = txn.producerId;
-        this.renumber();
+        this.partitions.adopt(txn.producerId, txn.producerEpoch);
       })
       .finally(() => {
         this.initializing = null;
@@ -321,26 +282,13 @@ export class ProducerEngine {
     return this.initializing;
   }
 
-  /** Every partition takes the transaction's producer id and epoch; a changed epoch starts at sequence 0. */
-  private renumber(): void {
-    const txn = this.txn!;
-    for (const q of this.partitions.all()) {
-      if (q.producerId === txn.producerId && q.producerEpoch === txn.producerEpoch) continue;
-      q.producerId = txn.producerId;
-      q.producerEpoch = txn.producerEpoch;
-      q.nextSequence = 0;
-      q.needsNewEpoch = false;
-      for (const b of q.ready) b.baseSequence = -1;
-    }
-  }
-
   /** Commits the open transaction: every record sent is acknowledged first; a failed one fails the commit. */
   async commitTransaction(): Promise<void> {
     const txn = this.txn!;
     await this.flush();
     txn.check(true);
     await txn.end(true);
-    this.renumber();
+    this.partitions.adopt(txn.producerId, txn.producerEpoch);
   }
 
   /** Aborts the open transaction: records not sent yet fail, those in flight are waited for. */
@@ -359,7 +307,7 @@ export class ProducerEngine {
     }
     await this.flush();
     await txn.end(false);
-    this.renumber();
+    this.partitions.adopt(txn.producerId, txn.producerEpoch);
   }
 
   /**
@@ -448,7 +396,7 @@ export class ProducerEngine {
     for (const b of batches)
       topics.set(b.topic, [...(topics.get(b.topic) ?? []), { partition: b.partition, records: b.built! }]);
     const message = {
-      acks: this.acks,
+      acks: this.opts.acks,
       transactionalId: this.txn?.transactionalId ?? '',
       timeoutMs: this.ctx.requestTimeoutMs,
       topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
@@ -456,7 +404,7 @@ export class ProducerEngine {
     const subject = subjects.brokerApi(this.ctx.cluster, leader, 'produce');
     try {
       const nc = await this.ctx.connection();
-      if (this.acks === 0) {
+      if (this.opts.acks === 0) {
         publish(nc, subject, wire.ProduceRequest, message);
         for (const b of batches) this.complete(b, -1);
         return;

@@ -32,7 +32,7 @@ export function dataApis(routes: Routes, ctx: DoorContext): void {
     });
     let res;
     try {
-      res = await ctx.handlers.produce(
+      res = await ctx.handlers.producer.produce(
         wire.ProduceRequest.create({
           acks: req.acks,
           timeoutMs: req.timeoutMs,

@@ -152,7 +152,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
       })),
     });
     try {
-      const res = await groups.offsetCommit(
+      const res = await groups.offsets.offsetCommit(
         wire.OffsetCommitRequest.create({
           groupId: req.groupId,
           generationId: req.generationIdOrMemberEpoch,
@@ -183,7 +183,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
     caller: Caller,
     requireStable: boolean,
   ) => {
-    const res = groups.offsetFetch(
+    const res = groups.offsets.offsetFetch(
       wire.OffsetFetchRequest.create({
         groupId,
         requireStable,
@@ -239,7 +239,7 @@ export function groupApis(routes: Routes, ctx: DoorContext): void {
 
   routes.add(apis.OffsetDelete, async (req, _v, _h, { caller }) => {
     try {
-      const res = await groups.offsetDelete(
+      const res = await groups.offsets.offsetDelete(
         wire.OffsetDeleteRequest.create({
           groupId: req.groupId,
           topics: req.topics.map((t) => ({

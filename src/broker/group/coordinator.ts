@@ -14,14 +14,13 @@ import type { GroupContext, GroupState } from '../../../actors/consumer-group.js
 import { MillraceError, errorFields } from '../../../protocol/errors.js';
 import { InternalTopicCreator, appendInternal } from '../internal-topics.js';
 import type { millrace } from '../../../protocol/generated/millrace.js';
-import { wire } from '../../../protocol/wire.js';
 import type { ControllerClient } from '../../cluster/controller-client.js';
 import type { MetadataImage } from '../../cluster/image.js';
 import { AclOperation, ResourceType } from '../../../protocol/acl.js';
 import { openAccess, type Access, type Caller } from '../authorizer.js';
-import { onPermittedTopics, splitTopics } from './topic-access.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import { GroupLag } from './group-lag.js';
+import { GroupOffsets } from './group-offsets.js';
 import { GroupRuntime, OffsetsPartition, type GroupHooks } from './group-runtime.js';
 import {
   absentGroup,
@@ -34,15 +33,7 @@ import {
   refusal,
   type GroupView,
 } from './group-rules.js';
-import {
-  admitCommit,
-  commitError,
-  groupRemovalRecords,
-  offsetFetchResponse,
-  offsetsExpired,
-  planCommit,
-  planOffsetDelete,
-} from './offset-rules.js';
+import { groupRemovalRecords, offsetsExpired } from './offset-rules.js';
 import {
   OFFSETS_TOPIC,
   groupMetadataRecord,
@@ -94,6 +85,8 @@ export class GroupCoordinator implements GroupHooks {
   private readonly lagTracker: GroupLag;
   private readonly offsetsTopic: InternalTopicCreator;
   private readonly access: Access;
+  /** OffsetCommit, TxnOffsetCommit, OffsetDelete, OffsetFetch. */
+  readonly offsets: GroupOffsets;
 
   constructor(
     private readonly settings: GroupCoordinatorSettings,
@@ -106,6 +99,15 @@ export class GroupCoordinator implements GroupHooks {
     this.logger = settings.logger.child({ component: 'group-coordinator' });
     this.expiryTimer = setInterval(() => this.expireOffsets(), settings.offsetsRetentionCheckIntervalMs);
     this.expiryTimer.unref();
+    this.offsets = new GroupOffsets({
+      access: this.access,
+      settings,
+      now: this.now,
+      partitionOf: (group) => this.partitionOf(group),
+      getOrCreate: (group) => this.getOrCreate(group),
+      partition: (partition) => this.partitions.get(partition),
+      append: (op, records) => this.append(op, records),
+    });
     this.lagTracker = new GroupLag(() => this.snapshot(), settings.endOffsets, this.logger);
     this.offsetsTopic = new InternalTopicCreator(
       {
@@ -305,145 +307,6 @@ export class GroupCoordinator implements GroupHooks {
     for (const m of left) this.logger.info({ group: req.groupId, member: m.memberId, reason: m.reason }, 'member left');
     g!.apply(events);
     return response;
-  }
-
-  /** Commits what the caller may read; partitions of topics it may not get TOPIC_AUTHORIZATION_FAILED. */
-  async offsetCommit(req: millrace.OffsetCommitRequest, caller: Caller): Promise<millrace.IOffsetCommitResponse> {
-    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
-    return onPermittedTopics(
-      this.access,
-      req,
-      caller,
-      (topics) => wire.OffsetCommitRequest.create({ ...req, topics }),
-      (r) => this.commitAllowed(r),
-    );
-  }
-
-  private async commitAllowed(req: millrace.OffsetCommitRequest): Promise<millrace.IOffsetCommitResponse> {
-    const g = this.getOrCreate(req.groupId);
-    admitCommit(g.view, req);
-    if (req.memberId) g.apply([{ type: 'HEARTBEAT', memberId: req.memberId }]);
-    const { records, accepted, response } = planCommit(req, this.settings.offsetMetadataMaxBytes, this.now());
-    if (records.length > 0) {
-      try {
-        await this.append(g.partition, records);
-      } catch (err) {
-        const e = commitError(err);
-        return {
-          topics: response.topics!.map((t) => ({
-            name: t.name,
-            partitions: t.partitions!.map((p) => ({ ...p, ...e })),
-          })),
-        };
-      }
-      for (const a of accepted) g.offsets.set(a.key, a.value);
-    }
-    return response;
-  }
-
-  /**
-   * TxnOffsetCommit: the offsets are written in the producer's transaction (a transactional batch
-   * of the group's partition) and count once its commit marker lands (`completeTransaction`).
-   * Clients before KIP-447 send no member or generation: those are not checked, as in Kafka.
-   */
-  async txnOffsetCommit(
-    req: millrace.TxnOffsetCommitRequest,
-    caller: Caller,
-  ): Promise<millrace.ITxnOffsetCommitResponse> {
-    this.access.requireGroup(caller, AclOperation.READ, req.groupId);
-    return onPermittedTopics(
-      this.access,
-      req,
-      caller,
-      (topics) => wire.TxnOffsetCommitRequest.create({ ...req, topics }),
-      (r) => this.txnCommitAllowed(r),
-    );
-  }
-
-  private async txnCommitAllowed(req: millrace.TxnOffsetCommitRequest): Promise<millrace.ITxnOffsetCommitResponse> {
-    const g = this.getOrCreate(req.groupId);
-    if (req.generationId >= 0 || req.memberId) admitCommit(g.view, req);
-    const { records, accepted, response } = planCommit(req, this.settings.offsetMetadataMaxBytes, this.now());
-    if (records.length === 0) return response;
-    const op = g.partition;
-    if (op.stale) throw new MillraceError('NOT_COORDINATOR', 'the coordinator partition moved');
-    // The group partition keeps the producer's sequence like any partition: the next one is ours.
-    const entry = op.hp.log.producerState.entry(req.producerId);
-    const last = entry?.producerEpoch === req.producerEpoch ? entry.batches.at(-1)?.lastSeq : undefined;
-    const producer = {
-      producerId: req.producerId,
-      producerEpoch: req.producerEpoch,
-      baseSequence: last === undefined ? 0 : last + 1,
-    };
-    try {
-      await appendInternal(op.hp, records, this.now(), this.settings.commitTimeoutMs, producer);
-    } catch (err) {
-      const e = commitError(err);
-      return {
-        topics: response.topics!.map((t) => ({ name: t.name, partitions: t.partitions!.map((p) => ({ ...p, ...e })) })),
-      };
-    }
-    let open = g.pendingTxnOffsets.get(req.producerId);
-    if (!open) g.pendingTxnOffsets.set(req.producerId, (open = new Map()));
-    for (const a of accepted) open.set(a.key, a.value);
-    return response;
-  }
-
-  /** A transaction's marker landed on `__consumer_offsets` partition `partition`: its offsets count, or are dropped. */
-  completeTransaction(partition: number, producerId: number, commit: boolean): void {
-    const op = this.partitions.get(partition);
-    if (!op) return;
-    for (const g of op.groups.values()) {
-      const open = g.pendingTxnOffsets.get(producerId);
-      if (!open) continue;
-      g.pendingTxnOffsets.delete(producerId);
-      if (commit) for (const [k, v] of open) g.offsets.set(k, v);
-    }
-  }
-
-  async offsetDelete(req: millrace.OffsetDeleteRequest, caller: Caller): Promise<millrace.IOffsetDeleteResponse> {
-    this.access.requireGroup(caller, AclOperation.DELETE, req.groupId);
-    return onPermittedTopics(
-      this.access,
-      req,
-      caller,
-      (topics) => wire.OffsetDeleteRequest.create({ ...req, topics }),
-      (r) => this.deleteAllowed(r),
-    );
-  }
-
-  private async deleteAllowed(req: millrace.OffsetDeleteRequest): Promise<millrace.IOffsetDeleteResponse> {
-    const op = this.partitionOf(req.groupId);
-    const g = op.groups.get(req.groupId);
-    const committed = g?.offsets ?? new Map<string, CommittedOffset>();
-    const { records, deleted, response } = planOffsetDelete(g?.view ?? absentGroup(req.groupId), committed, req);
-    if (records.length > 0) {
-      await this.append(op, records);
-      for (const key of deleted) committed.delete(key);
-    }
-    return response;
-  }
-
-  /** The group's offsets of the topics the caller may describe (every such topic's when none is named). */
-  offsetFetch(req: millrace.OffsetFetchRequest, caller: Caller): millrace.IOffsetFetchResponse {
-    this.access.requireGroup(caller, AclOperation.DESCRIBE, req.groupId);
-    const g = this.partitionOf(req.groupId).groups.get(req.groupId);
-    const offsets = g?.offsets ?? new Map<string, CommittedOffset>();
-    const pending = new Set<string>();
-    for (const open of g?.pendingTxnOffsets.values() ?? []) for (const key of open.keys()) pending.add(key);
-    if (req.topics.length === 0) {
-      const res = offsetFetchResponse(offsets, req, pending);
-      const visible = (res.topics ?? []).filter((t) =>
-        this.access.topicAllowed(caller, AclOperation.DESCRIBE, t.name ?? ''),
-      );
-      return { ...res, topics: visible };
-    }
-    const { allowed, denied } = splitTopics(this.access, req.topics, caller, AclOperation.DESCRIBE);
-    if (denied.length === 0) return offsetFetchResponse(offsets, req, pending);
-    const res = allowed.length
-      ? offsetFetchResponse(offsets, wire.OffsetFetchRequest.create({ ...req, topics: allowed }), pending)
-      : {};
-    return { ...res, topics: [...(res.topics ?? []), ...denied] };
   }
 
   /** Every group with DESCRIBE on the cluster; else the groups the caller may describe. */

@@ -125,7 +125,7 @@ export class TxnApis {
       await this.offsetsPartitionOf(req.groupId),
       caller,
     );
-    return this.ctx.groups.txnOffsetCommit(req, caller);
+    return this.ctx.groups.offsets.txnOffsetCommit(req, caller);
   }
 
   /**
