@@ -5,6 +5,7 @@ import type { MessageType } from '../transport/rpc.js';
 import { callBroker, forComponent, type ClientContext } from './context.js';
 import { ADMIN_EVENTS, Instrumentation, type AdminEvents, type InstrumentationEvent } from './instrumentation.js';
 import { LATEST, listOffsets } from './offsets.js';
+import type { IsolationLevel } from './types.js';
 
 export class AdminBase {
   /** kafkajs's event names: `admin.on(admin.events.REQUEST, listener)`. */
@@ -50,12 +51,16 @@ export class AdminBase {
     return this.ctx.retry(async () => callBroker(this.ctx, await target(), api, requestType, message, responseType));
   }
 
-  /** Offsets of every partition of `topic` for a timestamp (-1 latest, -2 earliest, or ms). */
+  /**
+   * Offsets of every partition of `topic` for a timestamp (-1 latest, -2 earliest, or ms); with
+   * read_committed, "latest" is each partition's last stable offset.
+   */
   async fetchTopicOffsets(
     topic: string,
     timestamp: number = LATEST,
+    options: { isolationLevel?: IsolationLevel } = {},
   ): Promise<Array<{ partition: number; offset: bigint }>> {
-    const offsets = await this.offsets(topic, timestamp);
+    const offsets = await this.offsets(topic, timestamp, options.isolationLevel);
     return [...offsets].map(([partition, o]) => {
       if (typeof o === 'string') throw new MillraceError('LEADER_NOT_AVAILABLE', o);
       return { partition, offset: o.offset };
@@ -65,6 +70,7 @@ export class AdminBase {
   protected async offsets(
     topic: string,
     timestamp: number,
+    isolationLevel?: IsolationLevel,
   ): Promise<Map<number, { offset: bigint; logEndOffset: bigint } | string>> {
     const parts = await this.ctx.metadata.partitionsOf(topic);
     const byLeader = new Map<number, number[]>();
@@ -77,7 +83,7 @@ export class AdminBase {
           return;
         }
         try {
-          for (const [p, o] of await listOffsets(this.ctx, leader, topic, partitions, timestamp)) {
+          for (const [p, o] of await listOffsets(this.ctx, leader, topic, partitions, timestamp, isolationLevel)) {
             out.set(
               p,
               o instanceof MillraceError

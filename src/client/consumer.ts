@@ -204,6 +204,17 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerM
     if (!this.isStale(taken)) taken.state.consumed = taken.state.buffer.after(offset);
   }
 
+  /**
+   * Kafka's position(): the offset of the next record the application gets from the partition,
+   * past markers and aborted transactions it skipped (null while its start is being resolved).
+   */
+  position(tp: { topic: string; partition: number }): bigint | null {
+    const s = this.states.get(tpKey(tp.topic, tp.partition));
+    if (!s) throw new MillraceError('INVALID_REQUEST', `${tp.topic}-${tp.partition} is not assigned to this consumer`);
+    const next = s.buffer.isEmpty && !s.inHandler ? s.position : s.consumed;
+    return next === null ? null : BigInt(next);
+  }
+
   /** Moves a partition's position; buffered messages from the old position are dropped. */
   seek(tp: { topic: string; partition: number; offset: OffsetSpec }): void {
     const state = this.states.get(tpKey(tp.topic, tp.partition));

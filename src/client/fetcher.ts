@@ -126,6 +126,7 @@ export class Fetcher {
               s.topic,
               [s.partition],
               (s.seekTo ?? s.reset) === 'earliest' ? EARLIEST : LATEST,
+              this.opts.isolationLevel,
             )
           ).get(s.partition)!;
           if (result instanceof MillraceError) throw result;

@@ -2,6 +2,7 @@
 import { MillraceError } from '../../protocol/errors.js';
 import { wire } from '../../protocol/wire.js';
 import { callBroker, type ClientContext } from './context.js';
+import type { IsolationLevel } from './types.js';
 
 export const EARLIEST = -2;
 export const LATEST = -1;
@@ -19,6 +20,8 @@ export async function listOffsets(
   topic: string,
   partitions: number[],
   timestamp: number,
+  /** 'read_committed': "latest" is the last stable offset (the first offset of an open transaction). */
+  isolationLevel: IsolationLevel = 'read_uncommitted',
 ): Promise<Map<number, ListedOffset | MillraceError>> {
   const res = await callBroker(
     ctx,
@@ -27,6 +30,7 @@ export async function listOffsets(
     wire.ListOffsetsRequest,
     {
       replicaId: -1,
+      isolationLevel: isolationLevel === 'read_committed' ? 1 : 0,
       topics: [
         { name: topic, partitions: partitions.map((partition) => ({ partition, timestamp, currentLeaderEpoch: -1 })) },
       ],

@@ -39,8 +39,9 @@ export class StreamsBuilder {
       source.nodeName,
     );
     const keySerde = (consumed.keySerde ?? bytesSerde()) as Serde<K>;
+    const valueSerde = (consumed.valueSerde ?? bytesSerde()) as Serde<V>;
     this.topology.addStateStore(
-      { name: storeName, create: () => new InMemoryKeyValueStore<K, V>(storeName, keySerde) },
+      { name: storeName, create: (ctx) => new InMemoryKeyValueStore<K, V>(storeName, keySerde, valueSerde, ctx) },
       name,
     );
     return new KTable<K, V>(this.topology, name, storeName);

@@ -1,14 +1,29 @@
 /**
- * `millrace/streams`: Kafka Streams' model in TypeScript, built on the SDK only. So far: the
- * processor topology, the stateless DSL, grouping by key with count, reduce and aggregate into
- * tables over in-memory stores, and the TopologyTestDriver. Repartitioning groupBy, windows,
- * joins, persistent stores with changelogs and the runtime (tasks, exactly_once_v2) come next.
+ * `millrace/streams`: Kafka Streams' model in TypeScript, built on the SDK only: the processor
+ * topology and its DSL, the TopologyTestDriver, and MillraceStreams, the runtime (tasks per
+ * partition, stores logged to changelogs and restored from them, at_least_once and
+ * exactly_once_v2). docs/streams.md says what is there and what is not yet.
  */
 export { StreamsBuilder } from './builder.js';
 export { BranchedKStream, KStream, type Consumed, type KeyValue, type Produced } from './kstream.js';
 export { KGroupedStream, KTable, type Materialized } from './ktable.js';
-export { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
-export { InMemoryWindowStore, TimeWindowedKStream, TimeWindows, type Window, type Windowed } from './windows.js';
+export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreContext } from './stores.js';
+export {
+  MillraceStreams,
+  type ExceptionResponse,
+  type ProcessingGuarantee,
+  type StreamsConfig,
+  type StreamsState,
+} from './runtime.js';
+export type { RestoreProgress } from './restore.js';
+export {
+  InMemoryWindowStore,
+  TimeWindowedKStream,
+  TimeWindows,
+  type Window,
+  type WindowMaterialized,
+  type Windowed,
+} from './windows.js';
 export {
   Topology,
   bytesSerde,

@@ -12,10 +12,12 @@ import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
 import { TimeWindowedKStream, type TimeWindows } from './windows.js';
 import { bytesSerde, passThrough, type StreamRecord, type Topology } from './topology.js';
 
-export interface Materialized<K> {
+export interface Materialized<K, V = unknown> {
   /** The store's name (Kafka's Materialized.as); default `KSTREAM-AGGREGATE-STATE-STORE-<n>`. */
   storeName?: string;
   keySerde?: Serde<K>;
+  /** The serde of the store's values in its changelog (default: JSON). */
+  valueSerde?: Serde<V>;
 }
 
 export class KTable<K, V> {
@@ -111,7 +113,7 @@ export class KGroupedStream<K, V> {
   }
 
   /** The number of records per key. */
-  count(materialized: Materialized<K> = {}): KTable<K, number> {
+  count(materialized: Materialized<K, number> = {}): KTable<K, number> {
     return this.aggregate<number>(
       () => 0,
       (_k, _v, n) => n + 1,
@@ -120,7 +122,7 @@ export class KGroupedStream<K, V> {
   }
 
   /** Combines each key's values with `reducer`, the first value as it is. */
-  reduce(reducer: (aggregate: V, value: V) => V, materialized: Materialized<K> = {}): KTable<K, V> {
+  reduce(reducer: (aggregate: V, value: V) => V, materialized: Materialized<K, V> = {}): KTable<K, V> {
     return this.fold<V>((_key, value, old) => (old === undefined ? value : reducer(old, value)), materialized);
   }
 
@@ -128,7 +130,7 @@ export class KGroupedStream<K, V> {
   aggregate<VA>(
     initializer: () => VA,
     aggregator: (key: K, value: V, aggregate: VA) => VA,
-    materialized: Materialized<K> = {},
+    materialized: Materialized<K, VA> = {},
   ): KTable<K, VA> {
     return this.fold<VA>(
       (key, value, old) => aggregator(key, value, old === undefined ? initializer() : old),
@@ -136,7 +138,10 @@ export class KGroupedStream<K, V> {
     );
   }
 
-  private fold<VA>(step: (key: K, value: V, old: VA | undefined) => VA, materialized: Materialized<K>): KTable<K, VA> {
+  private fold<VA>(
+    step: (key: K, value: V, old: VA | undefined) => VA,
+    materialized: Materialized<K, VA>,
+  ): KTable<K, VA> {
     const storeName = materialized.storeName ?? this.topology.newName('KSTREAM-AGGREGATE-STATE-STORE');
     const name = this.topology.newName('KSTREAM-AGGREGATE');
     const keySerde = (materialized.keySerde ?? this.keySerde ?? bytesSerde()) as Serde<K>;
@@ -153,7 +158,10 @@ export class KGroupedStream<K, V> {
       this.parent,
     );
     this.topology.addStateStore(
-      { name: storeName, create: () => new InMemoryKeyValueStore<K, VA>(storeName, keySerde) },
+      {
+        name: storeName,
+        create: (ctx) => new InMemoryKeyValueStore<K, VA>(storeName, keySerde, materialized.valueSerde, ctx),
+      },
       name,
     );
     return new KTable<K, VA>(this.topology, name, storeName);

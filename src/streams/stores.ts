@@ -1,13 +1,32 @@
 /**
  * State stores, as Kafka Streams' KeyValueStore: a processor's state by key. Keys are compared
  * by their serialized bytes (as Kafka's stores, which hold bytes), so any key type with a serde
- * works. This is the in-memory store; persistent stores and changelog topics come with the runtime.
+ * works. A store made by a runtime logs each write to its changelog (the task's partition of
+ * `<application.id>-<store>-changelog`) and is rebuilt from it (`restore`) when its task starts
+ * on an instance without the state; the test driver's stores log nowhere.
  */
-import type { Serde } from '../client/index.js';
-import { serializeNow } from './topology.js';
+import { jsonSerde, type Serde } from '../client/index.js';
+import { deserializeNow, serializeNow } from './topology.js';
 
-export interface KeyValueStore<K, V> {
+/** Where a store's writes go, and where a persistent store keeps its files. */
+export interface StoreContext {
+  /** Logs one write (key and value bytes; null value: deleted). Null: the store is not logged. */
+  changelog: ((key: Buffer, value: Buffer | null) => void) | null;
+  /** A directory of the task's own for persistent stores (null: none, as in the test driver). */
+  stateDir: string | null;
+}
+
+/** What every store gives a runtime: rebuilding from its changelog, flushing and closing. */
+export interface StateStore {
   readonly name: string;
+  /** Applies one changelog record (key and value bytes, as logged). */
+  restore(key: Buffer, value: Buffer | null): void;
+  /** Makes the writes so far durable (a persistent store); called before offsets are committed. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface KeyValueStore<K, V> extends StateStore {
   get(key: K): V | undefined;
   /** A null value deletes the key, as a tombstone does. */
   put(key: K, value: V | null): void;
@@ -17,31 +36,62 @@ export interface KeyValueStore<K, V> {
   approximateNumEntries(): number;
 }
 
+/** The default serde of a store's values: JSON (numbers, strings, objects) when none is given. */
+export const defaultValueSerde = <V>(serde: Serde<V> | undefined): Serde<V> => serde ?? jsonSerde<V>();
+
+/** Serializes keys and values of one store, for its ids and its changelog. */
+export class StoreSerdes<K, V> {
+  constructor(
+    private readonly storeName: string,
+    readonly keySerde: Serde<K>,
+    readonly valueSerde: Serde<V>,
+  ) {}
+
+  key(key: K): Buffer {
+    return serializeNow(this.keySerde, key, { topic: this.storeName, part: 'key', headers: {} });
+  }
+
+  value(value: V): Buffer {
+    return serializeNow(this.valueSerde, value, { topic: this.storeName, part: 'value', headers: {} });
+  }
+
+  keyFrom(bytes: Buffer): K {
+    return deserializeNow(this.keySerde, bytes, { topic: this.storeName, part: 'key', headers: {} });
+  }
+
+  valueFrom(bytes: Buffer): V {
+    return deserializeNow(this.valueSerde, bytes, { topic: this.storeName, part: 'value', headers: {} });
+  }
+}
+
 export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   private readonly entries = new Map<string, [K, V]>();
+  private readonly serdes: StoreSerdes<K, V>;
 
   constructor(
     readonly name: string,
-    private readonly keySerde: Serde<K>,
-  ) {}
-
-  private id(key: K): string {
-    return serializeNow(this.keySerde, key, { topic: this.name, part: 'key', headers: {} }).toString('latin1');
+    keySerde: Serde<K>,
+    valueSerde?: Serde<V>,
+    private readonly context: StoreContext = { changelog: null, stateDir: null },
+  ) {
+    this.serdes = new StoreSerdes(name, keySerde, defaultValueSerde(valueSerde));
   }
 
   get(key: K): V | undefined {
-    return this.entries.get(this.id(key))?.[1];
+    return this.entries.get(this.serdes.key(key).toString('latin1'))?.[1];
   }
 
   put(key: K, value: V | null): void {
-    if (value === null) this.entries.delete(this.id(key));
-    else this.entries.set(this.id(key), [key, value]);
+    const bytes = this.serdes.key(key);
+    const id = bytes.toString('latin1');
+    if (value === null) this.entries.delete(id);
+    else this.entries.set(id, [key, value]);
+    this.context.changelog?.(bytes, value === null ? null : this.serdes.value(value));
   }
 
   delete(key: K): V | undefined {
-    const id = this.id(key);
-    const old = this.entries.get(id)?.[1];
-    this.entries.delete(id);
+    const old = this.get(key);
+    this.put(key, null);
     return old;
   }
 
@@ -52,4 +102,14 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   approximateNumEntries(): number {
     return this.entries.size;
   }
+
+  restore(key: Buffer, value: Buffer | null): void {
+    const id = key.toString('latin1');
+    if (value === null) this.entries.delete(id);
+    else this.entries.set(id, [this.serdes.keyFrom(key), this.serdes.valueFrom(value)]);
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {}
 }

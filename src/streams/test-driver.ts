@@ -6,29 +6,12 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
-import {
-  bytesSerde,
-  deserializeNow,
-  serializeNow,
-  type ProcessFn,
-  type ProcessorContext,
-  type StreamRecord,
-  type Topology,
-} from './topology.js';
+import { bytesSerde, deserializeNow, serializeNow, type Topology } from './topology.js';
 import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
+import { StreamTask, type StoredRecord } from './task.js';
 import { InMemoryWindowStore } from './windows.js';
 
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
-
-/** A record as a topic holds it: serialized, with its timestamp and partition. */
-export interface StoredRecord {
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: number;
-  headers: Record<string, Buffer | null>;
-  /** The sink's partitioner's choice (null: none given). */
-  partition: number | null;
-}
 
 /** A record read back from an output topic, deserialized. */
 export interface TestRecord<K, V> {
@@ -54,17 +37,24 @@ export class TopologyTestDriver {
   /** Records written to topics the topology reads, processed after the current record. */
   private readonly fedBack: Array<{ topic: string; record: StoredRecord }> = [];
   private processing = false;
-  private readonly stores = new Map<string, unknown>();
-  /** This driver's instance of each processor (its own state, as a task's). */
-  private readonly processors = new Map<string, ProcessFn>();
+  /** One task runs the whole topology, its stores logging nowhere. */
+  private readonly task: StreamTask;
 
   constructor(
     private readonly topology: Topology,
-    private readonly options: TestDriverOptions = {},
+    options: TestDriverOptions = {},
   ) {
     this.wallClock = options.wallClockMs ?? Date.now();
-    for (const spec of topology.stores) this.stores.set(spec.name, spec.create());
-    for (const n of topology.allNodes) if (n.kind === 'processor') this.processors.set(n.name, n.supplier());
+    this.task = new StreamTask(
+      topology,
+      0,
+      (topic, record) => {
+        this.queue(topic).push(record);
+        if (this.topology.sourceOf(topic)) this.fedBack.push({ topic, record });
+      },
+      () => ({ changelog: null, stateDir: null }),
+      (topic) => options.partitions?.[topic] ?? 1,
+    );
   }
 
   /** A key-value store of the topology, to inspect (Kafka's getKeyValueStore). */
@@ -78,7 +68,7 @@ export class TopologyTestDriver {
   }
 
   private store(name: string, kind: abstract new (...args: never[]) => unknown): unknown {
-    const store = this.stores.get(name);
+    const store = this.task.stateStores.get(name);
     if (!store) throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
     if (!(store instanceof kind)) throw new MillraceError('INVALID_REQUEST', `store '${name}' is not a ${kind.name}`);
     return store;
@@ -145,61 +135,9 @@ export class TopologyTestDriver {
   }
 
   private process(topic: string, stored: StoredRecord): void {
-    const source = this.topology.sourceOf(topic)!;
     const offset = this.offsets.get(topic) ?? 0;
     this.offsets.set(topic, offset + 1);
-    const headers = stored.headers;
-    const record: StreamRecord<unknown, unknown> = {
-      key: stored.key === null ? null : deserializeNow(source.keySerde, stored.key, { topic, part: 'key', headers }),
-      value:
-        stored.value === null
-          ? null
-          : deserializeNow(source.valueSerde, stored.value, { topic, part: 'value', headers }),
-      timestamp: stored.timestamp,
-      headers,
-    };
-    const origin = { topic, partition: stored.partition ?? 0, offset };
-    for (const child of source.children) this.dispatch(child, record, origin);
-  }
-
-  private dispatch(
-    nodeName: string,
-    record: StreamRecord<unknown, unknown>,
-    origin: { topic: string; partition: number; offset: number },
-  ): void {
-    const node = this.topology.node(nodeName);
-    if (node.kind === 'sink') {
-      const ctx = { topic: node.topic, headers: record.headers };
-      const key = record.key === null ? null : serializeNow(node.keySerde, record.key, { ...ctx, part: 'key' });
-      const value =
-        record.value === null ? null : serializeNow(node.valueSerde, record.value, { ...ctx, part: 'value' });
-      const partition = node.partitioner
-        ? node.partitioner(record.key, record.value, this.options.partitions?.[node.topic] ?? 1)
-        : null;
-      const stored: StoredRecord = { key, value, timestamp: record.timestamp, headers: record.headers, partition };
-      this.queue(node.topic).push(stored);
-      if (this.topology.sourceOf(node.topic)) this.fedBack.push({ topic: node.topic, record: stored });
-      return;
-    }
-    if (node.kind !== 'processor') return;
-    const context: ProcessorContext = {
-      topic: origin.topic,
-      partition: origin.partition,
-      offset: origin.offset,
-      getStateStore: <S>(name: string): S => {
-        if (!node.stores.includes(name))
-          throw new MillraceError('INVALID_REQUEST', `store '${name}' is not connected to processor '${node.name}'`);
-        return this.stores.get(name) as S;
-      },
-      forward: (r, childName) => {
-        if (childName !== undefined) {
-          if (!node.children.includes(childName))
-            throw new MillraceError('INVALID_REQUEST', `'${childName}' is not a child of '${node.name}'`);
-          this.dispatch(childName, r, origin);
-        } else for (const child of node.children) this.dispatch(child, r, origin);
-      },
-    };
-    this.processors.get(node.name)!(record, context);
+    this.task.process(topic, stored, offset);
   }
 
   close(): void {
@@ -208,6 +146,8 @@ export class TopologyTestDriver {
 }
 
 /** Pipes records into one input topic, serialized with its serdes, as a producer would. */
+export type { StoredRecord };
+
 export class TestInputTopic<K, V> {
   private nextTimestamp: number;
 

@@ -7,6 +7,7 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde, SerdeContext } from '../client/index.js';
+import type { StateStore, StoreContext } from './stores.js';
 
 /** One record flowing through the topology. */
 export interface StreamRecord<K, V> {
@@ -54,10 +55,10 @@ export interface ProcessorNode {
   stores: string[];
 }
 
-/** A state store the topology holds: its name and how a runtime makes one. */
+/** A state store the topology holds: its name and how a runtime (or the test driver) makes one per task. */
 export interface StoreSpec {
   name: string;
-  create: () => unknown;
+  create: (context: StoreContext) => StateStore;
 }
 
 export interface SinkNode {

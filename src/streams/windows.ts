@@ -8,7 +8,8 @@
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { KTable } from './ktable.js';
-import { serializeNow, type Topology } from './topology.js';
+import type { Topology } from './topology.js';
+import { StoreSerdes, defaultValueSerde, type StateStore, type StoreContext } from './stores.js';
 
 export interface Window {
   /** Inclusive. */
@@ -57,45 +58,89 @@ export class TimeWindows {
   }
 }
 
-/** A window store: one value per key and window start, kept while the window may still change. */
-export class InMemoryWindowStore<K, V> {
-  private readonly entries = new Map<string, { key: K; start: number; value: V }>();
+/**
+ * A window store: one value per key and window start, kept while the window may still change
+ * (retention: size plus grace). Its changelog key is Kafka's window key: the key's bytes then
+ * the window start as 8 bytes; windows past retention are dropped locally, not tombstoned (the
+ * changelog is compacted and deleted by time, as Kafka's `compact,delete`).
+ */
+export class InMemoryWindowStore<K, V> implements StateStore {
+  /** By the key's bytes, then by window start. */
+  private readonly entries = new Map<string, { key: K; windows: Map<number, V> }>();
+  private readonly serdes: StoreSerdes<K, V>;
+  private count = 0;
 
   constructor(
     readonly name: string,
-    private readonly keySerde: Serde<K>,
+    keySerde: Serde<K>,
     readonly retentionMs: number,
-  ) {}
-
-  private id(key: K, start: number): string {
-    return `${serializeNow(this.keySerde, key, { topic: this.name, part: 'key', headers: {} }).toString('latin1')}\u0000${start}`;
+    valueSerde?: Serde<V>,
+    private readonly context: StoreContext = { changelog: null, stateDir: null },
+  ) {
+    this.serdes = new StoreSerdes(name, keySerde, defaultValueSerde(valueSerde));
   }
 
   get(key: K, start: number): V | undefined {
-    return this.entries.get(this.id(key, start))?.value;
+    return this.entries.get(this.serdes.key(key).toString('latin1'))?.windows.get(start);
   }
 
   put(key: K, start: number, value: V): void {
-    this.entries.set(this.id(key, start), { key, start, value });
+    const bytes = this.serdes.key(key);
+    this.set(bytes.toString('latin1'), key, start, value);
+    if (this.context.changelog) {
+      const logged = Buffer.allocUnsafe(bytes.length + 8);
+      bytes.copy(logged);
+      logged.writeBigInt64BE(BigInt(start), bytes.length);
+      this.context.changelog(logged, this.serdes.value(value));
+    }
+  }
+
+  private set(id: string, key: K, start: number, value: V): void {
+    let e = this.entries.get(id);
+    if (!e) this.entries.set(id, (e = { key, windows: new Map() }));
+    if (!e.windows.has(start)) this.count++;
+    e.windows.set(start, value);
   }
 
   /** The key's windows that start within [from, to], oldest first. */
   fetch(key: K, from: number, to: number): Array<[number, V]> {
-    const prefix = this.id(key, 0).replace(/0$/, '');
-    return [...this.entries.entries()]
-      .filter(([id, e]) => id.startsWith(prefix) && e.start >= from && e.start <= to)
-      .map(([, e]): [number, V] => [e.start, e.value])
-      .sort((a, b) => a[0] - b[0]);
+    const e = this.entries.get(this.serdes.key(key).toString('latin1'));
+    if (!e) return [];
+    return [...e.windows].filter(([start]) => start >= from && start <= to).sort((a, b) => a[0] - b[0]);
   }
 
   /** Drops windows that ended before `streamTime - retention`. */
   expire(streamTime: number): void {
-    for (const [id, e] of this.entries) if (e.start + this.retentionMs <= streamTime) this.entries.delete(id);
+    for (const [id, e] of this.entries) {
+      for (const start of e.windows.keys())
+        if (start + this.retentionMs <= streamTime) {
+          e.windows.delete(start);
+          this.count--;
+        }
+      if (e.windows.size === 0) this.entries.delete(id);
+    }
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
+
+  restore(key: Buffer, value: Buffer | null): void {
+    if (value === null || key.length < 8) return;
+    const keyBytes = key.subarray(0, key.length - 8);
+    const start = Number(key.readBigInt64BE(key.length - 8));
+    this.set(keyBytes.toString('latin1'), this.serdes.keyFrom(keyBytes), start, this.serdes.valueFrom(value));
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+/** A windowed aggregation's store: its name and the serde of its values in the changelog (default JSON). */
+export interface WindowMaterialized<V> {
+  storeName?: string;
+  valueSerde?: Serde<V>;
 }
 
 /** A stream grouped by key and windowed in time (Kafka's TimeWindowedKStream). */
@@ -107,7 +152,7 @@ export class TimeWindowedKStream<K, V> {
     private readonly keySerde: Serde<K>,
   ) {}
 
-  count(materialized: { storeName?: string } = {}): KTable<Windowed<K>, number> {
+  count(materialized: WindowMaterialized<number> = {}): KTable<Windowed<K>, number> {
     return this.aggregate<number>(
       () => 0,
       (_k, _v, n) => n + 1,
@@ -115,21 +160,21 @@ export class TimeWindowedKStream<K, V> {
     );
   }
 
-  reduce(reducer: (aggregate: V, value: V) => V, materialized: { storeName?: string } = {}): KTable<Windowed<K>, V> {
+  reduce(reducer: (aggregate: V, value: V) => V, materialized: WindowMaterialized<V> = {}): KTable<Windowed<K>, V> {
     return this.fold<V>((_k, v, old) => (old === undefined ? v : reducer(old, v)), materialized);
   }
 
   aggregate<VA>(
     initializer: () => VA,
     aggregator: (key: K, value: V, aggregate: VA) => VA,
-    materialized: { storeName?: string } = {},
+    materialized: WindowMaterialized<VA> = {},
   ): KTable<Windowed<K>, VA> {
     return this.fold<VA>((k, v, old) => aggregator(k, v, old === undefined ? initializer() : old), materialized);
   }
 
   private fold<VA>(
     step: (key: K, value: V, old: VA | undefined) => VA,
-    materialized: { storeName?: string },
+    materialized: WindowMaterialized<VA>,
   ): KTable<Windowed<K>, VA> {
     const storeName = materialized.storeName ?? this.topology.newName('KSTREAM-AGGREGATE-STATE-STORE');
     const name = this.topology.newName('KSTREAM-AGGREGATE');
@@ -158,7 +203,11 @@ export class TimeWindowedKStream<K, V> {
     );
     const retention = windows.sizeMs + windows.graceMs;
     this.topology.addStateStore(
-      { name: storeName, create: () => new InMemoryWindowStore<K, VA>(storeName, this.keySerde, retention) },
+      {
+        name: storeName,
+        create: (ctx) =>
+          new InMemoryWindowStore<K, VA>(storeName, this.keySerde, retention, materialized.valueSerde, ctx),
+      },
       name,
     );
     return new KTable<Windowed<K>, VA>(this.topology, name, storeName, windows.graceMs);

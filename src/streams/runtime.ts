@@ -1,0 +1,250 @@
+/**
+ * MillraceStreams, as Kafka Streams' KafkaStreams: runs a topology as one instance of an
+ * application (`applicationId` is its consumer group and the prefix of its internal topics).
+ * Instances of one application share its partitions through the group; each runs a stream
+ * thread (stream-thread.ts). On start the internal topics are created (each store's compacted
+ * changelog `<applicationId>-<store>-changelog`, with as many partitions as the source topics);
+ * an uncaught exception in a thread goes to the handler, which replaces the thread (its tasks
+ * restored from their changelogs) or shuts the instance down.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MillraceError } from '../../protocol/errors.js';
+import { Millrace, type MillraceOptions } from '../client/index.js';
+import type { KeyValueStore } from './stores.js';
+import { StreamThread, type ProcessingGuarantee } from './stream-thread.js';
+import type { RestoreProgress } from './restore.js';
+import type { Topology } from './topology.js';
+
+export type { ProcessingGuarantee };
+
+export interface StreamsConfig extends MillraceOptions {
+  /** The application's id: its consumer group, and the prefix of its internal topics. */
+  applicationId: string;
+  /** Default at_least_once, as Kafka's. */
+  processingGuarantee?: ProcessingGuarantee;
+  /** How often offsets (and, exactly once, transactions) are committed: default 30000 ms, 100 ms exactly once. */
+  commitIntervalMs?: number;
+  /** Where persistent stores and the process id live (default: `<tmpdir>/millrace-streams`). */
+  stateDir?: string;
+  /** Replication factor of internal topics (default: the brokers' default). */
+  replicationFactor?: number;
+}
+
+/** Kafka's KafkaStreams.State. */
+export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
+
+/** What to do after an uncaught exception (Kafka's StreamThreadExceptionResponse). */
+export type ExceptionResponse = 'REPLACE_THREAD' | 'SHUTDOWN_CLIENT';
+
+const APPLICATION_ID = /^[a-zA-Z0-9._-]+$/;
+
+export class MillraceStreams {
+  private readonly client: Millrace;
+  private readonly config: Required<Pick<StreamsConfig, 'processingGuarantee' | 'commitIntervalMs' | 'stateDir'>>;
+  private thread: StreamThread | null = null;
+  private threadIndex = 0;
+  private current: StreamsState = 'CREATED';
+  private readonly stateListeners: Array<(next: StreamsState, previous: StreamsState) => void> = [];
+  private restoreListener: ((p: RestoreProgress & { taskId: string }) => void) | null = null;
+  private exceptionHandler: (err: Error) => ExceptionResponse = () => 'SHUTDOWN_CLIENT';
+  private partitions = new Map<string, number>();
+  private readonly appDir: string;
+  /** The instance's id, kept in its state directory (Kafka's process id): its threads' transactional ids. */
+  private processId = '';
+  private replaced = 0;
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly options: StreamsConfig,
+  ) {
+    if (typeof options.applicationId !== 'string' || !APPLICATION_ID.test(options.applicationId))
+      throw new MillraceError(
+        'INVALID_CONFIG',
+        `applicationId must be letters, digits, '.', '_' or '-', got '${String(options.applicationId)}'`,
+      );
+    const guarantee = options.processingGuarantee ?? 'at_least_once';
+    if (guarantee !== 'at_least_once' && guarantee !== 'exactly_once_v2')
+      throw new MillraceError(
+        'INVALID_CONFIG',
+        `processingGuarantee must be at_least_once or exactly_once_v2, got '${String(guarantee)}'`,
+      );
+    if (topology.sourceTopics.length === 0) throw new MillraceError('INVALID_CONFIG', 'the topology reads no topic');
+    this.config = {
+      processingGuarantee: guarantee,
+      commitIntervalMs: options.commitIntervalMs ?? (guarantee === 'exactly_once_v2' ? 100 : 30_000),
+      stateDir: options.stateDir ?? path.join(os.tmpdir(), 'millrace-streams'),
+    };
+    this.appDir = path.join(this.config.stateDir, options.applicationId);
+    this.client = new Millrace(options);
+  }
+
+  get state(): StreamsState {
+    return this.current;
+  }
+
+  /** Called on every state change (Kafka's setStateListener). */
+  onStateChange(listener: (next: StreamsState, previous: StreamsState) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  /** Progress of each store's restoration from its changelog (Kafka's StateRestoreListener). */
+  setStateRestoreListener(listener: (progress: RestoreProgress & { taskId: string }) => void): void {
+    this.restoreListener = listener;
+  }
+
+  /** Decides what follows an uncaught exception; default SHUTDOWN_CLIENT. */
+  setUncaughtExceptionHandler(handler: (err: Error) => ExceptionResponse): void {
+    this.exceptionHandler = handler;
+  }
+
+  private setState(next: StreamsState): void {
+    const previous = this.current;
+    if (previous === next) return;
+    this.current = next;
+    for (const l of this.stateListeners) l(next, previous);
+  }
+
+  /** The changelog topic of a store: `<applicationId>-<store>-changelog`. */
+  changelogTopic(store: string): string {
+    return `${this.options.applicationId}-${store}-changelog`;
+  }
+
+  /** Creates the internal topics, then joins the group and starts processing. */
+  async start(): Promise<void> {
+    if (this.current !== 'CREATED')
+      throw new MillraceError('INVALID_REQUEST', `start() on an instance in state ${this.current}`);
+    this.setState('REBALANCING');
+    fs.mkdirSync(this.appDir, { recursive: true });
+    this.processId = readProcessId(this.appDir);
+    await this.createInternalTopics();
+    await this.startThread();
+    this.setState('RUNNING');
+  }
+
+  private async createInternalTopics(): Promise<void> {
+    const admin = this.client.admin();
+    const described = await admin
+      .describeTopics([...this.topology.sourceTopics, ...this.topology.sinkTopics])
+      .catch((err: unknown) => {
+        throw new MillraceError(
+          'UNKNOWN_TOPIC_OR_PARTITION',
+          `the topology's topics must exist before start(): ${(err as Error).message}`,
+        );
+      });
+    for (const t of described) this.partitions.set(t.name, t.partitions.length);
+    const tasks = Math.max(...this.topology.sourceTopics.map((t) => this.partitions.get(t) ?? 1));
+    const changelogs = this.topology.stores.map((s) => this.changelogTopic(s.name));
+    if (changelogs.length === 0) return;
+    await admin.createTopics({
+      topics: changelogs.map((topic) => ({
+        topic,
+        numPartitions: tasks,
+        replicationFactor: this.options.replicationFactor ?? -1,
+        configs: { 'cleanup.policy': 'compact' },
+      })),
+    });
+  }
+
+  private async startThread(): Promise<void> {
+    const name = `${this.options.applicationId}-${this.processId}-StreamThread-${++this.threadIndex}`;
+    const thread = new StreamThread(this.client, this.topology, {
+      applicationId: this.options.applicationId,
+      name,
+      processingGuarantee: this.config.processingGuarantee,
+      commitIntervalMs: this.config.commitIntervalMs,
+      stateDir: this.appDir,
+      partitionCount: (topic) => this.partitions.get(topic) ?? 1,
+      changelogTopic: (store) => this.changelogTopic(store),
+      onRestore: (p) => this.restoreListener?.(p),
+      onError: (err) => void this.threadFailed(thread, err),
+      log: (msg, fields) => this.options.logger?.info({ thread: name, ...fields }, msg),
+    });
+    this.thread = thread;
+    await thread.start();
+  }
+
+  private async threadFailed(thread: StreamThread, err: Error): Promise<void> {
+    if (this.thread !== thread) return;
+    this.options.logger?.error({ err }, 'stream thread failed');
+    let response: ExceptionResponse;
+    try {
+      response = this.exceptionHandler(err);
+    } catch {
+      response = 'SHUTDOWN_CLIENT';
+    }
+    this.thread = null;
+    await thread.stop(false);
+    if (response === 'REPLACE_THREAD' && this.current === 'RUNNING') {
+      this.replaced++;
+      await this.startThread().catch((e: unknown) => this.threadFailed(this.thread!, e as Error));
+      return;
+    }
+    this.setState('ERROR');
+    await this.client.close().catch(() => undefined);
+  }
+
+  /**
+   * A store of this instance, for interactive queries: reads go to the local task holding the
+   * key (each task has its partition's share of the store).
+   */
+  store<K, V>(name: string): Pick<KeyValueStore<K, V>, 'get' | 'all' | 'approximateNumEntries'> {
+    if (!this.topology.stores.some((s) => s.name === name))
+      throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
+    const local = (): Array<KeyValueStore<K, V>> =>
+      [...(this.thread?.stores(name).values() ?? [])] as Array<KeyValueStore<K, V>>;
+    return {
+      get: (key) => {
+        for (const s of local()) {
+          const v = s.get(key);
+          if (v !== undefined) return v;
+        }
+        return undefined;
+      },
+      all: () => local().flatMap((s) => s.all()),
+      approximateNumEntries: () => local().reduce((n, s) => n + s.approximateNumEntries(), 0),
+    };
+  }
+
+  /** Records processed, commits, replaced threads and each task's state. */
+  metrics(): {
+    processedRecords: number;
+    commits: number;
+    replacedThreads: number;
+    tasks: Array<{ taskId: string; state: string }>;
+  } {
+    return {
+      processedRecords: this.thread?.processedRecords ?? 0,
+      commits: this.thread?.commits ?? 0,
+      replacedThreads: this.replaced,
+      tasks: this.thread?.taskStates() ?? [],
+    };
+  }
+
+  /** Commits what was processed, leaves the group and closes the client. */
+  async close(): Promise<void> {
+    if (this.current === 'NOT_RUNNING') return;
+    this.setState('PENDING_SHUTDOWN');
+    const thread = this.thread;
+    this.thread = null;
+    await thread?.stop(true);
+    await this.client.close().catch(() => undefined);
+    this.setState('NOT_RUNNING');
+  }
+}
+
+/** The instance's process id, made once and kept in its state directory (as Kafka Streams keeps it). */
+function readProcessId(dir: string): string {
+  const file = path.join(dir, 'kafka-streams-process-metadata');
+  try {
+    const id = (JSON.parse(fs.readFileSync(file, 'utf8')) as { processId?: unknown }).processId;
+    if (typeof id === 'string' && id) return id;
+  } catch {
+    // Missing or unreadable: a new id.
+  }
+  const id = randomUUID();
+  fs.writeFileSync(file, JSON.stringify({ processId: id }));
+  return id;
+}

@@ -1,0 +1,359 @@
+/**
+ * A stream thread, as Kafka Streams' StreamThread: one consumer in the application's group
+ * (`application.id`), one producer, and the tasks of the partitions the group gave it. Each
+ * task's lifecycle is a machine (actors/stream-task.ts); records of a partition go through its
+ * task once it is Running, what the sinks and store changelogs write is sent as one request per
+ * topic after each fetched batch, and every `commitIntervalMs` (and before partitions are
+ * revoked) the thread commits:
+ *
+ * - at_least_once: the sends are awaited, the stores flushed, then the consumed offsets committed;
+ * - exactly_once_v2: the output, the changelog writes and the consumed offsets are one
+ *   transaction of the thread's producer (offsets with the consumer's group metadata, KIP-447).
+ *
+ * Batches, commits and rebalance callbacks run one at a time (`serial`), so a commit never
+ * interleaves with processing. A thread that fails is stopped dirty; the application's
+ * exception handler decides what comes next.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { streamTaskMachine } from '../../actors/stream-task.js';
+import type { Consumer, Message, Millrace, Producer, TopicPartition } from '../client/index.js';
+import type { Transaction } from '../client/producer.js';
+import { StreamTask, type StoredRecord } from './task.js';
+import { restoreChangelogs, type RestoreProgress } from './restore.js';
+import type { Topology } from './topology.js';
+
+export type ProcessingGuarantee = 'at_least_once' | 'exactly_once_v2';
+
+export interface ThreadSettings {
+  applicationId: string;
+  /** `<application.id>-<process id>-StreamThread-<n>`: the thread's name and transactional id. */
+  name: string;
+  processingGuarantee: ProcessingGuarantee;
+  commitIntervalMs: number;
+  /** The application's state directory; each task's persistent stores live under `<task id>/`. */
+  stateDir: string;
+  /** Partition counts of the topics sinks write (for partitioners). */
+  partitionCount: (topic: string) => number;
+  changelogTopic: (store: string) => string;
+  onRestore: (progress: RestoreProgress & { taskId: string }) => void;
+  onError: (err: Error) => void;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface RunningTask {
+  task: StreamTask;
+  actor: Actor<typeof streamTaskMachine>;
+  /** Resolves once the task is Running (rejects if its restore failed). */
+  ready: Promise<void>;
+}
+
+const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
+
+export class StreamThread {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer<Buffer, Buffer>;
+  private readonly tasks = new Map<number, RunningTask>();
+  /** The output since the last send, by topic. */
+  private readonly outgoing = new Map<string, Message<Buffer, Buffer>[]>();
+  /** Sends not yet known to have landed (at_least_once). */
+  private sends: Array<Promise<unknown>> = [];
+  /** exactly_once_v2: the open transaction, and whether anything was sent in it. */
+  private txn: Transaction<Buffer, Buffer> | null = null;
+  private txnDirty = false;
+  /** The offset after the last record processed, by source partition, since the last commit. */
+  private readonly processed = new Map<string, { topic: string; partition: number; offset: number }>();
+  private lastCommit = Date.now();
+  private chain: Promise<unknown> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+  /** Records processed since the thread started, for the metrics. */
+  processedRecords = 0;
+  commits = 0;
+
+  constructor(
+    private readonly client: Millrace,
+    private readonly topology: Topology,
+    private readonly s: ThreadSettings,
+  ) {
+    const eos = this.eos;
+    this.consumer = client.consumer({
+      groupId: s.applicationId,
+      autoCommit: false,
+      autoOffsetReset: 'earliest',
+      isolationLevel: eos ? 'read_committed' : 'read_uncommitted',
+      // A failed batch fails the thread at once (the exception handler decides): retrying it in
+      // place would process its first records twice.
+      retry: { retries: 0, restartOnFailure: () => false },
+    });
+    this.producer = client.producer<Buffer, Buffer>(
+      eos ? { transactionalId: s.name, transactionTimeoutMs: 10_000, lingerMs: 5 } : { lingerMs: 5 },
+    );
+  }
+
+  private get eos(): boolean {
+    return this.s.processingGuarantee === 'exactly_once_v2';
+  }
+
+  /** Joins the group and processes until stopped. */
+  async start(): Promise<void> {
+    // The first transaction fences an earlier producer of the thread's transactional id.
+    if (this.eos) this.txn = await this.producer.transaction();
+    this.consumer.subscribe({
+      topics: this.topology.sourceTopics,
+      listener: {
+        assigned: (tps) => this.serial(() => this.assigned(tps)),
+        revoked: (tps) => this.serial(() => this.revoked(tps)),
+        lost: (tps) => this.serial(() => this.lost(tps)),
+      },
+    });
+    this.running = this.consumer.run({ eachBatch: ({ batch }) => this.serial(() => this.processBatch(batch)) });
+    this.running.catch((err: unknown) => this.fail(err));
+    this.commitTimer = setInterval(
+      () => {
+        if (Date.now() - this.lastCommit >= this.s.commitIntervalMs)
+          void this.serial(() => this.commit()).catch((err: unknown) => this.fail(err));
+      },
+      Math.max(10, Math.min(this.s.commitIntervalMs, 1000)),
+    );
+    this.commitTimer.unref();
+  }
+
+  /** Task ids this thread runs, with their states. */
+  taskStates(): Array<{ taskId: string; state: string }> {
+    return [...this.tasks.values()].map((t) => ({ taskId: t.task.id, state: String(t.actor.getSnapshot().value) }));
+  }
+
+  /** The running tasks' stores named `name`, by partition (interactive queries). */
+  stores(name: string): Map<number, unknown> {
+    const out = new Map<number, unknown>();
+    for (const [p, t] of this.tasks)
+      if (t.actor.getSnapshot().value === 'Running' && t.task.stateStores.has(name))
+        out.set(p, t.task.stateStores.get(name));
+    return out;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(work);
+    this.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  private fail(err: unknown): void {
+    if (this.stopped) return;
+    this.s.onError(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private createTask(partition: number): RunningTask {
+    const taskId = `0_${partition}`;
+    const dir = path.join(this.s.stateDir, taskId);
+    const task = new StreamTask(
+      this.topology,
+      partition,
+      (topic, record) => this.collect(topic, record),
+      (store) => ({
+        changelog: (key, value) =>
+          this.collect(this.s.changelogTopic(store), {
+            key,
+            value,
+            timestamp: Date.now(),
+            headers: NO_HEADERS,
+            partition,
+          }),
+        stateDir: dir,
+      }),
+      this.s.partitionCount,
+    );
+    let resolveReady!: () => void;
+    let rejectReady!: (err: unknown) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    ready.catch(() => undefined);
+    const machine = streamTaskMachine.provide({
+      actors: {
+        restore: fromPromise(() =>
+          restoreChangelogs(
+            this.client,
+            partition,
+            [...task.stateStores.values()].map((store) => ({
+              store,
+              topic: this.s.changelogTopic(store.name),
+              from: 'earliest' as const,
+            })),
+            this.eos ? 'read_committed' : 'read_uncommitted',
+            (p) => this.s.onRestore({ ...p, taskId }),
+            () => this.stopped,
+          ),
+        ),
+      },
+      actions: {
+        restored: () => resolveReady(),
+        restoreFailed: (_, p) => rejectReady(p.error),
+      },
+    });
+    const actor = createActor(machine, { input: { taskId } }).start();
+    fs.mkdirSync(dir, { recursive: true });
+    actor.send({ type: 'INITIALIZE' });
+    this.s.log('task created', { taskId });
+    return { task, actor, ready };
+  }
+
+  private async assigned(tps: TopicPartition[]): Promise<void> {
+    for (const tp of tps)
+      if (!this.tasks.has(tp.partition)) this.tasks.set(tp.partition, this.createTask(tp.partition));
+  }
+
+  /** Commits everything, then suspends and closes the revoked partitions' tasks. */
+  private async revoked(tps: TopicPartition[]): Promise<void> {
+    await this.commit();
+    await this.closeTasks(this.ownedTasks(tps));
+  }
+
+  /** The partitions went to other members already: their work is dropped, not committed. */
+  private async lost(tps: TopicPartition[]): Promise<void> {
+    this.outgoing.clear();
+    this.processed.clear();
+    if (this.eos) await this.abortTransaction(!this.stopped);
+    await this.closeTasks(this.ownedTasks(tps));
+  }
+
+  /** Aborts the open transaction, beginning the next one when the thread goes on. */
+  private async abortTransaction(next: boolean): Promise<void> {
+    if (this.txn?.isActive()) await this.txn.abort().catch(() => undefined);
+    this.txn = null;
+    this.txnDirty = false;
+    if (next) this.txn = await this.producer.transaction();
+  }
+
+  /** Tasks of which every source partition was taken (a task spans its partition of every source topic). */
+  private ownedTasks(tps: TopicPartition[]): number[] {
+    const owned = new Set(this.consumer.assignment().map((tp) => tp.partition));
+    return [...new Set(tps.map((tp) => tp.partition))].filter((p) => !owned.has(p));
+  }
+
+  private async closeTasks(partitions: number[]): Promise<void> {
+    for (const p of partitions) {
+      const t = this.tasks.get(p);
+      if (!t) continue;
+      this.tasks.delete(p);
+      t.actor.send({ type: 'SUSPEND' });
+      t.actor.send({ type: 'CLOSE' });
+      t.actor.stop();
+      await t.task.close();
+      this.s.log('task closed', { taskId: t.task.id });
+    }
+  }
+
+  private async processBatch(batch: {
+    topic: string;
+    partition: number;
+    records(): IterableIterator<{
+      offset: number;
+      timestamp: number;
+      headerCount: number;
+      key(): Buffer | null;
+      value(): Buffer | null;
+      headers(): Record<string, Buffer | null>;
+    }>;
+  }): Promise<void> {
+    if (this.stopped) return;
+    const t = this.tasks.get(batch.partition);
+    if (!t) return;
+    await t.ready;
+    let last = -1;
+    for (const r of batch.records()) {
+      const stored: StoredRecord = {
+        key: r.key(),
+        value: r.value(),
+        timestamp: r.timestamp,
+        headers: r.headerCount > 0 ? r.headers() : NO_HEADERS,
+        partition: batch.partition,
+      };
+      t.task.process(batch.topic, stored, r.offset);
+      last = r.offset;
+      this.processedRecords++;
+    }
+    if (last >= 0) {
+      this.processed.set(`${batch.topic}\u0000${batch.partition}`, {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: last + 1,
+      });
+    }
+    this.flushOutgoing();
+    if (Date.now() - this.lastCommit >= this.s.commitIntervalMs) await this.commit();
+  }
+
+  private collect(topic: string, record: StoredRecord): void {
+    let list = this.outgoing.get(topic);
+    if (!list) this.outgoing.set(topic, (list = []));
+    const m: Message<Buffer, Buffer> = { key: record.key, value: record.value, timestamp: record.timestamp };
+    if (record.headers !== NO_HEADERS) m.headers = record.headers;
+    if (record.partition !== null) m.partition = record.partition;
+    list.push(m);
+  }
+
+  /** Sends what the batch produced: one request per topic. */
+  private flushOutgoing(): void {
+    if (this.outgoing.size === 0) return;
+    const eos = this.eos;
+    if (eos) this.txnDirty = true;
+    for (const [topic, messages] of this.outgoing) {
+      const sent = eos ? this.txn!.send({ topic, messages }) : this.producer.send({ topic, messages });
+      // A failed send fails the commit that awaits it (at_least_once) or the transaction's commit.
+      sent.catch(() => undefined);
+      if (!eos) this.sends.push(sent);
+    }
+    this.outgoing.clear();
+  }
+
+  private async commit(): Promise<void> {
+    this.lastCommit = Date.now();
+    if (this.stopped) return;
+    const offsets = [...this.processed.values()];
+    if (offsets.length === 0 && this.sends.length === 0 && !this.txnDirty) return;
+    for (const t of this.tasks.values()) await t.task.flush();
+    if (this.eos) {
+      const txn = this.txn!;
+      if (offsets.length > 0) await txn.sendOffsets({ consumer: this.consumer, topics: groupByTopic(offsets) });
+      await txn.commit();
+      this.txnDirty = false;
+      this.txn = await this.producer.transaction();
+    } else {
+      const sends = this.sends;
+      this.sends = [];
+      await Promise.all(sends);
+      if (offsets.length > 0) await this.consumer.commit(offsets);
+    }
+    this.processed.clear();
+    this.commits++;
+  }
+
+  /** Stops: a clean stop commits first; a dirty one (after a failure) drops what is not committed. */
+  async stop(clean: boolean): Promise<void> {
+    if (clean && !this.stopped) await this.serial(() => this.commit()).catch((err: unknown) => this.fail(err));
+    this.stopped = true;
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    if (this.eos) await this.abortTransaction(false);
+    await this.consumer.close().catch(() => undefined);
+    await this.running?.catch(() => undefined);
+    await this.closeTasks([...this.tasks.keys()]);
+    await this.producer.close().catch(() => undefined);
+  }
+}
+
+function groupByTopic(
+  offsets: Array<{ topic: string; partition: number; offset: number }>,
+): Array<{ topic: string; partitions: Array<{ partition: number; offset: number }> }> {
+  const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
+  for (const o of offsets) {
+    let list = byTopic.get(o.topic);
+    if (!list) byTopic.set(o.topic, (list = []));
+    list.push({ partition: o.partition, offset: o.offset });
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}

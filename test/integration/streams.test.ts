@@ -1,0 +1,181 @@
+/**
+ * MillraceStreams against real brokers: a keyed count under at_least_once and exactly_once_v2,
+ * its store restored from the changelog by another instance, and a failing record under
+ * exactly_once_v2 whose thread is replaced without a duplicate or a lost count.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Millrace, jsonSerde, stringSerde, type IsolationLevel } from '../../src/client/index.js';
+import {
+  MillraceStreams,
+  StreamsBuilder,
+  type ProcessingGuarantee,
+  type RestoreProgress,
+} from '../../src/streams/index.js';
+import { QUICK_GROUPS, startBroker, stopAll, uniqueCluster, waitFor, type TestBroker } from '../harness/cluster.js';
+
+const brokers: TestBroker[] = [];
+let client: Millrace;
+const cluster = uniqueCluster('streams');
+const settings = { ...QUICK_GROUPS, transactionStateLogNumPartitions: 2, transactionStateLogReplicationFactor: 1 };
+const stateDirs: string[] = [];
+const PARTITIONS = 2;
+
+beforeAll(async () => {
+  const nats = inject('natsUrl');
+  brokers.push(await startBroker(nats, cluster, 1, settings));
+  client = new Millrace({ servers: nats, cluster, clientId: 'streams-test' });
+}, 60_000);
+
+afterAll(async () => {
+  await client.close();
+  await stopAll(brokers);
+  for (const d of stateDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function topics(...names: string[]): Promise<void> {
+  await client.admin().createTopics({
+    topics: names.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+  });
+}
+
+/** Counts words (keys) of `input` into `output`, failing once on the value `failOn` if given. */
+function countApp(
+  app: string,
+  input: string,
+  output: string,
+  guarantee: ProcessingGuarantee,
+  failOn?: { value: string; failed: boolean },
+): MillraceStreams {
+  const builder = new StreamsBuilder();
+  builder
+    .stream<string, string>(input, { keySerde: stringSerde(), valueSerde: stringSerde() })
+    .peek((_k, v) => {
+      if (failOn && !failOn.failed && v === failOn.value) {
+        failOn.failed = true;
+        throw new Error(`failing once on ${v}`);
+      }
+    })
+    .groupByKey({ keySerde: stringSerde() })
+    .count({ storeName: 'counts' })
+    .toStream()
+    .to(output, { keySerde: stringSerde(), valueSerde: jsonSerde<number>() });
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-streams-test-'));
+  stateDirs.push(stateDir);
+  return new MillraceStreams(builder.build(), {
+    servers: inject('natsUrl'),
+    cluster,
+    applicationId: app,
+    processingGuarantee: guarantee,
+    commitIntervalMs: guarantee === 'exactly_once_v2' ? 100 : 200,
+    stateDir,
+  });
+}
+
+async function produceWords(topic: string, words: string[]): Promise<void> {
+  const producer = client.producer();
+  await producer.send({ topic, messages: words.map((w) => ({ key: w, value: w })) });
+  await producer.close();
+}
+
+/** The latest count per word in `topic`, once every word in `want` reached its wanted count. */
+async function latestCounts(
+  topic: string,
+  want: Record<string, number>,
+  isolationLevel: IsolationLevel,
+): Promise<{ latest: Record<string, number>; updates: Array<[string, number]> }> {
+  const consumer = client.consumer({ isolationLevel, maxWaitMs: 100 });
+  consumer.assign(
+    Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })),
+  );
+  const latest: Record<string, number> = {};
+  const updates: Array<[string, number]> = [];
+  const iterator = consumer[Symbol.asyncIterator]();
+  try {
+    await waitFor(
+      `counts ${JSON.stringify(want)} in ${topic}`,
+      async () => {
+        const next = await iterator.next();
+        const m = next.value as { key: Buffer; value: Buffer };
+        const word = m.key.toString();
+        const n = JSON.parse(m.value.toString()) as number;
+        latest[word] = n;
+        updates.push([word, n]);
+        return Object.entries(want).every(([w, c]) => latest[w] === c);
+      },
+      60_000,
+    );
+  } finally {
+    await iterator.return?.();
+  }
+  return { latest, updates };
+}
+
+const words = (spec: Record<string, number>): string[] =>
+  Object.entries(spec).flatMap(([w, n]) => Array.from({ length: n }, () => w));
+
+describe('MillraceStreams', () => {
+  it('counts at least once, and a new instance restores the store from its changelog', async () => {
+    await topics('alos-in', 'alos-out');
+    const first = countApp('alos-app', 'alos-in', 'alos-out', 'at_least_once');
+    await first.start();
+    expect(first.state).toBe('RUNNING');
+    await produceWords('alos-in', words({ apple: 3, pear: 2, fig: 1 }));
+    await latestCounts('alos-out', { apple: 3, pear: 2, fig: 1 }, 'read_uncommitted');
+    await waitFor('the local store holds the counts', () => first.store<string, number>('counts').get('apple') === 3);
+    await first.close();
+    expect(first.state).toBe('NOT_RUNNING');
+
+    // Another instance (its own, empty state directory) takes every task and restores the counts.
+    const second = countApp('alos-app', 'alos-in', 'alos-out', 'at_least_once');
+    const restored: RestoreProgress[] = [];
+    second.setStateRestoreListener((p) => restored.push(p));
+    await second.start();
+    await produceWords('alos-in', words({ apple: 1, fig: 2 }));
+    await latestCounts('alos-out', { apple: 4, pear: 2, fig: 3 }, 'read_uncommitted');
+    expect(restored.filter((p) => p.done).map((p) => p.store)).toEqual(['counts', 'counts']);
+    expect(restored.filter((p) => p.done).reduce((n, p) => n + p.restored, 0)).toBeGreaterThanOrEqual(3);
+    expect(second.metrics().tasks.map((t) => t.state)).toEqual(['Running', 'Running']);
+    await second.close();
+    const changelog = await client.admin().describeTopics(['alos-app-counts-changelog']);
+    expect(changelog[0]!.partitions).toHaveLength(PARTITIONS);
+  }, 120_000);
+
+  it('counts exactly once through a failing record: the thread is replaced, its transaction aborted', async () => {
+    await topics('eos-in', 'eos-out');
+    const failOn = { value: 'kiwi', failed: false };
+    const app = countApp('eos-app', 'eos-in', 'eos-out', 'exactly_once_v2', failOn);
+    const responses: string[] = [];
+    app.setUncaughtExceptionHandler((err) => {
+      responses.push(err.message);
+      return 'REPLACE_THREAD';
+    });
+    await app.start();
+    const want = { apple: 5, kiwi: 3, plum: 4 };
+    // Interleaved, so the failing record comes after counts the aborted transaction had updated.
+    await produceWords('eos-in', [
+      'apple',
+      'plum',
+      'apple',
+      'plum',
+      'kiwi',
+      'apple',
+      'plum',
+      'kiwi',
+      'apple',
+      'plum',
+      'kiwi',
+      'apple',
+    ]);
+    const { updates } = await latestCounts('eos-out', want, 'read_committed');
+    expect(responses).toEqual(['failing once on kiwi']);
+    expect(app.metrics().replacedThreads).toBe(1);
+    // Exactly once: each word's committed updates are 1, 2, ... with none repeated or missing.
+    for (const [word, n] of Object.entries(want))
+      expect(updates.filter(([w]) => w === word).map(([, c]) => c)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(app.store<string, number>('counts').get('kiwi')).toBe(3);
+    await app.close();
+  }, 120_000);
+});
