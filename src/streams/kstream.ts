@@ -23,17 +23,36 @@ export interface Produced<K, V> {
   partitioner?: StreamPartitioner<K, V>;
 }
 
+/** How a repartition topic is named and written (Kafka's Repartitioned). */
+export interface Repartitioned<K, V> {
+  /** The topic is `<applicationId>-<name>-repartition` (default: a generated `KSTREAM-REPARTITION-<n>`). */
+  name?: string;
+  keySerde?: Serde<K>;
+  valueSerde?: Serde<V>;
+}
+
+/** How a grouping is named and its records serialized when it repartitions (Kafka's Grouped). */
+export interface Grouped<K, V> {
+  /** Names the repartition topic (default: after the aggregation's store). */
+  name?: string;
+  keySerde?: Serde<K>;
+  valueSerde?: Serde<V>;
+}
+
 export class KStream<K, V> {
   constructor(
     protected readonly topology: Topology,
     /** The node whose output this stream is. */
     readonly nodeName: string,
+    /** The key changed since the records were read: grouping or joining by it repartitions first. */
+    readonly repartitionRequired = false,
   ) {}
 
   /** Adds a processor under this stream's node, returning its output stream. */
   private then<K2, V2>(
     prefix: string,
     process: (r: StreamRecord<K, V>, forward: (r: StreamRecord<K2, V2>) => void) => void,
+    keyChanges = false,
   ): KStream<K2, V2> {
     const name = this.topology.newName(prefix);
     this.topology.addProcessor(
@@ -42,7 +61,7 @@ export class KStream<K, V> {
         process(record as StreamRecord<K, V>, (r) => context.forward(r as StreamRecord<unknown, unknown>)),
       this.nodeName,
     );
-    return new KStream<K2, V2>(this.topology, name);
+    return new KStream<K2, V2>(this.topology, name, keyChanges || this.repartitionRequired);
   }
 
   filter(predicate: (key: K | null, value: V | null) => boolean): KStream<K, V> {
@@ -58,10 +77,14 @@ export class KStream<K, V> {
   }
 
   map<K2, V2>(mapper: (key: K | null, value: V | null) => KeyValue<K2, V2>): KStream<K2, V2> {
-    return this.then('KSTREAM-MAP', (r, forward) => {
-      const [key, value] = mapper(r.key, r.value);
-      forward({ ...r, key, value });
-    });
+    return this.then(
+      'KSTREAM-MAP',
+      (r, forward) => {
+        const [key, value] = mapper(r.key, r.value);
+        forward({ ...r, key, value });
+      },
+      true,
+    );
   }
 
   mapValues<V2>(mapper: (value: V | null, key: K | null) => V2 | null): KStream<K, V2> {
@@ -69,9 +92,13 @@ export class KStream<K, V> {
   }
 
   flatMap<K2, V2>(mapper: (key: K | null, value: V | null) => Iterable<KeyValue<K2, V2>>): KStream<K2, V2> {
-    return this.then('KSTREAM-FLATMAP', (r, forward) => {
-      for (const [key, value] of mapper(r.key, r.value)) forward({ ...r, key, value });
-    });
+    return this.then(
+      'KSTREAM-FLATMAP',
+      (r, forward) => {
+        for (const [key, value] of mapper(r.key, r.value)) forward({ ...r, key, value });
+      },
+      true,
+    );
   }
 
   flatMapValues<V2>(mapper: (value: V | null, key: K | null) => Iterable<V2 | null>): KStream<K, V2> {
@@ -90,35 +117,84 @@ export class KStream<K, V> {
 
   /** A new key for each record (a later grouping or join by it needs a repartition). */
   selectKey<K2>(selector: (key: K | null, value: V | null) => K2 | null): KStream<K2, V> {
-    return this.then('KSTREAM-KEY-SELECT', (r, forward) => forward({ ...r, key: selector(r.key, r.value) }));
+    return this.then('KSTREAM-KEY-SELECT', (r, forward) => forward({ ...r, key: selector(r.key, r.value) }), true);
   }
 
   /**
-   * Groups by the current key, for count, reduce and aggregate (no repartition: the key is the
-   * one the records were read or selected with). `keySerde` is how the store compares keys.
+   * Groups by the current key, for count, reduce and aggregate. When the key changed since the
+   * records were read (selectKey, map, flatMap), the aggregation first repartitions by it through
+   * `<applicationId>-<name>-repartition`, so each key's records meet in one task (Kafka's rule).
+   * `keySerde` is how the store compares keys; both serdes write the repartition topic.
    */
-  groupByKey(grouped: { keySerde?: Serde<K> } = {}): KGroupedStream<K, V> {
-    return new KGroupedStream<K, V>(this.topology, this.nodeName, grouped.keySerde);
+  groupByKey(grouped: Grouped<K, V> = {}): KGroupedStream<K, V> {
+    return new KGroupedStream<K, V>(this.topology, this, grouped);
+  }
+
+  /** Groups by a new key (always through a repartition topic, as Kafka's groupBy). */
+  groupBy<K2>(
+    selector: (key: K | null, value: V | null) => K2 | null,
+    grouped: Grouped<K2, V> = {},
+  ): KGroupedStream<K2, V> {
+    return this.selectKey(selector).groupByKey(grouped);
+  }
+
+  /**
+   * Writes the stream to an internal topic `<applicationId>-<name>-repartition` and reads it back,
+   * so records are partitioned by their current key (Kafka's repartition()).
+   */
+  repartition(repartitioned: Repartitioned<K, V> = {}): KStream<K, V> {
+    const base = repartitioned.name ?? this.topology.newName('KSTREAM-REPARTITION');
+    const topic = `${base}-repartition`;
+    const keySerde = (repartitioned.keySerde ?? bytesSerde()) as Serde<unknown>;
+    const valueSerde = (repartitioned.valueSerde ?? bytesSerde()) as Serde<unknown>;
+    this.topology.addSink(`${base}-repartition-sink`, topic, keySerde, valueSerde, null, [this.nodeName], true);
+    const source = `${base}-repartition-source`;
+    this.topology.addSource(source, [topic], keySerde, valueSerde, true);
+    return new KStream<K, V>(this.topology, source);
+  }
+
+  /** Writes the stream to `topic` (which must exist) and reads it back (Kafka's through()). */
+  through(topic: string, produced: Produced<K, V> = {}): KStream<K, V> {
+    this.to(topic, produced);
+    const source = this.topology.newName('KSTREAM-SOURCE');
+    this.topology.addSource(
+      source,
+      [topic],
+      (produced.keySerde ?? bytesSerde()) as Serde<unknown>,
+      (produced.valueSerde ?? bytesSerde()) as Serde<unknown>,
+    );
+    return new KStream<K, V>(this.topology, source);
   }
 
   /**
    * KStream-KTable inner join: each record with a key the table holds is joined with the
    * table's current value; records with a null key or no match are dropped (Kafka's).
    */
-  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V | null, tableValue: VT) => VR): KStream<K, VR> {
-    return this.lookup('KSTREAM-JOIN', table, (v, t) => (t === undefined ? undefined : joiner(v, t)));
+  join<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V | null, tableValue: VT) => VR,
+    joined: Repartitioned<K, V> = {},
+  ): KStream<K, VR> {
+    return this.lookup('KSTREAM-JOIN', table, (v, t) => (t === undefined ? undefined : joiner(v, t)), joined);
   }
 
   /** KStream-KTable left join: every record with a key, joined with the table's value or null. */
-  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V | null, tableValue: VT | null) => VR): KStream<K, VR> {
-    return this.lookup('KSTREAM-LEFTJOIN', table, (v, t) => joiner(v, t ?? null));
+  leftJoin<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V | null, tableValue: VT | null) => VR,
+    joined: Repartitioned<K, V> = {},
+  ): KStream<K, VR> {
+    return this.lookup('KSTREAM-LEFTJOIN', table, (v, t) => joiner(v, t ?? null), joined);
   }
 
+  /** The stream-table joins: a stream whose key changed is repartitioned first (`joined` serdes). */
   private lookup<VT, VR>(
     prefix: string,
     table: KTable<K, VT>,
     join: (value: V | null, tableValue: VT | undefined) => VR | undefined,
+    joined: Repartitioned<K, V>,
   ): KStream<K, VR> {
+    if (this.repartitionRequired) return this.repartition(joined).lookup(prefix, table, join, {});
     const storeName = table.storeName;
     if (storeName === null)
       throw new MillraceError(
@@ -144,7 +220,7 @@ export class KStream<K, V> {
   merge(other: KStream<K, V>): KStream<K, V> {
     const name = this.topology.newName('KSTREAM-MERGE');
     this.topology.addProcessor(name, passThrough, this.nodeName, other.nodeName);
-    return new KStream<K, V>(this.topology, name);
+    return new KStream<K, V>(this.topology, name, this.repartitionRequired || other.repartitionRequired);
   }
 
   /**
@@ -152,7 +228,7 @@ export class KStream<K, V> {
    * first branch whose predicate holds, else to the default branch if there is one, else nowhere.
    */
   split(named = ''): BranchedKStream<K, V> {
-    return new BranchedKStream<K, V>(this.topology, this.nodeName, named);
+    return new BranchedKStream<K, V>(this.topology, this.nodeName, named, this.repartitionRequired);
   }
 
   /** Kafka's older branch(): one stream per predicate, in order; a record goes to the first that holds. */
@@ -171,7 +247,7 @@ export class KStream<K, V> {
       (produced.keySerde ?? bytesSerde()) as Serde<unknown>,
       (produced.valueSerde ?? bytesSerde()) as Serde<unknown>,
       (produced.partitioner ?? null) as StreamPartitioner<unknown, unknown> | null,
-      this.nodeName,
+      [this.nodeName],
     );
   }
 }
@@ -185,6 +261,7 @@ export class BranchedKStream<K, V> {
     private readonly topology: Topology,
     parent: string,
     private readonly prefix: string,
+    private readonly repartitionRequired: boolean,
   ) {
     this.splitName = topology.newName('KSTREAM-BRANCH');
     const branches = this.branches;
@@ -216,11 +293,16 @@ export class BranchedKStream<K, V> {
     const branchName = `${this.prefix}${name}`;
     this.topology.addProcessor(branchName, passThrough, this.splitName);
     this.defaultName = branchName;
-    return { ...this.noDefaultBranch(), [branchName]: new KStream<K, V>(this.topology, branchName) };
+    return {
+      ...this.noDefaultBranch(),
+      [branchName]: new KStream<K, V>(this.topology, branchName, this.repartitionRequired),
+    };
   }
 
   /** Ends the split: records no predicate took are dropped. */
   noDefaultBranch(): Record<string, KStream<K, V>> {
-    return Object.fromEntries(this.branches.map((b) => [b.name, new KStream<K, V>(this.topology, b.name)]));
+    return Object.fromEntries(
+      this.branches.map((b) => [b.name, new KStream<K, V>(this.topology, b.name, this.repartitionRequired)]),
+    );
   }
 }

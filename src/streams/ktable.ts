@@ -7,7 +7,7 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
-import { KStream } from './kstream.js';
+import { KStream, type Grouped } from './kstream.js';
 import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
 import { TimeWindowedKStream, type TimeWindows } from './windows.js';
 import { bytesSerde, passThrough, type StreamRecord, type Topology } from './topology.js';
@@ -98,15 +98,28 @@ export class KTable<K, V> {
 export class KGroupedStream<K, V> {
   constructor(
     private readonly topology: Topology,
-    private readonly parent: string,
-    private readonly keySerde?: Serde<K>,
+    private readonly stream: KStream<K, V>,
+    private readonly grouped: Grouped<K, V>,
   ) {}
+
+  private get keySerde(): Serde<K> | undefined {
+    return this.grouped.keySerde;
+  }
+
+  /**
+   * The node the aggregation reads: the stream itself, or its repartition by the new key
+   * (`<applicationId>-<Grouped name, else the store's>-repartition`).
+   */
+  private parentFor(storeName: string): string {
+    if (!this.stream.repartitionRequired) return this.stream.nodeName;
+    return this.stream.repartition({ ...this.grouped, name: this.grouped.name ?? storeName }).nodeName;
+  }
 
   /** Windows the grouped stream in time (tumbling or hopping), for windowed count, reduce and aggregate. */
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V> {
     return new TimeWindowedKStream<K, V>(
       this.topology,
-      this.parent,
+      (storeName) => this.parentFor(storeName),
       windows,
       (this.keySerde ?? bytesSerde()) as Serde<K>,
     );
@@ -143,6 +156,7 @@ export class KGroupedStream<K, V> {
     materialized: Materialized<K, VA>,
   ): KTable<K, VA> {
     const storeName = materialized.storeName ?? this.topology.newName('KSTREAM-AGGREGATE-STATE-STORE');
+    const parent = this.parentFor(storeName);
     const name = this.topology.newName('KSTREAM-AGGREGATE');
     const keySerde = (materialized.keySerde ?? this.keySerde ?? bytesSerde()) as Serde<K>;
     this.topology.addProcessor(
@@ -155,7 +169,7 @@ export class KGroupedStream<K, V> {
         store.put(key, updated);
         context.forward({ ...record, value: updated });
       },
-      this.parent,
+      parent,
     );
     this.topology.addStateStore(
       {

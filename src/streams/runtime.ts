@@ -2,8 +2,9 @@
  * MillraceStreams, as Kafka Streams' KafkaStreams: runs a topology as one instance of an
  * application (`applicationId` is its consumer group and the prefix of its internal topics).
  * Instances of one application share its partitions through the group; each runs a stream
- * thread (stream-thread.ts). On start the internal topics are created (each store's compacted
- * changelog `<applicationId>-<store>-changelog`, with as many partitions as the source topics);
+ * thread (stream-thread.ts). On start the internal topics are created, with one partition per
+ * task (as many as the input topics have): each store's compacted changelog
+ * `<applicationId>-<store>-changelog` and each repartition topic `<applicationId>-<name>-repartition`;
  * an uncaught exception in a thread goes to the handler, which replaces the thread (its tasks
  * restored from their changelogs) or shuts the instance down.
  */
@@ -78,6 +79,7 @@ export class MillraceStreams {
       stateDir: options.stateDir ?? path.join(os.tmpdir(), 'millrace-streams'),
     };
     this.appDir = path.join(this.config.stateDir, options.applicationId);
+    topology.setApplicationId(options.applicationId);
     this.client = new Millrace(options);
   }
 
@@ -127,7 +129,7 @@ export class MillraceStreams {
   private async createInternalTopics(): Promise<void> {
     const admin = this.client.admin();
     const described = await admin
-      .describeTopics([...this.topology.sourceTopics, ...this.topology.sinkTopics])
+      .describeTopics([...this.topology.externalSourceTopics, ...this.topology.sinkTopics])
       .catch((err: unknown) => {
         throw new MillraceError(
           'UNKNOWN_TOPIC_OR_PARTITION',
@@ -135,15 +137,20 @@ export class MillraceStreams {
         );
       });
     for (const t of described) this.partitions.set(t.name, t.partitions.length);
-    const tasks = Math.max(...this.topology.sourceTopics.map((t) => this.partitions.get(t) ?? 1));
-    const changelogs = this.topology.stores.map((s) => this.changelogTopic(s.name));
-    if (changelogs.length === 0) return;
+    // As many tasks as the input has partitions; internal topics have one partition per task.
+    const tasks = Math.max(...this.topology.externalSourceTopics.map((t) => this.partitions.get(t) ?? 1));
+    const internal = [
+      ...this.topology.stores.map((s) => ({ topic: this.changelogTopic(s.name), policy: 'compact' })),
+      ...this.topology.internalTopics.map((topic) => ({ topic, policy: 'delete' })),
+    ];
+    for (const { topic } of internal) this.partitions.set(topic, tasks);
+    if (internal.length === 0) return;
     await admin.createTopics({
-      topics: changelogs.map((topic) => ({
+      topics: internal.map(({ topic, policy }) => ({
         topic,
         numPartitions: tasks,
         replicationFactor: this.options.replicationFactor ?? -1,
-        configs: { 'cleanup.policy': 'compact' },
+        configs: { 'cleanup.policy': policy },
       })),
     });
   }

@@ -41,6 +41,8 @@ export interface SourceNode {
   kind: 'source';
   name: string;
   topics: string[];
+  /** Reads an internal topic (a repartition topic): its name gets the application id as prefix. */
+  internal: boolean;
   keySerde: Serde<unknown>;
   valueSerde: Serde<unknown>;
   children: string[];
@@ -65,6 +67,7 @@ export interface SinkNode {
   kind: 'sink';
   name: string;
   topic: string;
+  internal: boolean;
   keySerde: Serde<unknown>;
   valueSerde: Serde<unknown>;
   partitioner: StreamPartitioner<unknown, unknown> | null;
@@ -85,6 +88,7 @@ export class Topology {
   private readonly nodes = new Map<string, TopologyNode>();
   private readonly storeSpecs = new Map<string, StoreSpec>();
   private counter = 0;
+  private applicationId: string | null = null;
 
   /** Kafka's generated node name: `<prefix>-<10-digit index>`. */
   newName(prefix: string): string {
@@ -103,7 +107,13 @@ export class Topology {
     this.nodes.set(node.name, node);
   }
 
-  addSource(name: string, topics: string[], keySerde: Serde<unknown>, valueSerde: Serde<unknown>): this {
+  addSource(
+    name: string,
+    topics: string[],
+    keySerde: Serde<unknown>,
+    valueSerde: Serde<unknown>,
+    internal = false,
+  ): this {
     if (topics.length === 0) throw new MillraceError('INVALID_CONFIG', `source '${name}' needs a topic`);
     for (const n of this.nodes.values())
       if (n.kind === 'source' && n.topics.some((t) => topics.includes(t)))
@@ -111,7 +121,7 @@ export class Topology {
           'INVALID_CONFIG',
           `topic '${topics.find((t) => n.topics.includes(t))}' is already read by source '${n.name}'`,
         );
-    this.add({ kind: 'source', name, topics, keySerde, valueSerde, children: [] }, []);
+    this.add({ kind: 'source', name, topics, keySerde, valueSerde, internal, children: [] }, []);
     return this;
   }
 
@@ -153,10 +163,40 @@ export class Topology {
     keySerde: Serde<unknown>,
     valueSerde: Serde<unknown>,
     partitioner: StreamPartitioner<unknown, unknown> | null,
-    ...parents: string[]
+    parents: string[],
+    internal = false,
   ): this {
-    this.add({ kind: 'sink', name, topic, keySerde, valueSerde, partitioner, children: [] }, parents);
+    this.add({ kind: 'sink', name, topic, keySerde, valueSerde, partitioner, internal, children: [] }, parents);
     return this;
+  }
+
+  /**
+   * Prefixes internal topics with the application id (`<applicationId>-<name>-repartition`), as
+   * Kafka Streams names them; once, by the runtime that runs the topology.
+   */
+  setApplicationId(applicationId: string): void {
+    if (this.applicationId !== null) {
+      if (this.applicationId === applicationId) return;
+      throw new MillraceError(
+        'INVALID_CONFIG',
+        `the topology runs as application '${this.applicationId}' already: build another for '${applicationId}'`,
+      );
+    }
+    this.applicationId = applicationId;
+    for (const n of this.nodes.values()) {
+      if (n.kind === 'source' && n.internal) n.topics = n.topics.map((t) => `${applicationId}-${t}`);
+      if (n.kind === 'sink' && n.internal) n.topic = `${applicationId}-${n.topic}`;
+    }
+  }
+
+  /** The repartition topics (as named now: with the application id once it is set). */
+  get internalTopics(): string[] {
+    return [...this.nodes.values()].flatMap((n) => (n.kind === 'source' && n.internal ? n.topics : []));
+  }
+
+  /** The topics the application's input comes from (not its internal ones): they set the task count. */
+  get externalSourceTopics(): string[] {
+    return [...this.nodes.values()].flatMap((n) => (n.kind === 'source' && !n.internal ? n.topics : []));
   }
 
   /** Every node, in the order added. */
@@ -180,8 +220,9 @@ export class Topology {
     return [...this.nodes.values()].flatMap((n) => (n.kind === 'source' ? n.topics : []));
   }
 
+  /** Topics the application writes (not its internal ones). */
   get sinkTopics(): string[] {
-    return [...new Set([...this.nodes.values()].flatMap((n) => (n.kind === 'sink' ? [n.topic] : [])))];
+    return [...new Set([...this.nodes.values()].flatMap((n) => (n.kind === 'sink' && !n.internal ? [n.topic] : [])))];
   }
 
   /** Kafka's TopologyDescription, as text: each node with its topics and its successors. */

@@ -147,7 +147,8 @@ export interface WindowMaterialized<V> {
 export class TimeWindowedKStream<K, V> {
   constructor(
     private readonly topology: Topology,
-    private readonly parent: string,
+    /** The node the aggregation reads, given its store's name (a repartition may be named after it). */
+    private readonly parentFor: (storeName: string) => string,
     private readonly windows: TimeWindows,
     private readonly keySerde: Serde<K>,
   ) {}
@@ -177,6 +178,7 @@ export class TimeWindowedKStream<K, V> {
     materialized: WindowMaterialized<VA>,
   ): KTable<Windowed<K>, VA> {
     const storeName = materialized.storeName ?? this.topology.newName('KSTREAM-AGGREGATE-STATE-STORE');
+    const parent = this.parentFor(storeName);
     const name = this.topology.newName('KSTREAM-AGGREGATE');
     const { windows } = this;
     this.topology.addProcessor(
@@ -199,7 +201,7 @@ export class TimeWindowedKStream<K, V> {
           store.expire(streamTime);
         };
       },
-      this.parent,
+      parent,
     );
     const retention = windows.sizeMs + windows.graceMs;
     this.topology.addStateStore(

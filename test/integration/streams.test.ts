@@ -143,6 +143,39 @@ describe('MillraceStreams', () => {
     expect(changelog[0]!.partitions).toHaveLength(PARTITIONS);
   }, 120_000);
 
+  it('counts words of lines by a new key through the repartition topic', async () => {
+    await topics('lines-in', 'words-out');
+    const builder = new StreamsBuilder();
+    builder
+      .stream<string, string>('lines-in', { keySerde: stringSerde(), valueSerde: stringSerde() })
+      .flatMapValues((line) => line!.split(' '))
+      .groupBy((_k, word) => word, { keySerde: stringSerde(), valueSerde: stringSerde() })
+      .count({ storeName: 'word-counts' })
+      .toStream()
+      .to('words-out', { keySerde: stringSerde(), valueSerde: jsonSerde<number>() });
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-streams-test-'));
+    stateDirs.push(stateDir);
+    const app = new MillraceStreams(builder.build(), {
+      servers: inject('natsUrl'),
+      cluster,
+      applicationId: 'wc-app',
+      commitIntervalMs: 200,
+      stateDir,
+    });
+    await app.start();
+    const producer = client.producer();
+    // Lines keyed by line number: each word's count needs its records from both partitions.
+    await producer.send({
+      topic: 'lines-in',
+      messages: ['a b a', 'b c', 'a c c', 'd'].map((line, i) => ({ key: `line-${i}`, value: line })),
+    });
+    await producer.close();
+    await latestCounts('words-out', { a: 3, b: 2, c: 3, d: 1 }, 'read_uncommitted');
+    const [repartition] = await client.admin().describeTopics(['wc-app-word-counts-repartition']);
+    expect(repartition!.partitions).toHaveLength(PARTITIONS);
+    await app.close();
+  }, 120_000);
+
   it('counts exactly once through a failing record: the thread is replaced, its transaction aborted', async () => {
     await topics('eos-in', 'eos-out');
     const failOn = { value: 'kiwi', failed: false };
