@@ -12,7 +12,7 @@ import { partitionMachine } from '../../actors/partition.js';
 import { isLagging, replicaTrackerMachine } from '../../actors/replica-tracker.js';
 import { MillraceError } from '../../protocol/errors.js';
 import type { PartitionRecord } from '../cluster/records.js';
-import type { Log } from '../storage/log.js';
+import type { Log, LogAppendInfo } from '../storage/log.js';
 
 /** Kafka retries a refused AlterPartition after a backoff of this order. */
 const ALTER_PARTITION_RETRY_MS = 500;
@@ -412,8 +412,41 @@ export class HostedPartition {
     this.wakeWatchers();
   }
 
-  /** acks=all: resolves when the high watermark reaches `requiredOffset`, or fails after `timeoutMs`. */
+  /** NOT_LEADER_OR_FOLLOWER unless this replica leads the partition now. */
+  private requireLeader(): void {
+    if (!this.isLeader)
+      throw new MillraceError(
+        'NOT_LEADER_OR_FOLLOWER',
+        `broker ${this.settings.brokerId} does not lead ${this.topic}-${this.partition} (leader: ${this.leader})`,
+      );
+  }
+
+  /**
+   * Appends as the partition's leader, in its leader epoch. Refused unless it leads now: a
+   * request that waited since it was routed here (a KIP-890 check, a coordinator's queue) may
+   * find the partition moved, and a follower's log must only take what its leader replicates.
+   */
+  appendAsLeader(records: Buffer): LogAppendInfo {
+    this.requireLeader();
+    return this.log.appendAsLeader(records, this.leaderEpoch);
+  }
+
+  /** Appends a transaction marker as the leader (refused unless it leads now, as appendAsLeader). */
+  appendMarker(marker: Parameters<Log['appendMarker']>[0]): number {
+    this.requireLeader();
+    return this.log.appendMarker(marker, this.leaderEpoch);
+  }
+
+  /**
+   * acks=all: resolves when the high watermark reaches `requiredOffset`, or fails after
+   * `timeoutMs`; at once NOT_LEADER_OR_FOLLOWER on a replica that does not lead (a follower's
+   * high watermark says nothing of what it appended itself).
+   */
   awaitCommit(requiredOffset: number, timeoutMs: number): Promise<void> {
+    if (!this.isLeader)
+      return Promise.reject(
+        new MillraceError('NOT_LEADER_OR_FOLLOWER', `${this.topic}-${this.partition} is no longer led here`),
+      );
     if (this.highWatermark >= requiredOffset) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const d: DelayedProduce = {

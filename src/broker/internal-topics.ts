@@ -97,7 +97,7 @@ export function appendInternalNow(
     records.map((r) => ({ key: r.key, value: r.value, timestamp: now })),
     producer ? { ...producer, transactional: true } : {},
   );
-  const info = hp.log.appendAsLeader(batch, hp.leaderEpoch);
+  const info = hp.appendAsLeader(batch);
   hp.appended();
   return { firstOffset: info.firstOffset, end: info.lastOffset + 1 };
 }

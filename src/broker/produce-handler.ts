@@ -67,7 +67,7 @@ export class ProduceHandler {
     acks: number,
     timeoutMs: number,
   ): millrace.IProducePartitionResponse | Promise<millrace.IProducePartitionResponse> {
-    const info = hp.log.appendAsLeader(records, hp.leaderEpoch);
+    const info = hp.appendAsLeader(records);
     // A duplicate from an idempotent producer's retry appended nothing: it gets the original offsets.
     if (!info.duplicate) {
       hp.appended();

@@ -11,7 +11,9 @@ import { HostedPartition } from '../../src/broker/hosted-partition.js';
 import type { PartitionRecord } from '../../src/cluster/records.js';
 import { Log, logConfig } from '../../src/storage/index.js';
 import { wire } from '../../protocol/wire.js';
-import { cleanedAfterEach } from '../harness/storage.js';
+
+import { encodeRecordBatch } from '../../protocol/records/index.js';
+import { cleanedAfterEach, errorNameOf } from '../harness/storage.js';
 
 const cleaned = cleanedAfterEach();
 
@@ -49,6 +51,33 @@ describe('hosted partition watchers', () => {
     expect(session.dirty.has(entry!)).toBe(true);
     hp.stop();
     expect([hp.isLeader, hp.leader]).toEqual([false, -1]);
+    await new Promise((r) => setImmediate(r));
+  });
+
+  it('refuses a leader append and an acks=all wait once the replica no longer leads', async () => {
+    const log = cleaned.log(Log.open({ dir: path.join(cleaned.dir(), 't-0'), config: logConfig() }));
+    const hp = new HostedPartition('t', 0, 'id', log, {
+      brokerId: 1,
+      lagTimeMaxMs: 30_000,
+      minInsyncReplicas: 1,
+      alterIsr: () => new Promise(() => undefined),
+      onFollowerChange: () => undefined,
+      logger: pino({ level: 'silent' }),
+    });
+    const batch = encodeRecordBatch([{ key: null, value: Buffer.from('v'), timestamp: 0 }]);
+    hp.apply(leaderOf([1, 2], 0), 2);
+    const pending = hp.awaitCommit(hp.appendAsLeader(batch).lastOffset + 1, 60_000);
+    // Leadership moves (as while a produce waited for its KIP-890 check): the waiter fails, and a
+    // late append is refused instead of landing in what is now a follower's log.
+    hp.apply({ ...leaderOf([1, 2], 1), leader: 2, leaderEpoch: 1 }, 2);
+    await expect(pending).rejects.toMatchObject({ errorName: 'NOT_LEADER_OR_FOLLOWER' });
+    expect(errorNameOf(() => hp.appendAsLeader(batch))).toBe('NOT_LEADER_OR_FOLLOWER');
+    expect(
+      errorNameOf(() => hp.appendMarker({ type: 'COMMIT', producerId: 1, producerEpoch: 0, coordinatorEpoch: 0 })),
+    ).toBe('NOT_LEADER_OR_FOLLOWER');
+    await expect(hp.awaitCommit(0, 1000)).rejects.toMatchObject({ errorName: 'NOT_LEADER_OR_FOLLOWER' });
+    expect(log.logEndOffset).toBe(1);
+    hp.stop();
     await new Promise((r) => setImmediate(r));
   });
 });

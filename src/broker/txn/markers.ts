@@ -74,15 +74,12 @@ async function appendMarker(
     throw new MillraceError('NOT_ENOUGH_REPLICAS', `${topic}-${partition} is below min.insync.replicas`);
   const producerId = Number(m.producerId ?? -1);
   const commit = m.committed ?? false;
-  const offset = hp.log.appendMarker(
-    {
-      type: commit ? 'COMMIT' : 'ABORT',
-      producerId,
-      producerEpoch: m.producerEpoch ?? 0,
-      coordinatorEpoch: m.coordinatorEpoch ?? 0,
-    },
-    hp.leaderEpoch,
-  );
+  const offset = hp.appendMarker({
+    type: commit ? 'COMMIT' : 'ABORT',
+    producerId,
+    producerEpoch: m.producerEpoch ?? 0,
+    coordinatorEpoch: m.coordinatorEpoch ?? 0,
+  });
   hp.appended();
   await hp.awaitCommit(offset + 1, ctx.timeoutMs);
   if (topic === OFFSETS_TOPIC) ctx.onOffsetsMarker(partition, producerId, commit);
