@@ -2,7 +2,8 @@
 import type { Serde } from '../client/index.js';
 import { KStream, type Consumed } from './kstream.js';
 import { KTable } from './ktable.js';
-import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
+import type { KeyValueStore } from './stores.js';
+import { keyValueStoreSpec, type StoreType } from './store-specs.js';
 import { Topology, bytesSerde } from './topology.js';
 
 export class StreamsBuilder {
@@ -25,7 +26,10 @@ export class StreamsBuilder {
    * A topic read as a table (Kafka's table()): each key's latest value, in a key-value store; a
    * null value deletes the key. Joins look values up in it.
    */
-  table<K = Buffer, V = Buffer>(topic: string, consumed: Consumed<K, V> & { storeName?: string } = {}): KTable<K, V> {
+  table<K = Buffer, V = Buffer>(
+    topic: string,
+    consumed: Consumed<K, V> & { storeName?: string; storeType?: StoreType } = {},
+  ): KTable<K, V> {
     const source = this.stream<K, V>(topic, consumed);
     const storeName = consumed.storeName ?? this.topology.newName(`${topic}-STATE-STORE`);
     const name = this.topology.newName('KTABLE-SOURCE');
@@ -40,10 +44,7 @@ export class StreamsBuilder {
     );
     const keySerde = (consumed.keySerde ?? bytesSerde()) as Serde<K>;
     const valueSerde = (consumed.valueSerde ?? bytesSerde()) as Serde<V>;
-    this.topology.addStateStore(
-      { name: storeName, create: (ctx) => new InMemoryKeyValueStore<K, V>(storeName, keySerde, valueSerde, ctx) },
-      name,
-    );
+    this.topology.addStateStore(keyValueStoreSpec(storeName, keySerde, valueSerde, consumed.storeType), name);
     return new KTable<K, V>(this.topology, name, storeName);
   }
 

@@ -8,7 +8,8 @@
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { KStream, type Grouped } from './kstream.js';
-import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
+import type { KeyValueStore } from './stores.js';
+import { keyValueStoreSpec, type StoreType } from './store-specs.js';
 import { TimeWindowedKStream, type TimeWindows } from './windows.js';
 import { bytesSerde, passThrough, type StreamRecord, type Topology } from './topology.js';
 
@@ -18,6 +19,8 @@ export interface Materialized<K, V = unknown> {
   keySerde?: Serde<K>;
   /** The serde of the store's values in its changelog (default: JSON). */
   valueSerde?: Serde<V>;
+  /** Default 'persistent' (on local disk), as Kafka's default RocksDB store. */
+  storeType?: StoreType;
 }
 
 export class KTable<K, V> {
@@ -172,10 +175,7 @@ export class KGroupedStream<K, V> {
       parent,
     );
     this.topology.addStateStore(
-      {
-        name: storeName,
-        create: (ctx) => new InMemoryKeyValueStore<K, VA>(storeName, keySerde, materialized.valueSerde, ctx),
-      },
+      keyValueStoreSpec<K, VA>(storeName, keySerde, materialized.valueSerde, materialized.storeType),
       name,
     );
     return new KTable<K, VA>(this.topology, name, storeName);

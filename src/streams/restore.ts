@@ -1,10 +1,12 @@
 /**
  * Restores a task's stores from their changelogs, as Kafka Streams' StoreChangelogReader: each
  * store's partition of `<application.id>-<store>-changelog` is read from its start (or from a
- * persistent store's checkpoint) to the end it had when restoration began (its last stable
- * offset under exactly_once_v2, so aborted writes are never restored), applying every record.
- * Progress is reported per store as Kafka's StateRestoreListener reports it.
+ * persistent store's checkpoint) to the end it had when restoration began (its high watermark;
+ * read_committed under exactly_once_v2, so aborted writes are never restored), applying every record.
+ * Progress is reported per store as Kafka's StateRestoreListener reports it; the stores are
+ * flushed at the end, and the ends returned (a persistent store's checkpoint starts there).
  */
+import { MillraceError } from '../../protocol/errors.js';
 import type { IsolationLevel, Millrace } from '../client/index.js';
 import type { StateStore } from './stores.js';
 
@@ -35,15 +37,15 @@ export async function restoreChangelogs(
   isolationLevel: IsolationLevel,
   onProgress: (p: RestoreProgress) => void,
   isStopped: () => boolean,
-): Promise<void> {
-  if (changelogs.length === 0) return;
+): Promise<Map<string, number>> {
+  if (changelogs.length === 0) return new Map();
   const admin = client.admin();
   const ends = new Map<string, number>();
   const starts = new Map<string, number>();
   for (const c of changelogs) {
-    const [end] = (await admin.fetchTopicOffsets(c.topic, -1, { isolationLevel })).filter(
-      (o) => o.partition === partition,
-    );
+    // The high watermark: under read_committed the position waits at an open transaction
+    // (a failed thread's, until it is aborted) and passes it only once it has ended.
+    const [end] = (await admin.fetchTopicOffsets(c.topic, -1)).filter((o) => o.partition === partition);
     const [earliest] = (await admin.fetchTopicOffsets(c.topic, -2)).filter((o) => o.partition === partition);
     ends.set(c.topic, Number(end?.offset ?? 0));
     starts.set(c.topic, Math.max(Number(earliest?.offset ?? 0), c.from === 'earliest' ? 0 : c.from));
@@ -64,8 +66,23 @@ export async function restoreChangelogs(
     ]),
   );
   for (const c of changelogs) if (!pending.includes(c)) onProgress(progress.get(c.topic)!);
-  if (pending.length === 0) return;
+  if (pending.length > 0)
+    await readToEnds(client, partition, pending, starts, ends, progress, isolationLevel, onProgress, isStopped);
+  for (const c of changelogs) await c.store.flush();
+  return ends;
+}
 
+async function readToEnds(
+  client: Millrace,
+  partition: number,
+  pending: ChangelogToRestore[],
+  starts: Map<string, number>,
+  ends: Map<string, number>,
+  progress: Map<string, RestoreProgress>,
+  isolationLevel: IsolationLevel,
+  onProgress: (p: RestoreProgress) => void,
+  isStopped: () => boolean,
+): Promise<void> {
   const consumer = client.consumer({ isolationLevel, autoOffsetReset: 'earliest' });
   const byTopic = new Map(pending.map((c) => [c.topic, c.store]));
   consumer.assign(pending.map((c) => ({ topic: c.topic, partition, offset: starts.get(c.topic)! })));
@@ -100,7 +117,7 @@ export async function restoreChangelogs(
   try {
     // The position moves past markers and aborted records the handler never sees: polled.
     while (!caughtUp()) {
-      if (isStopped()) return;
+      if (isStopped()) throw new MillraceError('INVALID_REQUEST', 'the stream thread stopped while restoring');
       await Promise.race([running, new Promise((r) => setTimeout(r, POLL_MS))]);
     }
   } finally {

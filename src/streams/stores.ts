@@ -19,10 +19,17 @@ export interface StoreContext {
 /** What every store gives a runtime: rebuilding from its changelog, flushing and closing. */
 export interface StateStore {
   readonly name: string;
+  /**
+   * Keeps its state on disk between runs (restored from a checkpoint, not the changelog's
+   * start); `wipe` empties it when no checkpoint can be trusted.
+   */
+  readonly persistent?: boolean;
+  wipe?(): void;
   /** Applies one changelog record (key and value bytes, as logged). */
   restore(key: Buffer, value: Buffer | null): void;
   /** Makes the writes so far durable (a persistent store); called before offsets are committed. */
   flush(): Promise<void>;
+  /** Closes; writes not flushed are dropped (a clean close flushes first). */
   close(): Promise<void>;
 }
 

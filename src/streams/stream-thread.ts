@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { streamTaskMachine } from '../../actors/stream-task.js';
-import type { Consumer, Message, Millrace, Producer, TopicPartition } from '../client/index.js';
+import type { Consumer, ConsumerBatch, Message, Millrace, Producer, TopicPartition } from '../client/index.js';
 import type { Transaction } from '../client/producer.js';
 import { StreamTask, type StoredRecord } from './task.js';
 import { restoreChangelogs, type RestoreProgress } from './restore.js';
@@ -47,7 +47,23 @@ interface RunningTask {
   actor: Actor<typeof streamTaskMachine>;
   /** Resolves once the task is Running (rejects if its restore failed). */
   ready: Promise<void>;
+  /** The offset after the task's last changelog record, by changelog topic: a checkpoint's content. */
+  changelogEnds: Map<string, number>;
 }
+
+/** Kafka's checkpoint file: each changelog's offset a persistent store's files hold everything below. */
+const CHECKPOINT_FILE = '.checkpoint';
+
+function readCheckpoint(dir: string): Record<string, number> {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, CHECKPOINT_FILE), 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+/** What the thread reads of a fetched batch: its records through the consumer's reused view. */
+type FetchedBatch = Pick<ConsumerBatch, 'topic' | 'partition' | 'records'>;
 
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
 
@@ -68,6 +84,10 @@ export class StreamThread {
   private chain: Promise<unknown> = Promise.resolve();
   private commitTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** A batch failed part way: nothing is committed any more (the thread is replaced or shut down). */
+  private broken = false;
+  /** The changelog topics, whose send results feed the checkpoints. */
+  private readonly changelogs: Set<string>;
   private running: Promise<void> | null = null;
   /** Records processed since the thread started, for the metrics. */
   processedRecords = 0;
@@ -79,6 +99,7 @@ export class StreamThread {
     private readonly s: ThreadSettings,
   ) {
     const eos = this.eos;
+    this.changelogs = new Set(topology.stores.map((st) => s.changelogTopic(st.name)));
     this.consumer = client.consumer({
       groupId: s.applicationId,
       autoCommit: false,
@@ -173,22 +194,30 @@ export class StreamThread {
       rejectReady = reject;
     });
     ready.catch(() => undefined);
+    const changelogEnds = new Map<string, number>();
     const machine = streamTaskMachine.provide({
       actors: {
-        restore: fromPromise(() =>
-          restoreChangelogs(
+        restore: fromPromise(async () => {
+          const checkpoint = readCheckpoint(dir);
+          // Exactly once: what a persistent store writes from now on may belong to a transaction
+          // that aborts, so only a clean close leaves a checkpoint to trust.
+          if (this.eos) fs.rmSync(path.join(dir, CHECKPOINT_FILE), { force: true });
+          const changelogs = [...task.stateStores.values()].map((store) => {
+            const topic = this.s.changelogTopic(store.name);
+            const from = store.persistent ? checkpoint[topic] : undefined;
+            if (store.persistent && from === undefined) store.wipe?.();
+            return { store, topic, from: from ?? ('earliest' as const) };
+          });
+          const ends = await restoreChangelogs(
             this.client,
             partition,
-            [...task.stateStores.values()].map((store) => ({
-              store,
-              topic: this.s.changelogTopic(store.name),
-              from: 'earliest' as const,
-            })),
+            changelogs,
             this.eos ? 'read_committed' : 'read_uncommitted',
             (p) => this.s.onRestore({ ...p, taskId }),
             () => this.stopped,
-          ),
-        ),
+          );
+          for (const [topic, end] of ends) changelogEnds.set(topic, end);
+        }),
       },
       actions: {
         restored: () => resolveReady(),
@@ -199,7 +228,7 @@ export class StreamThread {
     fs.mkdirSync(dir, { recursive: true });
     actor.send({ type: 'INITIALIZE' });
     this.s.log('task created', { taskId });
-    return { task, actor, ready };
+    return { task, actor, ready, changelogEnds };
   }
 
   private async assigned(tps: TopicPartition[]): Promise<void> {
@@ -209,8 +238,10 @@ export class StreamThread {
 
   /** Commits everything, then suspends and closes the revoked partitions' tasks. */
   private async revoked(tps: TopicPartition[]): Promise<void> {
-    await this.commit();
-    await this.closeTasks(this.ownedTasks(tps));
+    // A failed thread, or one stopping dirty (its consumer's close revokes everything), commits nothing.
+    const clean = !this.stopped && !this.broken;
+    if (clean) await this.commit();
+    await this.closeTasks(this.ownedTasks(tps), clean);
   }
 
   /** The partitions went to other members already: their work is dropped, not committed. */
@@ -218,7 +249,7 @@ export class StreamThread {
     this.outgoing.clear();
     this.processed.clear();
     if (this.eos) await this.abortTransaction(!this.stopped);
-    await this.closeTasks(this.ownedTasks(tps));
+    await this.closeTasks(this.ownedTasks(tps), false);
   }
 
   /** Aborts the open transaction, beginning the next one when the thread goes on. */
@@ -235,7 +266,8 @@ export class StreamThread {
     return [...new Set(tps.map((tp) => tp.partition))].filter((p) => !owned.has(p));
   }
 
-  private async closeTasks(partitions: number[]): Promise<void> {
+  /** Closes tasks; a clean close (after a commit) leaves a checkpoint for their persistent stores. */
+  private async closeTasks(partitions: number[], clean: boolean): Promise<void> {
     for (const p of partitions) {
       const t = this.tasks.get(p);
       if (!t) continue;
@@ -243,27 +275,32 @@ export class StreamThread {
       t.actor.send({ type: 'SUSPEND' });
       t.actor.send({ type: 'CLOSE' });
       t.actor.stop();
+      if (clean) await t.task.flush();
       await t.task.close();
-      this.s.log('task closed', { taskId: t.task.id });
+      if (clean && t.actor.getSnapshot().value === 'Closed') this.writeCheckpoint(t);
+      this.s.log('task closed', { taskId: t.task.id, clean });
     }
   }
 
-  private async processBatch(batch: {
-    topic: string;
-    partition: number;
-    records(): IterableIterator<{
-      offset: number;
-      timestamp: number;
-      headerCount: number;
-      key(): Buffer | null;
-      value(): Buffer | null;
-      headers(): Record<string, Buffer | null>;
-    }>;
-  }): Promise<void> {
-    if (this.stopped) return;
+  private async processBatch(batch: FetchedBatch): Promise<void> {
+    if (this.stopped || this.broken) return;
     const t = this.tasks.get(batch.partition);
     if (!t) return;
     await t.ready;
+    try {
+      this.processRecords(t, batch);
+    } catch (err) {
+      // The task's state and the output so far hold part of the batch: nothing may be
+      // committed from here on (not even by the revocation the consumer's failure brings).
+      this.broken = true;
+      this.outgoing.clear();
+      throw err;
+    }
+    this.flushOutgoing();
+    if (Date.now() - this.lastCommit >= this.s.commitIntervalMs) await this.commit();
+  }
+
+  private processRecords(t: RunningTask, batch: FetchedBatch): void {
     let last = -1;
     for (const r of batch.records()) {
       const stored: StoredRecord = {
@@ -284,8 +321,6 @@ export class StreamThread {
         offset: last + 1,
       });
     }
-    this.flushOutgoing();
-    if (Date.now() - this.lastCommit >= this.s.commitIntervalMs) await this.commit();
   }
 
   private collect(topic: string, record: StoredRecord): void {
@@ -306,14 +341,36 @@ export class StreamThread {
       const sent = eos ? this.txn!.send({ topic, messages }) : this.producer.send({ topic, messages });
       // A failed send fails the commit that awaits it (at_least_once) or the transaction's commit.
       sent.catch(() => undefined);
+      if (this.changelogs.has(topic))
+        void sent.then(
+          (meta) => this.changelogWritten(meta),
+          () => undefined,
+        );
       if (!eos) this.sends.push(sent);
     }
     this.outgoing.clear();
   }
 
+  /** Where each task's changelog writes landed: what its checkpoint will say. */
+  private changelogWritten(meta: Array<{ topic: string; partition: number; offset: bigint }>): void {
+    for (const m of meta) {
+      const ends = this.tasks.get(m.partition)?.changelogEnds;
+      if (ends) ends.set(m.topic, Math.max(ends.get(m.topic) ?? 0, Number(m.offset) + 1));
+    }
+  }
+
+  /** Writes a task's checkpoint (for its persistent stores): after its stores were flushed. */
+  private writeCheckpoint(t: RunningTask): void {
+    if (![...t.task.stateStores.values()].some((s) => s.persistent)) return;
+    const dir = path.join(this.s.stateDir, t.task.id);
+    const file = path.join(dir, CHECKPOINT_FILE);
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(t.changelogEnds)));
+    fs.renameSync(`${file}.tmp`, file);
+  }
+
   private async commit(): Promise<void> {
     this.lastCommit = Date.now();
-    if (this.stopped) return;
+    if (this.stopped || this.broken) return;
     const offsets = [...this.processed.values()];
     if (offsets.length === 0 && this.sends.length === 0 && !this.txnDirty) return;
     for (const t of this.tasks.values()) await t.task.flush();
@@ -328,6 +385,7 @@ export class StreamThread {
       this.sends = [];
       await Promise.all(sends);
       if (offsets.length > 0) await this.consumer.commit(offsets);
+      for (const t of this.tasks.values()) this.writeCheckpoint(t);
     }
     this.processed.clear();
     this.commits++;
@@ -335,13 +393,21 @@ export class StreamThread {
 
   /** Stops: a clean stop commits first; a dirty one (after a failure) drops what is not committed. */
   async stop(clean: boolean): Promise<void> {
-    if (clean && !this.stopped) await this.serial(() => this.commit()).catch((err: unknown) => this.fail(err));
+    let committed = false;
+    if (clean && !this.stopped && !this.broken)
+      committed = await this.serial(() => this.commit()).then(
+        () => true,
+        (err: unknown) => {
+          this.fail(err);
+          return false;
+        },
+      );
     this.stopped = true;
     if (this.commitTimer) clearInterval(this.commitTimer);
     if (this.eos) await this.abortTransaction(false);
     await this.consumer.close().catch(() => undefined);
     await this.running?.catch(() => undefined);
-    await this.closeTasks([...this.tasks.keys()]);
+    await this.closeTasks([...this.tasks.keys()], committed);
     await this.producer.close().catch(() => undefined);
   }
 }

@@ -4,11 +4,15 @@
  * kept per topic, serialized as a broker would store it, and read back with output topics. A
  * sink writing a topic the topology also reads feeds it again at once (as a repartition would).
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { bytesSerde, deserializeNow, serializeNow, type Topology } from './topology.js';
 import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
 import { StreamTask, type StoredRecord } from './task.js';
+import { PersistentKeyValueStore } from './persistent-store.js';
 import { InMemoryWindowStore } from './windows.js';
 
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
@@ -39,6 +43,8 @@ export class TopologyTestDriver {
   private processing = false;
   /** One task runs the whole topology, its stores logging nowhere. */
   private readonly task: StreamTask;
+  /** A temporary directory for persistent stores, as Kafka's driver makes one. */
+  private readonly stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-test-driver-'));
 
   constructor(
     private readonly topology: Topology,
@@ -52,14 +58,17 @@ export class TopologyTestDriver {
         this.queue(topic).push(record);
         if (this.topology.sourceOf(topic)) this.fedBack.push({ topic, record });
       },
-      () => ({ changelog: null, stateDir: null }),
+      () => ({ changelog: null, stateDir: this.stateDir }),
       (topic) => options.partitions?.[topic] ?? 1,
     );
   }
 
   /** A key-value store of the topology, to inspect (Kafka's getKeyValueStore). */
   getKeyValueStore<K, V>(name: string): KeyValueStore<K, V> {
-    return this.store(name, InMemoryKeyValueStore) as KeyValueStore<K, V>;
+    const store = this.task.stateStores.get(name);
+    if (!(store instanceof InMemoryKeyValueStore || store instanceof PersistentKeyValueStore))
+      throw new MillraceError('INVALID_REQUEST', `the topology has no key-value store named '${name}'`);
+    return store as KeyValueStore<K, V>;
   }
 
   /** A window store of the topology, to inspect (Kafka's getWindowStore). */
@@ -140,8 +149,12 @@ export class TopologyTestDriver {
     this.task.process(topic, stored, offset);
   }
 
-  close(): void {
+  /** Closes the stores and removes the driver's state directory. */
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    await this.task.close();
+    fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 }
 

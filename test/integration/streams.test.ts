@@ -48,6 +48,7 @@ function countApp(
   output: string,
   guarantee: ProcessingGuarantee,
   failOn?: { value: string; failed: boolean },
+  stateDir = newStateDir(),
 ): MillraceStreams {
   const builder = new StreamsBuilder();
   builder
@@ -62,8 +63,6 @@ function countApp(
     .count({ storeName: 'counts' })
     .toStream()
     .to(output, { keySerde: stringSerde(), valueSerde: jsonSerde<number>() });
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-streams-test-'));
-  stateDirs.push(stateDir);
   return new MillraceStreams(builder.build(), {
     servers: inject('natsUrl'),
     cluster,
@@ -72,6 +71,12 @@ function countApp(
     commitIntervalMs: guarantee === 'exactly_once_v2' ? 100 : 200,
     stateDir,
   });
+}
+
+function newStateDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-streams-test-'));
+  stateDirs.push(dir);
+  return dir;
 }
 
 async function produceWords(topic: string, words: string[]): Promise<void> {
@@ -129,7 +134,8 @@ describe('MillraceStreams', () => {
     expect(first.state).toBe('NOT_RUNNING');
 
     // Another instance (its own, empty state directory) takes every task and restores the counts.
-    const second = countApp('alos-app', 'alos-in', 'alos-out', 'at_least_once');
+    const secondDir = newStateDir();
+    const second = countApp('alos-app', 'alos-in', 'alos-out', 'at_least_once', undefined, secondDir);
     const restored: RestoreProgress[] = [];
     second.setStateRestoreListener((p) => restored.push(p));
     await second.start();
@@ -139,6 +145,17 @@ describe('MillraceStreams', () => {
     expect(restored.filter((p) => p.done).reduce((n, p) => n + p.restored, 0)).toBeGreaterThanOrEqual(3);
     expect(second.metrics().tasks.map((t) => t.state)).toEqual(['Running', 'Running']);
     await second.close();
+
+    // Restarted on its own state directory, the instance starts from its persistent store's
+    // checkpoint: nothing to restore, and the counts go on.
+    const third = countApp('alos-app', 'alos-in', 'alos-out', 'at_least_once', undefined, secondDir);
+    const again: RestoreProgress[] = [];
+    third.setStateRestoreListener((p) => again.push(p));
+    await third.start();
+    await produceWords('alos-in', words({ pear: 1 }));
+    await latestCounts('alos-out', { apple: 4, pear: 3, fig: 3 }, 'read_uncommitted');
+    expect(again.filter((p) => p.done).reduce((n, p) => n + p.restored, 0)).toBe(0);
+    await third.close();
     const changelog = await client.admin().describeTopics(['alos-app-counts-changelog']);
     expect(changelog[0]!.partitions).toHaveLength(PARTITIONS);
   }, 120_000);
@@ -153,8 +170,7 @@ describe('MillraceStreams', () => {
       .count({ storeName: 'word-counts' })
       .toStream()
       .to('words-out', { keySerde: stringSerde(), valueSerde: jsonSerde<number>() });
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-streams-test-'));
-    stateDirs.push(stateDir);
+    const stateDir = newStateDir();
     const app = new MillraceStreams(builder.build(), {
       servers: inject('natsUrl'),
       cluster,

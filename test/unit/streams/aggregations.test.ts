@@ -1,7 +1,8 @@
 import fc from 'fast-check';
+import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
 import { stringSerde } from '../../../src/client/index.js';
-import { StreamsBuilder, TopologyTestDriver } from '../../../src/streams/index.js';
+import { StreamsBuilder } from '../../../src/streams/index.js';
 
 const str = stringSerde();
 const strings = { keySerde: str, valueSerde: str };
@@ -20,7 +21,7 @@ describe('grouped streams and tables, through the test driver', () => {
     counts.toStream().to('counts', { keySerde: str, valueSerde: numberSerde });
     const topology = builder.build();
     expect(topology.describe()).toContain('stores: [word-counts]');
-    const driver = new TopologyTestDriver(topology);
+    const driver = testDriver(topology);
     const input = driver.createInputTopic('words', str, str);
     input.pipeKeyValueList([
       ['a', 'x'],
@@ -60,7 +61,7 @@ describe('grouped streams and tables, through the test driver', () => {
       .filter((_k, mean) => mean >= 10)
       .toStream()
       .to('big-means', { keySerde: str, valueSerde: numberSerde });
-    const driver = new TopologyTestDriver(builder.build());
+    const driver = testDriver(builder.build());
     const input = driver.createInputTopic('payments', str, str);
     input.pipeKeyValueList([
       ['u1', '5'],
@@ -87,7 +88,7 @@ describe('grouped streams and tables, through the test driver', () => {
       fc.property(fc.array(fc.constantFrom('a', 'b', 'c', 'd')), (keys) => {
         const builder = new StreamsBuilder();
         builder.stream<string, string>('in', strings).groupByKey({ keySerde: str }).count({ storeName: 'c' });
-        const driver = new TopologyTestDriver(builder.build());
+        const driver = testDriver(builder.build());
         const input = driver.createInputTopic('in', str, str);
         for (const k of keys) input.pipeInput(k, 'v');
         const direct = new Map<string, number>();

@@ -1,6 +1,7 @@
+import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
 import { jsonSerde, stringSerde } from '../../../src/client/index.js';
-import { StreamsBuilder, TopologyTestDriver } from '../../../src/streams/index.js';
+import { StreamsBuilder } from '../../../src/streams/index.js';
 
 const str = stringSerde();
 
@@ -26,7 +27,7 @@ function enrichment(left: boolean) {
     ? orders.leftJoin(customers, (o, c) => `${o!.amount} for ${c?.name ?? 'unknown'}`)
     : orders.join(customers, (o, c) => `${o!.amount} for ${c.name} (${c.tier})`);
   joined.to('enriched', { keySerde: str, valueSerde: str });
-  const driver = new TopologyTestDriver(builder.build());
+  const driver = testDriver(builder.build());
   return {
     driver,
     customers: driver.createInputTopic('customers', str, jsonSerde<Customer>()),

@@ -1,6 +1,7 @@
+import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
 import { stringSerde } from '../../../src/client/index.js';
-import { StreamsBuilder, TopologyTestDriver } from '../../../src/streams/index.js';
+import { StreamsBuilder } from '../../../src/streams/index.js';
 
 const str = stringSerde();
 const strings = { keySerde: str, valueSerde: str };
@@ -17,7 +18,7 @@ describe('repartitioning, through the test driver', () => {
     expect(topology.internalTopics).toEqual(['word-counts-repartition']);
     expect(topology.describe()).toContain('Sink: word-counts-repartition-sink (topic: word-counts-repartition)');
     expect(topology.describe()).toContain('Source: word-counts-repartition-source (topics: [word-counts-repartition])');
-    const driver = new TopologyTestDriver(topology);
+    const driver = testDriver(topology);
     driver.createInputTopic('lines', str, str).pipeKeyValueList([
       ['l1', 'a b a'],
       ['l2', 'b c'],
@@ -77,7 +78,7 @@ describe('repartitioning, through the test driver', () => {
     const topology = builder.build();
     expect(topology.internalTopics).toEqual(['spread-repartition']);
     expect(topology.sinkTopics).toEqual(['out-r', 'mid', 'out-t']);
-    const driver = new TopologyTestDriver(topology);
+    const driver = testDriver(topology);
     driver.createInputTopic('in', str, str).pipeInput('k', 'v');
     expect(driver.createOutputTopic('out-r', str, str).readKeyValuesToList()).toEqual([['k', 'r:v']]);
     expect(driver.createOutputTopic('mid', str, str).readKeyValuesToList()).toEqual([['k', 'v']]);
@@ -94,7 +95,7 @@ describe('repartitioning, through the test driver', () => {
       .to('priced', strings);
     const topology = builder.build();
     expect(topology.internalTopics).toEqual(['orders-by-item-repartition']);
-    const driver = new TopologyTestDriver(topology);
+    const driver = testDriver(topology);
     driver.createInputTopic('prices', str, str).pipeInput('pear', '3');
     driver.createInputTopic('orders', str, str).pipeInput('order-1', 'pear');
     expect(driver.createOutputTopic('priced', str, str).readKeyValuesToList()).toEqual([['pear', 'pear@3']]);

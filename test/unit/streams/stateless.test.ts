@@ -1,7 +1,8 @@
 import fc from 'fast-check';
+import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
 import { jsonSerde, stringSerde } from '../../../src/client/index.js';
-import { StreamsBuilder, TopologyTestDriver, type KStream } from '../../../src/streams/index.js';
+import { StreamsBuilder, type KStream } from '../../../src/streams/index.js';
 
 const T0 = 1_700_000_000_000;
 const str = stringSerde();
@@ -11,7 +12,7 @@ const strings = { keySerde: str, valueSerde: str };
 function drive(build: (input: KStream<string, string>) => void) {
   const builder = new StreamsBuilder();
   build(builder.stream<string, string>('in', strings));
-  const driver = new TopologyTestDriver(builder.build(), { wallClockMs: T0 });
+  const driver = testDriver(builder.build(), { wallClockMs: T0 });
   const input = driver.createInputTopic('in', str, str, { startTimestamp: T0, autoAdvanceMs: 10 });
   return { driver, input, output: (topic = 'out') => driver.createOutputTopic(topic, str, str) };
 }
@@ -104,7 +105,7 @@ describe('stateless stream operators, through the test driver', () => {
     const left = builder.stream<string, string>('left', strings);
     const right = builder.stream<string, string>('right', strings);
     left.merge(right).to('out', { ...strings, partitioner: (k, _v, n) => (k === 'r' ? n - 1 : 0) });
-    const driver = new TopologyTestDriver(builder.build(), { partitions: { out: 3 } });
+    const driver = testDriver(builder.build(), { partitions: { out: 3 } });
     driver.createInputTopic('left', str, str).pipeInput('l', '1');
     driver.createInputTopic('right', str, str).pipeInput('r', '2');
     driver.createInputTopic('left', str, str).pipeInput('l', '3');
@@ -133,7 +134,7 @@ describe('stateless stream operators, through the test driver', () => {
       .to('large', strings);
     const topology = builder.build();
     expect(topology.describe()).toContain('Source: KSTREAM-SOURCE-0000000000 (topics: [orders])');
-    const driver = new TopologyTestDriver(topology);
+    const driver = testDriver(topology);
     const orders = driver.createInputTopic('orders', str, jsonSerde<Order>());
     orders.pipeInput('o1', { id: 1, amount: 3 });
     orders.pipeInput('o2', { id: 2, amount: 8 });
@@ -148,7 +149,7 @@ describe('stateless stream operators, through the test driver', () => {
     const builder = new StreamsBuilder();
     builder.stream('a').to('b');
     expect(() => builder.stream('a')).toThrow(/already read/);
-    const driver = new TopologyTestDriver(builder.build());
+    const driver = testDriver(builder.build());
     expect(() => driver.createInputTopic('nope')).toThrow(
       expect.objectContaining({ errorName: 'UNKNOWN_TOPIC_OR_PARTITION' }),
     );

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
+import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
 import { stringSerde } from '../../../src/client/index.js';
-import { StreamsBuilder, TimeWindows, TopologyTestDriver, type Windowed } from '../../../src/streams/index.js';
+import { StreamsBuilder, TimeWindows, type Windowed } from '../../../src/streams/index.js';
 
 const str = stringSerde();
 const strings = { keySerde: str, valueSerde: str };
@@ -23,7 +24,7 @@ function windowedCount(windows: TimeWindows, suppress = false) {
     .toStream()
     .map((k, v) => show(k, v))
     .to('out', strings);
-  const driver = new TopologyTestDriver(builder.build());
+  const driver = testDriver(builder.build());
   return {
     driver,
     input: driver.createInputTopic('clicks', str, str),
@@ -62,7 +63,7 @@ describe('windowed aggregations, through the test driver', () => {
     const store = driver.getWindowStore<string, number>('clicks-per-window');
     expect(store.fetch('v', 0, 3000)).toEqual([[2000, 1]]);
     expect(store.fetch('u', 0, 3000)).toEqual([]);
-    expect(() => driver.getKeyValueStore('clicks-per-window')).toThrow(/not a InMemoryKeyValueStore/);
+    expect(() => driver.getKeyValueStore('clicks-per-window')).toThrow(/no key-value store named 'clicks-per-window'/);
   });
 
   it('suppresses updates until each window closes, then emits its final count once', () => {
