@@ -1,4 +1,4 @@
-/** `millrace bench produce|consume|e2e|failover|scale|kafka|security`: as kafka-producer-perf-test and `nats bench` do. */
+/** `millrace bench produce|consume|e2e|failover|scale|kafka|security|transactions|streams`: as kafka-producer-perf-test and `nats bench` do. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Acks, CompressionName } from '../client/index.js';
 import { integer, print } from '../cli/common.js';
@@ -7,6 +7,8 @@ import { scaleBench, type ScaleOptions } from './scale.js';
 import { securityBench, type SecurityBenchOptions } from './security.js';
 import { serializerBench, type ValueFormat } from './serializers.js';
 import { transactionsBench } from './transactions.js';
+import { streamsBench, type StreamsWorkload } from './streams.js';
+import type { ProcessingGuarantee } from '../streams/index.js';
 import { benchSuite, loadTable, suiteTable, type SuiteOptions } from './suite.js';
 import { failoverBench, runWorkload, type FailoverVictim, type WorkloadOptions } from './workloads.js';
 
@@ -130,6 +132,52 @@ export function benchCommand(): Command {
         };
         const target = flags.nats ? { nats: flags.nats, cluster: flags.cluster } : { brokers: flags.brokers };
         print(JSON.stringify(await transactionsBench(o, flags.commitIntervalMs, target), null, 2));
+      },
+    );
+  bench
+    .command('streams')
+    .description(
+      'a MillraceStreams instance processing input written beforehand: mapValues -> to, and a keyed count into a persistent store, at_least_once and exactly_once_v2',
+    )
+    .option('--nats <urls>', 'an existing cluster (default: start one)')
+    .option('--cluster <name>', 'cluster name with --nats', 'millrace')
+    .option('--brokers <n>', 'brokers to start when no --nats', integer('--brokers', 1), 1)
+    .option('--records <n>', 'input records', integer('--records', 1), 1_000_000)
+    .option('--record-size <bytes>', 'value bytes per record', integer('--record-size', 0), 100)
+    .option('--partitions <n>', 'partitions of the input (tasks of the instance)', integer('--partitions', 1), 4)
+    .option('--keys <n>', 'distinct keys of the input', integer('--keys', 1), 10_000)
+    .addOption(
+      new Option('--workload <name...>', 'workloads to run')
+        .choices(['map-values', 'count'])
+        .default(['map-values', 'count']),
+    )
+    .addOption(
+      new Option('--guarantee <name...>', 'processing guarantees to run')
+        .choices(['at_least_once', 'exactly_once_v2'])
+        .default(['at_least_once', 'exactly_once_v2']),
+    )
+    .action(
+      async (flags: {
+        nats?: string;
+        cluster: string;
+        brokers: number;
+        records: number;
+        recordSize: number;
+        partitions: number;
+        keys: number;
+        workload: StreamsWorkload[];
+        guarantee: ProcessingGuarantee[];
+      }) => {
+        const target = flags.nats ? { nats: flags.nats, cluster: flags.cluster } : { brokers: flags.brokers };
+        const options = {
+          records: flags.records,
+          recordSize: flags.recordSize,
+          partitions: flags.partitions,
+          keys: flags.keys,
+          workloads: flags.workload,
+          guarantees: flags.guarantee,
+        };
+        print(JSON.stringify(await streamsBench(options, target), null, 2));
       },
     );
   bench

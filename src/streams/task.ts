@@ -11,6 +11,9 @@ import {
   serializeNow,
   type ProcessFn,
   type ProcessorContext,
+  type ProcessorNode,
+  type SinkNode,
+  type SourceNode,
   type StreamRecord,
   type Topology,
 } from './topology.js';
@@ -28,17 +31,19 @@ export interface StoredRecord {
 /** Where a task's sinks write. */
 export type RecordCollector = (topic: string, record: StoredRecord) => void;
 
-interface Origin {
-  topic: string;
-  partition: number;
-  offset: number;
-}
+/** One node's work on a record; the topology is compiled into these once per task. */
+type Runner = (record: StreamRecord<unknown, unknown>) => void;
 
 export class StreamTask {
   /** Kafka's task id: `<sub-topology>_<partition>`. */
   readonly id: string;
   private readonly stores = new Map<string, StateStore>();
-  private readonly processors = new Map<string, ProcessFn>();
+  private readonly runners = new Map<string, Runner>();
+  /** By topic: the source reading it and its children's runners. */
+  private readonly sources = new Map<string, { node: SourceNode; children: Runner[] }>();
+  /** Where the record being processed came from, as processors' contexts report it. */
+  private topic = '';
+  private offset = -1;
 
   constructor(
     private readonly topology: Topology,
@@ -50,7 +55,11 @@ export class StreamTask {
   ) {
     this.id = `0_${partition}`;
     for (const spec of topology.stores) this.stores.set(spec.name, spec.create(storeContext(spec.name)));
-    for (const n of topology.allNodes) if (n.kind === 'processor') this.processors.set(n.name, n.supplier());
+    for (const n of topology.allNodes)
+      if (n.kind === 'source') {
+        const children = n.children.map((c) => this.runner(c));
+        for (const t of n.topics) this.sources.set(t, { node: n, children });
+      }
   }
 
   /** The task's stores, by name. */
@@ -60,54 +69,80 @@ export class StreamTask {
 
   /** One record of `topic` (one of the topology's sources) through the topology. */
   process(topic: string, stored: StoredRecord, offset: number): void {
-    const source = this.topology.sourceOf(topic);
+    const source = this.sources.get(topic);
     if (!source) throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `the topology reads no topic '${topic}'`);
+    const { node } = source;
     const headers = stored.headers;
     const record: StreamRecord<unknown, unknown> = {
-      key: stored.key === null ? null : deserializeNow(source.keySerde, stored.key, { topic, part: 'key', headers }),
+      key: stored.key === null ? null : deserializeNow(node.keySerde, stored.key, { topic, part: 'key', headers }),
       value:
-        stored.value === null
-          ? null
-          : deserializeNow(source.valueSerde, stored.value, { topic, part: 'value', headers }),
+        stored.value === null ? null : deserializeNow(node.valueSerde, stored.value, { topic, part: 'value', headers }),
       timestamp: stored.timestamp,
       headers,
     };
-    const origin = { topic, partition: this.partition, offset };
-    for (const child of source.children) this.dispatch(child, record, origin);
+    this.topic = topic;
+    this.offset = offset;
+    for (const child of source.children) child(record);
   }
 
-  private dispatch(nodeName: string, record: StreamRecord<unknown, unknown>, origin: Origin): void {
-    const node = this.topology.node(nodeName);
-    if (node.kind === 'sink') {
-      const ctx = { topic: node.topic, headers: record.headers };
-      const key = record.key === null ? null : serializeNow(node.keySerde, record.key, { ...ctx, part: 'key' });
-      const value =
-        record.value === null ? null : serializeNow(node.valueSerde, record.value, { ...ctx, part: 'value' });
+  /** The runner of node `name`, made once (processors get their function and context here). */
+  private runner(name: string): Runner {
+    const made = this.runners.get(name);
+    if (made) return made;
+    const node = this.topology.node(name);
+    let run: Runner;
+    if (node.kind === 'sink') run = this.sinkRunner(node);
+    else if (node.kind === 'processor') run = this.processorRunner(node);
+    else throw new MillraceError('INVALID_CONFIG', `source '${name}' cannot be a child`);
+    this.runners.set(name, run);
+    return run;
+  }
+
+  private sinkRunner(node: SinkNode): Runner {
+    const keyContext = { topic: node.topic, part: 'key' as const, headers: {} as Record<string, Buffer | null> };
+    const valueContext = { ...keyContext, part: 'value' as const };
+    return (record) => {
+      keyContext.headers = valueContext.headers = record.headers;
+      const key = record.key === null ? null : serializeNow(node.keySerde, record.key, keyContext);
+      const value = record.value === null ? null : serializeNow(node.valueSerde, record.value, valueContext);
       const partition = node.partitioner
         ? node.partitioner(record.key, record.value, this.partitionCount(node.topic))
         : null;
       this.collector(node.topic, { key, value, timestamp: record.timestamp, headers: record.headers, partition });
-      return;
-    }
-    if (node.kind !== 'processor') return;
-    const context: ProcessorContext = {
-      topic: origin.topic,
-      partition: origin.partition,
-      offset: origin.offset,
-      getStateStore: <S>(name: string): S => {
-        if (!node.stores.includes(name))
-          throw new MillraceError('INVALID_REQUEST', `store '${name}' is not connected to processor '${node.name}'`);
-        return this.stores.get(name) as S;
+    };
+  }
+
+  private processorRunner(node: ProcessorNode): Runner {
+    const fn: ProcessFn = node.supplier();
+    // Children are compiled lazily: a forward() to one is the first time it is needed.
+    let children: Runner[] | null = null;
+    const context = {
+      getStateStore: <S>(storeName: string): S => {
+        if (!node.stores.includes(storeName))
+          throw new MillraceError(
+            'INVALID_REQUEST',
+            `store '${storeName}' is not connected to processor '${node.name}'`,
+          );
+        return this.stores.get(storeName) as S;
       },
       forward: (r, childName) => {
         if (childName !== undefined) {
           if (!node.children.includes(childName))
             throw new MillraceError('INVALID_REQUEST', `'${childName}' is not a child of '${node.name}'`);
-          this.dispatch(childName, r, origin);
-        } else for (const child of node.children) this.dispatch(child, r, origin);
+          this.runner(childName)(r);
+          return;
+        }
+        children ??= node.children.map((c) => this.runner(c));
+        for (const child of children) child(r);
       },
-    };
-    this.processors.get(node.name)!(record, context);
+    } as ProcessorContext;
+    // Where the current record came from: read from the task as it processes each record.
+    Object.defineProperties(context, {
+      topic: { get: () => this.topic },
+      partition: { get: () => this.partition },
+      offset: { get: () => this.offset },
+    });
+    return (record) => fn(record, context);
   }
 
   /** Flushes every store (before the task's offsets are committed). */

@@ -20,8 +20,13 @@ export interface CliResult {
 /** Runs the CLI without blocking this process (brokers under test may live in it). */
 export function runCli(args: string[], input?: string, timeoutMs = 60_000): Promise<CliResult> {
   requireBuild();
+  return runNode([cliPath, ...args], input, timeoutMs);
+}
+
+/** Runs `node <args>` (a script of the repository, say), killed after `timeoutMs`. */
+export function runNode(args: string[], input?: string, timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -35,6 +35,18 @@ describe('millrace bench', () => {
     );
   });
 
+  it('streams runs a MillraceStreams instance on mapValues and a persistent count, both guarantees, and exits', async () => {
+    const result = await bench('streams', '--records', '20000', '--partitions', '2', '--keys', '100');
+    const runs = result.runs as Array<{ workload: string; processingGuarantee: string; recordsPerSec: number }>;
+    expect(runs.map((r) => `${r.workload} ${r.processingGuarantee}`)).toEqual([
+      'map-values at_least_once',
+      'map-values exactly_once_v2',
+      'count at_least_once',
+      'count exactly_once_v2',
+    ]);
+    for (const r of runs) expect(r.recordsPerSec).toBeGreaterThan(0);
+  });
+
   it('failover measures the unavailability after a SIGKILL of the leader, and exits', async () => {
     const result = await bench('failover', '--duration-ms', '4000', '--kill-at-ms', '1500', '--rate', '2000');
     expect(result).toMatchObject({ bench: 'failover', failedSends: expect.any(Number) });
