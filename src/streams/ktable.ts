@@ -90,6 +90,76 @@ export class KTable<K, V> {
     return this.then('KTABLE-MAPVALUES', (r) => ({ ...r, value: r.value === null ? null : mapper(r.value, r.key) }));
   }
 
+  /**
+   * KTable-KTable inner join: a key is in the result while both tables hold it; an update on
+   * either side emits the joined value, or a tombstone when the key left the result (Kafka's).
+   */
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR): KTable<K, VR> {
+    const both = (v: V | undefined, o: VO | undefined): VR | null =>
+      v !== undefined && o !== undefined ? joiner(v, o) : null;
+    return this.tableJoin('KTABLE-JOIN', other, both, false, true);
+  }
+
+  /** Left join: every key of this table, joined with the other's value or null. */
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR): KTable<K, VR> {
+    return this.tableJoin('KTABLE-LEFT', other, (v, o) => (v !== undefined ? joiner(v, o ?? null) : null), true);
+  }
+
+  /** Outer join: every key of either table, with null for the side that lacks it. */
+  outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR): KTable<K, VR> {
+    return this.tableJoin('KTABLE-OUTER', other, (v, o) =>
+      v !== undefined || o !== undefined ? joiner(v ?? null, o ?? null) : null,
+    );
+  }
+
+  /**
+   * Both tables' updates, each looked up in the other's store (both must be materialized and
+   * co-partitioned); `join` says the result for the key's two current values (null: not in it).
+   * `leftOnly`: an update of the other table for a key this one lacks emits nothing; `inner`:
+   * an update for a key the other side lacks emits nothing.
+   */
+  private tableJoin<VO, VR>(
+    prefix: string,
+    other: KTable<K, VO>,
+    join: (value: V | undefined, otherValue: VO | undefined) => VR | null,
+    leftOnly = false,
+    inner = false,
+  ): KTable<K, VR> {
+    const mine = this.storeName;
+    const theirs = other.storeName;
+    if (mine === null || theirs === null)
+      throw new MillraceError(
+        'INVALID_CONFIG',
+        'a table-table join needs both tables materialized (table(), count, reduce, aggregate)',
+      );
+    const side = (parent: string, store: string, fromThis: boolean): string => {
+      const name = this.topology.newName(`${prefix}${fromThis ? 'THIS' : 'OTHER'}`);
+      this.topology.addProcessor(
+        name,
+        () => (record, context) => {
+          if (record.key === null) return;
+          const found = context.getStateStore<KeyValueStore<K, unknown>>(store).get(record.key as K);
+          const updated = record.value === null ? undefined : record.value;
+          // As Kafka's processors: nothing when the looked-up side lacks the key, for an inner
+          // join on both sides and a left join on the other side (the key is not in the result).
+          if (found === undefined && (inner || (!fromThis && leftOnly))) return;
+          const value = fromThis
+            ? join(updated as V | undefined, found as VO | undefined)
+            : join(found as V | undefined, updated as VO | undefined);
+          context.forward({ ...record, value });
+        },
+        parent,
+      );
+      this.topology.connectStore(store, name);
+      return name;
+    };
+    const left = side(this.nodeName, theirs, true);
+    const right = side(other.nodeName, mine, false);
+    const merge = this.topology.newName('KTABLE-MERGE');
+    this.topology.addProcessor(merge, passThrough, left, right);
+    return new KTable<K, VR>(this.topology, merge, null);
+  }
+
   /** The table's updates as a stream (a deleted key as a null value). */
   toStream(): KStream<K, V> {
     const name = this.topology.newName('KTABLE-TOSTREAM');

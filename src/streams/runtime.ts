@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MillraceError } from '../../protocol/errors.js';
-import { Millrace, type MillraceOptions } from '../client/index.js';
+import { Millrace, type ConsumerOptions, type MillraceOptions } from '../client/index.js';
 import type { KeyValueStore } from './stores.js';
 import { StreamThread, type ProcessingGuarantee } from './stream-thread.js';
 import type { RestoreProgress } from './restore.js';
@@ -32,6 +32,8 @@ export interface StreamsConfig extends MillraceOptions {
   stateDir?: string;
   /** Replication factor of internal topics (default: the brokers' default). */
   replicationFactor?: number;
+  /** Group membership settings of the instance's consumer (Kafka's `consumer.`-prefixed configs). */
+  consumer?: Pick<ConsumerOptions, 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs'>;
 }
 
 /** Kafka's KafkaStreams.State. */
@@ -162,6 +164,7 @@ export class MillraceStreams {
       name,
       processingGuarantee: this.config.processingGuarantee,
       commitIntervalMs: this.config.commitIntervalMs,
+      consumer: this.options.consumer ?? {},
       stateDir: this.appDir,
       partitionCount: (topic) => this.partitions.get(topic) ?? 1,
       changelogTopic: (store) => this.changelogTopic(store),

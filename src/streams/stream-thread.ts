@@ -18,7 +18,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { streamTaskMachine } from '../../actors/stream-task.js';
-import type { Consumer, ConsumerBatch, Message, Millrace, Producer, TopicPartition } from '../client/index.js';
+import type {
+  Consumer,
+  ConsumerBatch,
+  ConsumerOptions,
+  Message,
+  Millrace,
+  Producer,
+  TopicPartition,
+} from '../client/index.js';
 import type { Transaction } from '../client/producer.js';
 import { StreamTask, type StoredRecord } from './task.js';
 import { restoreChangelogs, type RestoreProgress } from './restore.js';
@@ -32,6 +40,8 @@ export interface ThreadSettings {
   name: string;
   processingGuarantee: ProcessingGuarantee;
   commitIntervalMs: number;
+  /** Group membership settings of the consumer. */
+  consumer: Pick<ConsumerOptions, 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs'>;
   /** The application's state directory; each task's persistent stores live under `<task id>/`. */
   stateDir: string;
   /** Partition counts of the topics sinks write (for partitioners). */
@@ -101,6 +111,7 @@ export class StreamThread {
     const eos = this.eos;
     this.changelogs = new Set(topology.stores.map((st) => s.changelogTopic(st.name)));
     this.consumer = client.consumer({
+      ...s.consumer,
       groupId: s.applicationId,
       autoCommit: false,
       autoOffsetReset: 'earliest',

@@ -71,3 +71,72 @@ describe('stream-table joins, through the test driver', () => {
     expect(() => builder.stream<string, string>('s').join(table, (a, b) => `${a}${b}`)).toThrow(/materialized/);
   });
 });
+
+const s = str;
+const strs = { keySerde: str, valueSerde: str };
+
+describe('table-table joins, through the test driver', () => {
+  function tables(kind: 'join' | 'leftJoin' | 'outerJoin') {
+    const builder = new StreamsBuilder();
+    const left = builder.table<string, string>('left', { ...strs, storeName: 'left-store', storeType: 'in_memory' });
+    const right = builder.table<string, string>('right', { ...strs, storeName: 'right-store' });
+    const joined =
+      kind === 'join'
+        ? left.join(right, (l, r) => `${l}+${r}`)
+        : kind === 'leftJoin'
+          ? left.leftJoin(right, (l, r) => `${l}+${r ?? '-'}`)
+          : left.outerJoin(right, (l, r) => `${l ?? '-'}+${r ?? '-'}`);
+    joined.toStream().to('joined', strs);
+    const topology = builder.build();
+    const driver = testDriver(topology);
+    return {
+      topology,
+      l: driver.createInputTopic('left', s, s),
+      r: driver.createInputTopic('right', s, s),
+      out: () => driver.createOutputTopic('joined', s, s).readKeyValuesToList(),
+    };
+  }
+
+  it('inner: a key is in the result while both sides hold it, leaving it with a tombstone', () => {
+    const t = tables('join');
+    expect(t.topology.describe()).toContain('KTABLE-JOINTHIS');
+    expect(t.topology.describe()).toContain('KTABLE-JOINOTHER');
+    t.l.pipeInput('a', 'L1');
+    t.r.pipeInput('a', 'R1');
+    t.l.pipeInput('a', 'L2');
+    t.r.pipeInput('a', null);
+    t.l.pipeInput('b', 'L9'); // no right row: nothing
+    expect(t.out()).toEqual([
+      ['a', 'L1+R1'],
+      ['a', 'L2+R1'],
+      ['a', null],
+    ]);
+  });
+
+  it('left: every key of the left table; a right update without a left row emits nothing', () => {
+    const t = tables('leftJoin');
+    t.r.pipeInput('b', 'R0');
+    t.l.pipeInput('a', 'L1');
+    t.r.pipeInput('a', 'R1');
+    t.r.pipeInput('a', null);
+    expect(t.out()).toEqual([
+      ['a', 'L1+-'],
+      ['a', 'L1+R1'],
+      ['a', 'L1+-'],
+    ]);
+  });
+
+  it('outer: every key of either table', () => {
+    const t = tables('outerJoin');
+    t.r.pipeInput('b', 'R0');
+    t.l.pipeInput('b', 'L0');
+    t.l.pipeInput('b', null);
+    t.r.pipeInput('b', null);
+    expect(t.out()).toEqual([
+      ['b', '-+R0'],
+      ['b', 'L0+R0'],
+      ['b', '-+R0'],
+      ['b', null],
+    ]);
+  });
+});
