@@ -4,7 +4,7 @@ import { KStream, type Consumed } from './kstream.js';
 import { KTable } from './ktable.js';
 import type { KeyValueStore } from './stores.js';
 import { keyValueStoreSpec, type StoreType } from './store-specs.js';
-import { Topology, bytesSerde } from './topology.js';
+import { Topology, bytesSerde, type StoreSpec } from './topology.js';
 
 export class StreamsBuilder {
   private readonly topology = new Topology();
@@ -46,6 +46,12 @@ export class StreamsBuilder {
     const valueSerde = (consumed.valueSerde ?? bytesSerde()) as Serde<V>;
     this.topology.addStateStore(keyValueStoreSpec(storeName, keySerde, valueSerde, consumed.storeType), name);
     return new KTable<K, V>(this.topology, name, storeName);
+  }
+
+  /** A store for processors of your own (`stream.process(supplier, storeName)`), e.g. from keyValueStoreSpec(). */
+  addStateStore(spec: StoreSpec): this {
+    this.topology.addStateStore(spec);
+    return this;
   }
 
   /** The topology built so far (once: a builder makes one topology). */

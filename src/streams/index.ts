@@ -7,6 +7,7 @@
 export { StreamsBuilder } from './builder.js';
 export { BranchedKStream, KStream, type Consumed, type KeyValue, type Produced } from './kstream.js';
 export { KGroupedStream, KTable, type Materialized } from './ktable.js';
+export { keyValueStoreSpec, type StoreType } from './store-specs.js';
 export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreContext } from './stores.js';
 export {
   MillraceStreams,
@@ -28,7 +29,11 @@ export {
   Topology,
   bytesSerde,
   type ProcessFn,
+  type Processor,
   type ProcessorContext,
+  type ProcessorSupplier,
+  type PunctuationType,
+  type StoreSpec,
   type StreamPartitioner,
   type StreamRecord,
 } from './topology.js';

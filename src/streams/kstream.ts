@@ -5,7 +5,14 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
-import { bytesSerde, passThrough, type StreamPartitioner, type StreamRecord, type Topology } from './topology.js';
+import {
+  bytesSerde,
+  passThrough,
+  type ProcessorSupplier,
+  type StreamPartitioner,
+  type StreamRecord,
+  type Topology,
+} from './topology.js';
 import { KGroupedStream, type KTable } from './ktable.js';
 import type { KeyValueStore } from './stores.js';
 
@@ -214,6 +221,17 @@ export class KStream<K, V> {
     );
     this.topology.connectStore(storeName, name);
     return new KStream<K, VR>(this.topology, name);
+  }
+
+  /**
+   * Runs a processor of your own on each record (Kafka's process()): it forwards what it likes,
+   * may use the named stores (added with `builder.addStateStore`) and schedule punctuations.
+   */
+  process<K2, V2>(supplier: ProcessorSupplier, ...storeNames: string[]): KStream<K2, V2> {
+    const name = this.topology.newName('KSTREAM-PROCESSOR');
+    this.topology.addProcessor(name, supplier, this.nodeName);
+    for (const store of storeNames) this.topology.connectStore(store, name);
+    return new KStream<K2, V2>(this.topology, name, true);
   }
 
   /** The records of both streams, as they arrive. */

@@ -72,6 +72,9 @@ function readCheckpoint(dir: string): Record<string, number> {
   }
 }
 
+/** How often wall-clock punctuations are checked. */
+const WALL_CLOCK_TICK_MS = 50;
+
 /** What the thread reads of a fetched batch: its records through the consumer's reused view. */
 type FetchedBatch = Pick<ConsumerBatch, 'topic' | 'partition' | 'records'>;
 
@@ -93,6 +96,7 @@ export class StreamThread {
   private lastCommit = Date.now();
   private chain: Promise<unknown> = Promise.resolve();
   private commitTimer: NodeJS.Timeout | null = null;
+  private punctuationTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** A batch failed part way: nothing is committed any more (the thread is replaced or shut down). */
   private broken = false;
@@ -151,6 +155,25 @@ export class StreamThread {
       Math.max(10, Math.min(this.s.commitIntervalMs, 1000)),
     );
     this.commitTimer.unref();
+    this.punctuationTimer = setInterval(() => {
+      void this.serial(async () => this.punctuateWallClock()).catch((err: unknown) => this.fail(err));
+    }, WALL_CLOCK_TICK_MS);
+    this.punctuationTimer.unref();
+  }
+
+  /** Wall-clock punctuations of the running tasks, and what they produced sent. */
+  private punctuateWallClock(): void {
+    if (this.stopped || this.broken) return;
+    const now = Date.now();
+    try {
+      for (const t of this.tasks.values())
+        if (t.actor.getSnapshot().value === 'Running') t.task.punctuateWallClock(now);
+    } catch (err) {
+      this.broken = true;
+      this.outgoing.clear();
+      throw err;
+    }
+    this.flushOutgoing();
   }
 
   /** Task ids this thread runs, with their states. */
@@ -415,6 +438,7 @@ export class StreamThread {
       );
     this.stopped = true;
     if (this.commitTimer) clearInterval(this.commitTimer);
+    if (this.punctuationTimer) clearInterval(this.punctuationTimer);
     if (this.eos) await this.abortTransaction(false);
     await this.consumer.close().catch(() => undefined);
     await this.running?.catch(() => undefined);

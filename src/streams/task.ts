@@ -9,8 +9,9 @@ import type { StateStore, StoreContext } from './stores.js';
 import {
   deserializeNow,
   serializeNow,
-  type ProcessFn,
+  type Processor,
   type ProcessorContext,
+  type PunctuationType,
   type ProcessorNode,
   type SinkNode,
   type SourceNode,
@@ -31,6 +32,15 @@ export interface StoredRecord {
 /** Where a task's sinks write. */
 export type RecordCollector = (topic: string, record: StoredRecord) => void;
 
+interface Punctuation {
+  type: PunctuationType;
+  intervalMs: number;
+  punctuator: (timestamp: number) => void;
+  /** When it fires next (-1: at the first chance). */
+  next: number;
+  cancelled: boolean;
+}
+
 /** One node's work on a record; the topology is compiled into these once per task. */
 type Runner = (record: StreamRecord<unknown, unknown>) => void;
 
@@ -44,6 +54,9 @@ export class StreamTask {
   /** Where the record being processed came from, as processors' contexts report it. */
   private topic = '';
   private offset = -1;
+  /** The largest record timestamp the task has processed (Kafka's stream time). */
+  private streamTime = -1;
+  private readonly punctuations: Punctuation[] = [];
 
   constructor(
     private readonly topology: Topology,
@@ -83,6 +96,10 @@ export class StreamTask {
     this.topic = topic;
     this.offset = offset;
     for (const child of source.children) child(record);
+    if (stored.timestamp > this.streamTime) {
+      this.streamTime = stored.timestamp;
+      if (this.punctuations.length > 0) this.punctuateStreamTime();
+    }
   }
 
   /** The runner of node `name`, made once (processors get their function and context here). */
@@ -113,9 +130,9 @@ export class StreamTask {
   }
 
   private processorRunner(node: ProcessorNode): Runner {
-    const fn: ProcessFn = node.supplier();
-    // Children are compiled lazily: a forward() to one is the first time it is needed.
-    let children: Runner[] | null = null;
+    const made = node.supplier();
+    const processor: Processor = typeof made === 'function' ? { process: made } : made;
+    const children = node.children.map((c) => this.runner(c));
     const context = {
       getStateStore: <S>(storeName: string): S => {
         if (!node.stores.includes(storeName))
@@ -132,8 +149,14 @@ export class StreamTask {
           this.runner(childName)(r);
           return;
         }
-        children ??= node.children.map((c) => this.runner(c));
         for (const child of children) child(r);
+      },
+      schedule: (intervalMs: number, type: PunctuationType, punctuator: (timestamp: number) => void) => {
+        if (!Number.isInteger(intervalMs) || intervalMs < 1)
+          throw new MillraceError('INVALID_CONFIG', `a punctuation interval must be at least 1 ms, got ${intervalMs}`);
+        const p: Punctuation = { type, intervalMs, punctuator, next: -1, cancelled: false };
+        this.punctuations.push(p);
+        return { cancel: () => void (p.cancelled = true) };
       },
     } as ProcessorContext;
     // Where the current record came from: read from the task as it processes each record.
@@ -142,7 +165,33 @@ export class StreamTask {
       partition: { get: () => this.partition },
       offset: { get: () => this.offset },
     });
-    return (record) => fn(record, context);
+    processor.init?.(context);
+    const process = processor.process;
+    return (record) => process(record, context);
+  }
+
+  /** Stream-time punctuations due now (after a record moved stream time on). */
+  private punctuateStreamTime(): void {
+    for (const p of this.punctuations) {
+      if (p.cancelled || p.type !== 'STREAM_TIME') continue;
+      // The first fires at the first record; then every interval of stream time.
+      if (p.next === -1 || this.streamTime >= p.next) {
+        p.next = this.streamTime + p.intervalMs;
+        p.punctuator(this.streamTime);
+      }
+    }
+  }
+
+  /** Wall-clock punctuations due at `now` (the runtime's clock, or the test driver's). */
+  punctuateWallClock(now: number): void {
+    for (const p of this.punctuations) {
+      if (p.cancelled || p.type !== 'WALL_CLOCK_TIME') continue;
+      if (p.next === -1) p.next = now + p.intervalMs;
+      else if (now >= p.next) {
+        p.next = now + p.intervalMs;
+        p.punctuator(now);
+      }
+    }
   }
 
   /** Flushes every store (before the task's offsets are committed). */

@@ -61,6 +61,8 @@ export class TopologyTestDriver {
       () => ({ changelog: null, stateDir: this.stateDir }),
       (topic) => options.partitions?.[topic] ?? 1,
     );
+    // Wall-clock punctuations count from the driver's start.
+    this.task.punctuateWallClock(this.wallClock);
   }
 
   /** A key-value store of the topology, to inspect (Kafka's getKeyValueStore). */
@@ -114,10 +116,12 @@ export class TopologyTestDriver {
     return this.wallClock;
   }
 
+  /** Moves wall-clock time on, firing the wall-clock punctuations that come due. */
   advanceWallClockTime(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0)
       throw new MillraceError('INVALID_REQUEST', `cannot advance the clock by ${ms} ms`);
     this.wallClock += ms;
+    this.run(() => this.task.punctuateWallClock(this.wallClock));
   }
 
   private queue(topic: string): StoredRecord[] {
@@ -128,11 +132,19 @@ export class TopologyTestDriver {
 
   /** @internal A serialized record arriving on `topic`: through the topology, and whatever it feeds back. */
   pipe(topic: string, record: StoredRecord): void {
+    this.run(() => this.fedBack.push({ topic, record }));
+  }
+
+  /** Does `work`, then processes what it and the records it led to fed back. */
+  private run(work: () => void): void {
     if (this.closed) throw new MillraceError('INVALID_REQUEST', 'the test driver is closed');
-    this.fedBack.push({ topic, record });
-    if (this.processing) return;
+    if (this.processing) {
+      work();
+      return;
+    }
     this.processing = true;
     try {
+      work();
       while (this.fedBack.length > 0) {
         const next = this.fedBack.shift()!;
         this.process(next.topic, next.record);

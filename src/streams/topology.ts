@@ -27,12 +27,25 @@ export interface ProcessorContext {
   readonly topic: string | null;
   readonly partition: number;
   readonly offset: number;
+  /**
+   * Calls `punctuator(timestamp)` every `intervalMs` of stream time (the largest record timestamp
+   * the task has seen) or of wall-clock time (Kafka's context.schedule). Returns how to cancel it.
+   */
+  schedule(intervalMs: number, type: PunctuationType, punctuator: (timestamp: number) => void): { cancel(): void };
 }
+
+export type PunctuationType = 'STREAM_TIME' | 'WALL_CLOCK_TIME';
 
 export type ProcessFn = (record: StreamRecord<unknown, unknown>, context: ProcessorContext) => void;
 
-/** Makes a processor's function: one per task (Kafka's ProcessorSupplier), so its state is the task's. */
-export type ProcessorSupplier = () => ProcessFn;
+/** Kafka's Processor: `init` gets the context once (to schedule punctuations), `process` each record. */
+export interface Processor {
+  init?(context: ProcessorContext): void;
+  process: ProcessFn;
+}
+
+/** Makes a processor: one per task (Kafka's ProcessorSupplier), so its state is the task's. */
+export type ProcessorSupplier = () => ProcessFn | Processor;
 
 /** `(key, value, partitionCount) => partition`, or null for the producer's default. */
 export type StreamPartitioner<K, V> = (key: K | null, value: V | null, partitionCount: number) => number | null;
