@@ -13,6 +13,7 @@ import { offsetsPartitionFor } from '../../src/broker/group/offsets-topic.js';
 import { ChaosCluster } from '../../src/chaos/cluster.js';
 import { Millrace } from '../../src/client/index.js';
 import { repoRoot } from '../harness/cli.js';
+import { QUICK_FAILOVER, startChaosCluster } from '../harness/chaos.js';
 import { waitFor } from '../harness/cluster.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-chaos-groups-'));
@@ -96,27 +97,12 @@ async function generationOf(group: string): Promise<{ generation: number; state:
 }
 
 beforeAll(async () => {
-  chaos = await ChaosCluster.start({
-    brokers: 3,
-    natsNodes: 1,
+  ({ chaos, client } = await startChaosCluster({
     dir: root,
     cluster,
     seed: 1,
-    brokerConfig: {
-      sessionTimeoutMs: 2_000,
-      heartbeatIntervalMs: 200,
-      controllerLeaseMs: 2_000,
-      offsetsTopicPartitions: OFFSETS_PARTITIONS,
-      offsetsTopicReplicationFactor: 3,
-      groupInitialRebalanceDelayMs: 300,
-      groupMinSessionTimeoutMs: 1_000,
-    },
-  });
-  client = new Millrace({ servers: chaos.natsUrls, cluster, requestTimeoutMs: 5_000 });
-  await waitFor(
-    'three live brokers',
-    async () => (await client.admin().describeCluster()).brokers.filter((b) => !b.fenced).length === 3,
-  );
+    brokerConfig: { ...QUICK_FAILOVER, offsetsTopicPartitions: OFFSETS_PARTITIONS, offsetsTopicReplicationFactor: 3 },
+  }));
   await client.admin().createTopics({
     topics: [
       { topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },

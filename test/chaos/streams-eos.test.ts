@@ -13,10 +13,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChaosCluster } from '../../src/chaos/cluster.js';
-import { Millrace } from '../../src/client/index.js';
+import type { ChaosCluster } from '../../src/chaos/cluster.js';
+import type { Millrace } from '../../src/client/index.js';
 import type { ProcessingGuarantee } from '../../src/streams/index.js';
 import { repoRoot } from '../harness/cli.js';
+import { QUICK_FAILOVER, startChaosCluster } from '../harness/chaos.js';
 import { waitFor } from '../harness/cluster.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'millrace-chaos-streams-'));
@@ -41,27 +42,12 @@ interface Aggregate {
 }
 
 beforeAll(async () => {
-  chaos = await ChaosCluster.start({
-    brokers: 3,
-    natsNodes: 1,
+  ({ chaos, client } = await startChaosCluster({
     dir: root,
     cluster,
     seed: 18,
-    brokerConfig: {
-      sessionTimeoutMs: 2_000,
-      heartbeatIntervalMs: 200,
-      controllerLeaseMs: 2_000,
-      offsetsTopicPartitions: 3,
-      transactionStateLogNumPartitions: 3,
-      groupInitialRebalanceDelayMs: 300,
-      groupMinSessionTimeoutMs: 1_000,
-    },
-  });
-  client = new Millrace({ servers: chaos.natsUrls, cluster, requestTimeoutMs: 5_000 });
-  await waitFor(
-    'three live brokers',
-    async () => (await client.admin().describeCluster()).brokers.filter((b) => !b.fenced).length === 3,
-  );
+    brokerConfig: { ...QUICK_FAILOVER, offsetsTopicPartitions: 3, transactionStateLogNumPartitions: 3 },
+  }));
 }, 120_000);
 
 afterAll(async () => {
