@@ -29,6 +29,22 @@ export interface ChangelogToRestore {
 }
 
 const POLL_MS = 20;
+/** How long restoration retries a lookup that fails for a while (a leader moving, a broker restarting). */
+const RETRY_FOR_MS = 60_000;
+const RETRY_BACKOFF_MS = 200;
+
+/** Runs `call` again while it fails with a retriable error, for at most RETRY_FOR_MS. */
+async function retriable<T>(call: () => Promise<T>, isStopped: () => boolean): Promise<T> {
+  const deadline = Date.now() + RETRY_FOR_MS;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof MillraceError && err.retriable) || Date.now() > deadline || isStopped()) throw err;
+      await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
+    }
+  }
+}
 
 export async function restoreChangelogs(
   client: Millrace,
@@ -42,11 +58,15 @@ export async function restoreChangelogs(
   const admin = client.admin();
   const ends = new Map<string, number>();
   const starts = new Map<string, number>();
+  const offsetsOf = (topic: string, spec: number) =>
+    retriable(() => admin.fetchTopicOffsets(topic, spec), isStopped).then((all) =>
+      all.filter((o) => o.partition === partition),
+    );
   for (const c of changelogs) {
     // The high watermark: under read_committed the position waits at an open transaction
     // (a failed thread's, until it is aborted) and passes it only once it has ended.
-    const [end] = (await admin.fetchTopicOffsets(c.topic, -1)).filter((o) => o.partition === partition);
-    const [earliest] = (await admin.fetchTopicOffsets(c.topic, -2)).filter((o) => o.partition === partition);
+    const [end] = await offsetsOf(c.topic, -1);
+    const [earliest] = await offsetsOf(c.topic, -2);
     ends.set(c.topic, Number(end?.offset ?? 0));
     starts.set(c.topic, Math.max(Number(earliest?.offset ?? 0), c.from === 'earliest' ? 0 : c.from));
   }

@@ -43,6 +43,9 @@ export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUT
 export type ExceptionResponse = 'REPLACE_THREAD' | 'SHUTDOWN_CLIENT';
 
 const APPLICATION_ID = /^[a-zA-Z0-9._-]+$/;
+const REPLACE_BACKOFF_MS = 200;
+const REPLACE_BACKOFF_MAX_MS = 10_000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class MillraceStreams {
   private readonly client: Millrace;
@@ -58,6 +61,8 @@ export class MillraceStreams {
   /** The instance's id, kept in its state directory (Kafka's process id): its threads' transactional ids. */
   private processId = '';
   private replaced = 0;
+  /** Threads replaced in a row without one commit between them. */
+  private failedInARow = 0;
 
   constructor(
     private readonly topology: Topology,
@@ -181,7 +186,9 @@ export class MillraceStreams {
     this.options.logger?.error({ err }, 'stream thread failed');
     let response: ExceptionResponse;
     try {
-      response = this.exceptionHandler(err);
+      // The thread's tasks moved or its transaction cannot go on (Kafka's TaskMigratedException):
+      // the runtime's own business, not the application's handler's. A new thread rejoins.
+      response = isTaskMigrated(err) ? 'REPLACE_THREAD' : this.exceptionHandler(err);
     } catch {
       response = 'SHUTDOWN_CLIENT';
     }
@@ -189,6 +196,12 @@ export class MillraceStreams {
     await thread.stop(false);
     if (response === 'REPLACE_THREAD' && this.current === 'RUNNING') {
       this.replaced++;
+      // Threads failing one after the other (a cluster that cannot take commits yet) are
+      // replaced after a growing pause, so their group joins do not keep the group rebalancing.
+      const failedInARow = thread.commits === 0 ? this.failedInARow + 1 : 1;
+      this.failedInARow = failedInARow;
+      await sleep(Math.min(REPLACE_BACKOFF_MAX_MS, REPLACE_BACKOFF_MS * 2 ** (failedInARow - 1)));
+      if (this.current !== 'RUNNING') return;
       await this.startThread().catch((e: unknown) => this.threadFailed(this.thread!, e as Error));
       return;
     }
@@ -244,6 +257,19 @@ export class MillraceStreams {
     this.setState('NOT_RUNNING');
   }
 }
+
+/** Errors that mean the thread's tasks went to another member, or its producer was fenced. */
+const TASK_MIGRATED = new Set([
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'REBALANCE_IN_PROGRESS',
+  'FENCED_INSTANCE_ID',
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_EPOCH',
+  'TRANSACTION_ABORTABLE',
+]);
+
+const isTaskMigrated = (err: Error): boolean => err instanceof MillraceError && TASK_MIGRATED.has(err.errorName);
 
 /** The instance's process id, made once and kept in its state directory (as Kafka Streams keeps it). */
 function readProcessId(dir: string): string {

@@ -41,7 +41,10 @@ const app = new MillraceStreams(builder.build(), {
   stateDir: o.stateDir,
   consumer: { sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 },
 });
-app.setUncaughtExceptionHandler(() => 'REPLACE_THREAD');
+app.setUncaughtExceptionHandler((err) => {
+  process.stderr.write(`stream thread failed: ${err.stack ?? err.message}\n`);
+  return 'REPLACE_THREAD';
+});
 await app.start();
 process.stdout.write(`${JSON.stringify({ e: 'running' })}\n`);
 process.on('SIGTERM', () => {
