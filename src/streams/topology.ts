@@ -254,23 +254,21 @@ export class Topology {
   }
 }
 
-/** A serde whose answer must be at hand: the topology runs records one at a time, synchronously. */
-export function serializeNow<T>(serde: Serde<T>, data: T, context: SerdeContext): Buffer {
-  const out = serde.serialize(data, context);
-  if (out instanceof Promise)
-    throw new MillraceError(
-      'INVALID_CONFIG',
-      `the ${context.part} serde of '${context.topic}' is asynchronous: a topology needs synchronous serdes`,
-    );
-  return typeof out === 'string' ? Buffer.from(out, 'utf8') : out;
-}
-
-export function deserializeNow<T>(serde: Serde<T>, data: Buffer, context: SerdeContext): T {
-  const out = serde.deserialize(data, context);
+/** A serde's answer, which must be at hand: the topology runs records one at a time, synchronously. */
+function now<T>(out: T | Promise<T>, context: SerdeContext): T {
   if (out instanceof Promise)
     throw new MillraceError(
       'INVALID_CONFIG',
       `the ${context.part} serde of '${context.topic}' is asynchronous: a topology needs synchronous serdes`,
     );
   return out;
+}
+
+export function serializeNow<T>(serde: Serde<T>, data: T, context: SerdeContext): Buffer {
+  const out = now(serde.serialize(data, context), context);
+  return typeof out === 'string' ? Buffer.from(out, 'utf8') : out;
+}
+
+export function deserializeNow<T>(serde: Serde<T>, data: Buffer, context: SerdeContext): T {
+  return now(serde.deserialize(data, context), context);
 }
