@@ -8,6 +8,7 @@ export { StreamsBuilder } from './builder.js';
 export { BranchedKStream, KStream, type Consumed, type KeyValue, type Produced } from './kstream.js';
 export { KGroupedStream, KTable, type Materialized } from './ktable.js';
 export { keyValueStoreSpec, type StoreType } from './store-specs.js';
+export { InMemorySessionStore, SessionWindowedKStream, SessionWindows } from './sessions.js';
 export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreContext } from './stores.js';
 export {
   MillraceStreams,

@@ -11,6 +11,7 @@ import { KStream, type Grouped } from './kstream.js';
 import type { KeyValueStore } from './stores.js';
 import { keyValueStoreSpec, type StoreType } from './store-specs.js';
 import { TimeWindowedKStream, type TimeWindows } from './windows.js';
+import { SessionWindowedKStream, SessionWindows } from './sessions.js';
 import { bytesSerde, passThrough, type StreamRecord, type Topology } from './topology.js';
 
 export interface Materialized<K, V = unknown> {
@@ -189,7 +190,17 @@ export class KGroupedStream<K, V> {
   }
 
   /** Windows the grouped stream in time (tumbling or hopping), for windowed count, reduce and aggregate. */
-  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V> {
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  /** Windows the grouped stream into sessions of activity. */
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    if (windows instanceof SessionWindows)
+      return new SessionWindowedKStream<K, V>(
+        this.topology,
+        (storeName) => this.parentFor(storeName),
+        windows,
+        (this.keySerde ?? bytesSerde()) as Serde<K>,
+      );
     return new TimeWindowedKStream<K, V>(
       this.topology,
       (storeName) => this.parentFor(storeName),

@@ -13,6 +13,7 @@ import { bytesSerde, deserializeNow, serializeNow, type Topology } from './topol
 import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
 import { StreamTask, type StoredRecord } from './task.js';
 import { PersistentKeyValueStore } from './persistent-store.js';
+import { InMemorySessionStore } from './sessions.js';
 import { InMemoryWindowStore } from './windows.js';
 
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
@@ -71,6 +72,11 @@ export class TopologyTestDriver {
     if (!(store instanceof InMemoryKeyValueStore || store instanceof PersistentKeyValueStore))
       throw new MillraceError('INVALID_REQUEST', `the topology has no key-value store named '${name}'`);
     return store as KeyValueStore<K, V>;
+  }
+
+  /** A session store of the topology, to inspect (Kafka's getSessionStore). */
+  getSessionStore<K, V>(name: string): InMemorySessionStore<K, V> {
+    return this.store(name, InMemorySessionStore) as InMemorySessionStore<K, V>;
   }
 
   /** A window store of the topology, to inspect (Kafka's getWindowStore). */
