@@ -5,10 +5,19 @@
  * exactly_once_v2). docs/streams.md says what is there and what is not yet.
  */
 export { StreamsBuilder } from './builder.js';
-export { BranchedKStream, KStream, type Consumed, type KeyValue, type Produced } from './kstream.js';
+export {
+  BranchedKStream,
+  KStream,
+  type Consumed,
+  type Grouped,
+  type KeyValue,
+  type Produced,
+  type Repartitioned,
+} from './kstream.js';
 export { KGroupedStream, KTable, type Materialized } from './ktable.js';
 export { keyValueStoreSpec, type StoreType } from './store-specs.js';
 export { InMemorySessionStore, SessionWindowedKStream, SessionWindows } from './sessions.js';
+export { JoinBuffer, JoinWindows, type StreamJoined } from './stream-joins.js';
 export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreContext } from './stores.js';
 export {
   MillraceStreams,

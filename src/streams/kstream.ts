@@ -14,6 +14,7 @@ import {
   type Topology,
 } from './topology.js';
 import { KGroupedStream, type KTable } from './ktable.js';
+import { JoinWindows, addStreamStreamJoin, type StreamJoined } from './stream-joins.js';
 import type { KeyValueStore } from './stores.js';
 
 /** A key and a value, as Kafka's KeyValue: what map and flatMap return. */
@@ -180,9 +181,51 @@ export class KStream<K, V> {
   join<VT, VR>(
     table: KTable<K, VT>,
     joiner: (value: V | null, tableValue: VT) => VR,
-    joined: Repartitioned<K, V> = {},
+    joined?: Repartitioned<K, V>,
+  ): KStream<K, VR>;
+  /**
+   * KStream-KStream windowed inner join: each record joins the other stream's records of its
+   * key within `windows` (either side arriving first); the result takes the later timestamp.
+   */
+  join<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V, otherValue: VO) => VR,
+    windows: JoinWindows,
+    joined?: StreamJoined<K, V, VO>,
+  ): KStream<K, VR>;
+  join<VO, VR>(
+    other: KTable<K, VO> | KStream<K, VO>,
+    joiner: ((value: V | null, tableValue: VO) => VR) | ((value: V, otherValue: VO) => VR),
+    windowsOrJoined?: JoinWindows | Repartitioned<K, V>,
+    streamJoined: StreamJoined<K, V, VO> = {},
   ): KStream<K, VR> {
-    return this.lookup('KSTREAM-JOIN', table, (v, t) => (t === undefined ? undefined : joiner(v, t)), joined);
+    if (other instanceof KStream) {
+      if (!(windowsOrJoined instanceof JoinWindows))
+        throw new MillraceError('INVALID_CONFIG', 'a stream-stream join needs JoinWindows');
+      const left = this.repartitionRequired
+        ? this.repartition({ keySerde: streamJoined.keySerde, valueSerde: streamJoined.valueSerde })
+        : this;
+      const right = other.repartitionRequired
+        ? other.repartition({ keySerde: streamJoined.keySerde, valueSerde: streamJoined.otherValueSerde })
+        : other;
+      const node = addStreamStreamJoin<K, V, VO, VR>(
+        this.topology,
+        left.nodeName,
+        right.nodeName,
+        joiner as (value: V, otherValue: VO) => VR,
+        windowsOrJoined,
+        streamJoined,
+        bytesSerde() as Serde<unknown>,
+      );
+      return new KStream<K, VR>(this.topology, node);
+    }
+    const tableJoiner = joiner as (value: V | null, tableValue: VO) => VR;
+    return this.lookup(
+      'KSTREAM-JOIN',
+      other,
+      (v, t) => (t === undefined ? undefined : tableJoiner(v, t)),
+      (windowsOrJoined ?? {}) as Repartitioned<K, V>,
+    );
   }
 
   /** KStream-KTable left join: every record with a key, joined with the table's value or null. */

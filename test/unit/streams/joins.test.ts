@@ -1,7 +1,7 @@
 import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
 import { jsonSerde, stringSerde } from '../../../src/client/index.js';
-import { StreamsBuilder } from '../../../src/streams/index.js';
+import { JoinWindows, StreamsBuilder } from '../../../src/streams/index.js';
 
 const str = stringSerde();
 
@@ -137,6 +137,33 @@ describe('table-table joins, through the test driver', () => {
       ['b', 'L0+R0'],
       ['b', '-+R0'],
       ['b', null],
+    ]);
+  });
+});
+
+describe('stream-stream windowed joins, through the test driver', () => {
+  it('joins records of one key within the window, either side first, at the later timestamp; drops late ones', () => {
+    const builder = new StreamsBuilder();
+    const clicks = builder.stream<string, string>('clicks', strs);
+    const views = builder.stream<string, string>('views', strs);
+    clicks
+      .join(views, (c, v) => `${c}/${v}`, JoinWindows.ofTimeDifferenceAndGrace(1_000, 500), { name: 'cv' })
+      .to('joined', strs);
+    const topology = builder.build();
+    expect(topology.stores.map((st) => st.name)).toEqual(['cv-this-join-store', 'cv-other-join-store']);
+    const driver = testDriver(topology);
+    const c = driver.createInputTopic('clicks', s, s);
+    const v = driver.createInputTopic('views', s, s);
+    v.pipeInput('a', 'v1', 1_000);
+    c.pipeInput('a', 'c1', 1_800); // within 1 s of v1
+    c.pipeInput('b', 'c2', 1_900); // no view of b
+    v.pipeInput('a', 'v2', 2_500); // within 1 s of c1 (1800), not of nothing else
+    c.pipeInput('a', 'c3', 4_000); // v2 is 1.5 s away: no join
+    v.pipeInput('a', 'v0', 100); // late: 100 + 2500 (window and grace) <= stream time 4000
+    const out = driver.createOutputTopic('joined', s, s).readRecordsToList();
+    expect(out.map((r) => [r.key, r.value, r.timestamp])).toEqual([
+      ['a', 'c1/v1', 1_800],
+      ['a', 'c1/v2', 2_500],
     ]);
   });
 });
