@@ -2,9 +2,20 @@
 import type { Serde } from '../client/index.js';
 import { KStream, type Consumed } from './kstream.js';
 import { KTable } from './ktable.js';
-import type { KeyValueStore } from './stores.js';
+import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
 import { keyValueStoreSpec, type StoreType } from './store-specs.js';
 import { Topology, bytesSerde, type StoreSpec } from './topology.js';
+
+/** A topic held whole by every instance, to join streams with (Kafka's GlobalKTable). */
+export class GlobalKTable<K, V> {
+  /** For the type only: the table's key and value types. */
+  declare readonly types?: [K, V];
+
+  constructor(
+    readonly storeName: string,
+    readonly topic: string,
+  ) {}
+}
 
 export class StreamsBuilder {
   private readonly topology = new Topology();
@@ -46,6 +57,25 @@ export class StreamsBuilder {
     const valueSerde = (consumed.valueSerde ?? bytesSerde()) as Serde<V>;
     this.topology.addStateStore(keyValueStoreSpec(storeName, keySerde, valueSerde, consumed.storeType), name);
     return new KTable<K, V>(this.topology, name, storeName);
+  }
+
+  /**
+   * A topic read whole by every instance into a key-value store (Kafka's globalTable): streams
+   * join it by any key they compute, with no co-partitioning; it is read from the topic itself.
+   */
+  globalTable<K = Buffer, V = Buffer>(
+    topic: string,
+    consumed: Consumed<K, V> & { storeName?: string } = {},
+  ): GlobalKTable<K, V> {
+    const storeName = consumed.storeName ?? this.topology.newName(`${topic}-STATE-STORE`);
+    const keySerde = (consumed.keySerde ?? bytesSerde()) as Serde<K>;
+    const valueSerde = (consumed.valueSerde ?? bytesSerde()) as Serde<V>;
+    this.topology.addGlobalStore({
+      name: storeName,
+      topic,
+      create: (ctx) => new InMemoryKeyValueStore<K, V>(storeName, keySerde, valueSerde, ctx),
+    });
+    return new GlobalKTable<K, V>(storeName, topic);
   }
 
   /** A store for processors of your own (`stream.process(supplier, storeName)`), e.g. from keyValueStoreSpec(). */

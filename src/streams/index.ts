@@ -4,7 +4,7 @@
  * partition, stores logged to changelogs and restored from them, at_least_once and
  * exactly_once_v2). docs/streams.md says what is there and what is not yet.
  */
-export { StreamsBuilder } from './builder.js';
+export { GlobalKTable, StreamsBuilder } from './builder.js';
 export {
   BranchedKStream,
   KStream,

@@ -14,6 +14,7 @@ import {
   type Topology,
 } from './topology.js';
 import { KGroupedStream, type KTable } from './ktable.js';
+import type { GlobalKTable } from './builder.js';
 import { JoinWindows, addStreamStreamJoin, type StreamJoined } from './stream-joins.js';
 import type { KeyValueStore } from './stores.js';
 
@@ -226,6 +227,52 @@ export class KStream<K, V> {
       (v, t) => (t === undefined ? undefined : tableJoiner(v, t)),
       (windowsOrJoined ?? {}) as Repartitioned<K, V>,
     );
+  }
+
+  /**
+   * KStream-GlobalKTable join: each record is joined with the global table's value for the key
+   * `keySelector` computes (no repartition); records without a match are dropped.
+   */
+  joinGlobal<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K | null, value: V | null) => GK | null,
+    joiner: (value: V | null, tableValue: GV) => VR,
+  ): KStream<K, VR> {
+    return this.globalLookup('KSTREAM-JOIN', table, keySelector, (v, t) =>
+      t === undefined ? undefined : joiner(v, t),
+    );
+  }
+
+  /** KStream-GlobalKTable left join: every record, with the table's value or null. */
+  leftJoinGlobal<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K | null, value: V | null) => GK | null,
+    joiner: (value: V | null, tableValue: GV | null) => VR,
+  ): KStream<K, VR> {
+    return this.globalLookup('KSTREAM-LEFTJOIN', table, keySelector, (v, t) => joiner(v, t ?? null));
+  }
+
+  private globalLookup<GK, GV, VR>(
+    prefix: string,
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K | null, value: V | null) => GK | null,
+    join: (value: V | null, tableValue: GV | undefined) => VR | undefined,
+  ): KStream<K, VR> {
+    const name = this.topology.newName(prefix);
+    const storeName = table.storeName;
+    this.topology.addProcessor(
+      name,
+      () => (record, context) => {
+        const lookupKey = keySelector(record.key as K | null, record.value as V | null);
+        const found =
+          lookupKey === null ? undefined : context.getStateStore<KeyValueStore<GK, GV>>(storeName).get(lookupKey);
+        const joined = join(record.value as V | null, found);
+        if (joined !== undefined) context.forward({ ...record, value: joined });
+      },
+      this.nodeName,
+    );
+    this.topology.connectStore(storeName, name);
+    return new KStream<K, VR>(this.topology, name, this.repartitionRequired);
   }
 
   /** KStream-KTable left join: every record with a key, joined with the table's value or null. */

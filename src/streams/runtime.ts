@@ -16,6 +16,7 @@ import { MillraceError } from '../../protocol/errors.js';
 import { Millrace, type ConsumerOptions, type MillraceOptions } from '../client/index.js';
 import type { KeyValueStore } from './stores.js';
 import { StreamThread, type ProcessingGuarantee } from './stream-thread.js';
+import { GlobalState } from './global-state.js';
 import type { RestoreProgress } from './restore.js';
 import type { Topology } from './topology.js';
 
@@ -51,6 +52,8 @@ export class MillraceStreams {
   private readonly client: Millrace;
   private readonly config: Required<Pick<StreamsConfig, 'processingGuarantee' | 'commitIntervalMs' | 'stateDir'>>;
   private thread: StreamThread | null = null;
+  /** The global stores, read whole by this instance. */
+  private readonly global: GlobalState;
   private threadIndex = 0;
   private current: StreamsState = 'CREATED';
   private readonly stateListeners: Array<(next: StreamsState, previous: StreamsState) => void> = [];
@@ -88,6 +91,23 @@ export class MillraceStreams {
     this.appDir = path.join(this.config.stateDir, options.applicationId);
     topology.setApplicationId(options.applicationId);
     this.client = new Millrace(options);
+    this.global = new GlobalState(
+      this.client,
+      topology.globalStores,
+      guarantee === 'exactly_once_v2' ? 'read_committed' : 'read_uncommitted',
+      path.join(this.appDir, 'global'),
+    );
+  }
+
+  /** A global store's reader failed: the instance cannot serve its joins any more. */
+  private async globalFailed(err: Error): Promise<void> {
+    if (this.current === 'PENDING_SHUTDOWN' || this.current === 'NOT_RUNNING') return;
+    this.options.logger?.error({ err }, 'global store reader failed');
+    const thread = this.thread;
+    this.thread = null;
+    await thread?.stop(false);
+    this.setState('ERROR');
+    await this.client.close().catch(() => undefined);
   }
 
   get state(): StreamsState {
@@ -129,6 +149,7 @@ export class MillraceStreams {
     fs.mkdirSync(this.appDir, { recursive: true });
     this.processId = readProcessId(this.appDir);
     await this.createInternalTopics();
+    await this.global.start((err) => void this.globalFailed(err));
     await this.startThread();
     this.setState('RUNNING');
   }
@@ -136,7 +157,11 @@ export class MillraceStreams {
   private async createInternalTopics(): Promise<void> {
     const admin = this.client.admin();
     const described = await admin
-      .describeTopics([...this.topology.externalSourceTopics, ...this.topology.sinkTopics])
+      .describeTopics([
+        ...this.topology.externalSourceTopics,
+        ...this.topology.sinkTopics,
+        ...this.topology.globalStores.map((g) => g.topic),
+      ])
       .catch((err: unknown) => {
         throw new MillraceError(
           'UNKNOWN_TOPIC_OR_PARTITION',
@@ -173,6 +198,7 @@ export class MillraceStreams {
       stateDir: this.appDir,
       partitionCount: (topic) => this.partitions.get(topic) ?? 1,
       changelogTopic: (store) => this.changelogTopic(store),
+      globalStores: this.global.stores,
       onRestore: (p) => this.restoreListener?.(p),
       onError: (err) => void this.threadFailed(thread, err),
       log: (msg, fields) => this.options.logger?.info({ thread: name, ...fields }, msg),
@@ -211,9 +237,11 @@ export class MillraceStreams {
 
   /**
    * A store of this instance, for interactive queries: reads go to the local task holding the
-   * key (each task has its partition's share of the store).
+   * key (each task has its partition's share of the store); a global store is whole here.
    */
   store<K, V>(name: string): Pick<KeyValueStore<K, V>, 'get' | 'all' | 'approximateNumEntries'> {
+    const global = this.global.stores.get(name);
+    if (global) return global as KeyValueStore<K, V>;
     if (!this.topology.stores.some((s) => s.name === name))
       throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
     const local = (): Array<KeyValueStore<K, V>> =>
@@ -253,6 +281,7 @@ export class MillraceStreams {
     const thread = this.thread;
     this.thread = null;
     await thread?.stop(true);
+    await this.global.stop();
     await this.client.close().catch(() => undefined);
     this.setState('NOT_RUNNING');
   }

@@ -31,6 +31,7 @@ import type { Transaction } from '../client/producer.js';
 import { StreamTask, type StoredRecord } from './task.js';
 import { restoreChangelogs, type RestoreProgress } from './restore.js';
 import type { Topology } from './topology.js';
+import type { StateStore } from './stores.js';
 
 export type ProcessingGuarantee = 'at_least_once' | 'exactly_once_v2';
 
@@ -47,6 +48,8 @@ export interface ThreadSettings {
   /** Partition counts of the topics sinks write (for partitioners). */
   partitionCount: (topic: string) => number;
   changelogTopic: (store: string) => string;
+  /** The instance's global stores, shared by every task. */
+  globalStores: ReadonlyMap<string, StateStore>;
   onRestore: (progress: RestoreProgress & { taskId: string }) => void;
   onError: (err: Error) => void;
   log: (msg: string, fields?: Record<string, unknown>) => void;
@@ -220,6 +223,7 @@ export class StreamThread {
         stateDir: dir,
       }),
       this.s.partitionCount,
+      this.s.globalStores,
     );
     let resolveReady!: () => void;
     let rejectReady!: (err: unknown) => void;

@@ -65,6 +65,8 @@ export class StreamTask {
     storeContext: (storeName: string) => StoreContext,
     /** Partition counts of sink topics, for sinks with a partitioner. */
     private readonly partitionCount: (topic: string) => number,
+    /** The instance's global stores, shared by its tasks. */
+    private readonly globals: ReadonlyMap<string, StateStore> = new Map(),
   ) {
     this.id = `0_${partition}`;
     for (const spec of topology.stores) this.stores.set(spec.name, spec.create(storeContext(spec.name)));
@@ -140,7 +142,7 @@ export class StreamTask {
             'INVALID_REQUEST',
             `store '${storeName}' is not connected to processor '${node.name}'`,
           );
-        return this.stores.get(storeName) as S;
+        return (this.stores.get(storeName) ?? this.globals.get(storeName)) as S;
       },
       forward: (r, childName) => {
         if (childName !== undefined) {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { bytesSerde, deserializeNow, serializeNow, type Topology } from './topology.js';
-import { InMemoryKeyValueStore, type KeyValueStore } from './stores.js';
+import { InMemoryKeyValueStore, type KeyValueStore, type StateStore } from './stores.js';
 import { StreamTask, type StoredRecord } from './task.js';
 import { PersistentKeyValueStore } from './persistent-store.js';
 import { InMemorySessionStore } from './sessions.js';
@@ -42,6 +42,8 @@ export class TopologyTestDriver {
   /** Records written to topics the topology reads, processed after the current record. */
   private readonly fedBack: Array<{ topic: string; record: StoredRecord }> = [];
   private processing = false;
+  /** Global stores, updated at once by records piped into their topics. */
+  private readonly globals = new Map<string, StateStore>();
   /** One task runs the whole topology, its stores logging nowhere. */
   private readonly task: StreamTask;
   /** A temporary directory for persistent stores, as Kafka's driver makes one. */
@@ -52,6 +54,8 @@ export class TopologyTestDriver {
     options: TestDriverOptions = {},
   ) {
     this.wallClock = options.wallClockMs ?? Date.now();
+    for (const g of topology.globalStores)
+      this.globals.set(g.name, g.create({ changelog: null, stateDir: this.stateDir }));
     this.task = new StreamTask(
       topology,
       0,
@@ -61,6 +65,7 @@ export class TopologyTestDriver {
       },
       () => ({ changelog: null, stateDir: this.stateDir }),
       (topic) => options.partitions?.[topic] ?? 1,
+      this.globals,
     );
     // Wall-clock punctuations count from the driver's start.
     this.task.punctuateWallClock(this.wallClock);
@@ -68,7 +73,7 @@ export class TopologyTestDriver {
 
   /** A key-value store of the topology, to inspect (Kafka's getKeyValueStore). */
   getKeyValueStore<K, V>(name: string): KeyValueStore<K, V> {
-    const store = this.task.stateStores.get(name);
+    const store = this.task.stateStores.get(name) ?? this.globals.get(name);
     if (!(store instanceof InMemoryKeyValueStore || store instanceof PersistentKeyValueStore))
       throw new MillraceError('INVALID_REQUEST', `the topology has no key-value store named '${name}'`);
     return store as KeyValueStore<K, V>;
@@ -97,7 +102,7 @@ export class TopologyTestDriver {
     valueSerde: Serde<V> = bytesSerde() as unknown as Serde<V>,
     options: { startTimestamp?: number; autoAdvanceMs?: number } = {},
   ): TestInputTopic<K, V> {
-    if (!this.topology.sourceOf(topic))
+    if (!this.topology.sourceOf(topic) && !this.topology.globalStoreOf(topic))
       throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `the topology reads no topic '${topic}'`);
     return new TestInputTopic(
       this,
@@ -162,6 +167,9 @@ export class TopologyTestDriver {
   }
 
   private process(topic: string, stored: StoredRecord): void {
+    const global = this.topology.globalStoreOf(topic);
+    if (global && stored.key !== null) this.globals.get(global.name)!.restore(stored.key, stored.value);
+    if (!this.topology.sourceOf(topic)) return;
     const offset = this.offsets.get(topic) ?? 0;
     this.offsets.set(topic, offset + 1);
     this.task.process(topic, stored, offset);

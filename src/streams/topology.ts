@@ -70,6 +70,16 @@ export interface ProcessorNode {
   stores: string[];
 }
 
+/**
+ * A global store: every instance holds all of `topic` in it (Kafka's GlobalKTable), read from the
+ * topic itself (no changelog) and shared by every task.
+ */
+export interface GlobalStoreSpec {
+  name: string;
+  topic: string;
+  create: (context: StoreContext) => StateStore;
+}
+
 /** A state store the topology holds: its name and how a runtime (or the test driver) makes one per task. */
 export interface StoreSpec {
   name: string;
@@ -100,6 +110,7 @@ export function bytesSerde(): Serde<Buffer> {
 export class Topology {
   private readonly nodes = new Map<string, TopologyNode>();
   private readonly storeSpecs = new Map<string, StoreSpec>();
+  private readonly globalSpecs = new Map<string, GlobalStoreSpec>();
   private counter = 0;
   private applicationId: string | null = null;
 
@@ -157,9 +168,28 @@ export class Topology {
     return this;
   }
 
+  /** Adds a global store, read from its topic by every instance (Kafka's addGlobalStore). */
+  addGlobalStore(spec: GlobalStoreSpec): this {
+    if (this.storeSpecs.has(spec.name) || this.globalSpecs.has(spec.name))
+      throw new MillraceError('INVALID_CONFIG', `the topology already has a store named '${spec.name}'`);
+    this.globalSpecs.set(spec.name, spec);
+    return this;
+  }
+
+  get globalStores(): GlobalStoreSpec[] {
+    return [...this.globalSpecs.values()];
+  }
+
+  /** The global store read from `topic`, if any. */
+  globalStoreOf(topic: string): GlobalStoreSpec | undefined {
+    for (const g of this.globalSpecs.values()) if (g.topic === topic) return g;
+    return undefined;
+  }
+
   /** Gives one more processor access to an existing store (a join reading a table's store). */
   connectStore(storeName: string, processorName: string): this {
-    if (!this.storeSpecs.has(storeName)) throw new MillraceError('INVALID_CONFIG', `no store named '${storeName}'`);
+    if (!this.storeSpecs.has(storeName) && !this.globalSpecs.has(storeName))
+      throw new MillraceError('INVALID_CONFIG', `no store named '${storeName}'`);
     const node = this.node(processorName);
     if (node.kind !== 'processor') throw new MillraceError('INVALID_CONFIG', `'${processorName}' is not a processor`);
     node.stores.push(storeName);

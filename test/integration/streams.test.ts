@@ -192,6 +192,64 @@ describe('MillraceStreams', () => {
     await app.close();
   }, 120_000);
 
+  it('joins a stream with a global table every instance reads whole', async () => {
+    await topics('products', 'orders-in', 'orders-named');
+    const producer = client.producer();
+    await producer.send({
+      topic: 'products',
+      messages: [
+        { key: 'p1', value: 'pear' },
+        { key: 'p2', value: 'fig' },
+      ],
+    });
+    const builder = new StreamsBuilder();
+    const strings = { keySerde: stringSerde(), valueSerde: stringSerde() };
+    const products = builder.globalTable<string, string>('products', { ...strings, storeName: 'products-store' });
+    builder
+      .stream<string, string>('orders-in', strings)
+      .joinGlobal(
+        products,
+        (_order, product) => product,
+        (product, name) => `${product}=${name}`,
+      )
+      .to('orders-named', strings);
+    const app = new MillraceStreams(builder.build(), {
+      servers: inject('natsUrl'),
+      cluster,
+      applicationId: 'global-app',
+      commitIntervalMs: 200,
+      stateDir: newStateDir(),
+    });
+    await app.start();
+    // Read whole before the stream thread starts.
+    expect(app.store<string, string>('products-store').get('p2')).toBe('fig');
+    await producer.send({ topic: 'products', messages: [{ key: 'p3', value: 'plum' }] });
+    await waitFor(
+      'the global store follows its topic',
+      () => app.store<string, string>('products-store').get('p3') === 'plum',
+    );
+    await producer.send({
+      topic: 'orders-in',
+      messages: [
+        { key: 'o1', value: 'p2' },
+        { key: 'o2', value: 'p3' },
+      ],
+    });
+    await producer.close();
+    const consumer = client.consumer({ maxWaitMs: 100 });
+    consumer.assign([0, 1].map((partition) => ({ topic: 'orders-named', partition, offset: 'earliest' as const })));
+    const named: Record<string, string> = {};
+    const iterator = consumer[Symbol.asyncIterator]();
+    await waitFor('both orders named', async () => {
+      const m = (await iterator.next()).value as { key: Buffer; value: Buffer };
+      named[m.key.toString()] = m.value.toString();
+      return Object.keys(named).length === 2;
+    });
+    await iterator.return?.();
+    expect(named).toEqual({ o1: 'p2=fig', o2: 'p3=plum' });
+    await app.close();
+  }, 120_000);
+
   it('counts exactly once through a failing record: the thread is replaced, its transaction aborted', async () => {
     await topics('eos-in', 'eos-out');
     const failOn = { value: 'kiwi', failed: false };

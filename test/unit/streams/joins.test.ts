@@ -167,3 +167,40 @@ describe('stream-stream windowed joins, through the test driver', () => {
     ]);
   });
 });
+
+describe('stream-global table joins, through the test driver', () => {
+  it('joins each record by a key it computes with the global table, no co-partitioning', () => {
+    const builder = new StreamsBuilder();
+    const products = builder.globalTable<string, string>('products', { ...strs, storeName: 'products-store' });
+    const orders = builder.stream<string, string>('orders', strs); // keyed by order id, value: product id
+    orders
+      .joinGlobal(
+        products,
+        (_k, product) => product,
+        (product, name) => `${product}=${name}`,
+      )
+      .to('named', strs);
+    orders
+      .leftJoinGlobal(
+        products,
+        (_k, product) => product,
+        (product, name) => `${product}=${name ?? '?'}`,
+      )
+      .to('named-left', strs);
+    const driver = testDriver(builder.build());
+    driver.createInputTopic('products', s, s).pipeKeyValueList([
+      ['p1', 'pear'],
+      ['p2', 'fig'],
+    ]);
+    driver.createInputTopic('orders', s, s).pipeKeyValueList([
+      ['o1', 'p2'],
+      ['o2', 'p9'],
+    ]);
+    expect(driver.createOutputTopic('named', s, s).readKeyValuesToList()).toEqual([['o1', 'p2=fig']]);
+    expect(driver.createOutputTopic('named-left', s, s).readKeyValuesToList()).toEqual([
+      ['o1', 'p2=fig'],
+      ['o2', 'p9=?'],
+    ]);
+    expect(driver.getKeyValueStore<string, string>('products-store').get('p1')).toBe('pear');
+  });
+});
