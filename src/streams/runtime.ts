@@ -262,12 +262,15 @@ export class MillraceStreams {
   /** Records processed, commits, replaced threads and each task's state. */
   metrics(): {
     processedRecords: number;
+    /** When the current thread began its first batch (performance.now() ms; null: not yet). */
+    firstBatchAt: number | null;
     commits: number;
     replacedThreads: number;
     tasks: Array<{ taskId: string; state: string }>;
   } {
     return {
       processedRecords: this.thread?.processedRecords ?? 0,
+      firstBatchAt: this.thread?.firstBatchAt ?? null,
       commits: this.thread?.commits ?? 0,
       replacedThreads: this.replaced,
       tasks: this.thread?.taskStates() ?? [],

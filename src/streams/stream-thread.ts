@@ -108,6 +108,8 @@ export class StreamThread {
   private running: Promise<void> | null = null;
   /** Records processed since the thread started, for the metrics. */
   processedRecords = 0;
+  /** When the thread began processing its first batch (performance.now()), for rates. */
+  firstBatchAt: number | null = null;
   commits = 0;
 
   constructor(
@@ -325,6 +327,7 @@ export class StreamThread {
     const t = this.tasks.get(batch.partition);
     if (!t) return;
     await t.ready;
+    this.firstBatchAt ??= performance.now();
     try {
       this.processRecords(t, batch);
     } catch (err) {
