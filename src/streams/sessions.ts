@@ -5,12 +5,11 @@
  * (start and end are the first and last record's timestamps). A record whose session would end
  * before stream time minus the grace period is dropped as late, as Kafka drops it.
  */
-import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { KTable } from './ktable.js';
 import { StoreSerdes, defaultValueSerde, type StateStore, type StoreContext } from './stores.js';
 import type { Topology } from './topology.js';
-import type { Window, Windowed } from './windows.js';
+import { requireMs, type Window, type Windowed } from './windows.js';
 
 export class SessionWindows {
   private constructor(
@@ -23,11 +22,7 @@ export class SessionWindows {
   }
 
   static ofInactivityGapAndGrace(gapMs: number, graceMs: number): SessionWindows {
-    if (!Number.isInteger(gapMs) || gapMs <= 0)
-      throw new MillraceError('INVALID_CONFIG', `an inactivity gap must be a positive integer of ms, got ${gapMs}`);
-    if (!Number.isInteger(graceMs) || graceMs < 0)
-      throw new MillraceError('INVALID_CONFIG', `a grace period must be a non-negative integer of ms, got ${graceMs}`);
-    return new SessionWindows(gapMs, graceMs);
+    return new SessionWindows(requireMs('an inactivity gap', gapMs, 1), requireMs('a grace period', graceMs, 0));
   }
 }
 

@@ -6,10 +6,10 @@
  * than stream time minus the window and grace are dropped as late; buffers keep what a later
  * record may still join.
  */
-import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { StoreSerdes, defaultValueSerde, type StateStore, type StoreContext } from './stores.js';
 import { passThrough, type StreamRecord, type Topology } from './topology.js';
+import { requireMs } from './windows.js';
 
 export class JoinWindows {
   private constructor(
@@ -21,13 +21,8 @@ export class JoinWindows {
   ) {}
 
   static ofTimeDifferenceAndGrace(differenceMs: number, graceMs: number): JoinWindows {
-    if (!Number.isInteger(differenceMs) || differenceMs < 0)
-      throw new MillraceError(
-        'INVALID_CONFIG',
-        `a time difference must be a non-negative integer of ms, got ${differenceMs}`,
-      );
-    if (!Number.isInteger(graceMs) || graceMs < 0)
-      throw new MillraceError('INVALID_CONFIG', `a grace period must be a non-negative integer of ms, got ${graceMs}`);
+    requireMs('a time difference', differenceMs, 0);
+    requireMs('a grace period', graceMs, 0);
     return new JoinWindows(differenceMs, differenceMs, graceMs);
   }
 

@@ -23,6 +23,16 @@ export interface Windowed<K> {
   window: Window;
 }
 
+/** A window setting in ms: an integer of at least `min`, else INVALID_CONFIG naming it. */
+export function requireMs(what: string, ms: number, min: 0 | 1): number {
+  if (!Number.isInteger(ms) || ms < min)
+    throw new MillraceError(
+      'INVALID_CONFIG',
+      `${what} must be a ${min === 1 ? 'positive' : 'non-negative'} integer of ms, got ${ms}`,
+    );
+  return ms;
+}
+
 export class TimeWindows {
   private constructor(
     readonly sizeMs: number,
@@ -35,11 +45,8 @@ export class TimeWindows {
   }
 
   static ofSizeAndGrace(sizeMs: number, graceMs: number): TimeWindows {
-    if (!Number.isInteger(sizeMs) || sizeMs <= 0)
-      throw new MillraceError('INVALID_CONFIG', `a window size must be a positive integer of ms, got ${sizeMs}`);
-    if (!Number.isInteger(graceMs) || graceMs < 0)
-      throw new MillraceError('INVALID_CONFIG', `a grace period must be a non-negative integer of ms, got ${graceMs}`);
-    return new TimeWindows(sizeMs, sizeMs, graceMs);
+    requireMs('a window size', sizeMs, 1);
+    return new TimeWindows(sizeMs, sizeMs, requireMs('a grace period', graceMs, 0));
   }
 
   /** Hopping windows: a new window every `advanceMs` (at most the size). */
