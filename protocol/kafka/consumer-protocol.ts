@@ -50,17 +50,21 @@ export function encodeSubscription(s: {
   topics: string[];
   ownedPartitions: Subscription['ownedPartitions'];
   generationId: number;
+  userData?: Buffer | null;
 }): Buffer {
   const w = new Writer(256);
   w.int16(SUBSCRIPTION_VERSION);
-  encodeMessage(ConsumerSubscription, SUBSCRIPTION_VERSION, { ...s, userData: null }, w);
+  encodeMessage(ConsumerSubscription, SUBSCRIPTION_VERSION, { ...s, userData: s.userData ?? null }, w);
   return Buffer.concat(w.finish());
 }
 
-export function encodeAssignment(assignedPartitions: Assignment['assignedPartitions']): Buffer {
+export function encodeAssignment(
+  assignedPartitions: Assignment['assignedPartitions'],
+  userData: Buffer | null = null,
+): Buffer {
   const w = new Writer(256);
   w.int16(ASSIGNMENT_VERSION);
-  encodeMessage(ConsumerAssignment, ASSIGNMENT_VERSION, { assignedPartitions, userData: null }, w);
+  encodeMessage(ConsumerAssignment, ASSIGNMENT_VERSION, { assignedPartitions, userData }, w);
   return Buffer.concat(w.finish());
 }
 

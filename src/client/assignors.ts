@@ -18,16 +18,33 @@ export interface AssignorMember {
   /** What it consumes now (cooperative protocols), and the generation it got it in. */
   owned: TopicPartition[];
   generation: number;
+  /** What the member's assignor told the leader (Kafka's subscription userData). */
+  userData: Buffer | null;
 }
 
 export type Assignment = Map<string, TopicPartition[]>;
+
+/** An assignment with data of the assignor's own for each member (Kafka's assignment userData). */
+export interface AssignmentWithData {
+  assignment: Assignment;
+  userData: ReadonlyMap<string, Buffer>;
+}
 
 export interface Assignor {
   name: string;
   /** Cooperative: members keep their partitions through a rebalance and revoke only what moves. */
   cooperative: boolean;
-  assign(members: AssignorMember[], partitionsPerTopic: ReadonlyMap<string, number>): Assignment;
+  assign(members: AssignorMember[], partitionsPerTopic: ReadonlyMap<string, number>): Assignment | AssignmentWithData;
+  /** What this member tells the leader's assignor when it joins. */
+  subscriptionUserData?(): Buffer | null;
+  /** This member's assignment arrived (before the partitions are applied), with the leader's data for it. */
+  onAssignment?(assigned: TopicPartition[], userData: Buffer | null): void;
 }
+
+/** An assignor of partitions only, as the built-in ones are. */
+export type PartitionAssignor = Omit<Assignor, 'assign'> & {
+  assign(members: AssignorMember[], partitionsPerTopic: ReadonlyMap<string, number>): Assignment;
+};
 
 export const keyOfTp = (tp: TopicPartition): string => tpKey(tp.topic, tp.partition);
 const byTopicPartition = (a: TopicPartition, b: TopicPartition): number =>
@@ -49,7 +66,7 @@ function allPartitions(members: AssignorMember[], partitionsPerTopic: ReadonlyMa
 }
 
 /** Per topic, consecutive ranges of partitions to the subscribed members in order; the first ones get one more. */
-export const rangeAssignor: Assignor = {
+export const rangeAssignor: PartitionAssignor = {
   name: 'range',
   cooperative: false,
   assign(members, partitionsPerTopic) {
@@ -72,7 +89,7 @@ export const rangeAssignor: Assignor = {
 };
 
 /** Every partition of every subscribed topic, in order, dealt round the members subscribed to it. */
-export const roundRobinAssignor: Assignor = {
+export const roundRobinAssignor: PartitionAssignor = {
   name: 'roundrobin',
   cooperative: false,
   assign(members, partitionsPerTopic) {
@@ -98,7 +115,7 @@ export const roundRobinAssignor: Assignor = {
  * with the fewest. Then, cooperatively, a partition whose owner changes is left out of this
  * round: its owner revokes it and rejoins, and the next round gives it to its new member.
  */
-export const cooperativeStickyAssignor: Assignor = {
+export const cooperativeStickyAssignor: PartitionAssignor = {
   name: 'cooperative-sticky',
   cooperative: true,
   assign(members, partitionsPerTopic) {
@@ -168,9 +185,9 @@ export const cooperativeStickyAssignor: Assignor = {
 };
 
 /** Round robin under the name kafkajs gives it, so a kafkajs member and an SDK member can share a group. */
-export const kafkajsRoundRobinAssignor: Assignor = { ...roundRobinAssignor, name: 'RoundRobinAssigner' };
+export const kafkajsRoundRobinAssignor: PartitionAssignor = { ...roundRobinAssignor, name: 'RoundRobinAssigner' };
 
-export const ASSIGNORS: Record<string, Assignor> = {
+export const ASSIGNORS: Record<string, PartitionAssignor> = {
   range: rangeAssignor,
   roundrobin: roundRobinAssignor,
   'cooperative-sticky': cooperativeStickyAssignor,

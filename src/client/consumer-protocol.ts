@@ -8,7 +8,7 @@ import {
   encodeAssignment,
   encodeSubscription,
 } from '../../protocol/kafka/consumer-protocol.js';
-import type { Assignment, AssignorMember, TopicPartition } from './assignors.js';
+import type { Assignment, AssignmentWithData, AssignorMember, TopicPartition } from './assignors.js';
 
 export { encodeSubscription };
 
@@ -34,15 +34,27 @@ export function subscriptionsOf(
       topics: s.topics,
       owned: flattened(s.ownedPartitions),
       generation: s.generationId,
+      userData: s.userData === null ? null : Buffer.from(s.userData),
     };
   });
 }
 
 /** An assignor's result as the leader's SyncGroup assignments. */
-export function assignmentsOf(result: Assignment): Array<{ memberId: string; assignment: Buffer }> {
-  return [...result].map(([memberId, tps]) => ({ memberId, assignment: encodeAssignment(grouped(tps)) }));
+export function assignmentsOf(
+  result: Assignment | AssignmentWithData,
+): Array<{ memberId: string; assignment: Buffer }> {
+  const { assignment, userData } = result instanceof Map ? { assignment: result, userData: new Map() } : result;
+  return [...assignment].map(([memberId, tps]) => ({
+    memberId,
+    assignment: encodeAssignment(grouped(tps), userData.get(memberId) ?? null),
+  }));
 }
 
-/** The partitions a SyncGroup reply assigns. */
-export const assignedPartitions = (assignment: Uint8Array): TopicPartition[] =>
-  flattened(decodeAssignment(assignment).assignedPartitions);
+/** The partitions a SyncGroup reply assigns, and the leader's data for this member. */
+export function assignedPartitions(assignment: Uint8Array): { partitions: TopicPartition[]; userData: Buffer | null } {
+  const decoded = decodeAssignment(assignment);
+  return {
+    partitions: flattened(decoded.assignedPartitions),
+    userData: decoded.userData === null ? null : Buffer.from(decoded.userData),
+  };
+}

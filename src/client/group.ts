@@ -242,11 +242,7 @@ export class GroupMember {
     // Eager protocols give up everything before joining; cooperative ones keep consuming.
     if (this.owned.length > 0 && !this.cooperative) await this.revoke(this.owned);
     await this.resolveTopics();
-    const metadata = encodeSubscription({
-      topics: this.topics,
-      ownedPartitions: grouped(this.owned),
-      generationId: this.generation,
-    });
+    const subscription = { topics: this.topics, ownedPartitions: grouped(this.owned), generationId: this.generation };
     const join = async (memberId: string) => {
       const res = await this.call(
         'join_group',
@@ -258,7 +254,10 @@ export class GroupMember {
           memberId,
           groupInstanceId: this.opts.groupInstanceId,
           protocolType: 'consumer',
-          protocols: this.assignors.map((a) => ({ name: a.name, metadata })),
+          protocols: this.assignors.map((a) => ({
+            name: a.name,
+            metadata: encodeSubscription({ ...subscription, userData: a.subscriptionUserData?.() ?? null }),
+          })),
           clientId: this.ctx.clientId,
         },
         wire.JoinGroupResponse,
@@ -290,7 +289,8 @@ export class GroupMember {
       this.opts.rebalanceTimeoutMs + 5_000,
     );
     this.rejoinNeeded = false;
-    const assigned = assignedPartitions(sync.assignment);
+    const { partitions: assigned, userData } = assignedPartitions(sync.assignment);
+    this.assignors.find((a) => a.name === this.protocol)?.onAssignment?.(assigned, userData);
     this.ctx.metrics?.rebalances.inc({ client_id: this.ctx.clientId, group: this.opts.groupId });
     this.ctx.logger.info(
       { groupId: this.opts.groupId, memberId: this.memberId, generation: this.generation, partitions: assigned.length },

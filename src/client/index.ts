@@ -7,6 +7,7 @@ export {
   cooperativeStickyAssignor,
   rangeAssignor,
   roundRobinAssignor,
+  type AssignmentWithData,
   type Assignor,
   type AssignorMember,
   type TopicPartition,

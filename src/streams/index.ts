@@ -22,7 +22,10 @@ export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreC
 export {
   MillraceStreams,
   type ExceptionResponse,
+  type HostInfo,
+  type KeyQueryMetadata,
   type ProcessingGuarantee,
+  type StreamsMetadata,
   type StreamsConfig,
   type StreamsState,
 } from './runtime.js';

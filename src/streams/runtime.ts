@@ -13,12 +13,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MillraceError } from '../../protocol/errors.js';
-import { Millrace, type ConsumerOptions, type MillraceOptions } from '../client/index.js';
+import {
+  Millrace,
+  defaultPartitioner,
+  type ConsumerOptions,
+  type MillraceOptions,
+  type Serde,
+} from '../client/index.js';
 import type { KeyValueStore } from './stores.js';
 import { StreamThread, type ProcessingGuarantee } from './stream-thread.js';
 import { GlobalState } from './global-state.js';
 import type { RestoreProgress } from './restore.js';
-import type { Topology } from './topology.js';
+import { serializeNow, type Topology } from './topology.js';
+import type { HostTasks, StreamsAssignmentInfo } from './assignor.js';
 
 export type { ProcessingGuarantee };
 
@@ -33,8 +40,37 @@ export interface StreamsConfig extends MillraceOptions {
   stateDir?: string;
   /** Replication factor of internal topics (default: the brokers' default). */
   replicationFactor?: number;
+  /** Standby replicas of each task's state on other instances (Kafka's num.standby.replicas; default 0). */
+  numStandbyReplicas?: number;
+  /**
+   * `host:port` where this instance serves interactive queries (Kafka's application.server): the
+   * group tells every instance which endpoint holds which tasks, for `queryMetadataForKey`.
+   */
+  applicationServer?: string;
   /** Group membership settings of the instance's consumer (Kafka's `consumer.`-prefixed configs). */
   consumer?: Pick<ConsumerOptions, 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs'>;
+}
+
+export interface HostInfo {
+  host: string;
+  port: number;
+}
+
+/** Where a key's state lives (Kafka's KeyQueryMetadata). */
+export interface KeyQueryMetadata {
+  /** The instance running the key's task (null: none has it now, as during a rebalance). */
+  activeHost: HostInfo | null;
+  standbyHosts: HostInfo[];
+  partition: number;
+}
+
+/** One instance of the application, as the last rebalance described it (Kafka's StreamsMetadata). */
+export interface StreamsMetadata {
+  hostInfo: HostInfo;
+  stateStoreNames: string[];
+  /** Its active tasks' source partitions. */
+  topicPartitions: Array<{ topic: string; partition: number }>;
+  standbyTopicPartitions: Array<{ topic: string; partition: number }>;
 }
 
 /** Kafka's KafkaStreams.State. */
@@ -44,13 +80,26 @@ export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUT
 export type ExceptionResponse = 'REPLACE_THREAD' | 'SHUTDOWN_CLIENT';
 
 const APPLICATION_ID = /^[a-zA-Z0-9._-]+$/;
+const ENDPOINT = /^(.+):(\d{1,5})$/;
+
+function parseEndpoint(endpoint: string): HostInfo {
+  const m = ENDPOINT.exec(endpoint);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535)
+    throw new MillraceError('INVALID_CONFIG', `applicationServer must be host:port, got '${endpoint}'`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
 const REPLACE_BACKOFF_MS = 200;
 const REPLACE_BACKOFF_MAX_MS = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class MillraceStreams {
   private readonly client: Millrace;
-  private readonly config: Required<Pick<StreamsConfig, 'processingGuarantee' | 'commitIntervalMs' | 'stateDir'>>;
+  private readonly config: Required<
+    Pick<StreamsConfig, 'processingGuarantee' | 'commitIntervalMs' | 'stateDir' | 'numStandbyReplicas'>
+  >;
+  /** Every endpoint's tasks, as the last rebalance assigned them. */
+  private hosts: HostTasks[] = [];
   private thread: StreamThread | null = null;
   /** The global stores, read whole by this instance. */
   private readonly global: GlobalState;
@@ -83,10 +132,15 @@ export class MillraceStreams {
         `processingGuarantee must be at_least_once or exactly_once_v2, got '${String(guarantee)}'`,
       );
     if (topology.sourceTopics.length === 0) throw new MillraceError('INVALID_CONFIG', 'the topology reads no topic');
+    const standbys = options.numStandbyReplicas ?? 0;
+    if (!Number.isInteger(standbys) || standbys < 0)
+      throw new MillraceError('INVALID_CONFIG', `numStandbyReplicas must be a non-negative integer, got ${standbys}`);
+    if (options.applicationServer !== undefined) parseEndpoint(options.applicationServer);
     this.config = {
       processingGuarantee: guarantee,
       commitIntervalMs: options.commitIntervalMs ?? (guarantee === 'exactly_once_v2' ? 100 : 30_000),
       stateDir: options.stateDir ?? path.join(os.tmpdir(), 'millrace-streams'),
+      numStandbyReplicas: standbys,
     };
     this.appDir = path.join(this.config.stateDir, options.applicationId);
     topology.setApplicationId(options.applicationId);
@@ -199,6 +253,12 @@ export class MillraceStreams {
       partitionCount: (topic) => this.partitions.get(topic) ?? 1,
       changelogTopic: (store) => this.changelogTopic(store),
       globalStores: this.global.stores,
+      numStandbys: this.config.numStandbyReplicas,
+      processId: this.processId,
+      endpoint: this.options.applicationServer ?? null,
+      onAssignmentInfo: (info: StreamsAssignmentInfo) => {
+        this.hosts = info.hosts;
+      },
       onRestore: (p) => this.restoreListener?.(p),
       onError: (err) => void this.threadFailed(thread, err),
       log: (msg, fields) => this.options.logger?.info({ thread: name, ...fields }, msg),
@@ -259,6 +319,43 @@ export class MillraceStreams {
     };
   }
 
+  /**
+   * Which instance holds `key` in `storeName` (Kafka's queryMetadataForKey): the key's partition
+   * is the default partitioner's over the topics feeding the store, and its task's active and
+   * standby instances are those the last rebalance named (instances with an applicationServer).
+   */
+  queryMetadataForKey<K>(storeName: string, key: K, keySerde: Serde<K>): KeyQueryMetadata {
+    if (!this.topology.stores.some((s) => s.name === storeName))
+      throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${storeName}'`);
+    const topics = this.topology.sourceTopicsOfStore(storeName);
+    const partitionCount = Math.max(1, ...topics.map((t) => this.partitions.get(t) ?? 1));
+    const bytes = serializeNow(keySerde, key, { topic: topics[0] ?? storeName, part: 'key', headers: {} });
+    const partition = defaultPartitioner({ topic: topics[0] ?? storeName, key: bytes, partitionCount })!;
+    const active = this.hosts.find((h) => h.active.includes(partition));
+    return {
+      activeHost: active ? parseEndpoint(active.endpoint) : null,
+      standbyHosts: this.hosts.filter((h) => h.standby.includes(partition)).map((h) => parseEndpoint(h.endpoint)),
+      partition,
+    };
+  }
+
+  /** Every instance with an applicationServer, and what it holds (Kafka's metadataForAllStreamsClients). */
+  metadataForAllStreamsClients(): StreamsMetadata[] {
+    const stores = this.topology.stores.map((s) => s.name);
+    const partitionsOf = (tasks: number[]) =>
+      tasks.flatMap((p) =>
+        this.topology.sourceTopics
+          .filter((t) => p < (this.partitions.get(t) ?? 0))
+          .map((topic) => ({ topic, partition: p })),
+      );
+    return this.hosts.map((h) => ({
+      hostInfo: parseEndpoint(h.endpoint),
+      stateStoreNames: stores,
+      topicPartitions: partitionsOf(h.active),
+      standbyTopicPartitions: partitionsOf(h.standby),
+    }));
+  }
+
   /** Records processed, commits, replaced threads and each task's state. */
   metrics(): {
     processedRecords: number;
@@ -267,6 +364,9 @@ export class MillraceStreams {
     commits: number;
     replacedThreads: number;
     tasks: Array<{ taskId: string; state: string }>;
+    standbyTasks: string[];
+    /** Changelog records the current thread's standby tasks applied. */
+    standbyRecords: number;
   } {
     return {
       processedRecords: this.thread?.processedRecords ?? 0,
@@ -274,6 +374,8 @@ export class MillraceStreams {
       commits: this.thread?.commits ?? 0,
       replacedThreads: this.replaced,
       tasks: this.thread?.taskStates() ?? [],
+      standbyTasks: (this.thread?.standbyTasks ?? []).map((p) => `0_${p}`),
+      standbyRecords: this.thread?.standbyRecords ?? 0,
     };
   }
 

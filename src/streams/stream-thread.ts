@@ -29,6 +29,9 @@ import type {
 } from '../client/index.js';
 import type { Transaction } from '../client/producer.js';
 import { StreamTask, type StoredRecord } from './task.js';
+import { hasCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { streamsAssignor, type StreamsAssignmentInfo, type StreamsSubscriptionInfo } from './assignor.js';
+import { StandbyTasks } from './standby.js';
 import { restoreChangelogs, type RestoreProgress } from './restore.js';
 import type { Topology } from './topology.js';
 import type { StateStore } from './stores.js';
@@ -50,6 +53,13 @@ export interface ThreadSettings {
   changelogTopic: (store: string) => string;
   /** The instance's global stores, shared by every task. */
   globalStores: ReadonlyMap<string, StateStore>;
+  /** Standby replicas of each task the group should keep (Kafka's num.standby.replicas). */
+  numStandbys: number;
+  processId: string;
+  /** `host:port` of the instance's interactive-query server, or null. */
+  endpoint: string | null;
+  /** Every rebalance's assignment of this member, with every endpoint's tasks. */
+  onAssignmentInfo: (info: StreamsAssignmentInfo) => void;
   onRestore: (progress: RestoreProgress & { taskId: string }) => void;
   onError: (err: Error) => void;
   log: (msg: string, fields?: Record<string, unknown>) => void;
@@ -62,17 +72,6 @@ interface RunningTask {
   ready: Promise<void>;
   /** The offset after the task's last changelog record, by changelog topic: a checkpoint's content. */
   changelogEnds: Map<string, number>;
-}
-
-/** Kafka's checkpoint file: each changelog's offset a persistent store's files hold everything below. */
-const CHECKPOINT_FILE = '.checkpoint';
-
-function readCheckpoint(dir: string): Record<string, number> {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, CHECKPOINT_FILE), 'utf8')) as Record<string, number>;
-  } catch {
-    return {};
-  }
 }
 
 /** How often wall-clock punctuations are checked. */
@@ -103,6 +102,7 @@ export class StreamThread {
   private stopped = false;
   /** A batch failed part way: nothing is committed any more (the thread is replaced or shut down). */
   private broken = false;
+  private readonly standbys: StandbyTasks;
   /** The changelog topics, whose send results feed the checkpoints. */
   private readonly changelogs: Set<string>;
   private running: Promise<void> | null = null;
@@ -125,6 +125,13 @@ export class StreamThread {
       autoCommit: false,
       autoOffsetReset: 'earliest',
       isolationLevel: eos ? 'read_committed' : 'read_uncommitted',
+      assignors: [
+        streamsAssignor(
+          s.numStandbys,
+          () => this.subscriptionInfo(),
+          (info) => this.assignmentInfo(info),
+        ),
+      ],
       // A failed batch fails the thread at once (the exception handler decides): retrying it in
       // place would process its first records twice.
       retry: { retries: 0, restartOnFailure: () => false },
@@ -132,6 +139,50 @@ export class StreamThread {
     this.producer = client.producer<Buffer, Buffer>(
       eos ? { transactionalId: s.name, transactionTimeoutMs: 10_000, lingerMs: 5 } : { lingerMs: 5 },
     );
+    this.standbys = new StandbyTasks(client, topology, {
+      stateDir: s.stateDir,
+      changelogTopic: s.changelogTopic,
+      isolationLevel: eos ? 'read_committed' : 'read_uncommitted',
+      checkpointIntervalMs: Math.max(1000, s.commitIntervalMs),
+      onError: (err) => this.fail(err),
+      log: s.log,
+    });
+  }
+
+  /** What this member tells the group's leader: its state beyond its active tasks included. */
+  private subscriptionInfo(): StreamsSubscriptionInfo {
+    const onDisk = fs.existsSync(this.s.stateDir)
+      ? fs
+          .readdirSync(this.s.stateDir)
+          .filter((d) => /^0_\d+$/.test(d) && hasCheckpoint(path.join(this.s.stateDir, d)))
+          .map((d) => Number(d.slice(2)))
+      : [];
+    const stateful = [...new Set([...this.standbys.tasks, ...onDisk])].filter((p) => !this.tasks.has(p));
+    return { processId: this.s.processId, endpoint: this.s.endpoint, stateful };
+  }
+
+  /**
+   * The leader's assignment, before its partitions are applied: standbys follow it (a standby of
+   * a task still active here waits for the follow-up rebalance, after the task is revoked).
+   */
+  private assignmentInfo(info: StreamsAssignmentInfo): void {
+    this.s.onAssignmentInfo(info);
+    void this.serial(() =>
+      this.standbys.update(
+        info.standby.filter((p) => !this.tasks.has(p)),
+        info.active,
+      ),
+    ).catch((err: unknown) => this.fail(err));
+  }
+
+  /** The standby tasks this thread keeps. */
+  get standbyTasks(): number[] {
+    return this.standbys.tasks;
+  }
+
+  /** Changelog records its standby tasks applied. */
+  get standbyRecords(): number {
+    return this.standbys.appliedRecords;
   }
 
   private get eos(): boolean {
@@ -209,21 +260,28 @@ export class StreamThread {
   private createTask(partition: number): RunningTask {
     const taskId = `0_${partition}`;
     const dir = path.join(this.s.stateDir, taskId);
+    const changelog =
+      (store: string) =>
+      (key: Buffer, value: Buffer | null): void =>
+        this.collect(this.s.changelogTopic(store), {
+          key,
+          value,
+          timestamp: Date.now(),
+          headers: NO_HEADERS,
+          partition,
+        });
+    // A standby of the task here hands its stores over: they log from now on.
+    const handedOver = this.standbys.take(partition);
     const task = new StreamTask(
       this.topology,
       partition,
       (topic, record) => this.collect(topic, record),
-      (store) => ({
-        changelog: (key, value) =>
-          this.collect(this.s.changelogTopic(store), {
-            key,
-            value,
-            timestamp: Date.now(),
-            headers: NO_HEADERS,
-            partition,
-          }),
-        stateDir: dir,
-      }),
+      (spec) => {
+        const standby = handedOver?.stores.get(spec.name);
+        if (!standby) return spec.create({ changelog: changelog(spec.name), stateDir: dir });
+        standby.context.changelog = changelog(spec.name);
+        return standby.store;
+      },
       this.s.partitionCount,
       this.s.globalStores,
     );
@@ -241,10 +299,10 @@ export class StreamThread {
           const checkpoint = readCheckpoint(dir);
           // Exactly once: what a persistent store writes from now on may belong to a transaction
           // that aborts, so only a clean close leaves a checkpoint to trust.
-          if (this.eos) fs.rmSync(path.join(dir, CHECKPOINT_FILE), { force: true });
+          if (this.eos) removeCheckpoint(dir);
           const changelogs = [...task.stateStores.values()].map((store) => {
             const topic = this.s.changelogTopic(store.name);
-            const from = store.persistent ? checkpoint[topic] : undefined;
+            const from = handedOver?.positions.get(topic) ?? (store.persistent ? checkpoint[topic] : undefined);
             if (store.persistent && from === undefined) store.wipe?.();
             return { store, topic, from: from ?? ('earliest' as const) };
           });
@@ -403,10 +461,7 @@ export class StreamThread {
   /** Writes a task's checkpoint (for its persistent stores): after its stores were flushed. */
   private writeCheckpoint(t: RunningTask): void {
     if (![...t.task.stateStores.values()].some((s) => s.persistent)) return;
-    const dir = path.join(this.s.stateDir, t.task.id);
-    const file = path.join(dir, CHECKPOINT_FILE);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(t.changelogEnds)));
-    fs.renameSync(`${file}.tmp`, file);
+    writeCheckpoint(path.join(this.s.stateDir, t.task.id), t.changelogEnds);
   }
 
   private async commit(): Promise<void> {
@@ -450,6 +505,7 @@ export class StreamThread {
     await this.consumer.close().catch(() => undefined);
     await this.running?.catch(() => undefined);
     await this.closeTasks([...this.tasks.keys()], committed);
+    await this.standbys.close().catch(() => undefined);
     await this.producer.close().catch(() => undefined);
   }
 }

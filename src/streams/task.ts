@@ -5,7 +5,7 @@
  * task's collector (a producer in a runtime, a queue in the test driver).
  */
 import { MillraceError } from '../../protocol/errors.js';
-import type { StateStore, StoreContext } from './stores.js';
+import type { StateStore } from './stores.js';
 import {
   deserializeNow,
   serializeNow,
@@ -15,6 +15,7 @@ import {
   type ProcessorNode,
   type SinkNode,
   type SourceNode,
+  type StoreSpec,
   type StreamRecord,
   type Topology,
 } from './topology.js';
@@ -62,14 +63,15 @@ export class StreamTask {
     private readonly topology: Topology,
     readonly partition: number,
     private readonly collector: RecordCollector,
-    storeContext: (storeName: string) => StoreContext,
+    /** Makes (or hands over, from a standby) the task's store of each spec. */
+    storeFor: (spec: StoreSpec) => StateStore,
     /** Partition counts of sink topics, for sinks with a partitioner. */
     private readonly partitionCount: (topic: string) => number,
     /** The instance's global stores, shared by its tasks. */
     private readonly globals: ReadonlyMap<string, StateStore> = new Map(),
   ) {
     this.id = `0_${partition}`;
-    for (const spec of topology.stores) this.stores.set(spec.name, spec.create(storeContext(spec.name)));
+    for (const spec of topology.stores) this.stores.set(spec.name, storeFor(spec));
     for (const n of topology.allNodes)
       if (n.kind === 'source') {
         const children = n.children.map((c) => this.runner(c));

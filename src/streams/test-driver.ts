@@ -63,7 +63,7 @@ export class TopologyTestDriver {
         this.queue(topic).push(record);
         if (this.topology.sourceOf(topic)) this.fedBack.push({ topic, record });
       },
-      () => ({ changelog: null, stateDir: this.stateDir }),
+      (spec) => spec.create({ changelog: null, stateDir: this.stateDir }),
       (topic) => options.partitions?.[topic] ?? 1,
       this.globals,
     );

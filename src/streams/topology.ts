@@ -259,6 +259,24 @@ export class Topology {
     return undefined;
   }
 
+  /** The source topics whose records reach the processors using `storeName`: they partition its keys. */
+  sourceTopicsOfStore(storeName: string): string[] {
+    const parents = new Map<string, string[]>();
+    for (const n of this.nodes.values())
+      for (const c of n.children) parents.set(c, [...(parents.get(c) ?? []), n.name]);
+    const seen = new Set<string>();
+    const topics = new Set<string>();
+    const visit = (name: string): void => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const n = this.nodes.get(name);
+      if (n?.kind === 'source') for (const t of n.topics) topics.add(t);
+      for (const p of parents.get(name) ?? []) visit(p);
+    };
+    for (const n of this.nodes.values()) if (n.kind === 'processor' && n.stores.includes(storeName)) visit(n.name);
+    return [...topics];
+  }
+
   get sourceTopics(): string[] {
     return [...this.nodes.values()].flatMap((n) => (n.kind === 'source' ? n.topics : []));
   }

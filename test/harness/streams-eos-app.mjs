@@ -39,6 +39,8 @@ const app = new MillraceStreams(builder.build(), {
   processingGuarantee: o.guarantee,
   commitIntervalMs: o.commitIntervalMs,
   stateDir: o.stateDir,
+  // A standby of every task on another instance: a killed instance's tasks move onto standby state.
+  numStandbyReplicas: 1,
   consumer: { sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 },
 });
 app.setUncaughtExceptionHandler((err) => {

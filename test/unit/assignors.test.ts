@@ -14,6 +14,7 @@ const member = (memberId: string, topics: string[], owned: TopicPartition[] = []
   topics,
   owned,
   generation,
+  userData: null,
 });
 const names = (tps: TopicPartition[] | undefined): string[] => (tps ?? []).map((tp) => `${tp.topic}-${tp.partition}`);
 
