@@ -17,6 +17,7 @@ export {
 export { KGroupedStream, KTable, type Materialized } from './ktable.js';
 export { keyValueStoreSpec, type StoreType } from './store-specs.js';
 export { InMemorySessionStore, SessionWindowedKStream, SessionWindows } from './sessions.js';
+export { SlidingWindows } from './sliding-windows.js';
 export { JoinBuffer, JoinWindows, type StreamJoined } from './stream-joins.js';
 export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreContext } from './stores.js';
 export {

@@ -12,6 +12,7 @@ import type { KeyValueStore } from './stores.js';
 import { keyValueStoreSpec, type StoreType } from './store-specs.js';
 import { TimeWindowedKStream, type TimeWindows } from './windows.js';
 import { SessionWindowedKStream, SessionWindows } from './sessions.js';
+import type { SlidingWindows } from './sliding-windows.js';
 import { bytesSerde, passThrough, type StreamRecord, type Topology } from './topology.js';
 
 export interface Materialized<K, V = unknown> {
@@ -189,11 +190,13 @@ export class KGroupedStream<K, V> {
     return this.stream.repartition({ ...this.grouped, name: this.grouped.name ?? storeName }).nodeName;
   }
 
-  /** Windows the grouped stream in time (tumbling or hopping), for windowed count, reduce and aggregate. */
-  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  /** Windows the grouped stream in time (tumbling, hopping or sliding), for windowed count, reduce and aggregate. */
+  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedKStream<K, V>;
   /** Windows the grouped stream into sessions of activity. */
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
-  windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+  windowedBy(
+    windows: TimeWindows | SlidingWindows | SessionWindows,
+  ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
     if (windows instanceof SessionWindows)
       return new SessionWindowedKStream<K, V>(
         this.topology,

@@ -8,8 +8,9 @@
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { KTable } from './ktable.js';
-import type { Topology } from './topology.js';
 import { StoreSerdes, defaultValueSerde, type StateStore, type StoreContext } from './stores.js';
+import { SlidingWindows, slidingAggregateProcessor, timestampedSerde } from './sliding-windows.js';
+import { deserializeNow, serializeNow, type ProcessFn, type Topology } from './topology.js';
 
 export interface Window {
   /** Inclusive. */
@@ -150,13 +151,42 @@ export interface WindowMaterialized<V> {
   valueSerde?: Serde<V>;
 }
 
-/** A stream grouped by key and windowed in time (Kafka's TimeWindowedKStream). */
+/** The processor of a tumbling or hopping window aggregation into the window store `storeName`. */
+function timeAggregateProcessor<K, V, VA>(
+  windows: TimeWindows,
+  storeName: string,
+  step: (key: K, value: V, old: VA | undefined) => VA,
+): () => ProcessFn {
+  return () => {
+    // Stream time is the task's: each instance of the processor keeps its own.
+    let streamTime = -1;
+    return (record, context) => {
+      if (record.key === null || record.value === null) return;
+      streamTime = Math.max(streamTime, record.timestamp);
+      const store = context.getStateStore<InMemoryWindowStore<K, VA>>(storeName);
+      const closeTime = streamTime - windows.graceMs;
+      const key = record.key as K;
+      for (const w of windows.windowsFor(record.timestamp)) {
+        if (w.end <= closeTime) continue; // late: its window closed
+        const updated = step(key, record.value as V, store.get(key, w.start));
+        store.put(key, w.start, updated);
+        context.forward({ ...record, key: { key, window: w }, value: updated });
+      }
+      store.expire(streamTime);
+    };
+  };
+}
+
+/**
+ * A stream grouped by key and windowed in time (Kafka's TimeWindowedKStream): tumbling, hopping
+ * or sliding windows.
+ */
 export class TimeWindowedKStream<K, V> {
   constructor(
     private readonly topology: Topology,
     /** The node the aggregation reads, given its store's name (a repartition may be named after it). */
     private readonly parentFor: (storeName: string) => string,
-    private readonly windows: TimeWindows,
+    private readonly windows: TimeWindows | SlidingWindows,
     private readonly keySerde: Serde<K>,
   ) {}
 
@@ -188,37 +218,34 @@ export class TimeWindowedKStream<K, V> {
     const parent = this.parentFor(storeName);
     const name = this.topology.newName('KSTREAM-AGGREGATE');
     const { windows } = this;
-    this.topology.addProcessor(
-      name,
-      () => {
-        // Stream time is the task's: each instance of the processor keeps its own.
-        let streamTime = -1;
-        return (record, context) => {
-          if (record.key === null || record.value === null) return;
-          streamTime = Math.max(streamTime, record.timestamp);
-          const store = context.getStateStore<InMemoryWindowStore<K, VA>>(storeName);
-          const closeTime = streamTime - windows.graceMs;
-          const key = record.key as K;
-          for (const w of windows.windowsFor(record.timestamp)) {
-            if (w.end <= closeTime) continue; // late: its window closed
-            const updated = step(key, record.value as V, store.get(key, w.start));
-            store.put(key, w.start, updated);
-            context.forward({ ...record, key: { key, window: w }, value: updated });
-          }
-          store.expire(streamTime);
-        };
-      },
-      parent,
-    );
-    const retention = windows.sizeMs + windows.graceMs;
-    this.topology.addStateStore(
-      {
-        name: storeName,
-        create: (ctx) =>
-          new InMemoryWindowStore<K, VA>(storeName, this.keySerde, retention, materialized.valueSerde, ctx),
-      },
-      name,
-    );
+    let retention: number;
+    if (windows instanceof SlidingWindows) {
+      const serde = timestampedSerde(materialized.valueSerde);
+      const ctx = { topic: storeName, part: 'value' as const, headers: {} };
+      const inner = defaultValueSerde(materialized.valueSerde);
+      const copy = (a: VA): VA => deserializeNow(inner, serializeNow(inner, a, ctx), ctx);
+      this.topology.addProcessor(name, slidingAggregateProcessor<K, V, VA>(windows, storeName, step, copy), parent);
+      retention = windows.retentionMs;
+      this.topology.addStateStore(
+        {
+          name: storeName,
+          create: (c) =>
+            new InMemoryWindowStore<K, unknown>(storeName, this.keySerde, retention, serde as Serde<unknown>, c),
+        },
+        name,
+      );
+    } else {
+      this.topology.addProcessor(name, timeAggregateProcessor<K, V, VA>(windows, storeName, step), parent);
+      retention = windows.sizeMs + windows.graceMs;
+      this.topology.addStateStore(
+        {
+          name: storeName,
+          create: (c) =>
+            new InMemoryWindowStore<K, VA>(storeName, this.keySerde, retention, materialized.valueSerde, c),
+        },
+        name,
+      );
+    }
     return new KTable<Windowed<K>, VA>(this.topology, name, storeName, windows.graceMs);
   }
 }
