@@ -15,7 +15,7 @@ import {
 } from './topology.js';
 import { KGroupedStream, type KTable } from './ktable.js';
 import type { GlobalKTable } from './builder.js';
-import { JoinWindows, addStreamStreamJoin, type StreamJoined } from './stream-joins.js';
+import { JoinWindows, addStreamStreamJoin, type StreamJoinKind, type StreamJoined } from './stream-joins.js';
 import type { KeyValueStore } from './stores.js';
 
 /** A key and a value, as Kafka's KeyValue: what map and flatMap return. */
@@ -200,26 +200,14 @@ export class KStream<K, V> {
     windowsOrJoined?: JoinWindows | Repartitioned<K, V>,
     streamJoined: StreamJoined<K, V, VO> = {},
   ): KStream<K, VR> {
-    if (other instanceof KStream) {
-      if (!(windowsOrJoined instanceof JoinWindows))
-        throw new MillraceError('INVALID_CONFIG', 'a stream-stream join needs JoinWindows');
-      const left = this.repartitionRequired
-        ? this.repartition({ keySerde: streamJoined.keySerde, valueSerde: streamJoined.valueSerde })
-        : this;
-      const right = other.repartitionRequired
-        ? other.repartition({ keySerde: streamJoined.keySerde, valueSerde: streamJoined.otherValueSerde })
-        : other;
-      const node = addStreamStreamJoin<K, V, VO, VR>(
-        this.topology,
-        left.nodeName,
-        right.nodeName,
-        joiner as (value: V, otherValue: VO) => VR,
+    if (other instanceof KStream)
+      return this.streamJoin(
+        'inner',
+        other,
+        joiner as (value: V | null, otherValue: VO | null) => VR,
         windowsOrJoined,
         streamJoined,
-        bytesSerde() as Serde<unknown>,
       );
-      return new KStream<K, VR>(this.topology, node);
-    }
     const tableJoiner = joiner as (value: V | null, tableValue: VO) => VR;
     return this.lookup(
       'KSTREAM-JOIN',
@@ -227,6 +215,49 @@ export class KStream<K, V> {
       (v, t) => (t === undefined ? undefined : tableJoiner(v, t)),
       (windowsOrJoined ?? {}) as Repartitioned<K, V>,
     );
+  }
+
+  /** The stream-stream joins: both sides repartitioned first if their keys changed (`joined` serdes). */
+  private streamJoin<VO, VR>(
+    kind: StreamJoinKind,
+    other: KStream<K, VO>,
+    joiner: (value: V | null, otherValue: VO | null) => VR,
+    windows: JoinWindows | Repartitioned<K, V> | undefined,
+    joined: StreamJoined<K, V, VO>,
+  ): KStream<K, VR> {
+    if (!(windows instanceof JoinWindows))
+      throw new MillraceError('INVALID_CONFIG', 'a stream-stream join needs JoinWindows');
+    const left = this.repartitionRequired
+      ? this.repartition({ keySerde: joined.keySerde, valueSerde: joined.valueSerde })
+      : this;
+    const right = other.repartitionRequired
+      ? other.repartition({ keySerde: joined.keySerde, valueSerde: joined.otherValueSerde })
+      : other;
+    const node = addStreamStreamJoin<K, V, VO, VR>(
+      this.topology,
+      left.nodeName,
+      right.nodeName,
+      joiner,
+      windows,
+      joined,
+      bytesSerde() as Serde<unknown>,
+      kind,
+    );
+    return new KStream<K, VR>(this.topology, node);
+  }
+
+  /**
+   * KStream-KStream windowed outer join: records of either side are joined as by join(); a record
+   * that finds no partner within the window is emitted with null for the other side once the
+   * window has closed (KIP-633), not before.
+   */
+  outerJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V | null, otherValue: VO | null) => VR,
+    windows: JoinWindows,
+    joined: StreamJoined<K, V, VO> = {},
+  ): KStream<K, VR> {
+    return this.streamJoin('outer', other, joiner, windows, joined);
   }
 
   /**
@@ -279,9 +310,32 @@ export class KStream<K, V> {
   leftJoin<VT, VR>(
     table: KTable<K, VT>,
     joiner: (value: V | null, tableValue: VT | null) => VR,
-    joined: Repartitioned<K, V> = {},
+    joined?: Repartitioned<K, V>,
+  ): KStream<K, VR>;
+  /**
+   * KStream-KStream windowed left join: every record of this stream is joined as by join(), or,
+   * finding no partner within the window, emitted with null once the window has closed (KIP-633).
+   */
+  leftJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V, otherValue: VO | null) => VR,
+    windows: JoinWindows,
+    joined?: StreamJoined<K, V, VO>,
+  ): KStream<K, VR>;
+  leftJoin<VO, VR>(
+    other: KTable<K, VO> | KStream<K, VO>,
+    joiner: ((value: V | null, tableValue: VO | null) => VR) | ((value: V, otherValue: VO | null) => VR),
+    windowsOrJoined?: JoinWindows | Repartitioned<K, V>,
+    streamJoined: StreamJoined<K, V, VO> = {},
   ): KStream<K, VR> {
-    return this.lookup('KSTREAM-LEFTJOIN', table, (v, t) => joiner(v, t ?? null), joined);
+    const join = joiner as (value: V | null, otherValue: VO | null) => VR;
+    if (other instanceof KStream) return this.streamJoin('left', other, join, windowsOrJoined, streamJoined);
+    return this.lookup(
+      'KSTREAM-LEFTJOIN',
+      other,
+      (v, t) => join(v, t ?? null),
+      (windowsOrJoined ?? {}) as Repartitioned<K, V>,
+    );
   }
 
   /** The stream-table joins: a stream whose key changed is repartitioned first (`joined` serdes). */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
 import { jsonSerde, stringSerde } from '../../../src/client/index.js';
@@ -165,6 +166,101 @@ describe('stream-stream windowed joins, through the test driver', () => {
       ['a', 'c1/v1', 1_800],
       ['a', 'c1/v2', 2_500],
     ]);
+  });
+});
+
+describe('stream-stream left and outer joins, through the test driver', () => {
+  function streamJoin(kind: 'leftJoin' | 'outerJoin', windows: JoinWindows) {
+    const builder = new StreamsBuilder();
+    const clicks = builder.stream<string, string>('clicks', strs);
+    const views = builder.stream<string, string>('views', strs);
+    const joiner = (c: string | null, v: string | null) => `${c ?? '-'}/${v ?? '-'}`;
+    (kind === 'leftJoin'
+      ? clicks.leftJoin(views, joiner, windows, { name: 'cv' })
+      : clicks.outerJoin(views, joiner, windows, { name: 'cv' })
+    ).to('joined', strs);
+    const topology = builder.build();
+    const driver = testDriver(topology);
+    return {
+      topology,
+      c: driver.createInputTopic('clicks', s, s),
+      v: driver.createInputTopic('views', s, s),
+      out: () =>
+        driver
+          .createOutputTopic('joined', s, s)
+          .readRecordsToList()
+          .map((r) => [r.key, r.value, r.timestamp]),
+    };
+  }
+
+  it('left join: a click without a view is emitted with null once its window closed, never before a join', () => {
+    const t = streamJoin('leftJoin', JoinWindows.ofTimeDifferenceAndGrace(1_000, 0));
+    expect(t.topology.stores.map((st) => st.name)).toEqual([
+      'cv-this-join-store',
+      'cv-other-join-store',
+      'cv-outer-shared-join-store',
+    ]);
+    t.c.pipeInput('a', 'c1', 1_000); // no view yet: waits
+    t.v.pipeInput('a', 'v1', 1_500); // joins c1: c1 leaves the outer store
+    t.c.pipeInput('b', 'c2', 1_600); // waits until stream time passes 2600
+    t.v.pipeInput('z', 'v9', 1_700); // a view without a click: a left join drops it
+    expect(t.out()).toEqual([['a', 'c1/v1', 1_500]]);
+    t.c.pipeInput('a', 'c3', 2_601); // stream time 2601: c2's window closed
+    expect(t.out()).toEqual([['b', 'c2/-', 1_600]]);
+  });
+
+  it('outer join: either side without a partner is emitted with null once its window closed', () => {
+    const t = streamJoin('outerJoin', JoinWindows.ofTimeDifferenceAndGrace(100, 50));
+    t.v.pipeInput('a', 'v1', 1_000);
+    t.c.pipeInput('b', 'c1', 1_010);
+    t.c.pipeInput('a', 'c2', 1_050); // joins v1
+    t.c.pipeInput('x', 'c9', 1_300); // stream time 1300: c1 (1010 + 150) closed; v1 was joined
+    expect(t.out()).toEqual([
+      ['a', 'c2/v1', 1_050],
+      ['b', 'c1/-', 1_010],
+    ]);
+    t.v.pipeInput('y', 'v2', 1_301);
+    t.v.pipeInput('y', 'v3', 1_600); // closes c9 (1300 + 150) and v2 (1301 + 150)
+    expect(t.out()).toEqual([
+      ['x', 'c9/-', 1_300],
+      ['y', '-/v2', 1_301],
+    ]);
+  });
+
+  it('outer join: every pair within the window is joined once, every record without one emitted once with null, in any order (property)', () => {
+    const record = fc.record({
+      side: fc.constantFrom('c', 'v'),
+      key: fc.constantFrom('a', 'b'),
+      ts: fc.integer({ min: 0, max: 1_000 }),
+    });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 25 }), fc.integer({ min: 0, max: 200 }), (records, diff) => {
+        const t = streamJoin('outerJoin', JoinWindows.ofTimeDifferenceAndGrace(diff, 5_000));
+        records.forEach((r, i) => (r.side === 'c' ? t.c : t.v).pipeInput(r.key, `${r.side}${i}`, r.ts));
+        t.c.pipeInput('flush', 'end', 100_000); // closes every window
+        const got = t
+          .out()
+          .map(([k, v]) => `${k}:${v}`)
+          .sort();
+        const named = records.map((r, i) => ({ ...r, name: `${r.side}${i}` }));
+        const pairs = named.flatMap((c) =>
+          c.side === 'c'
+            ? named
+                .filter((v) => v.side === 'v' && v.key === c.key && Math.abs(v.ts - c.ts) <= diff)
+                .map((v) => ({ c, v }))
+            : [],
+        );
+        const partnered = new Set(pairs.flatMap((p) => [p.c.name, p.v.name]));
+        const want = [
+          ...pairs.map((p) => `${p.c.key}:${p.c.name}/${p.v.name}`),
+          ...named
+            .filter((r) => !partnered.has(r.name))
+            .map((r) => (r.side === 'c' ? `${r.key}:${r.name}/-` : `${r.key}:-/${r.name}`)),
+        ].sort();
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 100 },
+    );
   });
 });
 
