@@ -16,7 +16,10 @@ export {
 } from './kstream.js';
 export { KGroupedStream, KTable, type Materialized } from './ktable.js';
 export { keyValueStoreSpec, type StoreType } from './store-specs.js';
-export { InMemorySessionStore, SessionWindowedKStream, SessionWindows } from './sessions.js';
+export { SessionWindowedKStream, SessionWindows, type SessionMaterialized } from './sessions.js';
+export { InMemorySessionStore, type Session, type SessionStore } from './session-store.js';
+export { InMemoryWindowStore, type WindowStore } from './window-store.js';
+export { PersistentSessionStore, PersistentWindowStore } from './persistent-windowed.js';
 export { SlidingWindows } from './sliding-windows.js';
 export { JoinBuffer, JoinWindows, type StreamJoined } from './stream-joins.js';
 export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreContext } from './stores.js';
@@ -31,14 +34,7 @@ export {
   type StreamsState,
 } from './runtime.js';
 export type { RestoreProgress } from './restore.js';
-export {
-  InMemoryWindowStore,
-  TimeWindowedKStream,
-  TimeWindows,
-  type Window,
-  type WindowMaterialized,
-  type Windowed,
-} from './windows.js';
+export { TimeWindowedKStream, TimeWindows, type Window, type WindowMaterialized, type Windowed } from './windows.js';
 export {
   Topology,
   bytesSerde,

@@ -7,7 +7,8 @@
  */
 import type { Serde } from '../client/index.js';
 import { KTable } from './ktable.js';
-import { StoreSerdes, defaultValueSerde, type StateStore, type StoreContext } from './stores.js';
+import type { SessionStore } from './session-store.js';
+import { sessionStoreSpec, type StoreType } from './store-specs.js';
 import type { Topology } from './topology.js';
 import { requireMs, type Window, type Windowed } from './windows.js';
 
@@ -26,88 +27,12 @@ export class SessionWindows {
   }
 }
 
-interface Session<V> {
-  start: number;
-  end: number;
-  value: V;
-}
-
-/**
- * A session store: each key's sessions, logged under Kafka's session key (the key's bytes, then
- * the session's end and start as 8 bytes each); a merged-away session is logged as a tombstone.
- */
-export class InMemorySessionStore<K, V> implements StateStore {
-  private readonly sessions = new Map<string, { key: K; list: Array<Session<V>> }>();
-  private readonly serdes: StoreSerdes<K, V>;
-
-  constructor(
-    readonly name: string,
-    keySerde: Serde<K>,
-    valueSerde: Serde<V> | undefined,
-    private readonly context: StoreContext = { changelog: null, stateDir: null },
-  ) {
-    this.serdes = new StoreSerdes(name, keySerde, defaultValueSerde(valueSerde));
-  }
-
-  /** The key's sessions overlapping [from, to], oldest first. */
-  find(key: K, from: number, to: number): Array<Session<V>> {
-    const e = this.sessions.get(this.serdes.key(key).toString('latin1'));
-    return (e?.list ?? []).filter((s) => s.end >= from && s.start <= to);
-  }
-
-  put(key: K, session: Session<V>): void {
-    const bytes = this.serdes.key(key);
-    this.set(bytes, key, session);
-    this.context.changelog?.(sessionKey(bytes, session), this.serdes.value(session.value));
-  }
-
-  remove(key: K, session: { start: number; end: number }): void {
-    const bytes = this.serdes.key(key);
-    this.drop(bytes.toString('latin1'), session);
-    this.context.changelog?.(sessionKey(bytes, session), null);
-  }
-
-  private set(bytes: Buffer, key: K, session: Session<V>): void {
-    const id = bytes.toString('latin1');
-    let e = this.sessions.get(id);
-    if (!e) this.sessions.set(id, (e = { key, list: [] }));
-    e.list = e.list.filter((s) => s.start !== session.start || s.end !== session.end);
-    e.list.push(session);
-    e.list.sort((a, b) => a.start - b.start);
-  }
-
-  private drop(id: string, session: { start: number; end: number }): void {
-    const e = this.sessions.get(id);
-    if (!e) return;
-    e.list = e.list.filter((s) => s.start !== session.start || s.end !== session.end);
-    if (e.list.length === 0) this.sessions.delete(id);
-  }
-
-  /** Every key's sessions, for inspection. */
-  all(): Array<[K, Session<V>]> {
-    return [...this.sessions.values()].flatMap((e) => e.list.map((s): [K, Session<V>] => [e.key, s]));
-  }
-
-  restore(key: Buffer, value: Buffer | null): void {
-    if (key.length < 16) return;
-    const keyBytes = key.subarray(0, key.length - 16);
-    const end = Number(key.readBigInt64BE(key.length - 16));
-    const start = Number(key.readBigInt64BE(key.length - 8));
-    if (value === null) this.drop(keyBytes.toString('latin1'), { start, end });
-    else this.set(keyBytes, this.serdes.keyFrom(keyBytes), { start, end, value: this.serdes.valueFrom(value) });
-  }
-
-  async flush(): Promise<void> {}
-
-  async close(): Promise<void> {}
-}
-
-function sessionKey(keyBytes: Buffer, session: { start: number; end: number }): Buffer {
-  const out = Buffer.allocUnsafe(keyBytes.length + 16);
-  keyBytes.copy(out);
-  out.writeBigInt64BE(BigInt(session.end), keyBytes.length);
-  out.writeBigInt64BE(BigInt(session.start), keyBytes.length + 8);
-  return out;
+/** A session aggregation's store: its name, the serde of its values (default JSON) and its type. */
+export interface SessionMaterialized<V> {
+  storeName?: string;
+  valueSerde?: Serde<V>;
+  /** Default 'persistent' (on local disk), as Kafka's default RocksDB session store. */
+  storeType?: StoreType;
 }
 
 /** A stream grouped by key and windowed into sessions (Kafka's SessionWindowedKStream). */
@@ -119,7 +44,7 @@ export class SessionWindowedKStream<K, V> {
     private readonly keySerde: Serde<K>,
   ) {}
 
-  count(materialized: { storeName?: string; valueSerde?: Serde<number> } = {}): KTable<Windowed<K>, number> {
+  count(materialized: SessionMaterialized<number> = {}): KTable<Windowed<K>, number> {
     return this.aggregate<number>(
       () => 0,
       (_k, _v, n) => n + 1,
@@ -128,10 +53,7 @@ export class SessionWindowedKStream<K, V> {
     );
   }
 
-  reduce(
-    reducer: (aggregate: V, value: V) => V,
-    materialized: { storeName?: string; valueSerde?: Serde<V> } = {},
-  ): KTable<Windowed<K>, V> {
+  reduce(reducer: (aggregate: V, value: V) => V, materialized: SessionMaterialized<V> = {}): KTable<Windowed<K>, V> {
     return this.fold<V>(
       (_k, v, old) => (old === undefined ? v : reducer(old, v)),
       (_k, a, b) => reducer(a, b),
@@ -144,7 +66,7 @@ export class SessionWindowedKStream<K, V> {
     initializer: () => VA,
     aggregator: (key: K, value: V, aggregate: VA) => VA,
     merger: (key: K, a: VA, b: VA) => VA,
-    materialized: { storeName?: string; valueSerde?: Serde<VA> } = {},
+    materialized: SessionMaterialized<VA> = {},
   ): KTable<Windowed<K>, VA> {
     return this.fold<VA>(
       (k, v, old) => aggregator(k, v, old === undefined ? initializer() : old),
@@ -156,7 +78,7 @@ export class SessionWindowedKStream<K, V> {
   private fold<VA>(
     step: (key: K, value: V, old: VA | undefined) => VA,
     merger: (key: K, a: VA, b: VA) => VA,
-    materialized: { storeName?: string; valueSerde?: Serde<VA> },
+    materialized: SessionMaterialized<VA>,
   ): KTable<Windowed<K>, VA> {
     const storeName = materialized.storeName ?? this.topology.newName('KSTREAM-AGGREGATE-STATE-STORE');
     const parent = this.parentFor(storeName);
@@ -171,7 +93,7 @@ export class SessionWindowedKStream<K, V> {
           streamTime = Math.max(streamTime, record.timestamp);
           const ts = record.timestamp;
           if (ts < streamTime - graceMs) return; // late: its session closed
-          const store = context.getStateStore<InMemorySessionStore<K, VA>>(storeName);
+          const store = context.getStateStore<SessionStore<K, VA>>(storeName);
           const key = record.key as K;
           const merged = store.find(key, ts - gapMs, ts + gapMs);
           let start = ts;
@@ -187,16 +109,20 @@ export class SessionWindowedKStream<K, V> {
           }
           const value = step(key, record.value as V, aggregate);
           store.put(key, { start, end, value });
+          store.expire(streamTime);
           context.forward({ ...record, key: { key, window: { start, end } }, value });
         };
       },
       parent,
     );
     this.topology.addStateStore(
-      {
-        name: storeName,
-        create: (ctx) => new InMemorySessionStore<K, VA>(storeName, this.keySerde, materialized.valueSerde, ctx),
-      },
+      sessionStoreSpec<K, VA>(
+        storeName,
+        this.keySerde,
+        materialized.valueSerde,
+        gapMs + graceMs,
+        materialized.storeType,
+      ),
       name,
     );
     return new KTable<Windowed<K>, VA>(this.topology, name, storeName, graceMs);

@@ -13,7 +13,8 @@
 import type { Serde } from '../client/index.js';
 import { defaultValueSerde } from './stores.js';
 import { deserializeNow, serializeNow, type ProcessFn } from './topology.js';
-import { requireMs, type InMemoryWindowStore, type Window } from './windows.js';
+import { requireMs, type Window } from './windows.js';
+import type { WindowStore } from './window-store.js';
 
 export class SlidingWindows {
   private constructor(
@@ -79,7 +80,7 @@ export function slidingAggregateProcessor<K, V, VA>(
       const t = record.timestamp;
       const closeTime = streamTime - windows.graceMs;
       if (t + 1 + d < closeTime) return; // late: every window it would join has closed
-      const store = context.getStateStore<InMemoryWindowStore<K, TimestampedAggregate<VA>>>(storeName);
+      const store = context.getStateStore<WindowStore<K, TimestampedAggregate<VA>>>(storeName);
       const key = record.key as K;
       const value = record.value as V;
       const put = (window: Window, aggregate: TimestampedAggregate<VA>): void => {

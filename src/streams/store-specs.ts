@@ -1,11 +1,14 @@
 /**
- * The key-value stores the DSL materializes: persistent (LMDB on local disk, Kafka's default
- * RocksDB store's counterpart) unless `storeType: 'in_memory'` is asked.
+ * The stores the DSL materializes: persistent (LMDB on local disk, Kafka's default RocksDB
+ * stores' counterpart) unless `storeType: 'in_memory'` is asked.
  */
 import type { Serde } from '../client/index.js';
 import { PersistentKeyValueStore } from './persistent-store.js';
+import { PersistentSessionStore, PersistentWindowStore } from './persistent-windowed.js';
+import { InMemorySessionStore } from './session-store.js';
 import { InMemoryKeyValueStore } from './stores.js';
 import type { StoreSpec } from './topology.js';
+import { InMemoryWindowStore } from './window-store.js';
 
 export type StoreType = 'persistent' | 'in_memory';
 
@@ -21,5 +24,37 @@ export function keyValueStoreSpec<K, V>(
       storeType === 'in_memory'
         ? new InMemoryKeyValueStore<K, V>(name, keySerde, valueSerde, ctx)
         : new PersistentKeyValueStore<K, V>(name, keySerde, valueSerde, ctx),
+  };
+}
+
+export function windowStoreSpec<K, V>(
+  name: string,
+  keySerde: Serde<K>,
+  retentionMs: number,
+  valueSerde: Serde<V> | undefined,
+  storeType: StoreType = 'persistent',
+): StoreSpec {
+  return {
+    name,
+    create: (ctx) =>
+      storeType === 'in_memory'
+        ? new InMemoryWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx)
+        : new PersistentWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx),
+  };
+}
+
+export function sessionStoreSpec<K, V>(
+  name: string,
+  keySerde: Serde<K>,
+  valueSerde: Serde<V> | undefined,
+  retentionMs: number,
+  storeType: StoreType = 'persistent',
+): StoreSpec {
+  return {
+    name,
+    create: (ctx) =>
+      storeType === 'in_memory'
+        ? new InMemorySessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx)
+        : new PersistentSessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx),
   };
 }

@@ -13,8 +13,9 @@ import { bytesSerde, deserializeNow, serializeNow, type Topology } from './topol
 import { InMemoryKeyValueStore, type KeyValueStore, type StateStore } from './stores.js';
 import { StreamTask, type StoredRecord } from './task.js';
 import { PersistentKeyValueStore } from './persistent-store.js';
-import { InMemorySessionStore } from './sessions.js';
-import { InMemoryWindowStore } from './windows.js';
+import { InMemorySessionStore, type SessionStore } from './session-store.js';
+import { InMemoryWindowStore, type WindowStore } from './window-store.js';
+import { PersistentSessionStore, PersistentWindowStore } from './persistent-windowed.js';
 
 const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
 
@@ -80,19 +81,20 @@ export class TopologyTestDriver {
   }
 
   /** A session store of the topology, to inspect (Kafka's getSessionStore). */
-  getSessionStore<K, V>(name: string): InMemorySessionStore<K, V> {
-    return this.store(name, InMemorySessionStore) as InMemorySessionStore<K, V>;
+  getSessionStore<K, V>(name: string): SessionStore<K, V> {
+    return this.store(name, 'session store', InMemorySessionStore, PersistentSessionStore) as SessionStore<K, V>;
   }
 
   /** A window store of the topology, to inspect (Kafka's getWindowStore). */
-  getWindowStore<K, V>(name: string): InMemoryWindowStore<K, V> {
-    return this.store(name, InMemoryWindowStore) as InMemoryWindowStore<K, V>;
+  getWindowStore<K, V>(name: string): WindowStore<K, V> {
+    return this.store(name, 'window store', InMemoryWindowStore, PersistentWindowStore) as WindowStore<K, V>;
   }
 
-  private store(name: string, kind: abstract new (...args: never[]) => unknown): unknown {
+  private store(name: string, what: string, ...kinds: Array<abstract new (...args: never[]) => unknown>): unknown {
     const store = this.task.stateStores.get(name);
     if (!store) throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
-    if (!(store instanceof kind)) throw new MillraceError('INVALID_REQUEST', `store '${name}' is not a ${kind.name}`);
+    if (!kinds.some((kind) => store instanceof kind))
+      throw new MillraceError('INVALID_REQUEST', `store '${name}' is not a ${what}`);
     return store;
   }
 

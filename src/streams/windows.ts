@@ -8,7 +8,9 @@
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde } from '../client/index.js';
 import { KTable } from './ktable.js';
-import { StoreSerdes, defaultValueSerde, type StateStore, type StoreContext } from './stores.js';
+import { defaultValueSerde } from './stores.js';
+import { windowStoreSpec, type StoreType } from './store-specs.js';
+import type { WindowStore } from './window-store.js';
 import { SlidingWindows, slidingAggregateProcessor, timestampedSerde } from './sliding-windows.js';
 import { deserializeNow, serializeNow, type ProcessFn, type Topology } from './topology.js';
 
@@ -66,89 +68,12 @@ export class TimeWindows {
   }
 }
 
-/**
- * A window store: one value per key and window start, kept while the window may still change
- * (retention: size plus grace). Its changelog key is Kafka's window key: the key's bytes then
- * the window start as 8 bytes; windows past retention are dropped locally, not tombstoned (the
- * changelog is compacted and deleted by time, as Kafka's `compact,delete`).
- */
-export class InMemoryWindowStore<K, V> implements StateStore {
-  /** By the key's bytes, then by window start. */
-  private readonly entries = new Map<string, { key: K; windows: Map<number, V> }>();
-  private readonly serdes: StoreSerdes<K, V>;
-  private count = 0;
-
-  constructor(
-    readonly name: string,
-    keySerde: Serde<K>,
-    readonly retentionMs: number,
-    valueSerde?: Serde<V>,
-    private readonly context: StoreContext = { changelog: null, stateDir: null },
-  ) {
-    this.serdes = new StoreSerdes(name, keySerde, defaultValueSerde(valueSerde));
-  }
-
-  get(key: K, start: number): V | undefined {
-    return this.entries.get(this.serdes.key(key).toString('latin1'))?.windows.get(start);
-  }
-
-  put(key: K, start: number, value: V): void {
-    const bytes = this.serdes.key(key);
-    this.set(bytes.toString('latin1'), key, start, value);
-    if (this.context.changelog) {
-      const logged = Buffer.allocUnsafe(bytes.length + 8);
-      bytes.copy(logged);
-      logged.writeBigInt64BE(BigInt(start), bytes.length);
-      this.context.changelog(logged, this.serdes.value(value));
-    }
-  }
-
-  private set(id: string, key: K, start: number, value: V): void {
-    let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { key, windows: new Map() }));
-    if (!e.windows.has(start)) this.count++;
-    e.windows.set(start, value);
-  }
-
-  /** The key's windows that start within [from, to], oldest first. */
-  fetch(key: K, from: number, to: number): Array<[number, V]> {
-    const e = this.entries.get(this.serdes.key(key).toString('latin1'));
-    if (!e) return [];
-    return [...e.windows].filter(([start]) => start >= from && start <= to).sort((a, b) => a[0] - b[0]);
-  }
-
-  /** Drops windows that ended before `streamTime - retention`. */
-  expire(streamTime: number): void {
-    for (const [id, e] of this.entries) {
-      for (const start of e.windows.keys())
-        if (start + this.retentionMs <= streamTime) {
-          e.windows.delete(start);
-          this.count--;
-        }
-      if (e.windows.size === 0) this.entries.delete(id);
-    }
-  }
-
-  get size(): number {
-    return this.count;
-  }
-
-  restore(key: Buffer, value: Buffer | null): void {
-    if (value === null || key.length < 8) return;
-    const keyBytes = key.subarray(0, key.length - 8);
-    const start = Number(key.readBigInt64BE(key.length - 8));
-    this.set(keyBytes.toString('latin1'), this.serdes.keyFrom(keyBytes), start, this.serdes.valueFrom(value));
-  }
-
-  async flush(): Promise<void> {}
-
-  async close(): Promise<void> {}
-}
-
 /** A windowed aggregation's store: its name and the serde of its values in the changelog (default JSON). */
 export interface WindowMaterialized<V> {
   storeName?: string;
   valueSerde?: Serde<V>;
+  /** Default 'persistent' (on local disk), as Kafka's default RocksDB window store. */
+  storeType?: StoreType;
 }
 
 /** The processor of a tumbling or hopping window aggregation into the window store `storeName`. */
@@ -163,7 +88,7 @@ function timeAggregateProcessor<K, V, VA>(
     return (record, context) => {
       if (record.key === null || record.value === null) return;
       streamTime = Math.max(streamTime, record.timestamp);
-      const store = context.getStateStore<InMemoryWindowStore<K, VA>>(storeName);
+      const store = context.getStateStore<WindowStore<K, VA>>(storeName);
       const closeTime = streamTime - windows.graceMs;
       const key = record.key as K;
       for (const w of windows.windowsFor(record.timestamp)) {
@@ -218,34 +143,30 @@ export class TimeWindowedKStream<K, V> {
     const parent = this.parentFor(storeName);
     const name = this.topology.newName('KSTREAM-AGGREGATE');
     const { windows } = this;
-    let retention: number;
     if (windows instanceof SlidingWindows) {
-      const serde = timestampedSerde(materialized.valueSerde);
       const ctx = { topic: storeName, part: 'value' as const, headers: {} };
       const inner = defaultValueSerde(materialized.valueSerde);
       const copy = (a: VA): VA => deserializeNow(inner, serializeNow(inner, a, ctx), ctx);
       this.topology.addProcessor(name, slidingAggregateProcessor<K, V, VA>(windows, storeName, step, copy), parent);
-      retention = windows.retentionMs;
-      this.topology.addStateStore(
-        {
-          name: storeName,
-          create: (c) =>
-            new InMemoryWindowStore<K, unknown>(storeName, this.keySerde, retention, serde as Serde<unknown>, c),
-        },
-        name,
-      );
-    } else {
-      this.topology.addProcessor(name, timeAggregateProcessor<K, V, VA>(windows, storeName, step), parent);
-      retention = windows.sizeMs + windows.graceMs;
-      this.topology.addStateStore(
-        {
-          name: storeName,
-          create: (c) =>
-            new InMemoryWindowStore<K, VA>(storeName, this.keySerde, retention, materialized.valueSerde, c),
-        },
-        name,
-      );
-    }
+    } else this.topology.addProcessor(name, timeAggregateProcessor<K, V, VA>(windows, storeName, step), parent);
+    this.topology.addStateStore(
+      windows instanceof SlidingWindows
+        ? windowStoreSpec(
+            storeName,
+            this.keySerde,
+            windows.retentionMs,
+            timestampedSerde(materialized.valueSerde),
+            materialized.storeType,
+          )
+        : windowStoreSpec(
+            storeName,
+            this.keySerde,
+            windows.sizeMs + windows.graceMs,
+            materialized.valueSerde,
+            materialized.storeType,
+          ),
+      name,
+    );
     return new KTable<Windowed<K>, VA>(this.topology, name, storeName, windows.graceMs);
   }
 }
