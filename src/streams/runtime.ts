@@ -26,6 +26,7 @@ import { GlobalState } from './global-state.js';
 import type { RestoreProgress } from './restore.js';
 import { serializeNow, type Topology } from './topology.js';
 import type { HostTasks, StreamsAssignmentInfo } from './assignor.js';
+import { registerStreamsMetrics, type StreamsSnapshot } from './streams-metrics.js';
 
 export type { ProcessingGuarantee };
 
@@ -113,6 +114,12 @@ export class MillraceStreams {
   /** The instance's id, kept in its state directory (Kafka's process id): its threads' transactional ids. */
   private processId = '';
   private replaced = 0;
+  /** Counts of threads that ended, so totals run across replacements. */
+  private readonly retired = { processedRecords: 0, commits: 0, standbyRecords: 0 };
+  /** Restoration, by task and store: records restored so far and still to restore. */
+  private readonly restores = new Map<string, { restored: number; remaining: number }>();
+  private restoredRecords = 0;
+  private unregisterMetrics: (() => void) | null = null;
   /** Threads replaced in a row without one commit between them. */
   private failedInARow = 0;
 
@@ -159,7 +166,7 @@ export class MillraceStreams {
     this.options.logger?.error({ err }, 'global store reader failed');
     const thread = this.thread;
     this.thread = null;
-    await thread?.stop(false);
+    if (thread) await this.stopThread(thread, false);
     this.setState('ERROR');
     await this.client.close().catch(() => undefined);
   }
@@ -202,6 +209,13 @@ export class MillraceStreams {
     this.setState('REBALANCING');
     fs.mkdirSync(this.appDir, { recursive: true });
     this.processId = readProcessId(this.appDir);
+    if (this.options.metrics)
+      this.unregisterMetrics = registerStreamsMetrics(
+        this.options.metrics.register,
+        'millrace_streams_',
+        { application_id: this.options.applicationId, instance: this.processId },
+        () => this.snapshot(),
+      );
     await this.createInternalTopics();
     await this.global.start((err) => void this.globalFailed(err));
     await this.startThread();
@@ -259,12 +273,57 @@ export class MillraceStreams {
       onAssignmentInfo: (info: StreamsAssignmentInfo) => {
         this.hosts = info.hosts;
       },
-      onRestore: (p) => this.restoreListener?.(p),
+      onRestore: (p) => {
+        this.restoreProgress(p);
+        this.restoreListener?.(p);
+      },
       onError: (err) => void this.threadFailed(thread, err),
       log: (msg, fields) => this.options.logger?.info({ thread: name, ...fields }, msg),
     });
     this.thread = thread;
     await thread.start();
+  }
+
+  private restoreProgress(p: RestoreProgress & { taskId: string }): void {
+    const id = `${p.taskId}/${p.store}`;
+    const last = this.restores.get(id);
+    // A new restoration of the task's store counts from 0 again.
+    const before = last && p.restored >= last.restored ? last.restored : 0;
+    this.restoredRecords += p.restored - before;
+    const remaining = p.done ? 0 : Math.max(0, p.endOffset - p.startOffset - p.restored);
+    this.restores.set(id, { restored: p.restored, remaining });
+  }
+
+  /** Stops a thread, keeping its counts in the instance's totals. */
+  private async stopThread(thread: StreamThread, clean: boolean): Promise<void> {
+    await thread.stop(clean);
+    this.retired.processedRecords += thread.processedRecords;
+    this.retired.commits += thread.commits;
+    this.retired.standbyRecords += thread.standbyRecords;
+  }
+
+  /** What the Prometheus metrics report, at each scrape. */
+  private snapshot(): StreamsSnapshot {
+    const thread = this.thread;
+    const tasks: Record<string, number> = {};
+    for (const t of thread?.taskStates() ?? []) tasks[t.state] = (tasks[t.state] ?? 0) + 1;
+    tasks.Standby = thread?.standbyTasks.length ?? 0;
+    const storeEntries: Record<string, number> = {};
+    for (const spec of this.topology.stores)
+      for (const store of thread?.stores(spec.name).values() ?? [])
+        if (isKeyValueStore(store))
+          storeEntries[spec.name] = (storeEntries[spec.name] ?? 0) + store.approximateNumEntries();
+    return {
+      state: this.current,
+      processedRecords: this.retired.processedRecords + (thread?.processedRecords ?? 0),
+      commits: this.retired.commits + (thread?.commits ?? 0),
+      standbyRecords: this.retired.standbyRecords + (thread?.standbyRecords ?? 0),
+      restoredRecords: this.restoredRecords,
+      restoreRemainingRecords: [...this.restores.values()].reduce((n, r) => n + r.remaining, 0),
+      replacedThreads: this.replaced,
+      tasks,
+      storeEntries,
+    };
   }
 
   private async threadFailed(thread: StreamThread, err: Error): Promise<void> {
@@ -279,7 +338,7 @@ export class MillraceStreams {
       response = 'SHUTDOWN_CLIENT';
     }
     this.thread = null;
-    await thread.stop(false);
+    await this.stopThread(thread, false);
     if (response === 'REPLACE_THREAD' && this.current === 'RUNNING') {
       this.replaced++;
       // Threads failing one after the other (a cluster that cannot take commits yet) are
@@ -385,12 +444,16 @@ export class MillraceStreams {
     this.setState('PENDING_SHUTDOWN');
     const thread = this.thread;
     this.thread = null;
-    await thread?.stop(true);
+    if (thread) await this.stopThread(thread, true);
+    this.unregisterMetrics?.();
     await this.global.stop();
     await this.client.close().catch(() => undefined);
     this.setState('NOT_RUNNING');
   }
 }
+
+const isKeyValueStore = (store: unknown): store is KeyValueStore<unknown, unknown> =>
+  typeof (store as Partial<KeyValueStore<unknown, unknown>>).approximateNumEntries === 'function';
 
 /** Errors that mean the thread's tasks went to another member, or its producer was fenced. */
 const TASK_MIGRATED = new Set([

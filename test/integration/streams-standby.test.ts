@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Millrace, jsonSerde, stringSerde } from '../../src/client/index.js';
 import { MillraceStreams, StreamsBuilder, type RestoreProgress } from '../../src/streams/index.js';
@@ -15,6 +16,18 @@ const brokers: TestBroker[] = [];
 let client: Millrace;
 const cluster = uniqueCluster('streams-standby');
 const stateDirs: string[] = [];
+/** Both instances report into one registry, as two instances in one process would. */
+const register = new Registry();
+
+/** A metric's value summed over its series matching `labels`. */
+async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const found = (await register.getMetricsAsJSON()).find((m) => m.name === name);
+  const values =
+    (found as { values?: Array<{ value: number; labels: Record<string, string | number> }> })?.values ?? [];
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((n, v) => n + v.value, 0);
+}
 
 beforeAll(async () => {
   brokers.push(await startBroker(inject('natsUrl'), cluster, 1, QUICK_GROUPS));
@@ -48,6 +61,7 @@ function instance(endpoint: string): MillraceStreams {
     numStandbyReplicas: 1,
     applicationServer: endpoint,
     stateDir,
+    metrics: { register },
   });
 }
 
@@ -85,6 +99,14 @@ describe('standby replicas and discovery', () => {
       () => a.metrics().standbyRecords + b.metrics().standbyRecords >= words.length,
     );
 
+    // Prometheus: both instances' records, tasks by state, store entries and state.
+    expect(await metric('millrace_streams_records_processed_total', { application_id: 'sb-app' })).toBe(words.length);
+    expect(await metric('millrace_streams_tasks', { state: 'Running' })).toBe(2);
+    expect(await metric('millrace_streams_tasks', { state: 'Standby' })).toBe(2);
+    expect(await metric('millrace_streams_store_entries', { store: 'counts' })).toBe(6);
+    expect(await metric('millrace_streams_state', { state: 'RUNNING' })).toBe(2);
+    expect(await metric('millrace_streams_standby_records_total')).toBeGreaterThanOrEqual(words.length);
+
     // Discovery: both instances agree where each key's task runs, and the store there holds it.
     for (const word of ['apple', 'pear', 'fig', 'plum', 'kiwi', 'lime']) {
       const fromA = a.queryMetadataForKey('counts', word, stringSerde());
@@ -109,6 +131,7 @@ describe('standby replicas and discovery', () => {
     await b.close();
     await waitFor('a runs both tasks', () => running(a) === 2, 60_000);
     expect(restored.filter((p) => p.done).reduce((n, p) => n + p.restored, 0)).toBe(0);
+    expect(await metric('millrace_streams_state', { state: 'RUNNING' })).toBe(1); // b's series are gone
     expect(a.metrics().standbyTasks).toEqual([]);
     await produce(['apple', 'pear', 'kiwi']);
     await waitFor('the counts go on from the standby state', () => {
