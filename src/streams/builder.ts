@@ -29,6 +29,8 @@ export class StreamsBuilder {
       Array.isArray(topics) ? topics : [topics],
       (consumed.keySerde ?? bytesSerde()) as Serde<unknown>,
       (consumed.valueSerde ?? bytesSerde()) as Serde<unknown>,
+      false,
+      consumed.timestampExtractor ?? null,
     );
     return new KStream<K, V>(this.topology, name);
   }

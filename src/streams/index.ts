@@ -21,6 +21,14 @@ export { InMemorySessionStore, type Session, type SessionStore } from './session
 export { InMemoryWindowStore, type WindowStore } from './window-store.js';
 export { PersistentSessionStore, PersistentWindowStore } from './persistent-windowed.js';
 export { SlidingWindows } from './sliding-windows.js';
+export {
+  failOnInvalidTimestamp,
+  logAndSkipOnInvalidTimestamp,
+  usePartitionTimeOnInvalidTimestamp,
+  wallclockTimestampExtractor,
+  type ConsumedRecord,
+  type TimestampExtractor,
+} from './timestamps.js';
 export { JoinBuffer, JoinWindows, type StreamJoined } from './stream-joins.js';
 export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreContext } from './stores.js';
 export {

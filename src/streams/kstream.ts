@@ -17,6 +17,7 @@ import { KGroupedStream, type KTable } from './ktable.js';
 import type { GlobalKTable } from './builder.js';
 import { JoinWindows, addStreamStreamJoin, type StreamJoinKind, type StreamJoined } from './stream-joins.js';
 import type { KeyValueStore } from './stores.js';
+import type { TimestampExtractor } from './timestamps.js';
 
 /** A key and a value, as Kafka's KeyValue: what map and flatMap return. */
 export type KeyValue<K, V> = [key: K | null, value: V | null];
@@ -24,6 +25,8 @@ export type KeyValue<K, V> = [key: K | null, value: V | null];
 export interface Consumed<K, V> {
   keySerde?: Serde<K>;
   valueSerde?: Serde<V>;
+  /** The time the source's records count at (default: the instance's `defaultTimestampExtractor`). */
+  timestampExtractor?: TimestampExtractor;
 }
 
 export interface Produced<K, V> {

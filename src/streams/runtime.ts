@@ -27,6 +27,7 @@ import type { RestoreProgress } from './restore.js';
 import { serializeNow, type Topology } from './topology.js';
 import type { HostTasks, StreamsAssignmentInfo } from './assignor.js';
 import { registerStreamsMetrics, type StreamsSnapshot } from './streams-metrics.js';
+import { failOnInvalidTimestamp, type TimestampExtractor } from './timestamps.js';
 
 export type { ProcessingGuarantee };
 
@@ -41,6 +42,8 @@ export interface StreamsConfig extends MillraceOptions {
   stateDir?: string;
   /** Replication factor of internal topics (default: the brokers' default). */
   replicationFactor?: number;
+  /** The time records of sources without their own extractor count at (default: failOnInvalidTimestamp). */
+  defaultTimestampExtractor?: TimestampExtractor;
   /** Standby replicas of each task's state on other instances (Kafka's num.standby.replicas; default 0). */
   numStandbyReplicas?: number;
   /**
@@ -268,6 +271,7 @@ export class MillraceStreams {
       changelogTopic: (store) => this.changelogTopic(store),
       globalStores: this.global.stores,
       numStandbys: this.config.numStandbyReplicas,
+      defaultTimestampExtractor: this.options.defaultTimestampExtractor ?? failOnInvalidTimestamp,
       processId: this.processId,
       endpoint: this.options.applicationServer ?? null,
       onAssignmentInfo: (info: StreamsAssignmentInfo) => {

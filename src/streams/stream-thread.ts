@@ -32,6 +32,7 @@ import { StreamTask, type StoredRecord } from './task.js';
 import { hasCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { streamsAssignor, type StreamsAssignmentInfo, type StreamsSubscriptionInfo } from './assignor.js';
 import { StandbyTasks } from './standby.js';
+import type { TimestampExtractor } from './timestamps.js';
 import { restoreChangelogs, type RestoreProgress } from './restore.js';
 import type { Topology } from './topology.js';
 import type { StateStore } from './stores.js';
@@ -53,6 +54,7 @@ export interface ThreadSettings {
   changelogTopic: (store: string) => string;
   /** The instance's global stores, shared by every task. */
   globalStores: ReadonlyMap<string, StateStore>;
+  defaultTimestampExtractor: TimestampExtractor;
   /** Standby replicas of each task the group should keep (Kafka's num.standby.replicas). */
   numStandbys: number;
   processId: string;
@@ -284,6 +286,7 @@ export class StreamThread {
       },
       this.s.partitionCount,
       this.s.globalStores,
+      this.s.defaultTimestampExtractor,
     );
     let resolveReady!: () => void;
     let rejectReady!: (err: unknown) => void;

@@ -6,6 +6,7 @@
  */
 import { MillraceError } from '../../protocol/errors.js';
 import type { StateStore } from './stores.js';
+import { failOnInvalidTimestamp, type TimestampExtractor } from './timestamps.js';
 import {
   deserializeNow,
   serializeNow,
@@ -58,6 +59,10 @@ export class StreamTask {
   /** The largest record timestamp the task has processed (Kafka's stream time). */
   private streamTime = -1;
   private readonly punctuations: Punctuation[] = [];
+  /** The largest time extracted per source topic (Kafka's partition time). */
+  private readonly partitionTimes = new Map<string, number>();
+  /** Records dropped because their extractor gave no valid time. */
+  skippedRecords = 0;
 
   constructor(
     private readonly topology: Topology,
@@ -69,6 +74,8 @@ export class StreamTask {
     private readonly partitionCount: (topic: string) => number,
     /** The instance's global stores, shared by its tasks. */
     private readonly globals: ReadonlyMap<string, StateStore> = new Map(),
+    /** For sources without their own extractor. */
+    private readonly defaultExtractor: TimestampExtractor = failOnInvalidTimestamp,
   ) {
     this.id = `0_${partition}`;
     for (const spec of topology.stores) this.stores.set(spec.name, storeFor(spec));
@@ -90,18 +97,27 @@ export class StreamTask {
     if (!source) throw new MillraceError('UNKNOWN_TOPIC_OR_PARTITION', `the topology reads no topic '${topic}'`);
     const { node } = source;
     const headers = stored.headers;
-    const record: StreamRecord<unknown, unknown> = {
-      key: stored.key === null ? null : deserializeNow(node.keySerde, stored.key, { topic, part: 'key', headers }),
-      value:
-        stored.value === null ? null : deserializeNow(node.valueSerde, stored.value, { topic, part: 'value', headers }),
-      timestamp: stored.timestamp,
-      headers,
-    };
+    const key = stored.key === null ? null : deserializeNow(node.keySerde, stored.key, { topic, part: 'key', headers });
+    const value =
+      stored.value === null ? null : deserializeNow(node.valueSerde, stored.value, { topic, part: 'value', headers });
+    let timestamp = stored.timestamp;
+    // Repartition topics carry the time extracted when the records were first read.
+    if (!node.internal) {
+      const partitionTime = this.partitionTimes.get(topic) ?? -1;
+      const extract = node.timestampExtractor ?? this.defaultExtractor;
+      timestamp = extract({ topic, partition: this.partition, offset, key, value, timestamp }, partitionTime);
+      if (timestamp < 0) {
+        this.skippedRecords++;
+        return; // Kafka drops a record its extractor gives no valid time
+      }
+      if (timestamp > partitionTime) this.partitionTimes.set(topic, timestamp);
+    }
+    const record: StreamRecord<unknown, unknown> = { key, value, timestamp, headers };
     this.topic = topic;
     this.offset = offset;
     for (const child of source.children) child(record);
-    if (stored.timestamp > this.streamTime) {
-      this.streamTime = stored.timestamp;
+    if (timestamp > this.streamTime) {
+      this.streamTime = timestamp;
       if (this.punctuations.length > 0) this.punctuateStreamTime();
     }
   }

@@ -12,6 +12,7 @@ import type { Serde } from '../client/index.js';
 import { bytesSerde, deserializeNow, serializeNow, type Topology } from './topology.js';
 import { InMemoryKeyValueStore, type KeyValueStore, type StateStore } from './stores.js';
 import { StreamTask, type StoredRecord } from './task.js';
+import type { TimestampExtractor } from './timestamps.js';
 import { PersistentKeyValueStore } from './persistent-store.js';
 import { InMemorySessionStore, type SessionStore } from './session-store.js';
 import { InMemoryWindowStore, type WindowStore } from './window-store.js';
@@ -33,6 +34,8 @@ export interface TestDriverOptions {
   wallClockMs?: number;
   /** Partition counts of topics, for sinks with a partitioner (default 1). */
   partitions?: Record<string, number>;
+  /** For sources without their own extractor (default: failOnInvalidTimestamp). */
+  defaultTimestampExtractor?: TimestampExtractor;
 }
 
 export class TopologyTestDriver {
@@ -67,6 +70,7 @@ export class TopologyTestDriver {
       (spec) => spec.create({ changelog: null, stateDir: this.stateDir }),
       (topic) => options.partitions?.[topic] ?? 1,
       this.globals,
+      options.defaultTimestampExtractor,
     );
     // Wall-clock punctuations count from the driver's start.
     this.task.punctuateWallClock(this.wallClock);

@@ -5,6 +5,7 @@
  * TopologyTestDriver) runs it. Node names follow Kafka's (`KSTREAM-FILTER-0000000001`), so
  * descriptions and, later, internal topic names read as Kafka users know them.
  */
+import type { TimestampExtractor } from './timestamps.js';
 import { MillraceError } from '../../protocol/errors.js';
 import type { Serde, SerdeContext } from '../client/index.js';
 import type { StateStore, StoreContext } from './stores.js';
@@ -54,6 +55,8 @@ export interface SourceNode {
   kind: 'source';
   name: string;
   topics: string[];
+  /** Its own timestamp extractor (null: the instance's default). */
+  timestampExtractor: TimestampExtractor | null;
   /** Reads an internal topic (a repartition topic): its name gets the application id as prefix. */
   internal: boolean;
   keySerde: Serde<unknown>;
@@ -137,6 +140,7 @@ export class Topology {
     keySerde: Serde<unknown>,
     valueSerde: Serde<unknown>,
     internal = false,
+    timestampExtractor: TimestampExtractor | null = null,
   ): this {
     if (topics.length === 0) throw new MillraceError('INVALID_CONFIG', `source '${name}' needs a topic`);
     for (const n of this.nodes.values())
@@ -145,7 +149,7 @@ export class Topology {
           'INVALID_CONFIG',
           `topic '${topics.find((t) => n.topics.includes(t))}' is already read by source '${n.name}'`,
         );
-    this.add({ kind: 'source', name, topics, keySerde, valueSerde, internal, children: [] }, []);
+    this.add({ kind: 'source', name, topics, keySerde, valueSerde, internal, timestampExtractor, children: [] }, []);
     return this;
   }
 
