@@ -19,6 +19,8 @@ import { TxnWorkload, copyTopic, txnTopic } from './txn-workload.js';
 import { txnForensics, type BrokenTxn } from './txn-forensics.js';
 import { checkTransactions, summarizeTransactions, type TxnVerdict } from './txn-checker.js';
 import { TRANSACTION_STATE_TOPIC } from '../broker/txn/txn-log.js';
+import { StreamsWorkload } from './streams-workload.js';
+import { summarizeStreams, type StreamsVerdict } from './streams-checker.js';
 import { transactionStatePartition } from '../broker/txn/txn-rules.js';
 
 export interface RunOptions {
@@ -38,6 +40,8 @@ export interface RunResult {
   verdict: Verdict;
   /** The transactional workload's verdict, when the scenario has one. */
   transactions: TxnVerdict | null;
+  /** The streams workload's verdict, when the scenario has one. */
+  streams: StreamsVerdict | null;
   /** For a run with a broken transaction: the batches around it in every replica (see txn-forensics.ts). */
   forensics: string[];
   summary: string;
@@ -107,6 +111,21 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
         ...txnOptions,
       })
     : null;
+  const streamsOptions = s.workload.streams;
+  const streamsWorkload = streamsOptions
+    ? new StreamsWorkload({
+        servers: cluster.natsUrls,
+        cluster: cluster.options.cluster,
+        dir,
+        applicationId: 'chaos-streams',
+        ...streamsOptions,
+        partitions: s.topic.partitions,
+        replicationFactor: Math.min(s.topic.replicationFactor, s.brokers),
+        minInsyncReplicas: Math.min(s.topic.minInsyncReplicas, s.brokers),
+        log,
+      })
+    : null;
+  let streams: StreamsVerdict | null = null;
   const byKind: Partial<Record<FaultKind, number>> = {};
   let total = 0;
   let healFailures = 0;
@@ -127,6 +146,10 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     });
     await setup.close();
     log(`${s.name}: cluster of ${s.brokers} brokers on ${s.natsNodes} NATS node(s) up; workload running`);
+    if (streamsWorkload) {
+      await streamsWorkload.start();
+      streamsWorkload.startInput();
+    }
     workload.start();
     txnWorkload?.start();
     // The run lasts durationMs from here (the cluster's start-up does not count) and injects at least minCount faults.
@@ -139,7 +162,8 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
       const target = await chooseBroker(cluster, s, pick, total);
       log(`fault ${total + 1}: ${kind}${describeTarget(kind, target)}`);
       try {
-        await inject(cluster, kind, target, s.faults.durationMs, pick);
+        if (kind === 'kill-streams-instance') await streamsWorkload!.killInstance(total, s.faults.durationMs);
+        else await inject(cluster, kind, target, s.faults.durationMs, pick);
       } catch (err) {
         // A heal that failed (a process that would not start) is retried; the run goes on.
         log(`fault ${total + 1} did not heal cleanly: ${(err as Error).message.split('\n')[0]}`);
@@ -156,6 +180,10 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
       const ends = await inputEnds(cluster, s.topic.name);
       await txnWorkload.finish(ends, 60_000);
     }
+    if (streamsWorkload) {
+      await streamsWorkload.stopInput();
+      streams = await streamsWorkload.verify(180_000);
+    }
     await workload.drainConsumers(60_000);
     await workload.finalReads(2);
     txnWorkload?.setCopyInput(workload.history.finalReads[0] ?? []);
@@ -164,6 +192,7 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     throw err;
   } finally {
     await txnWorkload?.stop();
+    await streamsWorkload?.stop();
     await workload.stop();
     await cluster.stop();
   }
@@ -186,15 +215,18 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     faults: { total, byKind, healFailures },
     verdict,
     transactions,
+    streams,
     forensics,
     summary:
       `${s.name} (seed ${s.seed}): ${total} faults; ${summarize(verdict)}` +
-      (transactions ? `; ${summarizeTransactions(transactions)}` : ''),
+      (transactions ? `; ${summarizeTransactions(transactions)}` : '') +
+      (streams ? `; ${summarizeStreams(streams)}` : ''),
   };
 }
 
-/** A run passes when its history and (with transactions) its transactional history are both valid. */
-export const runValid = (r: RunResult): boolean => r.verdict.valid && (r.transactions?.valid ?? true);
+/** A run passes when its history and (with transactions, streams) their verdicts are all valid. */
+export const runValid = (r: RunResult): boolean =>
+  r.verdict.valid && (r.transactions?.valid ?? true) && (r.streams?.valid ?? true);
 
 function explainBrokenTransactions(dir: string, topic: string, v: TxnVerdict): string[] {
   const broken = [...(v.examples.partial ?? []), ...(v.examples.lostCommits ?? [])] as BrokenTxn[];

@@ -13,6 +13,7 @@ export const FAULT_KINDS = [
   'kill-nats',
   'rolling-restart',
   'restart-all',
+  'kill-streams-instance',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -54,6 +55,21 @@ export const scenarioSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * A streams application (streams-workload.ts) aggregating numbered input in child
+         * processes, checked like Kafka's EOS test driver; its instances are what
+         * `kill-streams-instance` kills.
+         */
+        streams: z
+          .object({
+            instances: z.number().int().min(1).default(2),
+            guarantee: z.enum(['at_least_once', 'exactly_once_v2']).default('exactly_once_v2'),
+            keys: z.number().int().min(1).default(10),
+            /** Input records per second. */
+            rate: z.number().int().min(1).default(500),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -79,7 +95,11 @@ export const scenarioSchema = z
     /** Broker settings (camelCase, as the broker's JSON config file). */
     brokerConfig: z.record(z.string(), z.unknown()).default({}),
   })
-  .strict();
+  .strict()
+  .refine((s) => !s.faults.kinds.includes('kill-streams-instance') || s.workload.streams !== undefined, {
+    message: 'kill-streams-instance needs a streams workload (workload.streams)',
+    path: ['faults', 'kinds'],
+  });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
 

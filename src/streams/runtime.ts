@@ -44,6 +44,8 @@ export interface StreamsConfig extends MillraceOptions {
   replicationFactor?: number;
   /** The time records of sources without their own extractor count at (default: failOnInvalidTimestamp). */
   defaultTimestampExtractor?: TimestampExtractor;
+  /** How often committed records of repartition topics are deleted (default 30000 ms, as Kafka's). */
+  repartitionPurgeIntervalMs?: number;
   /** Standby replicas of each task's state on other instances (Kafka's num.standby.replicas; default 0). */
   numStandbyReplicas?: number;
   /**
@@ -272,6 +274,7 @@ export class MillraceStreams {
       globalStores: this.global.stores,
       numStandbys: this.config.numStandbyReplicas,
       defaultTimestampExtractor: this.options.defaultTimestampExtractor ?? failOnInvalidTimestamp,
+      repartitionPurgeIntervalMs: this.options.repartitionPurgeIntervalMs ?? 30_000,
       processId: this.processId,
       endpoint: this.options.applicationServer ?? null,
       onAssignmentInfo: (info: StreamsAssignmentInfo) => {

@@ -16,8 +16,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createActor, fromPromise, type Actor } from 'xstate';
-import { streamTaskMachine } from '../../actors/stream-task.js';
 import type {
   Consumer,
   ConsumerBatch,
@@ -28,12 +26,13 @@ import type {
   TopicPartition,
 } from '../client/index.js';
 import type { Transaction } from '../client/producer.js';
-import { StreamTask, type StoredRecord } from './task.js';
-import { hasCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { NO_HEADERS, type StoredRecord } from './task.js';
+import { hasCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { streamsAssignor, type StreamsAssignmentInfo, type StreamsSubscriptionInfo } from './assignor.js';
 import { StandbyTasks } from './standby.js';
+import { startActiveTask, type RunningTask } from './active-task.js';
 import type { TimestampExtractor } from './timestamps.js';
-import { restoreChangelogs, type RestoreProgress } from './restore.js';
+import type { RestoreProgress } from './restore.js';
 import type { Topology } from './topology.js';
 import type { StateStore } from './stores.js';
 
@@ -55,6 +54,8 @@ export interface ThreadSettings {
   /** The instance's global stores, shared by every task. */
   globalStores: ReadonlyMap<string, StateStore>;
   defaultTimestampExtractor: TimestampExtractor;
+  /** How often committed records of repartition topics are deleted (Kafka's repartition.purge.interval.ms). */
+  repartitionPurgeIntervalMs: number;
   /** Standby replicas of each task the group should keep (Kafka's num.standby.replicas). */
   numStandbys: number;
   processId: string;
@@ -67,22 +68,11 @@ export interface ThreadSettings {
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-interface RunningTask {
-  task: StreamTask;
-  actor: Actor<typeof streamTaskMachine>;
-  /** Resolves once the task is Running (rejects if its restore failed). */
-  ready: Promise<void>;
-  /** The offset after the task's last changelog record, by changelog topic: a checkpoint's content. */
-  changelogEnds: Map<string, number>;
-}
-
 /** How often wall-clock punctuations are checked. */
 const WALL_CLOCK_TICK_MS = 50;
 
 /** What the thread reads of a fetched batch: its records through the consumer's reused view. */
 type FetchedBatch = Pick<ConsumerBatch, 'topic' | 'partition' | 'records'>;
-
-const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
 
 export class StreamThread {
   private readonly consumer: Consumer;
@@ -108,6 +98,11 @@ export class StreamThread {
   /** The changelog topics, whose send results feed the checkpoints. */
   private readonly changelogs: Set<string>;
   private running: Promise<void> | null = null;
+  /** The repartition topics: what was committed of them may be deleted. */
+  private readonly repartitionTopics: Set<string>;
+  /** Committed offsets of repartition partitions not yet purged, by topic and partition. */
+  private readonly purgeable = new Map<string, Map<number, number>>();
+  private lastPurge = Date.now();
   /** Records processed since the thread started, for the metrics. */
   processedRecords = 0;
   /** When the thread began processing its first batch (performance.now()), for rates. */
@@ -121,6 +116,7 @@ export class StreamThread {
   ) {
     const eos = this.eos;
     this.changelogs = new Set(topology.stores.map((st) => s.changelogTopic(st.name)));
+    this.repartitionTopics = new Set(topology.internalTopics);
     this.consumer = client.consumer({
       ...s.consumer,
       groupId: s.applicationId,
@@ -260,76 +256,16 @@ export class StreamThread {
   }
 
   private createTask(partition: number): RunningTask {
-    const taskId = `0_${partition}`;
-    const dir = path.join(this.s.stateDir, taskId);
-    const changelog =
-      (store: string) =>
-      (key: Buffer, value: Buffer | null): void =>
-        this.collect(this.s.changelogTopic(store), {
-          key,
-          value,
-          timestamp: Date.now(),
-          headers: NO_HEADERS,
-          partition,
-        });
-    // A standby of the task here hands its stores over: they log from now on.
-    const handedOver = this.standbys.take(partition);
-    const task = new StreamTask(
-      this.topology,
-      partition,
-      (topic, record) => this.collect(topic, record),
-      (spec) => {
-        const standby = handedOver?.stores.get(spec.name);
-        if (!standby) return spec.create({ changelog: changelog(spec.name), stateDir: dir });
-        standby.context.changelog = changelog(spec.name);
-        return standby.store;
-      },
-      this.s.partitionCount,
-      this.s.globalStores,
-      this.s.defaultTimestampExtractor,
-    );
-    let resolveReady!: () => void;
-    let rejectReady!: (err: unknown) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      resolveReady = resolve;
-      rejectReady = reject;
+    return startActiveTask(partition, {
+      client: this.client,
+      topology: this.topology,
+      settings: this.s,
+      eos: this.eos,
+      collect: (topic, record) => this.collect(topic, record),
+      // A standby of the task here hands its stores over.
+      handedOver: this.standbys.take(partition),
+      isStopped: () => this.stopped,
     });
-    ready.catch(() => undefined);
-    const changelogEnds = new Map<string, number>();
-    const machine = streamTaskMachine.provide({
-      actors: {
-        restore: fromPromise(async () => {
-          const checkpoint = readCheckpoint(dir);
-          // Exactly once: what a persistent store writes from now on may belong to a transaction
-          // that aborts, so only a clean close leaves a checkpoint to trust.
-          if (this.eos) removeCheckpoint(dir);
-          const changelogs = [...task.stateStores.values()].map((store) => {
-            const topic = this.s.changelogTopic(store.name);
-            const from = handedOver?.positions.get(topic) ?? (store.persistent ? checkpoint[topic] : undefined);
-            if (store.persistent && from === undefined) store.wipe?.();
-            return { store, topic, from: from ?? ('earliest' as const) };
-          });
-          const ends = await restoreChangelogs(
-            this.client,
-            partition,
-            changelogs,
-            this.eos ? 'read_committed' : 'read_uncommitted',
-            (p) => this.s.onRestore({ ...p, taskId }),
-            () => this.stopped,
-          );
-          for (const [topic, end] of ends) changelogEnds.set(topic, end);
-        }),
-      },
-      actions: {
-        restored: () => resolveReady(),
-        restoreFailed: (_, p) => rejectReady(p.error),
-      },
-    });
-    const actor = createActor(machine, { input: { taskId } }).start();
-    fs.mkdirSync(dir, { recursive: true });
-    actor.send({ type: 'INITIALIZE' });
-    this.s.log('task created', { taskId });
-    return { task, actor, ready, changelogEnds };
   }
 
   private async assigned(tps: TopicPartition[]): Promise<void> {
@@ -488,6 +424,28 @@ export class StreamThread {
     }
     this.processed.clear();
     this.commits++;
+    this.purgeRepartitions(offsets);
+  }
+
+  /**
+   * Deletes what was committed of the repartition topics, every repartitionPurgeIntervalMs
+   * (as Kafka Streams does): nobody reads it again. Best effort, off the processing path.
+   */
+  private purgeRepartitions(committed: ReadonlyArray<{ topic: string; partition: number; offset: number }>): void {
+    for (const o of committed) {
+      if (!this.repartitionTopics.has(o.topic)) continue;
+      let partitions = this.purgeable.get(o.topic);
+      if (!partitions) this.purgeable.set(o.topic, (partitions = new Map()));
+      partitions.set(o.partition, o.offset);
+    }
+    if (this.purgeable.size === 0 || Date.now() - this.lastPurge < this.s.repartitionPurgeIntervalMs) return;
+    this.lastPurge = Date.now();
+    const admin = this.client.admin();
+    for (const [topic, partitions] of this.purgeable)
+      void admin
+        .deleteRecords({ topic, partitions: [...partitions].map(([partition, offset]) => ({ partition, offset })) })
+        .catch((err: unknown) => this.s.log('repartition purge failed', { topic, error: (err as Error).message }));
+    this.purgeable.clear();
   }
 
   /** Stops: a clean stop commits first; a dirty one (after a failure) drops what is not committed. */

@@ -31,6 +31,9 @@ export interface StoredRecord {
   partition: number | null;
 }
 
+/** Headers of a record that has none: one shared object, so "none" is an identity check. */
+export const NO_HEADERS: Record<string, Buffer | null> = Object.freeze({}) as Record<string, Buffer | null>;
+
 /** Where a task's sinks write. */
 export type RecordCollector = (topic: string, record: StoredRecord) => void;
 

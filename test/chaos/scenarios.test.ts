@@ -37,6 +37,13 @@ describe('chaos scenarios, short runs', () => {
         expect(result.transactions.examples).toEqual({});
         expect(result.transactions.valid).toBe(true);
       }
+      if (result.streams) {
+        console.log(JSON.stringify({ scenario: result.scenario, streams: result.streams }));
+        expect(result.streams.keys).toBeGreaterThan(0);
+        expect(result.streams.wrong).toEqual([]);
+        expect(result.streams.duplicatedOrSkipped).toEqual([]);
+        expect(result.streams.valid).toBe(true);
+      }
     });
   }
 });

@@ -160,7 +160,7 @@ describe('MillraceStreams', () => {
     expect(changelog[0]!.partitions).toHaveLength(PARTITIONS);
   }, 120_000);
 
-  it('counts words of lines by a new key through the repartition topic', async () => {
+  it('counts words of lines by a new key through the repartition topic, which is purged as it is committed', async () => {
     await topics('lines-in', 'words-out');
     const builder = new StreamsBuilder();
     builder
@@ -176,6 +176,7 @@ describe('MillraceStreams', () => {
       cluster,
       applicationId: 'wc-app',
       commitIntervalMs: 200,
+      repartitionPurgeIntervalMs: 0,
       stateDir,
     });
     await app.start();
@@ -189,6 +190,12 @@ describe('MillraceStreams', () => {
     await latestCounts('words-out', { a: 3, b: 2, c: 3, d: 1 }, 'read_uncommitted');
     const [repartition] = await client.admin().describeTopics(['wc-app-word-counts-repartition']);
     expect(repartition!.partitions).toHaveLength(PARTITIONS);
+    // What was committed of the repartition topic is deleted: its log start moves up to the end.
+    await waitFor('the repartition topic purged', async () => {
+      const earliest = await client.admin().fetchTopicOffsets('wc-app-word-counts-repartition', -2);
+      const latest = await client.admin().fetchTopicOffsets('wc-app-word-counts-repartition', -1);
+      return latest.every((l) => earliest.find((e) => e.partition === l.partition)!.offset === l.offset);
+    });
     await app.close();
   }, 120_000);
 

@@ -25,6 +25,9 @@ describe('chaos scenario files', () => {
       /natsNodes/,
     );
     expect(() => loadScenario('/nonexistent/scenario.json')).toThrow(/cannot read scenario/);
+    expect(() => parseScenario('{"name":"x","faults":{"kinds":["kill-streams-instance"]}}', 'd.json')).toThrow(
+      /faults.kinds: kill-streams-instance needs a streams workload/,
+    );
   });
 
   it('every scenario in ops/chaos parses', () => {
