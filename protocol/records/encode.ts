@@ -53,7 +53,7 @@ const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /**
  * Builds one RecordBatch v2: records are written uncompressed as they are appended, and
- * `build()` compresses them and writes the header with its CRC-32C.
+ * `build()` compresses them and writes the header with its CRC-32C. A builder builds one batch.
  */
 export class RecordBatchBuilder {
   private buf: Buffer;
@@ -63,6 +63,8 @@ export class RecordBatchBuilder {
   private maxTimestamp = -1;
   private lastDelta = -1;
   private readonly compression: CompressionCode;
+  /** build() handed out the buffer: appending now would change a built batch. */
+  private spent = false;
 
   constructor(private readonly options: BatchOptions = {}) {
     this.compression =
@@ -87,6 +89,7 @@ export class RecordBatchBuilder {
 
   /** Appends a record; `offsetDelta` (increasing) leaves gaps, as in a compacted batch. */
   append(record: RecordInput, timestamp: number = record.timestamp ?? Date.now(), offsetDelta = this.count): void {
+    if (this.spent) throw new RangeError('the batch was built: a builder builds one batch');
     if (offsetDelta <= this.lastDelta)
       throw new RangeError(`offset delta ${offsetDelta} does not follow ${this.lastDelta}`);
     if (this.count === 0) this.baseTimestamp = timestamp;
@@ -126,7 +129,9 @@ export class RecordBatchBuilder {
     const records = this.buf.subarray(RECORD_BATCH_OVERHEAD, this.pos);
     let out: Buffer;
     if (this.compression === 0) {
-      out = Buffer.from(this.buf.subarray(0, this.pos));
+      // The builder's own buffer, not a copy: a builder is spent once built.
+      out = this.buf.subarray(0, this.pos);
+      this.spent = true;
     } else {
       const compressed = compress(this.compression, records);
       out = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + compressed.length);

@@ -165,13 +165,14 @@ export class PartitionBuffer {
   }
 
   /**
-   * Adds the whole batches of a fetch reply (copied once: the NATS buffer is not ours to keep),
-   * without the records before `from` (a reply's first batch may start earlier). Returns the offset after the last whole batch, or null when the
+   * Adds the whole batches of a fetch reply, without copying them: the reply's bytes are a view of
+   * the NATS message, which nats.js never reuses (a socket read's own buffer, or a buffer of the
+   * message's own when it spanned reads), so they may be kept. Skips the records before `from` (a reply's first batch may start earlier). Returns the offset after the last whole batch, or null when the
    * reply held none. Throws CORRUPT_MESSAGE for a batch that fails its checks or whose records
    * do not parse.
    */
   add(records: Uint8Array, from: number, where: string, aborted: AbortedList | null = null): number | null {
-    const data = Buffer.from(records);
+    const data = Buffer.isBuffer(records) ? records : Buffer.from(records.buffer, records.byteOffset, records.length);
     const header = newBatchHeader();
     const skip = aborted ? new AbortedBatches(aborted) : null;
     let next: number | null = null;

@@ -273,3 +273,13 @@ describe('builder', () => {
     expect(builder.build().length).toBe(builder.sizeInBytes);
   });
 });
+
+describe('RecordBatchBuilder', () => {
+  it('builds one batch: its buffer is handed out, so appending after build() is refused', () => {
+    const builder = new RecordBatchBuilder({ initialCapacity: 4096 });
+    builder.append({ key: Buffer.from('k'), value: Buffer.from('v') }, 1_000);
+    const built = builder.build();
+    expect(decodeRecordBatches(built).batches[0]!.records.map((r) => r.value?.toString())).toEqual(['v']);
+    expect(() => builder.append({ key: null, value: Buffer.from('w') }, 1_001)).toThrow(/a builder builds one batch/);
+  });
+});
