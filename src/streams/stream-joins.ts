@@ -47,6 +47,8 @@ export class JoinBuffer<K, V> implements StateStore {
   private readonly entries = new Map<string, Array<{ ts: number; seq: number; value: V }>>();
   private readonly serdes: StoreSerdes<K, V>;
   private seq = 0;
+  /** The join's stream time, both sides' largest timestamp (kept on the this-side buffer). */
+  streamTime = -Infinity;
 
   constructor(
     readonly name: string,
@@ -121,8 +123,7 @@ interface Unmatched {
 
 /**
  * The shared outer store of a left or outer join (Kafka's outer-shared-join-store): the records
- * that found no partner yet, by side and sequence, and the join's stream time (both sides'
- * largest timestamp). Logged under the record's side (1 byte), sequence (4), timestamp (8) and
+ * that found no partner yet, by side and sequence. Logged under the record's side (1 byte), sequence (4), timestamp (8) and
  * key; a record that found its partner, or was emitted, is logged as a tombstone.
  */
 export class OuterJoinStore<K, V, VO> implements StateStore {
@@ -131,7 +132,6 @@ export class OuterJoinStore<K, V, VO> implements StateStore {
   private readonly otherSerdes: StoreSerdes<K, VO>;
   /** The earliest closesAt waiting, so most records need no scan. */
   private nextClose = Infinity;
-  streamTime = -Infinity;
 
   constructor(
     readonly name: string,
@@ -185,13 +185,13 @@ export class OuterJoinStore<K, V, VO> implements StateStore {
     this.context.changelog?.(this.logKey(u, this.serdes(u.fromThis).key(u.key as K)), null);
   }
 
-  /** The records whose window closed by stream time, oldest first; they leave the store. */
-  closed(): Unmatched[] {
-    if (this.streamTime <= this.nextClose) return [];
+  /** The records whose window closed by the join's stream time, oldest first; they leave the store. */
+  closed(streamTime: number): Unmatched[] {
+    if (streamTime <= this.nextClose) return [];
     const out: Unmatched[] = [];
     this.nextClose = Infinity;
     for (const u of this.waiting.values()) {
-      if (u.closesAt < this.streamTime) out.push(u);
+      if (u.closesAt < streamTime) out.push(u);
       else this.nextClose = Math.min(this.nextClose, u.closesAt);
     }
     out.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
@@ -267,11 +267,12 @@ export function addStreamStreamJoin<K, V, VO, VR>(
     topology.addProcessor(
       name,
       () => {
-        let streamTime = -1;
         return (record, context) => {
           if (record.key === null || record.value === null) return;
-          streamTime = Math.max(streamTime, record.timestamp);
           const ts = record.timestamp;
+          // One stream time for both sides (Kafka's shared time tracker), kept on this side's buffer.
+          const shared = context.getStateStore<JoinBuffer<K, unknown>>(thisStore);
+          const streamTime = (shared.streamTime = Math.max(shared.streamTime, ts));
           if (ts + windows.retentionMs <= streamTime) return; // late
           const key = record.key as K;
           const own = context.getStateStore<JoinBuffer<K, unknown>>(mine);
@@ -292,8 +293,7 @@ export function addStreamStreamJoin<K, V, VO, VR>(
           }
           if (outer) {
             if (partners.length === 0 && waits) outer.add(key, record.value, ts, seq, fromThis);
-            outer.streamTime = Math.max(outer.streamTime, ts);
-            for (const u of outer.closed()) {
+            for (const u of outer.closed(streamTime)) {
               const value = u.fromThis ? joiner(u.value as V, null) : joiner(null, u.value as VO);
               context.forward({ ...record, key: u.key, value, timestamp: u.ts });
             }

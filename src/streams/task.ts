@@ -118,11 +118,12 @@ export class StreamTask {
     const record: StreamRecord<unknown, unknown> = { key, value, timestamp, headers };
     this.topic = topic;
     this.offset = offset;
+    // Stream time counts the record being processed (Kafka's currentStreamTimeMs); stream-time
+    // punctuations fire after it.
+    const advanced = timestamp > this.streamTime;
+    if (advanced) this.streamTime = timestamp;
     for (const child of source.children) child(record);
-    if (timestamp > this.streamTime) {
-      this.streamTime = timestamp;
-      if (this.punctuations.length > 0) this.punctuateStreamTime();
-    }
+    if (advanced && this.punctuations.length > 0) this.punctuateStreamTime();
   }
 
   /** The runner of node `name`, made once (processors get their function and context here). */
@@ -187,6 +188,7 @@ export class StreamTask {
       topic: { get: () => this.topic },
       partition: { get: () => this.partition },
       offset: { get: () => this.offset },
+      currentStreamTimeMs: { value: () => this.streamTime },
     });
     processor.init?.(context);
     const process = processor.process;

@@ -28,6 +28,8 @@ export interface ProcessorContext {
   readonly topic: string | null;
   readonly partition: number;
   readonly offset: number;
+  /** The task's stream time: the largest timestamp it has processed, this record's included (-1 before any). */
+  currentStreamTimeMs(): number;
   /**
    * Calls `punctuator(timestamp)` every `intervalMs` of stream time (the largest record timestamp
    * the task has seen) or of wall-clock time (Kafka's context.schedule). Returns how to cancel it.

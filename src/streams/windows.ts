@@ -167,6 +167,8 @@ export class TimeWindowedKStream<K, V> {
           ),
       name,
     );
-    return new KTable<Windowed<K>, VA>(this.topology, name, storeName, windows.graceMs);
+    // A sliding window includes its end, so it closes a millisecond later than its end plus grace.
+    const closesAfterEndMs = windows instanceof SlidingWindows ? windows.graceMs + 1 : windows.graceMs;
+    return new KTable<Windowed<K>, VA>(this.topology, name, storeName, closesAfterEndMs);
   }
 }

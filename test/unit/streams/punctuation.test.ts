@@ -53,4 +53,18 @@ describe('processors of your own and punctuation, through the test driver', () =
       ['b', 'wall@5000:2'],
     ]);
   });
+
+  it("gives processors the task's stream time, the record being processed included", () => {
+    const builder = new StreamsBuilder();
+    const times: number[] = [];
+    builder.stream<string, string>('events', strings).process(() => (_record, context) => {
+      times.push(context.currentStreamTimeMs());
+    });
+    const driver = testDriver(builder.build());
+    const input = driver.createInputTopic('events', s, s);
+    input.pipeInput('a', 'x', 100);
+    input.pipeInput('a', 'x', 50); // out of order: stream time stays
+    input.pipeInput('a', 'x', 200);
+    expect(times).toEqual([100, 100, 200]);
+  });
 });

@@ -64,6 +64,34 @@ describe('sliding windows, through the test driver', () => {
     expect(Object.fromEntries(latest())).toEqual({ 'k@90-100': 1, 'k@190-200': 2, 'k@191-201': 1 });
   });
 
+  it('suppress(untilWindowCloses) emits each sliding window once, after stream time passes its (inclusive) end', () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream<string, number>('in', { keySerde: str, valueSerde: jsonSerde<number>() })
+      .groupByKey({ keySerde: str })
+      .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(10))
+      .count({ storeName: 'sliding' })
+      .suppressUntilWindowCloses()
+      .toStream()
+      .map((k: Windowed<string> | null, v: number | null): [string, string] => [
+        `${k!.key}@${k!.window.start}-${k!.window.end}`,
+        String(v),
+      ])
+      .to('out', { keySerde: str, valueSerde: str });
+    const driver = testDriver(builder.build());
+    const input = driver.createInputTopic('in', str, jsonSerde<number>());
+    const output = driver.createOutputTopic('out', str, str);
+    input.pipeInput('k', 1, 100);
+    input.pipeInput('k', 1, 105);
+    input.pipeInput('k', 1, 111); // [101, 111] holds 111 itself: still open
+    expect(output.readKeyValuesToList()).toEqual([
+      ['k@90-100', '1'],
+      ['k@95-105', '2'],
+    ]);
+    input.pipeInput('k', 1, 112);
+    expect(output.readKeyValuesToList()).toEqual([['k@101-111', '2']]);
+  });
+
   it('rejects a time difference or grace that is not a whole number of ms', () => {
     expect(() => SlidingWindows.ofTimeDifferenceWithNoGrace(0)).toThrow(/time difference must be a positive integer/);
     expect(() => SlidingWindows.ofTimeDifferenceAndGrace(10, -1)).toThrow(/grace period must be a non-negative/);
