@@ -67,6 +67,50 @@ export class LmdbFile {
   }
 }
 
+/**
+ * What the three persistent stores share: their file and a write cache of entries `E` by the
+ * key's bytes (latin1), written to disk in one transaction by `flush()` (with what was restored),
+ * dropped by `wipe()` and by a `close()` that did not flush first.
+ */
+export abstract class CachedLmdbStore<E> {
+  readonly persistent = true;
+  protected readonly file: LmdbFile;
+  /** Writes since the last flush. */
+  protected readonly dirty = new Map<string, E>();
+
+  constructor(
+    readonly name: string,
+    context: StoreContext,
+  ) {
+    this.file = new LmdbFile(name, context);
+  }
+
+  /** A cached entry as disk writes (a null value deletes). */
+  protected abstract writesOf(entry: E): Iterable<readonly [Buffer, Buffer | null]>;
+
+  /** Synchronous inside, so no read sees the cache emptied before the disk has its writes. */
+  async flush(): Promise<void> {
+    this.file.flushRestored();
+    if (this.dirty.size === 0) return;
+    const writes: Array<readonly [Buffer, Buffer | null]> = [];
+    for (const entry of this.dirty.values()) writes.push(...this.writesOf(entry));
+    this.dirty.clear();
+    this.file.write(writes);
+  }
+
+  /** Drops everything on disk (a task restoring from the changelog's start). */
+  wipe(): void {
+    this.dirty.clear();
+    this.file.wipe();
+  }
+
+  /** Closes without flushing: what is not flushed was not committed (a clean close flushes first). */
+  async close(): Promise<void> {
+    this.dirty.clear();
+    await this.file.close();
+  }
+}
+
 /** An 8-byte time whose bytes sort as the numbers do, negatives first (the sign bit flipped). */
 export function sortableTime(ms: number): Buffer {
   const out = Buffer.allocUnsafe(8);

@@ -5,24 +5,30 @@
  * it commits; each write is logged to the changelog as it happens.
  */
 import type { Serde } from '../client/index.js';
-import { LmdbFile } from './lmdb-file.js';
+import { CachedLmdbStore } from './lmdb-file.js';
 import { StoreSerdes, defaultValueSerde, type KeyValueStore, type StoreContext } from './stores.js';
 
-export class PersistentKeyValueStore<K, V> implements KeyValueStore<K, V> {
-  readonly persistent = true;
+/** A cached write: the key's bytes and the value, or null for a delete. */
+interface KeyWrite<V> {
+  key: Buffer;
+  value: V | null;
+}
+
+export class PersistentKeyValueStore<K, V> extends CachedLmdbStore<KeyWrite<V>> implements KeyValueStore<K, V> {
   private readonly serdes: StoreSerdes<K, V>;
-  private readonly file: LmdbFile;
-  /** Writes since the last flush, by key bytes (latin1): the value, or null for a delete. */
-  private readonly dirty = new Map<string, { key: Buffer; value: V | null }>();
 
   constructor(
-    readonly name: string,
+    name: string,
     keySerde: Serde<K>,
     valueSerde: Serde<V> | undefined,
     private readonly context: StoreContext,
   ) {
-    this.file = new LmdbFile(name, context);
+    super(name, context);
     this.serdes = new StoreSerdes(name, keySerde, defaultValueSerde(valueSerde));
+  }
+
+  protected writesOf(w: KeyWrite<V>): Array<readonly [Buffer, Buffer | null]> {
+    return [[w.key, w.value === null ? null : this.serdes.value(w.value)]];
   }
 
   get(key: K): V | undefined {
@@ -68,32 +74,5 @@ export class PersistentKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   restore(key: Buffer, value: Buffer | null): void {
     this.file.restore(key, value);
-  }
-
-  /**
-   * Writes the cached writes (and restored records) to disk in one transaction. Synchronous, so
-   * no read sees the cache emptied before the disk has its writes.
-   */
-  async flush(): Promise<void> {
-    this.file.flushRestored();
-    if (this.dirty.size === 0) return;
-    const writes = [...this.dirty.values()].map((w): [Buffer, Buffer | null] => [
-      w.key,
-      w.value === null ? null : this.serdes.value(w.value),
-    ]);
-    this.dirty.clear();
-    this.file.write(writes);
-  }
-
-  /** Drops everything on disk (a task restoring from the changelog's start, under exactly_once_v2). */
-  wipe(): void {
-    this.dirty.clear();
-    this.file.wipe();
-  }
-
-  /** Closes without flushing: what is not flushed was not committed (a clean close flushes first). */
-  async close(): Promise<void> {
-    this.dirty.clear();
-    await this.file.close();
   }
 }

@@ -9,7 +9,7 @@
  * retention of stream time (Kafka drops whole time segments instead).
  */
 import type { Serde } from '../client/index.js';
-import { LmdbFile, sortableTime, timeFromSortable } from './lmdb-file.js';
+import { CachedLmdbStore, sortableTime, timeFromSortable } from './lmdb-file.js';
 import { sessionKey, type Session, type SessionStore } from './session-store.js';
 import { StoreSerdes, defaultValueSerde, type StoreContext } from './stores.js';
 import { windowKey, type WindowStore } from './window-store.js';
@@ -37,24 +37,30 @@ class Expiry {
 
 const concat = (...parts: Buffer[]): Buffer => Buffer.concat(parts);
 
-export class PersistentWindowStore<K, V> implements WindowStore<K, V> {
-  readonly persistent = true;
-  private readonly file: LmdbFile;
+/** A key's cached window writes, by window start. */
+interface KeyWindows<V> {
+  keyBytes: Buffer;
+  windows: Map<number, V>;
+}
+
+export class PersistentWindowStore<K, V> extends CachedLmdbStore<KeyWindows<V>> implements WindowStore<K, V> {
   private readonly serdes: StoreSerdes<K, V>;
   private readonly expiry: Expiry;
-  /** Writes since the last flush, by the key's bytes (latin1) and window start. */
-  private readonly dirty = new Map<string, { keyBytes: Buffer; windows: Map<number, V> }>();
 
   constructor(
-    readonly name: string,
+    name: string,
     keySerde: Serde<K>,
     retentionMs: number,
     valueSerde: Serde<V> | undefined,
     private readonly context: StoreContext,
   ) {
-    this.file = new LmdbFile(name, context);
+    super(name, context);
     this.serdes = new StoreSerdes(name, keySerde, defaultValueSerde(valueSerde));
     this.expiry = new Expiry(retentionMs);
+  }
+
+  protected writesOf(e: KeyWindows<V>): Array<readonly [Buffer, Buffer | null]> {
+    return [...e.windows].map(([start, v]) => [concat(e.keyBytes, sortableTime(start)), this.serdes.value(v)]);
   }
 
   get(key: K, start: number): V | undefined {
@@ -107,48 +113,38 @@ export class PersistentWindowStore<K, V> implements WindowStore<K, V> {
     const keyBytes = key.subarray(0, key.length - 8);
     this.file.restore(concat(keyBytes, sortableTime(Number(key.readBigInt64BE(key.length - 8)))), value);
   }
-
-  async flush(): Promise<void> {
-    this.file.flushRestored();
-    if (this.dirty.size === 0) return;
-    const writes: Array<[Buffer, Buffer]> = [];
-    for (const e of this.dirty.values())
-      for (const [start, v] of e.windows) writes.push([concat(e.keyBytes, sortableTime(start)), this.serdes.value(v)]);
-    this.dirty.clear();
-    this.file.write(writes);
-  }
-
-  wipe(): void {
-    this.dirty.clear();
-    this.file.wipe();
-  }
-
-  async close(): Promise<void> {
-    this.dirty.clear();
-    await this.file.close();
-  }
 }
 
 const sessionId = (s: { start: number; end: number }): string => `${s.end},${s.start}`;
 
-export class PersistentSessionStore<K, V> implements SessionStore<K, V> {
-  readonly persistent = true;
-  private readonly file: LmdbFile;
+/** A key's cached session writes, by session (`end,start`): the session, or null when removed. */
+interface KeySessions<K, V> {
+  key: K;
+  keyBytes: Buffer;
+  sessions: Map<string, Session<V> | null>;
+}
+
+export class PersistentSessionStore<K, V> extends CachedLmdbStore<KeySessions<K, V>> implements SessionStore<K, V> {
   private readonly serdes: StoreSerdes<K, V>;
   private readonly expiry: Expiry;
-  /** Writes since the last flush, by the key's bytes (latin1) and session: the session, or null when removed. */
-  private readonly dirty = new Map<string, { key: K; keyBytes: Buffer; sessions: Map<string, Session<V> | null> }>();
 
   constructor(
-    readonly name: string,
+    name: string,
     keySerde: Serde<K>,
     valueSerde: Serde<V> | undefined,
     retentionMs: number,
     private readonly context: StoreContext,
   ) {
-    this.file = new LmdbFile(name, context);
+    super(name, context);
     this.serdes = new StoreSerdes(name, keySerde, defaultValueSerde(valueSerde));
     this.expiry = new Expiry(retentionMs);
+  }
+
+  protected writesOf(e: KeySessions<K, V>): Array<readonly [Buffer, Buffer | null]> {
+    return [...e.sessions].map(([sid, s]) => {
+      const [end, start] = sid.split(',').map(Number) as [number, number];
+      return [this.diskKey(e.keyBytes, { start, end }), s === null ? null : this.serdes.value(s.value)];
+    });
   }
 
   private diskKey(keyBytes: Buffer, s: { start: number; end: number }): Buffer {
@@ -235,28 +231,5 @@ export class PersistentSessionStore<K, V> implements SessionStore<K, V> {
     const end = Number(key.readBigInt64BE(key.length - 16));
     const start = Number(key.readBigInt64BE(key.length - 8));
     this.file.restore(this.diskKey(keyBytes, { start, end }), value);
-  }
-
-  async flush(): Promise<void> {
-    this.file.flushRestored();
-    if (this.dirty.size === 0) return;
-    const writes: Array<[Buffer, Buffer | null]> = [];
-    for (const e of this.dirty.values())
-      for (const [sid, s] of e.sessions) {
-        const [end, start] = sid.split(',').map(Number) as [number, number];
-        writes.push([this.diskKey(e.keyBytes, { start, end }), s === null ? null : this.serdes.value(s.value)]);
-      }
-    this.dirty.clear();
-    this.file.write(writes);
-  }
-
-  wipe(): void {
-    this.dirty.clear();
-    this.file.wipe();
-  }
-
-  async close(): Promise<void> {
-    this.dirty.clear();
-    await this.file.close();
   }
 }

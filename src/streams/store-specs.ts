@@ -6,11 +6,21 @@ import type { Serde } from '../client/index.js';
 import { PersistentKeyValueStore } from './persistent-store.js';
 import { PersistentSessionStore, PersistentWindowStore } from './persistent-windowed.js';
 import { InMemorySessionStore } from './session-store.js';
-import { InMemoryKeyValueStore } from './stores.js';
+import { InMemoryKeyValueStore, type StateStore, type StoreContext } from './stores.js';
 import type { StoreSpec } from './topology.js';
 import { InMemoryWindowStore } from './window-store.js';
 
 export type StoreType = 'persistent' | 'in_memory';
+
+/** A spec making the store of the given type. */
+function specOf(
+  name: string,
+  storeType: StoreType,
+  inMemory: (ctx: StoreContext) => StateStore,
+  persistent: (ctx: StoreContext) => StateStore,
+): StoreSpec {
+  return { name, create: (ctx) => (storeType === 'in_memory' ? inMemory(ctx) : persistent(ctx)) };
+}
 
 export function keyValueStoreSpec<K, V>(
   name: string,
@@ -18,13 +28,12 @@ export function keyValueStoreSpec<K, V>(
   valueSerde: Serde<V> | undefined,
   storeType: StoreType = 'persistent',
 ): StoreSpec {
-  return {
+  return specOf(
     name,
-    create: (ctx) =>
-      storeType === 'in_memory'
-        ? new InMemoryKeyValueStore<K, V>(name, keySerde, valueSerde, ctx)
-        : new PersistentKeyValueStore<K, V>(name, keySerde, valueSerde, ctx),
-  };
+    storeType,
+    (ctx) => new InMemoryKeyValueStore<K, V>(name, keySerde, valueSerde, ctx),
+    (ctx) => new PersistentKeyValueStore<K, V>(name, keySerde, valueSerde, ctx),
+  );
 }
 
 export function windowStoreSpec<K, V>(
@@ -34,13 +43,12 @@ export function windowStoreSpec<K, V>(
   valueSerde: Serde<V> | undefined,
   storeType: StoreType = 'persistent',
 ): StoreSpec {
-  return {
+  return specOf(
     name,
-    create: (ctx) =>
-      storeType === 'in_memory'
-        ? new InMemoryWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx)
-        : new PersistentWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx),
-  };
+    storeType,
+    (ctx) => new InMemoryWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx),
+    (ctx) => new PersistentWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx),
+  );
 }
 
 export function sessionStoreSpec<K, V>(
@@ -50,11 +58,10 @@ export function sessionStoreSpec<K, V>(
   retentionMs: number,
   storeType: StoreType = 'persistent',
 ): StoreSpec {
-  return {
+  return specOf(
     name,
-    create: (ctx) =>
-      storeType === 'in_memory'
-        ? new InMemorySessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx)
-        : new PersistentSessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx),
-  };
+    storeType,
+    (ctx) => new InMemorySessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx),
+    (ctx) => new PersistentSessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx),
+  );
 }
