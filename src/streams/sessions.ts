@@ -92,16 +92,19 @@ export class SessionWindowedKStream<K, V> {
           if (record.key === null || record.value === null) return;
           streamTime = Math.max(streamTime, record.timestamp);
           const ts = record.timestamp;
-          if (ts < streamTime - graceMs) return; // late: its session closed
           const store = context.getStateStore<SessionStore<K, VA>>(storeName);
           const key = record.key as K;
           const merged = store.find(key, ts - gapMs, ts + gapMs);
           let start = ts;
           let end = ts;
-          let aggregate: VA | undefined;
           for (const s of merged) {
             start = Math.min(start, s.start);
             end = Math.max(end, s.end);
+          }
+          // Late, as Kafka judges it: the session the record would make ends before stream time minus grace.
+          if (end < streamTime - graceMs) return;
+          let aggregate: VA | undefined;
+          for (const s of merged) {
             aggregate = aggregate === undefined ? s.value : merger(key, aggregate, s.value);
             store.remove(key, s);
             const window: Window = { start: s.start, end: s.end };
@@ -120,7 +123,8 @@ export class SessionWindowedKStream<K, V> {
         storeName,
         this.keySerde,
         materialized.valueSerde,
-        gapMs + graceMs,
+        // A record within grace may bridge to a session up to two gaps before the open one.
+        2 * gapMs + graceMs,
         materialized.storeType,
       ),
       name,

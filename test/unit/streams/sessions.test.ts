@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { stringSerde } from '../../../src/client/index.js';
+import { jsonSerde, stringSerde } from '../../../src/client/index.js';
 import { SessionWindows, StreamsBuilder, type Windowed } from '../../../src/streams/index.js';
 import { testDriver } from '../../harness/streams.js';
 
@@ -73,9 +73,9 @@ describe('session windows, through the test driver', () => {
           n++;
         }
         want.push(`${start}-${end}=${n}`);
-        // The store keeps sessions within retention (gap + grace) of stream time.
+        // The store keeps sessions within retention (two gaps and the grace) of stream time.
         const streamTime = Math.max(...times);
-        const retained = want.filter((w) => Number(/-(\d+)=/.exec(w)![1]) + 1_000 >= streamTime);
+        const retained = want.filter((w) => Number(/-(\d+)=/.exec(w)![1]) + 2_000 >= streamTime);
         const got = t.driver
           .getSessionStore<string, number>('sessions')
           .all()
@@ -84,5 +84,40 @@ describe('session windows, through the test driver', () => {
       }),
       { numRuns: 50 },
     );
+  });
+
+  it('aggregate and reduce merge the aggregates of the sessions a record joins', () => {
+    const builder = new StreamsBuilder();
+    const grouped = builder
+      .stream<string, number>('amounts', { keySerde: s, valueSerde: jsonSerde<number>() })
+      .groupByKey({ keySerde: s })
+      .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(100));
+    grouped
+      .aggregate<number>(
+        () => 0,
+        (_k, v, total) => total + v,
+        (_k, a, b) => a + b,
+        { storeName: 'totals' },
+      )
+      .toStream()
+      .to('totals', { keySerde: sessionKey, valueSerde: num });
+    grouped
+      .reduce((a, b) => Math.max(a, b), { storeName: 'maxima' })
+      .toStream()
+      .to('maxima', { keySerde: sessionKey, valueSerde: num });
+    const driver = testDriver(builder.build());
+    const input = driver.createInputTopic('amounts', s, jsonSerde<number>());
+    input.pipeInput('k', 1, 0);
+    input.pipeInput('k', 2, 200);
+    input.pipeInput('k', 4, 100); // within the gap of both: one session [0, 200]
+    const read = (topic: string) => driver.createOutputTopic(topic, s, s).readKeyValuesToList();
+    expect(read('totals')).toEqual([
+      ['k@0-0', '1'],
+      ['k@200-200', '2'],
+      ['k@0-0', null],
+      ['k@200-200', null],
+      ['k@0-200', '7'],
+    ]);
+    expect(read('maxima').at(-1)).toEqual(['k@0-200', '4']);
   });
 });

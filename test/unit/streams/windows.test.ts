@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { testDriver } from '../../harness/streams.js';
 import { describe, expect, it } from 'vitest';
-import { stringSerde } from '../../../src/client/index.js';
+import { jsonSerde, stringSerde } from '../../../src/client/index.js';
 import { StreamsBuilder, TimeWindows, type Windowed } from '../../../src/streams/index.js';
 
 const str = stringSerde();
@@ -110,5 +110,35 @@ describe('windowed aggregations, through the test driver', () => {
         },
       ),
     );
+  });
+
+  it('reduce and aggregate per key and window (hopping windows: a record in each window holding it)', () => {
+    const builder = new StreamsBuilder();
+    const grouped = builder
+      .stream<string, number>('amounts', { keySerde: str, valueSerde: jsonSerde<number>() })
+      .groupByKey({ keySerde: str })
+      .windowedBy(TimeWindows.ofSizeWithNoGrace(100).advanceBy(50));
+    grouped
+      .reduce((a, b) => Math.max(a, b), { storeName: 'maxima' })
+      .toStream()
+      .map((k, v) => show(k, v))
+      .to('maxima', strings);
+    grouped
+      .aggregate<number[]>(
+        () => [],
+        (_k, v, list) => [...list, v],
+        { storeName: 'lists' },
+      )
+      .toStream()
+      .map((k, v): [string, string] => [`${k!.key}@${k!.window.start}`, JSON.stringify(v)])
+      .to('lists', strings);
+    const driver = testDriver(builder.build());
+    const input = driver.createInputTopic('amounts', str, jsonSerde<number>());
+    input.pipeInput('k', 5, 60); // windows [0,100) and [50,150)
+    input.pipeInput('k', 3, 120); // windows [50,150) and [100,200)
+    const latest = (topic: string) =>
+      Object.fromEntries(driver.createOutputTopic(topic, str, str).readKeyValuesToList());
+    expect(latest('maxima')).toEqual({ 'k@0-100': '5', 'k@50-150': '5', 'k@100-200': '3' });
+    expect(latest('lists')).toEqual({ 'k@0': '[5]', 'k@50': '[5,3]', 'k@100': '[3]' });
   });
 });
