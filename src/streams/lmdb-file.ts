@@ -114,7 +114,8 @@ export abstract class CachedLmdbStore<E> {
 /** An 8-byte time whose bytes sort as the numbers do, negatives first (the sign bit flipped). */
 export function sortableTime(ms: number): Buffer {
   const out = Buffer.allocUnsafe(8);
-  out.writeBigInt64BE(BigInt(ms));
+  // A bound of a range query may be unbounded (±Infinity): the widest time there is.
+  out.writeBigInt64BE(BigInt(Math.trunc(Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, ms)))));
   out[0]! ^= 0x80;
   return out;
 }

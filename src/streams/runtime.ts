@@ -24,7 +24,9 @@ import type { KeyValueStore } from './stores.js';
 import { StreamThread, type ProcessingGuarantee } from './stream-thread.js';
 import { GlobalState } from './global-state.js';
 import type { RestoreProgress } from './restore.js';
-import { serializeNow, type Topology } from './topology.js';
+import { serializeNow, type StoreSpec, type Topology } from './topology.js';
+import type { WindowStore } from './window-store.js';
+import type { Session, SessionStore } from './session-store.js';
 import type { HostTasks, StreamsAssignmentInfo } from './assignor.js';
 import { registerStreamsMetrics, type StreamsSnapshot } from './streams-metrics.js';
 import { failOnInvalidTimestamp, type TimestampExtractor } from './timestamps.js';
@@ -368,10 +370,7 @@ export class MillraceStreams {
   store<K, V>(name: string): Pick<KeyValueStore<K, V>, 'get' | 'all' | 'approximateNumEntries'> {
     const global = this.global.stores.get(name);
     if (global) return global as KeyValueStore<K, V>;
-    if (!this.topology.stores.some((s) => s.name === name))
-      throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
-    const local = (): Array<KeyValueStore<K, V>> =>
-      [...(this.thread?.stores(name).values() ?? [])] as Array<KeyValueStore<K, V>>;
+    const local = this.localStores<KeyValueStore<K, V>>(name, 'keyValue');
     return {
       get: (key) => {
         for (const s of local()) {
@@ -383,6 +382,33 @@ export class MillraceStreams {
       all: () => local().flatMap((s) => s.all()),
       approximateNumEntries: () => local().reduce((n, s) => n + s.approximateNumEntries(), 0),
     };
+  }
+
+  /**
+   * A window store of this instance, for interactive queries (Kafka's ReadOnlyWindowStore): the
+   * key's windows that start within [from, to], from the local task holding the key. A sliding
+   * window's value comes with its latest record's timestamp, `{ value, ts }` (Kafka's ValueAndTimestamp).
+   */
+  windowStore<K, V>(name: string): { fetch(key: K, from: number, to: number): Array<[start: number, value: V]> } {
+    const local = this.localStores<WindowStore<K, V>>(name, 'window');
+    return { fetch: (key, from, to) => local().flatMap((s) => s.fetch(key, from, to)) };
+  }
+
+  /** A session store of this instance, for interactive queries: the key's sessions overlapping [from, to]. */
+  sessionStore<K, V>(name: string): { fetch(key: K, from?: number, to?: number): Array<Session<V>> } {
+    const local = this.localStores<SessionStore<K, V>>(name, 'session');
+    return { fetch: (key, from = -Infinity, to = Infinity) => local().flatMap((s) => s.find(key, from, to)) };
+  }
+
+  /** The running tasks' stores named `name`, once it is known to be a store of that kind. */
+  private localStores<S>(name: string, kind: NonNullable<StoreSpec['kind']>): () => S[] {
+    const spec = this.topology.stores.find((s) => s.name === name);
+    if (!spec) throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
+    if (spec.kind !== undefined && spec.kind !== kind) {
+      const method = { keyValue: 'store', window: 'windowStore', session: 'sessionStore' }[spec.kind];
+      throw new MillraceError('INVALID_REQUEST', `'${name}' is a ${spec.kind} store: query it with ${method}(name)`);
+    }
+    return () => [...(this.thread?.stores(name).values() ?? [])] as S[];
   }
 
   /**

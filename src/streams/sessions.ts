@@ -10,7 +10,7 @@ import { KTable } from './ktable.js';
 import type { SessionStore } from './session-store.js';
 import { sessionStoreSpec, type StoreType } from './store-specs.js';
 import type { Topology } from './topology.js';
-import { requireMs, type Window, type Windowed } from './windows.js';
+import { requireMs, retentionOf, type Window, type Windowed } from './windows.js';
 
 export class SessionWindows {
   private constructor(
@@ -33,6 +33,8 @@ export interface SessionMaterialized<V> {
   valueSerde?: Serde<V>;
   /** Default 'persistent' (on local disk), as Kafka's default RocksDB session store. */
   storeType?: StoreType;
+  /** How long sessions stay in the store (Kafka's withRetention): at least two gaps plus grace, the default. */
+  retentionMs?: number;
 }
 
 /** A stream grouped by key and windowed into sessions (Kafka's SessionWindowedKStream). */
@@ -124,7 +126,7 @@ export class SessionWindowedKStream<K, V> {
         this.keySerde,
         materialized.valueSerde,
         // A record within grace may bridge to a session up to two gaps before the open one.
-        2 * gapMs + graceMs,
+        retentionOf(materialized.retentionMs, 2 * gapMs + graceMs, storeName),
         materialized.storeType,
       ),
       name,

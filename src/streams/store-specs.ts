@@ -15,11 +15,12 @@ export type StoreType = 'persistent' | 'in_memory';
 /** A spec making the store of the given type. */
 function specOf(
   name: string,
+  kind: StoreSpec['kind'],
   storeType: StoreType,
   inMemory: (ctx: StoreContext) => StateStore,
   persistent: (ctx: StoreContext) => StateStore,
 ): StoreSpec {
-  return { name, create: (ctx) => (storeType === 'in_memory' ? inMemory(ctx) : persistent(ctx)) };
+  return { name, kind, create: (ctx) => (storeType === 'in_memory' ? inMemory(ctx) : persistent(ctx)) };
 }
 
 export function keyValueStoreSpec<K, V>(
@@ -30,6 +31,7 @@ export function keyValueStoreSpec<K, V>(
 ): StoreSpec {
   return specOf(
     name,
+    'keyValue',
     storeType,
     (ctx) => new InMemoryKeyValueStore<K, V>(name, keySerde, valueSerde, ctx),
     (ctx) => new PersistentKeyValueStore<K, V>(name, keySerde, valueSerde, ctx),
@@ -45,6 +47,7 @@ export function windowStoreSpec<K, V>(
 ): StoreSpec {
   return specOf(
     name,
+    'window',
     storeType,
     (ctx) => new InMemoryWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx),
     (ctx) => new PersistentWindowStore<K, V>(name, keySerde, retentionMs, valueSerde, ctx),
@@ -60,6 +63,7 @@ export function sessionStoreSpec<K, V>(
 ): StoreSpec {
   return specOf(
     name,
+    'session',
     storeType,
     (ctx) => new InMemorySessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx),
     (ctx) => new PersistentSessionStore<K, V>(name, keySerde, valueSerde, retentionMs, ctx),

@@ -89,6 +89,8 @@ export interface GlobalStoreSpec {
 export interface StoreSpec {
   name: string;
   create: (context: StoreContext) => StateStore;
+  /** What interactive queries may ask of it (none given: a processor's own store, or a join's buffer). */
+  kind?: 'keyValue' | 'window' | 'session';
 }
 
 export interface SinkNode {

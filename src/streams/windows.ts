@@ -74,6 +74,22 @@ export interface WindowMaterialized<V> {
   valueSerde?: Serde<V>;
   /** Default 'persistent' (on local disk), as Kafka's default RocksDB window store. */
   storeType?: StoreType;
+  /**
+   * How long windows stay in the store for interactive queries (Kafka's withRetention); at least
+   * what the windows need (size plus grace; for sliding windows three differences plus grace), which is the default.
+   */
+  retentionMs?: number;
+}
+
+/** A materialization's retention, or what the windows need when none is given (INVALID_CONFIG when shorter). */
+export function retentionOf(asked: number | undefined, needed: number, storeName: string): number {
+  if (asked === undefined) return needed;
+  if (!Number.isInteger(asked) || asked < needed)
+    throw new MillraceError(
+      'INVALID_CONFIG',
+      `store '${storeName}' needs a retention of at least ${needed} ms for its windows, got ${asked}`,
+    );
+  return asked;
 }
 
 /** The processor of a tumbling or hopping window aggregation into the window store `storeName`. */
@@ -154,14 +170,14 @@ export class TimeWindowedKStream<K, V> {
         ? windowStoreSpec(
             storeName,
             this.keySerde,
-            windows.retentionMs,
+            retentionOf(materialized.retentionMs, windows.retentionMs, storeName),
             timestampedSerde(materialized.valueSerde),
             materialized.storeType,
           )
         : windowStoreSpec(
             storeName,
             this.keySerde,
-            windows.sizeMs + windows.graceMs,
+            retentionOf(materialized.retentionMs, windows.sizeMs + windows.graceMs, storeName),
             materialized.valueSerde,
             materialized.storeType,
           ),

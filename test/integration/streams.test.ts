@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Millrace, jsonSerde, stringSerde, type IsolationLevel } from '../../src/client/index.js';
 import {
   MillraceStreams,
+  SessionWindows,
   StreamsBuilder,
+  TimeWindows,
   type ProcessingGuarantee,
   type RestoreProgress,
 } from '../../src/streams/index.js';
@@ -196,6 +198,51 @@ describe('MillraceStreams', () => {
       const latest = await client.admin().fetchTopicOffsets('wc-app-word-counts-repartition', -1);
       return latest.every((l) => earliest.find((e) => e.partition === l.partition)!.offset === l.offset);
     });
+    await app.close();
+  }, 120_000);
+
+  it('answers interactive queries of its window and session stores', async () => {
+    await topics('iq-in');
+    const builder = new StreamsBuilder();
+    const grouped = builder
+      .stream<string, string>('iq-in', { keySerde: stringSerde(), valueSerde: stringSerde() })
+      .groupByKey({ keySerde: stringSerde() });
+    // Kept an hour for queries (by default, only while the windows may change).
+    grouped.windowedBy(TimeWindows.ofSizeWithNoGrace(1_000)).count({ storeName: 'per-second', retentionMs: 3_600_000 });
+    grouped
+      .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(500))
+      .count({ storeName: 'visits', retentionMs: 3_600_000 });
+    const app = new MillraceStreams(builder.build(), {
+      servers: inject('natsUrl'),
+      cluster,
+      applicationId: 'iq-app',
+      commitIntervalMs: 200,
+      stateDir: newStateDir(),
+    });
+    await app.start();
+    const producer = client.producer();
+    await producer.send({
+      topic: 'iq-in',
+      messages: [100, 300, 1_200, 5_000].map((timestamp) => ({ key: 'u', value: 'x', timestamp })),
+    });
+    await producer.close();
+    await waitFor(
+      'the window store holds the counts',
+      () => app.windowStore<string, number>('per-second').fetch('u', 0, 10_000).length === 3,
+    );
+    expect(app.windowStore<string, number>('per-second').fetch('u', 0, 10_000)).toEqual([
+      [0, 2],
+      [1_000, 1],
+      [5_000, 1],
+    ]);
+    expect(app.windowStore<string, number>('per-second').fetch('u', 1_000, 1_000)).toEqual([[1_000, 1]]);
+    expect(app.sessionStore<string, number>('visits').fetch('u')).toEqual([
+      { start: 100, end: 300, value: 2 },
+      { start: 1_200, end: 1_200, value: 1 },
+      { start: 5_000, end: 5_000, value: 1 },
+    ]);
+    expect(() => app.store('per-second')).toThrow(/'per-second' is a window store: query it with windowStore\(name\)/);
+    expect(() => app.windowStore('visits')).toThrow(/is a session store/);
     await app.close();
   }, 120_000);
 

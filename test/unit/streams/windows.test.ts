@@ -141,4 +141,15 @@ describe('windowed aggregations, through the test driver', () => {
     expect(latest('maxima')).toEqual({ 'k@0-100': '5', 'k@50-150': '5', 'k@100-200': '3' });
     expect(latest('lists')).toEqual({ 'k@0': '[5]', 'k@50': '[5,3]', 'k@100': '[3]' });
   });
+
+  it('keeps windows for a retention of your choice, never shorter than the windows need', () => {
+    const grouped = new StreamsBuilder().stream<string, string>('clicks', strings).groupByKey({ keySerde: str });
+    expect(() =>
+      grouped.windowedBy(TimeWindows.ofSizeAndGrace(1_000, 500)).count({ storeName: 'short', retentionMs: 1_000 }),
+    ).toThrow(/store 'short' needs a retention of at least 1500 ms for its windows, got 1000/);
+    const { driver, input } = windowedCount(TimeWindows.ofSizeWithNoGrace(1_000));
+    input.pipeInput('u', 'c', 100);
+    input.pipeInput('u', 'c', 5_000); // the window at 0 is past its default retention
+    expect(driver.getWindowStore<string, number>('clicks-per-window').fetch('u', 0, 10_000)).toEqual([[5_000, 1]]);
+  });
 });
