@@ -34,14 +34,18 @@ export { InMemoryKeyValueStore, type KeyValueStore, type StateStore, type StoreC
 export {
   MillraceStreams,
   type ExceptionResponse,
-  type HostInfo,
-  type KeyQueryMetadata,
   type ProcessingGuarantee,
-  type StreamsMetadata,
   type StreamsConfig,
   type StreamsState,
 } from './runtime.js';
 export type { RestoreProgress } from './restore.js';
+export type {
+  HostInfo,
+  KeyQueryMetadata,
+  ReadOnlySessionStore,
+  ReadOnlyWindowStore,
+  StreamsMetadata,
+} from './queries.js';
 export { TimeWindowedKStream, TimeWindows, type Window, type WindowMaterialized, type Windowed } from './windows.js';
 export {
   Topology,

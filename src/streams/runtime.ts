@@ -13,20 +13,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MillraceError } from '../../protocol/errors.js';
-import {
-  Millrace,
-  defaultPartitioner,
-  type ConsumerOptions,
-  type MillraceOptions,
-  type Serde,
-} from '../client/index.js';
+import { Millrace, type ConsumerOptions, type MillraceOptions, type Serde } from '../client/index.js';
 import type { KeyValueStore } from './stores.js';
 import { StreamThread, type ProcessingGuarantee } from './stream-thread.js';
 import { GlobalState } from './global-state.js';
 import type { RestoreProgress } from './restore.js';
-import { serializeNow, type StoreSpec, type Topology } from './topology.js';
-import type { WindowStore } from './window-store.js';
-import type { Session, SessionStore } from './session-store.js';
+import type { Topology } from './topology.js';
+import {
+  InteractiveQueries,
+  parseEndpoint,
+  type KeyQueryMetadata,
+  type ReadOnlySessionStore,
+  type ReadOnlyWindowStore,
+  type StreamsMetadata,
+} from './queries.js';
 import type { HostTasks, StreamsAssignmentInfo } from './assignor.js';
 import { registerStreamsMetrics, type StreamsSnapshot } from './streams-metrics.js';
 import { failOnInvalidTimestamp, type TimestampExtractor } from './timestamps.js';
@@ -59,28 +59,6 @@ export interface StreamsConfig extends MillraceOptions {
   consumer?: Pick<ConsumerOptions, 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs'>;
 }
 
-export interface HostInfo {
-  host: string;
-  port: number;
-}
-
-/** Where a key's state lives (Kafka's KeyQueryMetadata). */
-export interface KeyQueryMetadata {
-  /** The instance running the key's task (null: none has it now, as during a rebalance). */
-  activeHost: HostInfo | null;
-  standbyHosts: HostInfo[];
-  partition: number;
-}
-
-/** One instance of the application, as the last rebalance described it (Kafka's StreamsMetadata). */
-export interface StreamsMetadata {
-  hostInfo: HostInfo;
-  stateStoreNames: string[];
-  /** Its active tasks' source partitions. */
-  topicPartitions: Array<{ topic: string; partition: number }>;
-  standbyTopicPartitions: Array<{ topic: string; partition: number }>;
-}
-
 /** Kafka's KafkaStreams.State. */
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
@@ -88,15 +66,6 @@ export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUT
 export type ExceptionResponse = 'REPLACE_THREAD' | 'SHUTDOWN_CLIENT';
 
 const APPLICATION_ID = /^[a-zA-Z0-9._-]+$/;
-const ENDPOINT = /^(.+):(\d{1,5})$/;
-
-function parseEndpoint(endpoint: string): HostInfo {
-  const m = ENDPOINT.exec(endpoint);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535)
-    throw new MillraceError('INVALID_CONFIG', `applicationServer must be host:port, got '${endpoint}'`);
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
-}
 const REPLACE_BACKOFF_MS = 200;
 const REPLACE_BACKOFF_MAX_MS = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -108,6 +77,7 @@ export class MillraceStreams {
   >;
   /** Every endpoint's tasks, as the last rebalance assigned them. */
   private hosts: HostTasks[] = [];
+  private readonly queries: InteractiveQueries;
   private thread: StreamThread | null = null;
   /** The global stores, read whole by this instance. */
   private readonly global: GlobalState;
@@ -159,6 +129,13 @@ export class MillraceStreams {
     this.appDir = path.join(this.config.stateDir, options.applicationId);
     topology.setApplicationId(options.applicationId);
     this.client = new Millrace(options);
+    this.queries = new InteractiveQueries({
+      topology,
+      globalStores: () => this.global.stores,
+      localStores: (name) => [...(this.thread?.stores(name).values() ?? [])],
+      hosts: () => this.hosts,
+      partitionCount: (topic) => this.partitions.get(topic),
+    });
     this.global = new GlobalState(
       this.client,
       topology.globalStores,
@@ -364,88 +341,31 @@ export class MillraceStreams {
   }
 
   /**
-   * A store of this instance, for interactive queries: reads go to the local task holding the
-   * key (each task has its partition's share of the store); a global store is whole here.
+   * A key-value store of this instance, for interactive queries: reads go to the local task
+   * holding the key; a global store is whole here (queries.ts).
    */
   store<K, V>(name: string): Pick<KeyValueStore<K, V>, 'get' | 'all' | 'approximateNumEntries'> {
-    const global = this.global.stores.get(name);
-    if (global) return global as KeyValueStore<K, V>;
-    const local = this.localStores<KeyValueStore<K, V>>(name, 'keyValue');
-    return {
-      get: (key) => {
-        for (const s of local()) {
-          const v = s.get(key);
-          if (v !== undefined) return v;
-        }
-        return undefined;
-      },
-      all: () => local().flatMap((s) => s.all()),
-      approximateNumEntries: () => local().reduce((n, s) => n + s.approximateNumEntries(), 0),
-    };
+    return this.queries.store<K, V>(name);
   }
 
-  /**
-   * A window store of this instance, for interactive queries (Kafka's ReadOnlyWindowStore): the
-   * key's windows that start within [from, to], from the local task holding the key. A sliding
-   * window's value comes with its latest record's timestamp, `{ value, ts }` (Kafka's ValueAndTimestamp).
-   */
-  windowStore<K, V>(name: string): { fetch(key: K, from: number, to: number): Array<[start: number, value: V]> } {
-    const local = this.localStores<WindowStore<K, V>>(name, 'window');
-    return { fetch: (key, from, to) => local().flatMap((s) => s.fetch(key, from, to)) };
+  /** A window store of this instance, for interactive queries (Kafka's ReadOnlyWindowStore). */
+  windowStore<K, V>(name: string): ReadOnlyWindowStore<K, V> {
+    return this.queries.windowStore<K, V>(name);
   }
 
-  /** A session store of this instance, for interactive queries: the key's sessions overlapping [from, to]. */
-  sessionStore<K, V>(name: string): { fetch(key: K, from?: number, to?: number): Array<Session<V>> } {
-    const local = this.localStores<SessionStore<K, V>>(name, 'session');
-    return { fetch: (key, from = -Infinity, to = Infinity) => local().flatMap((s) => s.find(key, from, to)) };
+  /** A session store of this instance, for interactive queries. */
+  sessionStore<K, V>(name: string): ReadOnlySessionStore<K, V> {
+    return this.queries.sessionStore<K, V>(name);
   }
 
-  /** The running tasks' stores named `name`, once it is known to be a store of that kind. */
-  private localStores<S>(name: string, kind: NonNullable<StoreSpec['kind']>): () => S[] {
-    const spec = this.topology.stores.find((s) => s.name === name);
-    if (!spec) throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${name}'`);
-    if (spec.kind !== undefined && spec.kind !== kind) {
-      const method = { keyValue: 'store', window: 'windowStore', session: 'sessionStore' }[spec.kind];
-      throw new MillraceError('INVALID_REQUEST', `'${name}' is a ${spec.kind} store: query it with ${method}(name)`);
-    }
-    return () => [...(this.thread?.stores(name).values() ?? [])] as S[];
-  }
-
-  /**
-   * Which instance holds `key` in `storeName` (Kafka's queryMetadataForKey): the key's partition
-   * is the default partitioner's over the topics feeding the store, and its task's active and
-   * standby instances are those the last rebalance named (instances with an applicationServer).
-   */
+  /** Which instance holds `key` in `storeName` (Kafka's queryMetadataForKey). */
   queryMetadataForKey<K>(storeName: string, key: K, keySerde: Serde<K>): KeyQueryMetadata {
-    if (!this.topology.stores.some((s) => s.name === storeName))
-      throw new MillraceError('INVALID_REQUEST', `the topology has no store named '${storeName}'`);
-    const topics = this.topology.sourceTopicsOfStore(storeName);
-    const partitionCount = Math.max(1, ...topics.map((t) => this.partitions.get(t) ?? 1));
-    const bytes = serializeNow(keySerde, key, { topic: topics[0] ?? storeName, part: 'key', headers: {} });
-    const partition = defaultPartitioner({ topic: topics[0] ?? storeName, key: bytes, partitionCount })!;
-    const active = this.hosts.find((h) => h.active.includes(partition));
-    return {
-      activeHost: active ? parseEndpoint(active.endpoint) : null,
-      standbyHosts: this.hosts.filter((h) => h.standby.includes(partition)).map((h) => parseEndpoint(h.endpoint)),
-      partition,
-    };
+    return this.queries.queryMetadataForKey(storeName, key, keySerde);
   }
 
   /** Every instance with an applicationServer, and what it holds (Kafka's metadataForAllStreamsClients). */
   metadataForAllStreamsClients(): StreamsMetadata[] {
-    const stores = this.topology.stores.map((s) => s.name);
-    const partitionsOf = (tasks: number[]) =>
-      tasks.flatMap((p) =>
-        this.topology.sourceTopics
-          .filter((t) => p < (this.partitions.get(t) ?? 0))
-          .map((topic) => ({ topic, partition: p })),
-      );
-    return this.hosts.map((h) => ({
-      hostInfo: parseEndpoint(h.endpoint),
-      stateStoreNames: stores,
-      topicPartitions: partitionsOf(h.active),
-      standbyTopicPartitions: partitionsOf(h.standby),
-    }));
+    return this.queries.metadataForAllStreamsClients();
   }
 
   /** Records processed, commits, replaced threads and each task's state. */
