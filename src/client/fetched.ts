@@ -165,14 +165,16 @@ export class PartitionBuffer {
   }
 
   /**
-   * Adds the whole batches of a fetch reply, without copying them: the reply's bytes are a view of
-   * the NATS message, which nats.js never reuses (a socket read's own buffer, or a buffer of the
-   * message's own when it spanned reads), so they may be kept. Skips the records before `from` (a reply's first batch may start earlier). Returns the offset after the last whole batch, or null when the
-   * reply held none. Throws CORRUPT_MESSAGE for a batch that fails its checks or whose records
-   * do not parse.
+   * Adds the whole batches of a fetch reply, copied once: the reply's bytes are a view into
+   * nats.js's buffers, which it may write over later (its DenoBuffer grows a split message by
+   * reslicing the underlying ArrayBuffer from offset 0). Skips the records before `from` (a
+   * reply's first batch may start earlier). Returns the offset after the last whole batch, or null
+   * when the reply held none. Throws CORRUPT_MESSAGE for a batch that fails its checks or whose
+   * records do not parse.
    */
   add(records: Uint8Array, from: number, where: string, aborted: AbortedList | null = null): number | null {
-    const data = Buffer.isBuffer(records) ? records : Buffer.from(records.buffer, records.byteOffset, records.length);
+    const data = Buffer.allocUnsafe(records.length);
+    data.set(records);
     const header = newBatchHeader();
     const skip = aborted ? new AbortedBatches(aborted) : null;
     let next: number | null = null;

@@ -46,8 +46,9 @@ export interface TaskMember {
   memberId: string;
   /** The order members are dealt tasks in (the static instance id, else the member id). */
   sortKey: string;
-  /** The tasks it ran before this rebalance. */
+  /** The tasks it ran before this rebalance, and the generation it got them in. */
   activeBefore: number[];
+  generation: number;
   /** Other tasks whose state it holds. */
   stateful: number[];
 }
@@ -69,8 +70,15 @@ export function assignTasks(
   const order = [...members].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
   const out = new Map(order.map((m) => [m.memberId, { active: [], pending: [], standby: [] } as TaskAssignment]));
   if (order.length === 0) return out;
-  const owner = new Map<number, string>();
-  for (const m of order) for (const t of m.activeBefore) if (t < taskCount && !owner.has(t)) owner.set(t, m.memberId);
+  // The previous owner of each task: a task two members claim (one fell out of the group and
+  // rejoined with a stale claim) belongs to the claim of the newer generation, as in KIP-429.
+  const claims = new Map<number, TaskMember>();
+  for (const m of order)
+    for (const t of m.activeBefore) {
+      const current = claims.get(t);
+      if (t < taskCount && (!current || m.generation > current.generation)) claims.set(t, m);
+    }
+  const owner = new Map([...claims].map(([t, m]) => [t, m.memberId]));
   const intended = new Map(order.map((m) => [m.memberId, [] as number[]]));
   const minQuota = Math.floor(taskCount / order.length);
   let extraSlots = taskCount % order.length;
@@ -90,7 +98,7 @@ export function assignTasks(
     }
   }
   // The rest to the least loaded, a member holding the task's state first among them.
-  const hasState = (m: TaskMember, t: number) => m.stateful.includes(t) || m.activeBefore.includes(t);
+  const hasState = (m: TaskMember, t: number) => m.stateful.includes(t) || owner.get(t) === m.memberId;
   for (let t = 0; t < taskCount; t++) {
     if (placed.has(t)) continue;
     const least = Math.min(...order.map((m) => intended.get(m.memberId)!.length));
@@ -182,6 +190,7 @@ export function streamsAssignor(
           memberId: m.memberId,
           sortKey: m.groupInstanceId ?? m.memberId,
           activeBefore: [...new Set(m.owned.map((tp) => tp.partition))],
+          generation: m.generation,
           stateful: infos.get(m.memberId)!.stateful,
         })),
         taskCount,

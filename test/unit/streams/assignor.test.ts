@@ -11,10 +11,16 @@ import {
 } from '../../../src/streams/assignor.js';
 import type { AssignmentWithData, AssignorMember } from '../../../src/client/index.js';
 
-const member = (memberId: string, activeBefore: number[] = [], stateful: number[] = []): TaskMember => ({
+const member = (
+  memberId: string,
+  activeBefore: number[] = [],
+  stateful: number[] = [],
+  generation = 1,
+): TaskMember => ({
   memberId,
   sortKey: memberId,
   activeBefore,
+  generation,
   stateful,
 });
 
@@ -34,6 +40,13 @@ describe('assignTasks', () => {
     // The follow-up round: a revoked them, so b gets them now.
     const next = assignTasks([member('a', [0, 1]), member('b')], 4, 0);
     expect(next.get('b')!.active).toEqual([2, 3]);
+  });
+
+  it('gives a task two members claim to the claim of the newer generation', () => {
+    // a fell out of the group and rejoins still claiming task 0, which b ran since.
+    const out = assignTasks([member('a', [0, 1], [], 3), member('b', [0], [], 5)], 2, 0);
+    expect(out.get('b')!.active).toEqual([0]);
+    expect(out.get('a')!.active).toEqual([1]);
   });
 
   it('gives an orphaned task to a least-loaded member that has its state', () => {
