@@ -84,51 +84,39 @@ function define(prom: PromClient, register: Registry, prefix: string, sources: M
   total('standby_records_total', 'Changelog records standby tasks applied.', (s) => s.standbyRecords);
   total('restored_records_total', 'Changelog records restored into active tasks.', (s) => s.restoredRecords);
   total('thread_replacements_total', 'Stream threads replaced after a failure.', (s) => s.replacedThreads);
-  new prom.Gauge({
-    name: `${prefix}restore_remaining_records`,
-    help: 'Changelog records still to restore before tasks can run.',
-    labelNames: base,
-    registers,
-    collect() {
-      this.reset();
-      for (const { labels, snapshot } of sources.values()) this.set(labels, snapshot().restoreRemainingRecords);
-    },
-  });
-  new prom.Gauge({
-    name: `${prefix}tasks`,
-    help: 'Tasks of the instance by state (standby tasks as Standby).',
-    labelNames: [...base, 'state'],
-    registers,
-    collect() {
-      this.reset();
-      for (const { labels, snapshot } of sources.values()) {
-        const tasks = snapshot().tasks;
-        for (const state of TASK_STATES) this.set({ ...labels, state }, tasks[state] ?? 0);
-      }
-    },
-  });
-  new prom.Gauge({
-    name: `${prefix}store_entries`,
-    help: "Entries of each key-value store across the instance's tasks.",
-    labelNames: [...base, 'store'],
-    registers,
-    collect() {
-      this.reset();
-      for (const { labels, snapshot } of sources.values())
-        for (const [store, n] of Object.entries(snapshot().storeEntries)) this.set({ ...labels, store }, n);
-    },
-  });
-  new prom.Gauge({
-    name: `${prefix}state`,
-    help: 'The instance state (1 for the current one), as KafkaStreams.State.',
-    labelNames: [...base, 'state'],
-    registers,
-    collect() {
-      this.reset();
-      for (const { labels, snapshot } of sources.values()) {
-        const current = snapshot().state;
-        for (const state of STREAMS_STATES) this.set({ ...labels, state }, state === current ? 1 : 0);
-      }
-    },
-  });
+  /** A gauge set at each scrape: `values` gives each instance's series, by the value of `label`. */
+  const gauge = (
+    name: string,
+    help: string,
+    label: string | null,
+    values: (s: StreamsSnapshot) => Record<string, number>,
+  ): void => {
+    new prom.Gauge({
+      name: prefix + name,
+      help,
+      labelNames: label === null ? base : [...base, label],
+      registers,
+      collect() {
+        this.reset();
+        for (const { labels, snapshot } of sources.values())
+          for (const [key, n] of Object.entries(values(snapshot())))
+            this.set(label === null ? labels : { ...labels, [label]: key }, n);
+      },
+    });
+  };
+  gauge('restore_remaining_records', 'Changelog records still to restore before tasks can run.', null, (s) => ({
+    '': s.restoreRemainingRecords,
+  }));
+  gauge('tasks', 'Tasks of the instance by state (standby tasks as Standby).', 'state', (s) =>
+    Object.fromEntries(TASK_STATES.map((state) => [state, s.tasks[state] ?? 0])),
+  );
+  gauge(
+    'store_entries',
+    "Entries of each key-value store across the instance's tasks.",
+    'store',
+    (s) => s.storeEntries,
+  );
+  gauge('state', 'The instance state (1 for the current one), as KafkaStreams.State.', 'state', (s) =>
+    Object.fromEntries(STREAMS_STATES.map((state) => [state, state === s.state ? 1 : 0])),
+  );
 }
